@@ -1,0 +1,84 @@
+/* config.h - stockd's configuration: one struct, filled once at start, read-only afterwards.
+ *
+ * Sources, later ones winning: built-in defaults < JSON file (--config FILE or STOCKD_CONFIG) <
+ * environment (STOCKD_<KEY> with dots as underscores, e.g. STOCKD_KAFKA_BOOTSTRAP) < command-line flags
+ * (--kafka.bootstrap=VALUE or --kafka.bootstrap VALUE). Every key is validated with a message that names
+ * it and says why (`kafka.bootstrap: empty`). */
+#ifndef STOCKD_CONFIG_H
+#define STOCKD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "limits.h"
+
+/* Roles this instance runs (--roles api,router,handler,projector). */
+enum stockd_role {
+    STOCKD_ROLE_API = 1u << 0,
+    STOCKD_ROLE_ROUTER = 1u << 1,
+    STOCKD_ROLE_HANDLER = 1u << 2,
+    STOCKD_ROLE_PROJECTOR = 1u << 3,
+    STOCKD_ROLE_ALL = (1u << 4) - 1,
+};
+
+struct stockd_kafka_property {
+    char name[STOCKD_CONFIG_STRING_BYTES_MAX];
+    char value[STOCKD_CONFIG_STRING_BYTES_MAX];
+};
+
+struct stockd_config {
+    char instance_id[STOCKD_ID_BYTES_MAX + 1]; /* instance.id: stable per instance, names the txn id */
+    unsigned roles;                            /* roles: bit set of enum stockd_role */
+    char data_dir[STOCKD_CONFIG_STRING_BYTES_MAX]; /* data_dir */
+    char log_level[16];                        /* log.level: error, warn, info, debug */
+
+    char kafka_bootstrap[STOCKD_CONFIG_STRING_BYTES_MAX]; /* kafka.bootstrap */
+    char topic_prefix[STOCKD_SKU_BYTES_MAX + 1];          /* kafka.topic_prefix */
+    int32_t partitions;                                   /* kafka.partitions: P of by-sku and events */
+    int32_t replication_factor;                           /* kafka.replication_factor */
+    bool embedded_kafka;                                  /* kafka.embedded: mock cluster, no EOS */
+    size_t kafka_property_count;                          /* kafka.properties: librdkafka passthrough */
+    struct stockd_kafka_property kafka_properties[STOCKD_CONFIG_PROPERTIES_MAX];
+
+    int32_t handler_batch_max;        /* handler.batch_max: commands per transaction */
+    int32_t handler_poll_timeout_ms;  /* handler.poll_timeout_ms: idle wait before the batch commits */
+    int64_t handler_dedup_retention_s; /* handler.dedup_retention_s: how long command ids are remembered */
+    int32_t handler_punctuate_interval_ms; /* handler.punctuate_interval_ms: reservation expiry ticks */
+
+    char http_listen[STOCKD_CONFIG_STRING_BYTES_MAX]; /* http.listen: host:port */
+    int32_t http_threads;                            /* http.threads */
+    int64_t http_body_bytes_max;                     /* http.body_bytes_max */
+
+    int64_t views_lag_max;            /* views.lag_max: events behind before a view is not ready */
+};
+
+struct stockd_config_error {
+    char message[512]; /* `kafka.partitions: must be an integer in [1, 1024], got 0` */
+};
+
+/* Fills *config with the built-in defaults. Never fails. */
+void stockd_config_defaults(struct stockd_config *config);
+
+/* Builds the configuration from all sources. argv flags that are not configuration keys (--help,
+ * --version, --check-config, --config) are left to the caller: config reads --config FILE itself and
+ * skips the others. envp is the environment to read (NULL: the process environment). Returns 0, or -1
+ * with *error naming the first bad key; *config is then undefined. */
+int stockd_config_load(struct stockd_config *config, int argc, char **argv, char **envp,
+                       struct stockd_config_error *error);
+
+/* Applies one key=value (as from a flag or the environment). Returns 0 or -1 with *error set. */
+int stockd_config_set(struct stockd_config *config, const char *key, const char *value,
+                      struct stockd_config_error *error);
+
+/* Validates cross-key rules (after all sources were applied). Returns 0 or -1 with *error set. */
+int stockd_config_validate(const struct stockd_config *config, struct stockd_config_error *error);
+
+/* Writes the effective configuration as JSON (for --check-config), secrets in kafka.properties masked.
+ * Returns a malloc'd string or NULL when out of memory. */
+char *stockd_config_to_json(const struct stockd_config *config);
+
+/* Writes the help text for every key (name, env var, default, meaning) to a malloc'd string. */
+char *stockd_config_help(void);
+
+#endif

@@ -1,0 +1,37 @@
+/* codec.h - JSON encoding and strict validation of command and event envelopes (cJSON).
+ *
+ * The wire format is described by schema/command.schema.json and schema/event.schema.json. Decoding is
+ * strict: unknown, duplicate or case-variant keys, NUL in strings, non-integral or out-of-range numbers,
+ * over-long identifiers, deep nesting and trailing garbage are refused with a message naming the field.
+ * No I/O: the caller brings the bytes. */
+#ifndef STOCKD_CODEC_H
+#define STOCKD_CODEC_H
+
+#include <stddef.h>
+
+#include "domain/domain.h"
+
+struct codec_error {
+    char field[64];    /* dotted path of the offending field ("data.quantity"), "" for the whole input */
+    char message[256]; /* full message for people: `data.quantity: must be an integer, got 1.5` */
+};
+
+/* Decodes a command envelope. Returns 0 and fills *out, or -1 and fills *error (out is then undefined).
+ * Internal command types (ExpireReservations) are refused: they never come from outside. */
+int codec_command_decode(const char *json, size_t json_bytes, struct command *out, struct codec_error *error);
+
+/* Encodes a command as compact JSON. Returns a malloc'd NUL-terminated string the caller frees, or NULL
+ * when out of memory. The command must be valid (asserted for the type). */
+char *codec_command_encode(const struct command *command);
+
+/* Decodes an event envelope; same contract as codec_command_decode. */
+int codec_event_decode(const char *json, size_t json_bytes, struct event *out, struct codec_error *error);
+
+/* Encodes an event as compact JSON; same contract as codec_command_encode. */
+char *codec_event_encode(const struct event *event);
+
+/* Identifier syntax shared by SKUs, locations, command and reservation ids: 1..max_bytes of
+ * [A-Za-z0-9._:-], starting with a letter or digit. Returns true when valid. */
+bool codec_identifier_valid(const char *text, size_t max_bytes);
+
+#endif

@@ -1,0 +1,2 @@
+/* domain.c - decide and evolve (being written). */
+#include "domain/domain.h"

@@ -1,0 +1,68 @@
+/* limits.h - every bound stockd enforces, in one place, each with its reason.
+ *
+ * Untrusted input is checked against these; code that relies on them asserts. Changing one is a
+ * compatibility decision: events already on the topic were validated against the old value. */
+#ifndef STOCKD_LIMITS_H
+#define STOCKD_LIMITS_H
+
+#include <stdint.h>
+
+/* Identifiers (SKU, location, command id, reservation id) are keys in Kafka, file-free SQLite keys and
+ * URL path segments: short, printable, no separators that need escaping. */
+#define STOCKD_SKU_BYTES_MAX 64
+#define STOCKD_LOCATION_BYTES_MAX 64
+#define STOCKD_ID_BYTES_MAX 128
+
+/* Free text (SKU name, adjustment reason, rejection detail) is shown to people, not parsed. */
+#define STOCKD_NAME_BYTES_MAX 256
+#define STOCKD_REASON_BYTES_MAX 256
+#define STOCKD_DETAIL_BYTES_MAX 256
+
+/* One command moves at most a billion units: far above any real warehouse movement, and small enough
+ * that a location's on-hand (bounded below) plus one command never overflows int64. */
+#define STOCKD_QUANTITY_MAX INT64_C(1000000000)
+
+/* On-hand per (SKU, location) stays below 10^15: sums of a million such values still fit in int64 and
+ * every value is exactly representable as a JSON number (< 2^53). */
+#define STOCKD_ON_HAND_MAX INT64_C(1000000000000000)
+
+/* Reorder points are quantities of stock on hand. */
+#define STOCKD_REORDER_POINT_MAX STOCKD_ON_HAND_MAX
+
+/* The SKU aggregate is loaded whole for each decision; locations per SKU are bounded so that a decision
+ * is O(1) in memory and the state fits on the stack. */
+#define STOCKD_LOCATIONS_PER_SKU_MAX 32
+
+/* A reservation may live at most 30 days before the punctuator expires it. */
+#define STOCKD_RESERVATION_TTL_S_MAX (30 * 24 * 3600)
+
+/* One ExpireReservations decision covers at most this many reservations of one SKU; the punctuator
+ * issues more decisions when more are due. */
+#define STOCKD_EXPIRE_BATCH_MAX 16
+
+/* A decision emits at most one event per reservation it expires (or one otherwise). */
+#define STOCKD_DECISION_EVENTS_MAX STOCKD_EXPIRE_BATCH_MAX
+
+/* A command or event envelope is a few hundred bytes; 64 KiB leaves room and bounds the parser. */
+#define STOCKD_MESSAGE_BYTES_MAX (64 * 1024)
+
+/* Envelopes are at most three levels deep (envelope -> data -> nothing deeper); 8 rejects abuse early,
+ * before cJSON recurses. */
+#define STOCKD_JSON_DEPTH_MAX 8
+
+/* Sequence numbers and timestamps travel as JSON numbers: keep them exact (2^53 - 1). */
+#define STOCKD_JSON_INTEGER_MAX INT64_C(9007199254740991)
+
+/* Configuration: a file is small; passthrough librdkafka properties are few. */
+#define STOCKD_CONFIG_FILE_BYTES_MAX (256 * 1024)
+#define STOCKD_CONFIG_PROPERTIES_MAX 64
+#define STOCKD_CONFIG_STRING_BYTES_MAX 1024
+
+/* Partitions of by-sku and events: each is one SQLite shard file per owning instance. */
+#define STOCKD_PARTITIONS_MAX 1024
+
+_Static_assert(STOCKD_QUANTITY_MAX < STOCKD_ON_HAND_MAX, "one command fits in a location");
+_Static_assert(STOCKD_ON_HAND_MAX + STOCKD_QUANTITY_MAX < STOCKD_JSON_INTEGER_MAX, "sums stay exact");
+_Static_assert(STOCKD_DECISION_EVENTS_MAX >= 1, "a decision emits at least one event");
+
+#endif
