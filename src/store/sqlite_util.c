@@ -1,0 +1,127 @@
+/* sqlite_util.c - opening, migrating and running statements on stockd's SQLite databases.
+ *
+ * Every database is one file in WAL mode; migrations come from schema/<kind>/NNN_*.sql compiled into
+ * the binary (store/schema_files.h) and are tracked with PRAGMA user_version. */
+#include "store/sqlite_util.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/schema_files.h"
+
+int sqlite_util_exec(sqlite3 *db, const char *sql, char *error, size_t error_bytes)
+{
+    assert(db != NULL && sql != NULL);
+    char *message = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &message) == SQLITE_OK) return 0;
+    snprintf(error, error_bytes, "%s", message ? message : sqlite3_errmsg(db));
+    sqlite3_free(message);
+    return -1;
+}
+
+sqlite3_stmt *sqlite_util_prepare(sqlite3 *db, const char *sql, char *error, size_t error_bytes)
+{
+    assert(db != NULL && sql != NULL);
+    sqlite3_stmt *statement = NULL;
+    if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, NULL) != SQLITE_OK) {
+        snprintf(error, error_bytes, "prepare failed: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(statement);
+        return NULL;
+    }
+    return statement;
+}
+
+sqlite3 *sqlite_util_open(const char *path, int create, char *error, size_t error_bytes)
+{
+    assert(path != NULL);
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+        snprintf(error, error_bytes, "%s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    /* WAL: readers never block the writer. synchronous=NORMAL: a power cut may lose the last commits, never
+     * consistency; whatever is lost is restored from Kafka, the source of truth. */
+    if (sqlite_util_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;",
+                         error, error_bytes) != 0) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+/* The migration number of a schema file path "<kind>/NNN_name.sql", or 0 when it is not of that kind. */
+static int migration_number(const char *path, const char *kind)
+{
+    size_t kind_length = strlen(kind);
+    if (strncmp(path, kind, kind_length) != 0 || path[kind_length] != '/') return 0;
+    const char *name = path + kind_length + 1;
+    if (strchr(name, '/') != NULL) return 0;
+    return atoi(name);
+}
+
+int sqlite_util_schema_version(const char *kind)
+{
+    int newest = 0;
+    for (const struct schema_file *file = schema_files; file->path != NULL; file++) {
+        int number = migration_number(file->path, kind);
+        if (number > newest) newest = number;
+    }
+    return newest;
+}
+
+static int user_version_get(sqlite3 *db)
+{
+    sqlite3_stmt *statement = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &statement, NULL) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW)
+        version = sqlite3_column_int(statement, 0);
+    sqlite3_finalize(statement);
+    return version;
+}
+
+/* Applies one migration and records its number, atomically. */
+static int migration_apply(sqlite3 *db, const struct schema_file *file, int number, char *error,
+                           size_t error_bytes)
+{
+    char sql[64];
+    if (sqlite_util_exec(db, "BEGIN IMMEDIATE", error, error_bytes) != 0) return -1;
+    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", number);
+    char detail[256];
+    if (sqlite_util_exec(db, file->sql, detail, sizeof(detail)) != 0 ||
+        sqlite_util_exec(db, sql, detail, sizeof(detail)) != 0) {
+        snprintf(error, error_bytes, "migration %s failed: %s", file->path, detail);
+        sqlite_util_exec(db, "ROLLBACK", detail, sizeof(detail));
+        return -1;
+    }
+    return sqlite_util_exec(db, "COMMIT", error, error_bytes);
+}
+
+int sqlite_util_migrate(sqlite3 *db, const char *kind, char *error, size_t error_bytes)
+{
+    assert(db != NULL && kind != NULL);
+    int version = user_version_get(db);
+    int newest = sqlite_util_schema_version(kind);
+    if (version < 0) {
+        snprintf(error, error_bytes, "cannot read the schema version: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (version > newest) {
+        snprintf(error, error_bytes, "schema version %d is newer than this stockd knows (%d) for %s", version,
+                 newest, kind);
+        return -1;
+    }
+    /* schema_files is sorted by path, so numbered files of a kind come in order. */
+    for (const struct schema_file *file = schema_files; file->path != NULL; file++) {
+        int number = migration_number(file->path, kind);
+        if (number <= version) continue;
+        if (migration_apply(db, file, number, error, error_bytes) != 0) return -1;
+        version = number;
+    }
+    return version;
+}

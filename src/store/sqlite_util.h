@@ -1,0 +1,30 @@
+/* sqlite_util.h - small SQLite helpers shared by the handler's shards and the views.
+ *
+ * Opening with the pragmas stockd relies on (WAL, foreign keys off, busy timeout), applying the
+ * numbered migrations of schema/<kind>/ in order, and running a statement with a clear error. */
+#ifndef STOCKD_SQLITE_UTIL_H
+#define STOCKD_SQLITE_UTIL_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+/* Opens (creating when create is non-zero) a database in WAL mode with synchronous=NORMAL. Returns the
+ * handle, or NULL with a message in error. */
+sqlite3 *sqlite_util_open(const char *path, int create, char *error, size_t error_bytes);
+
+/* Applies the migrations schema/<kind>/NNN_*.sql whose number is above PRAGMA user_version, each in its
+ * own transaction, and sets user_version. Refuses a database newer than this binary. Returns the
+ * resulting version, or -1 with a message in error. */
+int sqlite_util_migrate(sqlite3 *db, const char *kind, char *error, size_t error_bytes);
+
+/* The number of the newest migration of a kind (0 when there is none). */
+int sqlite_util_schema_version(const char *kind);
+
+/* Runs SQL without results. Returns 0, or -1 with a message in error. */
+int sqlite_util_exec(sqlite3 *db, const char *sql, char *error, size_t error_bytes);
+
+/* Prepares a statement (persistent: it is kept for the life of the connection). Returns it, or NULL with
+ * a message in error (out of memory, or a database whose schema is not what this binary expects). */
+sqlite3_stmt *sqlite_util_prepare(sqlite3 *db, const char *sql, char *error, size_t error_bytes);
+
+#endif
