@@ -28,10 +28,10 @@ struct stockd_kafka_property {
 };
 
 struct stockd_config {
-    char instance_id[STOCKD_ID_BYTES_MAX + 1]; /* instance.id: stable per instance, names the txn id */
-    unsigned roles;                            /* roles: bit set of enum stockd_role */
+    char instance_id[STOCKD_ID_BYTES_MAX + 1];     /* instance.id: stable per instance, names the txn id */
+    unsigned roles;                                /* roles: bit set of enum stockd_role */
     char data_dir[STOCKD_CONFIG_STRING_BYTES_MAX]; /* data_dir */
-    char log_level[16];                        /* log.level: error, warn, info, debug */
+    char log_level[16];                            /* log.level: error, warn, info, debug */
 
     char kafka_bootstrap[STOCKD_CONFIG_STRING_BYTES_MAX]; /* kafka.bootstrap */
     char topic_prefix[STOCKD_SKU_BYTES_MAX + 1];          /* kafka.topic_prefix */
@@ -41,16 +41,16 @@ struct stockd_config {
     size_t kafka_property_count;                          /* kafka.properties: librdkafka passthrough */
     struct stockd_kafka_property kafka_properties[STOCKD_CONFIG_PROPERTIES_MAX];
 
-    int32_t handler_batch_max;        /* handler.batch_max: commands per transaction */
-    int32_t handler_poll_timeout_ms;  /* handler.poll_timeout_ms: idle wait before the batch commits */
+    int32_t handler_batch_max;         /* handler.batch_max: commands per transaction */
+    int32_t handler_poll_timeout_ms;   /* handler.poll_timeout_ms: idle wait before the batch commits */
     int64_t handler_dedup_retention_s; /* handler.dedup_retention_s: how long command ids are remembered */
     int32_t handler_punctuate_interval_ms; /* handler.punctuate_interval_ms: reservation expiry ticks */
 
     char http_listen[STOCKD_CONFIG_STRING_BYTES_MAX]; /* http.listen: host:port */
-    int32_t http_threads;                            /* http.threads */
-    int64_t http_body_bytes_max;                     /* http.body_bytes_max */
+    int32_t http_threads;                             /* http.threads */
+    int64_t http_body_bytes_max;                      /* http.body_bytes_max */
 
-    int64_t views_lag_max;            /* views.lag_max: events behind before a view is not ready */
+    int64_t views_lag_max; /* views.lag_max: events behind before a view is not ready */
 };
 
 struct stockd_config_error {
@@ -78,7 +78,12 @@ int stockd_config_validate(const struct stockd_config *config, struct stockd_con
  * Returns a malloc'd string or NULL when out of memory. */
 char *stockd_config_to_json(const struct stockd_config *config);
 
-/* Writes the help text for every key (name, env var, default, meaning) to a malloc'd string. */
+/* Writes the help text for every key (name, env var, default, meaning) to a malloc'd string, or returns
+ * NULL when out of memory. */
 char *stockd_config_help(void);
+
+/* Writes roles as the comma list the roles key accepts ("api,router"). Returns 0, or -1 when it does not
+ * fit buffer_bytes (buffer then holds a cut prefix). 32 bytes always fit. */
+int stockd_config_roles_format(unsigned roles, char *buffer, size_t buffer_bytes);
 
 #endif
