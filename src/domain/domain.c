@@ -380,6 +380,7 @@ static void emit_accepted(struct decision *out, const struct sku_state *sku,
     if (command->type == COMMAND_RELEASE_RESERVATION || command->type == COMMAND_FULFIL_RESERVATION) {
         const struct reservation_state *reservation =
             domain_reservation_find(reservations, command->reservation_id);
+        assert(reservation != NULL); /* decide_settle accepted it */
         COPY_FIELD(event->location, reservation->location);
         event->quantity = reservation->quantity;
     }

@@ -1,0 +1,108 @@
+/* client.c - librdkafka configuration from stockd's config, with logs routed to log.h.
+ *
+ * Order matters: defaults, then the user's kafka.properties (SASL, TLS, tuning), then what each stage
+ * sets for correctness (transactional.id, isolation.level, ...), which therefore always wins. */
+#include "kafka/client.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+void kafka_topics_names(const char *prefix, struct kafka_topics *out)
+{
+    assert(prefix != NULL && strlen(prefix) <= STOCKD_SKU_BYTES_MAX);
+    snprintf(out->commands, sizeof(out->commands), "%s.commands", prefix);
+    snprintf(out->by_sku, sizeof(out->by_sku), "%s.commands.by-sku", prefix);
+    snprintf(out->events, sizeof(out->events), "%s.events", prefix);
+    snprintf(out->dlq, sizeof(out->dlq), "%s.dlq", prefix);
+}
+
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *error,
+                   size_t error_bytes)
+{
+    char reason[256];
+    if (rd_kafka_conf_set(conf, name, value, reason, sizeof(reason)) == RD_KAFKA_CONF_OK) return 0;
+    snprintf(error, error_bytes, "kafka property %s: %s", name, reason);
+    return -1;
+}
+
+/* librdkafka's own log lines, at a level mapped onto ours (syslog levels: 3 error, 4 warning, 6 info). */
+static void client_log(const rd_kafka_t *rk, int level, const char *facility, const char *message)
+{
+    enum log_level mapped = level <= 3   ? LOG_ERROR
+                            : level == 4 ? LOG_WARN
+                            : level <= 6 ? LOG_INFO
+                                         : LOG_DEBUG;
+    log_write(mapped, rd_kafka_name(rk), "%s: %s", facility, message);
+}
+
+/* Client-level errors: most are transient (a broker down) and librdkafka retries them itself. */
+static void client_error(rd_kafka_t *rk, int error_code, const char *reason, void *opaque)
+{
+    (void)opaque;
+    rd_kafka_resp_err_t code = (rd_kafka_resp_err_t)error_code;
+    if (code == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[256];
+        rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+        log_error(rd_kafka_name(rk), "fatal: %s", fatal);
+        return;
+    }
+    enum log_level level = code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ? LOG_WARN : LOG_INFO;
+    log_write(level, rd_kafka_name(rk), "%s: %s", rd_kafka_err2name(code), reason);
+}
+
+rd_kafka_conf_t *kafka_conf_new(const struct stockd_config *config, const char *role, char *error,
+                                size_t error_bytes)
+{
+    assert(config != NULL && role != NULL);
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char client_id[STOCKD_ID_BYTES_MAX + 64];
+    snprintf(client_id, sizeof(client_id), "%s-%s", config->instance_id, role);
+    if (kafka_conf_set(conf, "bootstrap.servers", config->kafka_bootstrap, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "client.id", client_id, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "log.connection.close", "false", error, error_bytes) != 0)
+        goto out_destroy;
+    for (size_t i = 0; i < config->kafka_property_count; i++) {
+        const struct stockd_kafka_property *property = &config->kafka_properties[i];
+        if (kafka_conf_set(conf, property->name, property->value, error, error_bytes) != 0) goto out_destroy;
+    }
+    rd_kafka_conf_set_log_cb(conf, client_log);
+    rd_kafka_conf_set_error_cb(conf, client_error);
+    return conf;
+out_destroy:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *error, size_t error_bytes)
+{
+    assert(conf != NULL);
+    char reason[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, reason, sizeof(reason));
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new takes ownership only on success */
+        snprintf(error, error_bytes, "cannot create Kafka client: %s", reason);
+        return NULL;
+    }
+    return rk;
+}
+
+void kafka_time_rfc3339(int64_t time_ms, char *out, size_t out_bytes)
+{
+    time_t seconds = (time_t)(time_ms / 1000);
+    struct tm utc;
+    gmtime_r(&seconds, &utc);
+    char date[32];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &utc);
+    snprintf(out, out_bytes, "%s.%03dZ", date, (int)(time_ms % 1000));
+}
+
+int64_t kafka_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}

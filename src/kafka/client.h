@@ -1,0 +1,45 @@
+/* client.h - librdkafka client setup shared by every stage: configuration, topic names, logging.
+ *
+ * Builds rd_kafka_conf_t objects from struct stockd_config (bootstrap, the user's passthrough properties,
+ * then the settings stockd's correctness depends on, which the user cannot override). Nothing
+ * domain-specific. */
+#ifndef STOCKD_KAFKA_CLIENT_H
+#define STOCKD_KAFKA_CLIENT_H
+
+#include <stddef.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+
+/* The four topics of a deployment, from the configured prefix. */
+struct kafka_topics {
+    char commands[STOCKD_SKU_BYTES_MAX + 32];
+    char by_sku[STOCKD_SKU_BYTES_MAX + 32];
+    char events[STOCKD_SKU_BYTES_MAX + 32];
+    char dlq[STOCKD_SKU_BYTES_MAX + 32];
+};
+
+void kafka_topics_names(const char *prefix, struct kafka_topics *out);
+
+/* A new configuration with bootstrap.servers, client.id "<instance>-<role>", the user's kafka.properties,
+ * and log/error callbacks that write through log.h. Returns it (the caller owns it until rd_kafka_new
+ * takes it), or NULL with a message in error (an invalid passthrough property names itself). */
+rd_kafka_conf_t *kafka_conf_new(const struct stockd_config *config, const char *role, char *error,
+                                size_t error_bytes);
+
+/* Sets one property. Returns 0, or -1 with `name: reason` in error. */
+int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *error,
+                   size_t error_bytes);
+
+/* Creates a client of the given type; takes ownership of conf in every case (it is destroyed on
+ * failure). Returns the handle or NULL with a message in error. */
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *error, size_t error_bytes);
+
+/* Formats a Unix time in milliseconds as RFC 3339 UTC ("2026-11-25T02:31:43.123Z"). */
+void kafka_time_rfc3339(int64_t time_ms, char *out, size_t out_bytes);
+
+/* Current wall-clock time in Unix milliseconds. */
+int64_t kafka_now_ms(void);
+
+#endif

@@ -1,0 +1,449 @@
+/* eos.c - the exactly-once consume-process-produce loop (librdkafka transactions, KIP-447 style).
+ *
+ * Batches are collected while no transaction is open, so rebalances (served inside consumer_poll) never
+ * meet an open transaction: a revoke just drops the not-yet-processed messages of the revoked partitions.
+ * Error handling follows librdkafka's examples/transactions.c: retriable -> retry, abortable -> abort and
+ * rewind, fatal -> tear down and rejoin. */
+#include "kafka/eos.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka/client.h"
+#include "log.h"
+
+/* How long one blocking call may wait before the loop looks at the stop flag again. */
+#define EOS_CALL_TIMEOUT_MS   30000
+#define EOS_IDLE_POLL_MS      100
+#define EOS_COMMITTED_RETRIES 10
+
+struct eos_stage {
+    const struct stockd_config *config;
+    char name[32];
+    char input_topic[256];
+    char group_id[256];
+    char transactional_id[256];
+    int32_t batch_max;
+    int32_t poll_timeout_ms;
+    struct eos_stage_ops ops;
+    void *context;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    rd_kafka_message_t **batch;
+    size_t batch_count;
+    bool failed; /* the stage asked to stop (assigned returned -1) */
+    _Atomic uint64_t batches_committed;
+    _Atomic uint64_t batches_aborted;
+    _Atomic uint64_t messages_processed;
+    _Atomic uint64_t rejoins;
+};
+
+static int copy_string(char *out, size_t out_bytes, const char *value, const char *what, char *error,
+                       size_t error_bytes)
+{
+    if (value == NULL || strlen(value) >= out_bytes) {
+        snprintf(error, error_bytes, "%s is missing or too long", what);
+        return -1;
+    }
+    memcpy(out, value, strlen(value) + 1);
+    return 0;
+}
+
+struct eos_stage *eos_stage_create(const struct stockd_config *config,
+                                   const struct eos_stage_settings *settings, const struct eos_stage_ops *ops,
+                                   void *context, char *error, size_t error_bytes)
+{
+    assert(config != NULL && settings != NULL && ops != NULL);
+    assert(ops->process != NULL && ops->committed != NULL && ops->aborted != NULL);
+    assert(settings->batch_max > 0 && settings->poll_timeout_ms >= 0);
+    struct eos_stage *stage = calloc(1, sizeof(*stage));
+    if (stage == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        return NULL;
+    }
+    stage->batch = calloc((size_t)settings->batch_max, sizeof(*stage->batch));
+    if (stage->batch == NULL ||
+        copy_string(stage->name, sizeof(stage->name), settings->name, "stage name", error, error_bytes) !=
+            0 ||
+        copy_string(stage->input_topic, sizeof(stage->input_topic), settings->input_topic, "input topic",
+                    error, error_bytes) != 0 ||
+        copy_string(stage->group_id, sizeof(stage->group_id), settings->group_id, "group id", error,
+                    error_bytes) != 0 ||
+        copy_string(stage->transactional_id, sizeof(stage->transactional_id), settings->transactional_id,
+                    "transactional id", error, error_bytes) != 0) {
+        if (stage->batch == NULL) snprintf(error, error_bytes, "out of memory");
+        eos_stage_destroy(stage);
+        return NULL;
+    }
+    stage->config = config;
+    stage->batch_max = settings->batch_max;
+    stage->poll_timeout_ms = settings->poll_timeout_ms;
+    stage->ops = *ops;
+    stage->context = context;
+    return stage;
+}
+
+void eos_stage_destroy(struct eos_stage *stage)
+{
+    if (stage == NULL) return;
+    assert(stage->consumer == NULL && stage->producer == NULL);
+    free(stage->batch);
+    free(stage);
+}
+
+void eos_stage_stats_get(const struct eos_stage *stage, struct eos_stage_stats *out)
+{
+    out->batches_committed = atomic_load(&stage->batches_committed);
+    out->batches_aborted = atomic_load(&stage->batches_aborted);
+    out->messages_processed = atomic_load(&stage->messages_processed);
+    out->rejoins = atomic_load(&stage->rejoins);
+}
+
+/* ---- batch ----------------------------------------------------------------------------------------- */
+
+static void batch_clear(struct eos_stage *stage)
+{
+    for (size_t i = 0; i < stage->batch_count; i++)
+        rd_kafka_message_destroy(stage->batch[i]);
+    stage->batch_count = 0;
+}
+
+/* Drops the collected messages of revoked partitions: their new owner will process them. */
+static void batch_drop_partitions(struct eos_stage *stage, const rd_kafka_topic_partition_list_t *partitions)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < stage->batch_count; i++) {
+        rd_kafka_message_t *message = stage->batch[i];
+        if (rd_kafka_topic_partition_list_find(partitions, rd_kafka_topic_name(message->rkt),
+                                               message->partition) != NULL)
+            rd_kafka_message_destroy(message);
+        else
+            stage->batch[kept++] = message;
+    }
+    stage->batch_count = kept;
+}
+
+/* The offsets to commit (last + 1) or to rewind to (first) of each partition in the batch. */
+static rd_kafka_topic_partition_list_t *batch_offsets(const struct eos_stage *stage, bool rewind)
+{
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(16);
+    for (size_t i = 0; i < stage->batch_count; i++) {
+        const rd_kafka_message_t *message = stage->batch[i];
+        const char *topic = rd_kafka_topic_name(message->rkt);
+        rd_kafka_topic_partition_t *entry =
+            rd_kafka_topic_partition_list_find(offsets, topic, message->partition);
+        if (entry == NULL) {
+            entry = rd_kafka_topic_partition_list_add(offsets, topic, message->partition);
+            entry->offset = rewind ? message->offset : message->offset + 1;
+        } else if (!rewind && message->offset + 1 > entry->offset) {
+            entry->offset = message->offset + 1;
+        } else if (rewind && message->offset < entry->offset) {
+            entry->offset = message->offset;
+        }
+    }
+    return offsets;
+}
+
+/* Adds a polled message to the batch; consumer errors are logged and dropped. */
+static void batch_add(struct eos_stage *stage, rd_kafka_message_t *message)
+{
+    if (message->err) {
+        if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log_warn(stage->name, "consumer: %s", rd_kafka_message_errstr(message));
+        rd_kafka_message_destroy(message);
+        return;
+    }
+    assert(stage->batch_count < (size_t)stage->batch_max);
+    stage->batch[stage->batch_count++] = message;
+}
+
+/* Collects a batch: waits briefly for a first message, then takes what comes until the poll runs dry
+ * (no message within poll_timeout_ms) or the batch is full. */
+static void batch_collect(struct eos_stage *stage)
+{
+    rd_kafka_message_t *message = rd_kafka_consumer_poll(stage->consumer, EOS_IDLE_POLL_MS);
+    if (message == NULL) return;
+    batch_add(stage, message);
+    while (stage->batch_count < (size_t)stage->batch_max && !stage->failed) {
+        message = rd_kafka_consumer_poll(stage->consumer, stage->poll_timeout_ms);
+        if (message == NULL) break;
+        batch_add(stage, message);
+    }
+}
+
+/* ---- callbacks ------------------------------------------------------------------------------------- */
+
+/* Waits until the committed offsets of partitions are stable: with read_committed, librdkafka fetches
+ * them with require_stable, which waits for the previous owner's pending transaction to finish. */
+static void committed_wait(struct eos_stage *stage, rd_kafka_t *consumer,
+                           const rd_kafka_topic_partition_list_t *partitions)
+{
+    rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(partitions);
+    for (int attempt = 1; attempt <= EOS_COMMITTED_RETRIES; attempt++) {
+        rd_kafka_resp_err_t error = rd_kafka_committed(consumer, copy, EOS_CALL_TIMEOUT_MS);
+        if (error == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        log_warn(stage->name, "fetching committed offsets (attempt %d): %s", attempt,
+                 rd_kafka_err2str(error));
+    }
+    rd_kafka_topic_partition_list_destroy(copy);
+}
+
+static void partitions_describe(const rd_kafka_topic_partition_list_t *partitions, char *out,
+                                size_t out_bytes)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < partitions->cnt && used + 12 < out_bytes; i++) {
+        used += (size_t)snprintf(out + used, out_bytes - used, "%s%d", i ? "," : "",
+                                 (int)partitions->elems[i].partition);
+    }
+}
+
+static void rebalance(rd_kafka_t *consumer, rd_kafka_resp_err_t error,
+                      rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
+    struct eos_stage *stage = opaque;
+    char list[512];
+    partitions_describe(partitions, list, sizeof(list));
+    if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_info(stage->name, "assigned partitions [%s]", list);
+        committed_wait(stage, consumer, partitions);
+        if (stage->ops.assigned != NULL && stage->ops.assigned(stage->context, partitions) != 0) {
+            log_error(stage->name, "could not take over partitions [%s]: stopping", list);
+            stage->failed = true;
+        }
+        rd_kafka_assign(consumer, partitions);
+        return;
+    }
+    if (error == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        log_info(stage->name, "revoked partitions [%s]", list);
+    else
+        log_warn(stage->name, "rebalance error: %s", rd_kafka_err2str(error));
+    batch_drop_partitions(stage, partitions);
+    if (stage->ops.revoked != NULL) stage->ops.revoked(stage->context, partitions);
+    rd_kafka_assign(consumer, NULL);
+}
+
+static void delivered(rd_kafka_t *producer, const rd_kafka_message_t *message, void *opaque)
+{
+    (void)producer;
+    struct eos_stage *stage = opaque;
+    if (message->err) log_warn(stage->name, "delivery failed: %s", rd_kafka_err2str(message->err));
+    if (stage->ops.delivered != NULL) stage->ops.delivered(stage->context, message);
+}
+
+/* ---- clients --------------------------------------------------------------------------------------- */
+
+static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t error_bytes)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(stage->config, stage->name, error, error_bytes);
+    if (conf == NULL) return NULL;
+    /* Set after the user's properties: exactly-once depends on them. Eager range: cooperative rebalancing
+     * with transactions is buggy in librdkafka 2.0.x (its issue 4059). */
+    if (kafka_conf_set(conf, "group.id", stage->group_id, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "partition.assignment.strategy", "range", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "enable.auto.offset.store", "false", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "auto.offset.reset", "earliest", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "session.timeout.ms", "10000", error, error_bytes) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance);
+    rd_kafka_conf_set_opaque(conf, stage);
+    rd_kafka_t *consumer = kafka_client_new(RD_KAFKA_CONSUMER, conf, error, error_bytes);
+    conf = NULL; /* owned by kafka_client_new from here */
+    if (consumer == NULL) return NULL;
+    rd_kafka_poll_set_consumer(consumer);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, stage->input_topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t status = rd_kafka_subscribe(consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(error, error_bytes, "subscribe to %s: %s", stage->input_topic, rd_kafka_err2str(status));
+        rd_kafka_destroy(consumer);
+        return NULL;
+    }
+    return consumer;
+}
+
+/* The transactional producer; init_transactions fences any older incarnation of this transactional id and
+ * aborts its open transaction. Retries while the broker is unreachable, until stop. */
+static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *stop, char *error,
+                                   size_t error_bytes)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(stage->config, stage->name, error, error_bytes);
+    if (conf == NULL) return NULL;
+    /* transaction.timeout.ms bounds how long a crashed instance's open transaction blocks readers. */
+    if (kafka_conf_set(conf, "transactional.id", stage->transactional_id, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "transaction.timeout.ms", "10000", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "partitioner", "murmur2_random", error, error_bytes) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    /* A delivery-report callback is mandatory: without it commit_transaction polls in 10 ms steps. */
+    rd_kafka_conf_set_dr_msg_cb(conf, delivered);
+    rd_kafka_conf_set_opaque(conf, stage);
+    rd_kafka_t *producer = kafka_client_new(RD_KAFKA_PRODUCER, conf, error, error_bytes);
+    conf = NULL;
+    if (producer == NULL) return NULL;
+    while (!atomic_load(stop)) {
+        rd_kafka_error_t *failure = rd_kafka_init_transactions(producer, EOS_CALL_TIMEOUT_MS);
+        if (failure == NULL) return producer;
+        bool retriable = rd_kafka_error_is_retriable(failure);
+        snprintf(error, error_bytes, "init_transactions: %s", rd_kafka_error_string(failure));
+        rd_kafka_error_destroy(failure);
+        if (!retriable) break;
+        log_warn(stage->name, "%s (retrying)", error);
+    }
+    rd_kafka_destroy(producer);
+    return NULL;
+}
+
+static void clients_destroy(struct eos_stage *stage)
+{
+    batch_clear(stage);
+    if (stage->consumer != NULL) {
+        rd_kafka_consumer_close(stage->consumer); /* serves the final revoke */
+        rd_kafka_destroy(stage->consumer);
+        stage->consumer = NULL;
+    }
+    if (stage->producer != NULL) {
+        rd_kafka_destroy(stage->producer);
+        stage->producer = NULL;
+    }
+}
+
+static int clients_create(struct eos_stage *stage, const atomic_bool *stop)
+{
+    char error[512];
+    stage->producer = producer_create(stage, stop, error, sizeof(error));
+    if (stage->producer == NULL) {
+        if (!atomic_load(stop)) log_error(stage->name, "%s", error);
+        return -1;
+    }
+    stage->consumer = consumer_create(stage, error, sizeof(error));
+    if (stage->consumer == NULL) {
+        log_error(stage->name, "%s", error);
+        clients_destroy(stage);
+        return -1;
+    }
+    log_info(stage->name, "transactional id %s, group %s, reading %s", stage->transactional_id,
+             stage->group_id, stage->input_topic);
+    return 0;
+}
+
+/* ---- the transaction of one batch ----------------------------------------------------------------- */
+
+enum turn_result {
+    TURN_COMMITTED,
+    TURN_ABORTED,
+    TURN_FATAL,
+};
+
+/* Classifies a transactional error the way librdkafka documents it; destroys it. */
+static enum turn_result error_classify(struct eos_stage *stage, const char *what, rd_kafka_error_t *failure)
+{
+    enum turn_result result = rd_kafka_error_is_fatal(failure) ? TURN_FATAL : TURN_ABORTED;
+    log_write(result == TURN_FATAL ? LOG_ERROR : LOG_WARN, stage->name, "%s: %s%s", what,
+              rd_kafka_error_string(failure),
+              result == TURN_FATAL ? " (fatal: rejoining)" : " (aborting batch)");
+    rd_kafka_error_destroy(failure);
+    return result;
+}
+
+/* Aborts the open transaction and rewinds the consumer to the start of the batch. */
+static enum turn_result turn_abort(struct eos_stage *stage)
+{
+    rd_kafka_error_t *failure = rd_kafka_abort_transaction(stage->producer, -1);
+    if (failure != NULL) {
+        bool fatal = rd_kafka_error_is_fatal(failure);
+        log_error(stage->name, "abort_transaction: %s", rd_kafka_error_string(failure));
+        rd_kafka_error_destroy(failure);
+        if (fatal) return TURN_FATAL;
+    }
+    if (stage->batch_count > 0) {
+        rd_kafka_topic_partition_list_t *rewind = batch_offsets(stage, true);
+        failure = rd_kafka_seek_partitions(stage->consumer, rewind, -1);
+        rd_kafka_topic_partition_list_destroy(rewind);
+        if (failure != NULL) {
+            log_error(stage->name, "rewind: %s (rejoining)", rd_kafka_error_string(failure));
+            rd_kafka_error_destroy(failure);
+            return TURN_FATAL;
+        }
+    }
+    atomic_fetch_add(&stage->batches_aborted, 1);
+    return TURN_ABORTED;
+}
+
+/* Sends the batch's offsets with fresh group metadata and commits, retrying what is retriable. */
+static enum turn_result turn_commit(struct eos_stage *stage)
+{
+    if (stage->batch_count > 0) {
+        rd_kafka_topic_partition_list_t *offsets = batch_offsets(stage, false);
+        rd_kafka_consumer_group_metadata_t *metadata = rd_kafka_consumer_group_metadata(stage->consumer);
+        rd_kafka_error_t *failure =
+            rd_kafka_send_offsets_to_transaction(stage->producer, offsets, metadata, -1);
+        rd_kafka_consumer_group_metadata_destroy(metadata);
+        rd_kafka_topic_partition_list_destroy(offsets);
+        if (failure != NULL) return error_classify(stage, "send_offsets_to_transaction", failure);
+    }
+    for (;;) {
+        rd_kafka_error_t *failure = rd_kafka_commit_transaction(stage->producer, -1);
+        if (failure == NULL) return TURN_COMMITTED;
+        if (rd_kafka_error_is_retriable(failure)) {
+            log_warn(stage->name, "commit_transaction: %s (retrying)", rd_kafka_error_string(failure));
+            rd_kafka_error_destroy(failure);
+            continue;
+        }
+        return error_classify(stage, "commit_transaction", failure);
+    }
+}
+
+/* One transaction over the collected batch (which may be empty when the stage asked for a tick). */
+static enum turn_result turn_run(struct eos_stage *stage)
+{
+    rd_kafka_error_t *failure = rd_kafka_begin_transaction(stage->producer);
+    if (failure != NULL)
+        return error_classify(stage, "begin_transaction", failure) == TURN_FATAL ? TURN_FATAL : TURN_ABORTED;
+    enum turn_result result = TURN_ABORTED;
+    if (stage->ops.process(stage->context, stage->producer, stage->batch, stage->batch_count) == 0)
+        result = turn_commit(stage);
+    if (result == TURN_ABORTED) result = turn_abort(stage);
+    if (result == TURN_COMMITTED) {
+        stage->ops.committed(stage->context);
+        atomic_fetch_add(&stage->batches_committed, 1);
+        atomic_fetch_add(&stage->messages_processed, stage->batch_count);
+    } else {
+        stage->ops.aborted(stage->context);
+    }
+    batch_clear(stage);
+    return result;
+}
+
+int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop)
+{
+    assert(stage != NULL && stop != NULL);
+    int status = 0;
+    while (!atomic_load(stop) && !stage->failed) {
+        if (stage->consumer == NULL && clients_create(stage, stop) != 0) {
+            status = atomic_load(stop) ? 0 : -1;
+            break;
+        }
+        batch_collect(stage);
+        if (stage->failed) break;
+        bool tick = stage->ops.tick_due != NULL && stage->ops.tick_due(stage->context, kafka_now_ms());
+        if (stage->batch_count == 0 && !tick) continue;
+        if (turn_run(stage) == TURN_FATAL) {
+            clients_destroy(stage);
+            atomic_fetch_add(&stage->rejoins, 1);
+        }
+    }
+    if (stage->failed) status = -1;
+    clients_destroy(stage);
+    log_info(stage->name, "stopped");
+    return status;
+}

@@ -1,0 +1,74 @@
+/* eos.h - the exactly-once consume-process-produce loop that the router and the handler share.
+ *
+ * One consumer in a group (eager range assignment, read_committed, no auto commit) and one transactional
+ * producer. Each turn: collect a bounded batch (until the poll runs dry or the batch is full), begin a
+ * transaction, let the stage process it (producing what it wants), send the consumed offsets with fresh
+ * group metadata, commit. Abortable errors abort, rewind to the batch start and tell the stage; fatal
+ * errors (fenced) tear both clients down and rejoin. The stage never calls transaction functions. */
+#ifndef STOCKD_EOS_H
+#define STOCKD_EOS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+
+struct eos_stage;
+
+/* What a stage plugs into the loop. Every callback runs on the stage's thread. */
+struct eos_stage_ops {
+    /* Partitions were assigned; their previous owner's transactions are settled (committed offsets were
+     * fetched with require_stable). Restore state here. Returns 0, or -1 to stop the stage. */
+    int (*assigned)(void *context, const rd_kafka_topic_partition_list_t *partitions);
+    /* Partitions are being revoked; no transaction is open. */
+    void (*revoked)(void *context, const rd_kafka_topic_partition_list_t *partitions);
+    /* Processes a batch inside the open transaction; count may be 0 when tick_due asked for a turn.
+     * Returns 0, or -1 on an operating error (the transaction is then aborted and the batch retried). */
+    int (*process)(void *context, rd_kafka_t *producer, rd_kafka_message_t **messages, size_t count);
+    /* The Kafka transaction committed: make local state durable. */
+    void (*committed)(void *context);
+    /* The Kafka transaction was aborted: discard local changes of the batch. */
+    void (*aborted)(void *context);
+    /* A produced message was delivered (or failed); optional. */
+    void (*delivered)(void *context, const rd_kafka_message_t *message);
+    /* True when the stage wants a turn even without input (punctuation); optional. */
+    bool (*tick_due)(void *context, int64_t now_ms);
+};
+
+struct eos_stage_settings {
+    const char *name;             /* log component and client role: "router", "handler" */
+    const char *input_topic;      /* subscribed topic */
+    const char *group_id;         /* consumer group */
+    const char *transactional_id; /* stable across restarts of this instance, unique among live ones */
+    int32_t batch_max;            /* messages per transaction */
+    int32_t poll_timeout_ms;      /* wait for more input before committing a non-empty batch */
+};
+
+/* Creates the stage (no clients yet: they are created by eos_stage_run). Copies the settings' strings.
+ * Returns NULL with a message in error. */
+struct eos_stage *eos_stage_create(const struct stockd_config *config,
+                                   const struct eos_stage_settings *settings, const struct eos_stage_ops *ops,
+                                   void *context, char *error, size_t error_bytes);
+
+/* Runs the loop until *stop becomes true, then finishes the open batch (commit or abort), closes the
+ * consumer (revoking partitions) and the producer. Returns 0 on a clean stop, -1 when the stage could not
+ * go on (a message was logged). */
+int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop);
+
+/* Counters since start, for logs and metrics. */
+struct eos_stage_stats {
+    uint64_t batches_committed;
+    uint64_t batches_aborted;
+    uint64_t messages_processed;
+    uint64_t rejoins;
+};
+void eos_stage_stats_get(const struct eos_stage *stage, struct eos_stage_stats *out);
+
+/* Destroys a stage that is not running. Accepts NULL. */
+void eos_stage_destroy(struct eos_stage *stage);
+
+#endif
