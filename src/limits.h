@@ -50,6 +50,10 @@
  * before cJSON recurses. */
 #define STOCKD_JSON_DEPTH_MAX 8
 
+/* A field path in a codec error ("data.quantity", "data.name[0]") fits struct codec_error.field (64
+ * bytes) with its NUL; longer paths (only possible with unknown keys) are cut, never overflowed. */
+#define STOCKD_JSON_PATH_BYTES_MAX 63
+
 /* Sequence numbers and timestamps travel as JSON numbers: keep them exact (2^53 - 1). */
 #define STOCKD_JSON_INTEGER_MAX INT64_C(9007199254740991)
 

@@ -1,0 +1,1024 @@
+/* codec.c - JSON encoding and strict decoding of command and event envelopes.
+ *
+ * One table per command and event type lists its data fields (key, kind, bounds, where the value lives in
+ * the struct); decode, encode and the encoder's own check walk the same tables, so they cannot drift
+ * apart. Raw bytes go through json_scan before cJSON sees them. Pure: cJSON and libc only, no I/O. */
+#include "domain/codec.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "domain/json_scan.h"
+
+#define ARRAY_COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* The widest table (the event envelope) has 6 fields; keys_check() keeps one slot per field. */
+#define OBJECT_FIELDS_MAX 8
+
+/* Quoted input in messages ("got \"...\"") is cut to this many bytes so that the message fits. */
+#define QUOTE_BYTES_MAX 40
+
+_Static_assert(sizeof(((struct codec_error *)0)->field) > STOCKD_JSON_PATH_BYTES_MAX, "a path fits .field");
+
+enum field_kind {
+    FIELD_TYPE,          /* the envelope's "type": decoded by the envelope code */
+    FIELD_DATA,          /* the envelope's "data" object: decoded with the type's table */
+    FIELD_IDENTIFIER,    /* string accepted by codec_identifier_valid(max), into a char array */
+    FIELD_TEXT,          /* string of min..max bytes of UTF-8 without control characters, into a char array */
+    FIELD_INT64,         /* integer in [min, max], into an int64_t */
+    FIELD_UINT64,        /* integer in [min, max] (min >= 0), into a uint64_t */
+    FIELD_COMMAND_TYPE,  /* a CommandType name, internal ones included, into an enum command_type */
+    FIELD_REJECT_REASON, /* a reject reason code, into an enum reject_reason */
+    FIELD_ID_LIST,       /* ExpireReservations' ids: encoded for logs, never decoded (the type is refused) */
+};
+
+enum field_presence {
+    PRESENCE_REQUIRED = 0,
+    PRESENCE_DEFAULT_ZERO, /* may be absent, meaning 0; always encoded */
+    PRESENCE_OMIT_ZERO,    /* absent means 0 and 0 is encoded as absent; present values are in [min, max] */
+    PRESENCE_FLAG,         /* may be absent; the bool at flag_offset says whether it was there */
+    PRESENCE_UNLESS_FLAG,  /* may be absent; encoded when the bool at flag_offset is false */
+};
+
+struct field_spec {
+    const char *key;
+    enum field_kind kind;
+    enum field_presence presence;
+    bool nonzero;       /* integers: 0 is refused even inside [min, max] */
+    int64_t min;        /* integers: smallest value; strings: fewest bytes */
+    int64_t max;        /* integers: largest value; strings: most bytes */
+    size_t offset;      /* of the value in struct command or struct event */
+    size_t size;        /* of the value; char arrays include their NUL */
+    size_t flag_offset; /* PRESENCE_FLAG and PRESENCE_UNLESS_FLAG: of the bool */
+};
+
+/* A type's data object: its fields in wire order, and a rule across fields (or NULL) that returns 0, or
+ * -1 with *error filled. */
+struct type_spec {
+    const struct field_spec *fields;
+    size_t field_count;
+    int (*check)(const void *value, struct codec_error *error);
+};
+
+#define FIELD_AT(type, member)                                                                               \
+    .offset = offsetof(struct type, member), .size = sizeof(((struct type *)0)->member)
+#define IDENTIFIER(type, key_, member, max_)                                                                 \
+    {                                                                                                        \
+        .key = key_, .kind = FIELD_IDENTIFIER, .min = 1, .max = max_, FIELD_AT(type, member)                 \
+    }
+#define TEXT(type, key_, member, min_, max_)                                                                 \
+    {                                                                                                        \
+        .key = key_, .kind = FIELD_TEXT, .min = min_, .max = max_, FIELD_AT(type, member)                    \
+    }
+#define INTEGER(type, key_, member, presence_, min_, max_)                                                   \
+    {                                                                                                        \
+        .key = key_, .kind = FIELD_INT64, .presence = presence_, .min = min_, .max = max_,                   \
+        FIELD_AT(type, member)                                                                               \
+    }
+#define TYPE_SPEC(fields_, check_)                                                                           \
+    {                                                                                                        \
+        .fields = fields_, .field_count = ARRAY_COUNT(fields_), .check = check_                              \
+    }
+
+/* ---- commands ---------------------------------------------------------------------------------------- */
+
+static const struct field_spec command_envelope_fields[] = {
+    IDENTIFIER(command, "command_id", command_id, STOCKD_ID_BYTES_MAX),
+    {.key = "type", .kind = FIELD_TYPE},
+    IDENTIFIER(command, "sku", sku, STOCKD_SKU_BYTES_MAX),
+    {.key = "data", .kind = FIELD_DATA},
+};
+
+static const struct field_spec create_sku_fields[] = {
+    TEXT(command, "name", name, 1, STOCKD_NAME_BYTES_MAX),
+    INTEGER(command, "reorder_point", reorder_point, PRESENCE_DEFAULT_ZERO, 0, STOCKD_REORDER_POINT_MAX),
+};
+
+static const struct field_spec receive_stock_fields[] = {
+    IDENTIFIER(command, "location", location, STOCKD_LOCATION_BYTES_MAX),
+    INTEGER(command, "quantity", quantity, PRESENCE_REQUIRED, 1, STOCKD_QUANTITY_MAX),
+};
+
+static const struct field_spec adjust_stock_fields[] = {
+    IDENTIFIER(command, "location", location, STOCKD_LOCATION_BYTES_MAX),
+    TEXT(command, "reason", reason, 1, STOCKD_REASON_BYTES_MAX),
+    {.key = "delta",
+     .kind = FIELD_INT64,
+     .presence = PRESENCE_UNLESS_FLAG,
+     .nonzero = true,
+     .min = -STOCKD_QUANTITY_MAX,
+     .max = STOCKD_QUANTITY_MAX,
+     FIELD_AT(command, delta),
+     .flag_offset = offsetof(struct command, counted_set)},
+    {.key = "counted",
+     .kind = FIELD_INT64,
+     .presence = PRESENCE_FLAG,
+     .min = 0,
+     .max = STOCKD_ON_HAND_MAX,
+     FIELD_AT(command, counted),
+     .flag_offset = offsetof(struct command, counted_set)},
+};
+
+static const struct field_spec reserve_stock_fields[] = {
+    IDENTIFIER(command, "reservation_id", reservation_id, STOCKD_ID_BYTES_MAX),
+    IDENTIFIER(command, "location", location, STOCKD_LOCATION_BYTES_MAX),
+    INTEGER(command, "quantity", quantity, PRESENCE_REQUIRED, 1, STOCKD_QUANTITY_MAX),
+    INTEGER(command, "ttl_seconds", ttl_s, PRESENCE_OMIT_ZERO, 1, STOCKD_RESERVATION_TTL_S_MAX),
+};
+
+static const struct field_spec settle_reservation_fields[] = {
+    IDENTIFIER(command, "reservation_id", reservation_id, STOCKD_ID_BYTES_MAX),
+};
+
+static const struct field_spec transfer_stock_fields[] = {
+    IDENTIFIER(command, "from_location", location, STOCKD_LOCATION_BYTES_MAX),
+    IDENTIFIER(command, "to_location", to_location, STOCKD_LOCATION_BYTES_MAX),
+    INTEGER(command, "quantity", quantity, PRESENCE_REQUIRED, 1, STOCKD_QUANTITY_MAX),
+};
+
+static const struct field_spec expire_reservations_fields[] = {
+    {.key = "reservation_ids",
+     .kind = FIELD_ID_LIST,
+     .min = 0,
+     .max = STOCKD_EXPIRE_BATCH_MAX,
+     FIELD_AT(command, expire_ids)},
+};
+
+static int error_set(struct codec_error *error, const char *field, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* AdjustStock carries exactly one of delta (never 0 when present) and counted. */
+static int adjust_command_check(const void *value, struct codec_error *error)
+{
+    const struct command *command = value;
+    bool has_delta = command->delta != 0;
+    if (has_delta == command->counted_set) {
+        return error_set(error, "data", "needs exactly one of delta and counted, got %s",
+                         has_delta ? "both" : "neither");
+    }
+    return 0;
+}
+
+static const struct type_spec command_types[COMMAND_TYPE_COUNT] = {
+    [COMMAND_CREATE_SKU] = TYPE_SPEC(create_sku_fields, NULL),
+    [COMMAND_RECEIVE_STOCK] = TYPE_SPEC(receive_stock_fields, NULL),
+    [COMMAND_ADJUST_STOCK] = TYPE_SPEC(adjust_stock_fields, adjust_command_check),
+    [COMMAND_RESERVE_STOCK] = TYPE_SPEC(reserve_stock_fields, NULL),
+    [COMMAND_RELEASE_RESERVATION] = TYPE_SPEC(settle_reservation_fields, NULL),
+    [COMMAND_FULFIL_RESERVATION] = TYPE_SPEC(settle_reservation_fields, NULL),
+    [COMMAND_TRANSFER_STOCK] = TYPE_SPEC(transfer_stock_fields, NULL),
+    [COMMAND_EXPIRE_RESERVATIONS] = TYPE_SPEC(expire_reservations_fields, NULL),
+};
+
+/* ---- events ------------------------------------------------------------------------------------------ */
+
+static const struct field_spec event_envelope_fields[] = {
+    {.key = "type", .kind = FIELD_TYPE},
+    IDENTIFIER(event, "sku", sku, STOCKD_SKU_BYTES_MAX),
+    {.key = "sequence",
+     .kind = FIELD_UINT64,
+     .min = 1,
+     .max = STOCKD_JSON_INTEGER_MAX,
+     FIELD_AT(event, sequence)},
+    IDENTIFIER(event, "command_id", command_id, STOCKD_ID_BYTES_MAX),
+    INTEGER(event, "time_ms", time_ms, PRESENCE_REQUIRED, 0, STOCKD_JSON_INTEGER_MAX),
+    {.key = "data", .kind = FIELD_DATA},
+};
+
+static const struct field_spec sku_created_fields[] = {
+    TEXT(event, "name", name, 1, STOCKD_NAME_BYTES_MAX),
+    INTEGER(event, "reorder_point", reorder_point, PRESENCE_REQUIRED, 0, STOCKD_REORDER_POINT_MAX),
+};
+
+static const struct field_spec stock_received_fields[] = {
+    IDENTIFIER(event, "location", location, STOCKD_LOCATION_BYTES_MAX),
+    INTEGER(event, "quantity", quantity, PRESENCE_REQUIRED, 1, STOCKD_QUANTITY_MAX),
+};
+
+/* delta is counted minus on-hand for a count, so it spans the whole on-hand range. */
+static const struct field_spec stock_adjusted_fields[] = {
+    IDENTIFIER(event, "location", location, STOCKD_LOCATION_BYTES_MAX),
+    INTEGER(event, "delta", delta, PRESENCE_REQUIRED, -STOCKD_ON_HAND_MAX, STOCKD_ON_HAND_MAX),
+    TEXT(event, "reason", reason, 1, STOCKD_REASON_BYTES_MAX),
+    {.key = "counted",
+     .kind = FIELD_INT64,
+     .presence = PRESENCE_FLAG,
+     .min = 0,
+     .max = STOCKD_ON_HAND_MAX,
+     FIELD_AT(event, counted),
+     .flag_offset = offsetof(struct event, counted_set)},
+};
+
+static const struct field_spec stock_reserved_fields[] = {
+    IDENTIFIER(event, "reservation_id", reservation_id, STOCKD_ID_BYTES_MAX),
+    IDENTIFIER(event, "location", location, STOCKD_LOCATION_BYTES_MAX),
+    INTEGER(event, "quantity", quantity, PRESENCE_REQUIRED, 1, STOCKD_QUANTITY_MAX),
+    INTEGER(event, "expires_at_ms", expires_at_ms, PRESENCE_OMIT_ZERO, 1, STOCKD_JSON_INTEGER_MAX),
+};
+
+/* Released, fulfilled and expired reservations say where the stock was and how much. */
+static const struct field_spec reservation_settled_fields[] = {
+    IDENTIFIER(event, "reservation_id", reservation_id, STOCKD_ID_BYTES_MAX),
+    IDENTIFIER(event, "location", location, STOCKD_LOCATION_BYTES_MAX),
+    INTEGER(event, "quantity", quantity, PRESENCE_REQUIRED, 1, STOCKD_QUANTITY_MAX),
+};
+
+static const struct field_spec stock_transferred_fields[] = {
+    IDENTIFIER(event, "from_location", location, STOCKD_LOCATION_BYTES_MAX),
+    IDENTIFIER(event, "to_location", to_location, STOCKD_LOCATION_BYTES_MAX),
+    INTEGER(event, "quantity", quantity, PRESENCE_REQUIRED, 1, STOCKD_QUANTITY_MAX),
+};
+
+static const struct field_spec command_rejected_fields[] = {
+    {.key = "command_type", .kind = FIELD_COMMAND_TYPE, FIELD_AT(event, rejected_type)},
+    {.key = "reason", .kind = FIELD_REJECT_REASON, FIELD_AT(event, reject_reason)},
+    TEXT(event, "detail", detail, 0, STOCKD_DETAIL_BYTES_MAX),
+};
+
+/* StockAdjusted moves stock unless it records a count that matched what was on hand. */
+static int adjust_event_check(const void *value, struct codec_error *error)
+{
+    const struct event *event = value;
+    if (event->delta == 0 && !event->counted_set) {
+        return error_set(error, "data.delta", "must not be 0 unless counted is present");
+    }
+    return 0;
+}
+
+static const struct type_spec event_types[EVENT_TYPE_COUNT] = {
+    [EVENT_SKU_CREATED] = TYPE_SPEC(sku_created_fields, NULL),
+    [EVENT_STOCK_RECEIVED] = TYPE_SPEC(stock_received_fields, NULL),
+    [EVENT_STOCK_ADJUSTED] = TYPE_SPEC(stock_adjusted_fields, adjust_event_check),
+    [EVENT_STOCK_RESERVED] = TYPE_SPEC(stock_reserved_fields, NULL),
+    [EVENT_RESERVATION_RELEASED] = TYPE_SPEC(reservation_settled_fields, NULL),
+    [EVENT_RESERVATION_FULFILLED] = TYPE_SPEC(reservation_settled_fields, NULL),
+    [EVENT_STOCK_TRANSFERRED] = TYPE_SPEC(stock_transferred_fields, NULL),
+    [EVENT_RESERVATION_EXPIRED] = TYPE_SPEC(reservation_settled_fields, NULL),
+    [EVENT_COMMAND_REJECTED] = TYPE_SPEC(command_rejected_fields, NULL),
+};
+
+/* ---- errors and messages ----------------------------------------------------------------------------- */
+
+/* Fills *error: field, and "field: <formatted>" as the message (both cut to fit). Returns -1. */
+static int error_set(struct codec_error *error, const char *field, const char *format, ...)
+{
+    assert(error != NULL && field != NULL && format != NULL);
+    snprintf(error->field, sizeof(error->field), "%s", field);
+    int prefix_length = snprintf(error->message, sizeof(error->message), "%s: ", field);
+    assert(prefix_length > 0);
+    if ((size_t)prefix_length < sizeof(error->message)) {
+        va_list arguments;
+        va_start(arguments, format);
+        vsnprintf(error->message + prefix_length, sizeof(error->message) - (size_t)prefix_length, format,
+                  arguments);
+        va_end(arguments);
+    }
+    return -1;
+}
+
+/* Writes text as a quoted string for a message: printable ASCII as is, other bytes as \xNN, cut after
+ * QUOTE_BYTES_MAX bytes with "...". Input is untrusted: the result is always printable ASCII. */
+static const char *text_quote(const char *text, char *out, size_t out_size)
+{
+    assert(out_size >= 4 * QUOTE_BYTES_MAX + 8);
+    size_t length = 0;
+    out[length++] = '"';
+    size_t index = 0;
+    for (; text[index] != '\0' && index < QUOTE_BYTES_MAX; index++) {
+        unsigned char byte = (unsigned char)text[index];
+        if (byte >= 0x20 && byte < 0x7f && byte != '"' && byte != '\\') {
+            out[length++] = (char)byte;
+        } else {
+            length += (size_t)snprintf(out + length, out_size - length, "\\x%02X", byte);
+        }
+    }
+    if (text[index] != '\0') {
+        memcpy(out + length, "...", 3);
+        length += 3;
+    }
+    out[length++] = '"';
+    out[length] = '\0';
+    return out;
+}
+
+/* Writes a double for a message: integers exactly, others in the shortest form that reads back. */
+static void number_format(double number, char *out, size_t out_size)
+{
+    if (!isfinite(number)) {
+        snprintf(out, out_size, "a number beyond the range of a double");
+    } else if (floor(number) == number && fabs(number) < 1e18) {
+        snprintf(out, out_size, "%.0f", number);
+    } else {
+        for (int precision = 15; precision <= 17; precision++) {
+            snprintf(out, out_size, "%.*g", precision, number);
+            if (strtod(out, NULL) == number) break;
+        }
+    }
+}
+
+/* Describes a JSON value for "got ..." in a message. Returns out or a constant. */
+static const char *value_describe(const cJSON *item, char *out, size_t out_size)
+{
+    if (cJSON_IsString(item)) return text_quote(item->valuestring, out, out_size);
+    if (cJSON_IsNumber(item)) {
+        number_format(item->valuedouble, out, out_size);
+        return out;
+    }
+    if (cJSON_IsTrue(item)) return "true";
+    if (cJSON_IsFalse(item)) return "false";
+    if (cJSON_IsNull(item)) return "null";
+    if (cJSON_IsArray(item)) return "an array";
+    if (cJSON_IsObject(item)) return "an object";
+    return "an unknown value";
+}
+
+/* Fills *error with "<field>: <expected>, got <value>". Returns -1. */
+static int error_got(struct codec_error *error, const char *field, const char *expected, const cJSON *item)
+{
+    char described[4 * QUOTE_BYTES_MAX + 16];
+    return error_set(error, field, "%s, got %s", expected,
+                     value_describe(item, described, sizeof(described)));
+}
+
+/* Writes "parent.key" (or "key" at the top) into out; key bytes other than printable ASCII become '?'. */
+static void path_join(char out[static STOCKD_JSON_PATH_BYTES_MAX + 1], const char *parent, const char *key)
+{
+    size_t length = (size_t)snprintf(out, STOCKD_JSON_PATH_BYTES_MAX + 1, "%s%s", parent, *parent ? "." : "");
+    for (size_t index = 0; key[index] != '\0' && length < STOCKD_JSON_PATH_BYTES_MAX; index++) {
+        unsigned char byte = (unsigned char)key[index];
+        out[length++] = byte > 0x20 && byte < 0x7f ? (char)byte : '?';
+    }
+    out[length < STOCKD_JSON_PATH_BYTES_MAX ? length : STOCKD_JSON_PATH_BYTES_MAX] = '\0';
+}
+
+/* ---- field values ------------------------------------------------------------------------------------ */
+
+/* [A-Za-z0-9] whatever the locale says. */
+static bool ascii_alnum(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Contract in codec.h. */
+bool codec_identifier_valid(const char *text, size_t max_bytes)
+{
+    assert(text != NULL);
+    size_t length = strnlen(text, max_bytes + 1);
+    if (length == 0 || length > max_bytes || !ascii_alnum(text[0])) return false;
+    for (size_t index = 1; index < length; index++) {
+        char c = text[index];
+        if (!ascii_alnum(c) && c != '.' && c != '_' && c != ':' && c != '-') return false;
+    }
+    return true;
+}
+
+/* Decodes the UTF-8 sequence at text[0 .. length). Returns its length in bytes and sets *code_point, or
+ * returns 0 when it is not well-formed (overlong, surrogate, above U+10FFFF, cut short, stray byte). */
+static size_t utf8_sequence_decode(const unsigned char *text, size_t length, uint32_t *code_point)
+{
+    assert(length > 0);
+    unsigned char lead = text[0];
+    size_t sequence_length;
+    uint32_t value, value_min;
+    if (lead < 0x80) {
+        *code_point = lead;
+        return 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+        sequence_length = 2, value = lead & 0x1Fu, value_min = 0x80;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        sequence_length = 3, value = lead & 0x0Fu, value_min = 0x800;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        sequence_length = 4, value = lead & 0x07u, value_min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (length < sequence_length) return 0;
+    for (size_t index = 1; index < sequence_length; index++) {
+        if ((text[index] & 0xC0u) != 0x80u) return 0;
+        value = (value << 6) | (text[index] & 0x3Fu);
+    }
+    if (value < value_min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return 0;
+    *code_point = value;
+    return sequence_length;
+}
+
+/* C0 controls, DEL and C1 controls: they have no place in a name, a reason or a detail. */
+static bool code_point_is_control(uint32_t code_point)
+{
+    return code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F);
+}
+
+/* Checks free text: well-formed UTF-8 without control characters. Returns 0, or -1 with *error filled. */
+static int text_check(const char *text, size_t length, const char *path, struct codec_error *error)
+{
+    const unsigned char *bytes = (const unsigned char *)text;
+    size_t index = 0;
+    while (index < length) {
+        uint32_t code_point = 0;
+        size_t sequence_length = utf8_sequence_decode(bytes + index, length - index, &code_point);
+        if (sequence_length == 0) return error_set(error, path, "not valid UTF-8 at byte %zu", index);
+        if (code_point_is_control(code_point)) {
+            return error_set(error, path, "contains control character U+%04" PRIX32 " at byte %zu",
+                             code_point, index);
+        }
+        index += sequence_length;
+    }
+    return 0;
+}
+
+/* Where the field's value lives in a struct command or struct event. */
+static const void *field_value(const struct field_spec *spec, const void *base)
+{
+    return (const char *)base + spec->offset;
+}
+
+/* Where the decoder writes the field's value. */
+static void *field_slot(const struct field_spec *spec, void *base)
+{
+    return (char *)base + spec->offset;
+}
+
+/* The presence flag of a PRESENCE_FLAG or PRESENCE_UNLESS_FLAG field. */
+static bool field_flag(const struct field_spec *spec, const void *base)
+{
+    return *(const bool *)((const char *)base + spec->flag_offset);
+}
+
+/* Whether the encoder writes the field, by its presence rule. */
+static bool field_present(const struct field_spec *spec, const void *base)
+{
+    switch (spec->presence) {
+    case PRESENCE_REQUIRED:
+    case PRESENCE_DEFAULT_ZERO:
+        return true;
+    case PRESENCE_OMIT_ZERO:
+        assert(spec->kind == FIELD_INT64);
+        return *(const int64_t *)field_value(spec, base) != 0;
+    case PRESENCE_FLAG:
+        return field_flag(spec, base);
+    case PRESENCE_UNLESS_FLAG:
+        return !field_flag(spec, base);
+    }
+    assert(!"unreachable: presence rules are listed above");
+    return false;
+}
+
+/* Refuses an integer outside the field's bounds. Returns 0, or -1 with *error filled. */
+static int integer_check(const struct field_spec *spec, bool in_range, const char *got, const char *path,
+                         struct codec_error *error)
+{
+    if (in_range) return 0;
+    return error_set(error, path, "must be %s integer in [%" PRId64 ", %" PRId64 "], got %s",
+                     spec->nonzero ? "a non-zero" : "an", spec->min, spec->max, got);
+}
+
+/* Checks the ExpireReservations id list. Returns 0, or -1 with *error filled. */
+static int id_list_check(const struct command *command, const char *path, struct codec_error *error)
+{
+    if (command->expire_count > STOCKD_EXPIRE_BATCH_MAX) {
+        return error_set(error, path, "more than %d ids", STOCKD_EXPIRE_BATCH_MAX);
+    }
+    for (uint32_t index = 0; index < command->expire_count; index++) {
+        if (!codec_identifier_valid(command->expire_ids[index], STOCKD_ID_BYTES_MAX)) {
+            return error_set(error, path, "id %" PRIu32 " is not a valid identifier", index);
+        }
+    }
+    return 0;
+}
+
+/* Checks one value held in a struct against its field: the one check behind both decode (after the
+ * value is read) and encode (asserted). Returns 0, or -1 with *error filled. */
+static int field_check(const struct field_spec *spec, const void *base, const char *path,
+                       struct codec_error *error)
+{
+    const void *value = field_value(spec, base);
+    char got[32];
+    switch (spec->kind) {
+    case FIELD_IDENTIFIER:
+    case FIELD_TEXT: {
+        size_t length = strnlen(value, spec->size);
+        assert(length < spec->size && (size_t)spec->max < spec->size);
+        if (length > (size_t)spec->max)
+            return error_set(error, path, "longer than %" PRId64 " bytes", spec->max);
+        if (length < (size_t)spec->min) return error_set(error, path, "must not be empty");
+        if (spec->kind == FIELD_TEXT) return text_check(value, length, path, error);
+        if (codec_identifier_valid(value, (size_t)spec->max)) return 0;
+        char quoted[4 * QUOTE_BYTES_MAX + 16];
+        return error_set(error, path, "must be [A-Za-z0-9._:-] starting with a letter or digit, got %s",
+                         text_quote(value, quoted, sizeof(quoted)));
+    }
+    case FIELD_INT64: {
+        int64_t number = *(const int64_t *)value;
+        snprintf(got, sizeof(got), "%" PRId64, number);
+        bool in_range = number >= spec->min && number <= spec->max && !(spec->nonzero && number == 0);
+        return integer_check(spec, in_range, got, path, error);
+    }
+    case FIELD_UINT64: {
+        uint64_t number = *(const uint64_t *)value;
+        snprintf(got, sizeof(got), "%" PRIu64, number);
+        bool in_range = number >= (uint64_t)spec->min && number <= (uint64_t)spec->max;
+        return integer_check(spec, in_range, got, path, error);
+    }
+    case FIELD_COMMAND_TYPE:
+        if (domain_command_type_name(*(const enum command_type *)value) != NULL) return 0;
+        return error_set(error, path, "not a command type");
+    case FIELD_REJECT_REASON:
+        if (domain_reject_reason_code(*(const enum reject_reason *)value) != NULL) return 0;
+        return error_set(error, path, "not a reject reason");
+    case FIELD_ID_LIST:
+        return id_list_check(base, path, error);
+    case FIELD_TYPE:
+    case FIELD_DATA:
+        break;
+    }
+    assert(!"unreachable: envelope type and data are not values");
+    return -1;
+}
+
+/* ---- decoding ---------------------------------------------------------------------------------------- */
+
+/* The member with exactly this key (case-sensitive; keys_check() has refused duplicates), or NULL. */
+static const cJSON *member_find(const cJSON *object, const char *key)
+{
+    for (const cJSON *member = object->child; member != NULL; member = member->next) {
+        if (strcmp(member->string, key) == 0) return member;
+    }
+    return NULL;
+}
+
+/* ASCII case-insensitive equality: the locale must not decide what counts as a duplicate key. */
+static bool key_equal_caseless(const char *left, const char *right)
+{
+    for (;; left++, right++) {
+        char l = *left >= 'A' && *left <= 'Z' ? (char)(*left - 'A' + 'a') : *left;
+        char r = *right >= 'A' && *right <= 'Z' ? (char)(*right - 'A' + 'a') : *right;
+        if (l != r) return false;
+        if (l == '\0') return true;
+    }
+}
+
+/* Index of the field whose key equals key (ignoring ASCII case when caseless), or count. */
+static size_t field_find(const struct field_spec *fields, size_t count, const char *key, bool caseless)
+{
+    for (size_t index = 0; index < count; index++) {
+        if (caseless ? key_equal_caseless(fields[index].key, key) : strcmp(fields[index].key, key) == 0) {
+            return index;
+        }
+    }
+    return count;
+}
+
+/* Refuses duplicate keys (also when they differ only in case) and then unknown keys, in document
+ * order. Linear in members: each is compared with the table, never with the other members. Returns 0,
+ * or -1 with *error filled. */
+static int keys_check(const cJSON *object, const char *path, const struct field_spec *fields, size_t count,
+                      struct codec_error *error)
+{
+    const cJSON *seen[OBJECT_FIELDS_MAX] = {NULL};
+    char member_path[STOCKD_JSON_PATH_BYTES_MAX + 1];
+    char quoted[4 * QUOTE_BYTES_MAX + 16];
+    assert(count <= OBJECT_FIELDS_MAX);
+    for (const cJSON *member = object->child; member != NULL; member = member->next) {
+        size_t index = field_find(fields, count, member->string, true);
+        if (index == count) continue;
+        if (seen[index] != NULL) {
+            path_join(member_path, path, member->string);
+            if (strcmp(seen[index]->string, member->string) == 0) {
+                return error_set(error, member_path, "duplicate key");
+            }
+            return error_set(error, member_path, "duplicate key (differs from %s only in case)",
+                             text_quote(seen[index]->string, quoted, sizeof(quoted)));
+        }
+        seen[index] = member;
+    }
+    for (const cJSON *member = object->child; member != NULL; member = member->next) {
+        if (field_find(fields, count, member->string, false) == count) {
+            return error_set(error, path, "unknown key %s",
+                             text_quote(member->string, quoted, sizeof(quoted)));
+        }
+    }
+    return 0;
+}
+
+/* Reads a JSON string into the field's char array. Returns 0, or -1 with *error filled. */
+static int string_read(const struct field_spec *spec, const cJSON *item, const char *path, void *base,
+                       struct codec_error *error)
+{
+    if (!cJSON_IsString(item)) return error_got(error, path, "must be a string", item);
+    size_t length = strlen(item->valuestring);
+    if (length > (size_t)spec->max) return error_set(error, path, "longer than %" PRId64 " bytes", spec->max);
+    assert(length < spec->size);
+    memcpy(field_slot(spec, base), item->valuestring, length + 1);
+    return 0;
+}
+
+/* Reads a JSON number that is finite, integral and inside the field's bounds; valueint is never used (it
+ * saturates). Returns 0, or -1 with *error filled. */
+static int integer_read(const struct field_spec *spec, const cJSON *item, const char *path, void *base,
+                        struct codec_error *error)
+{
+    double number = item->valuedouble;
+    bool in_range = cJSON_IsNumber(item) && isfinite(number) && floor(number) == number &&
+                    number >= (double)spec->min && number <= (double)spec->max &&
+                    !(spec->nonzero && number == 0);
+    char got[4 * QUOTE_BYTES_MAX + 16];
+    if (integer_check(spec, in_range, value_describe(item, got, sizeof(got)), path, error) != 0) return -1;
+    if (spec->kind == FIELD_UINT64) {
+        *(uint64_t *)field_slot(spec, base) = (uint64_t)number;
+    } else {
+        *(int64_t *)field_slot(spec, base) = (int64_t)number;
+    }
+    return 0;
+}
+
+/* Reads a command type name or a reject reason code into its enum. Returns 0, or -1 with *error filled. */
+static int name_read(const struct field_spec *spec, const cJSON *item, const char *path, void *base,
+                     struct codec_error *error)
+{
+    if (!cJSON_IsString(item)) return error_got(error, path, "must be a string", item);
+    if (spec->kind == FIELD_COMMAND_TYPE) {
+        enum command_type type = domain_command_type_parse(item->valuestring);
+        if (type == COMMAND_NONE) return error_got(error, path, "must be a command type", item);
+        *(enum command_type *)field_slot(spec, base) = type;
+    } else {
+        enum reject_reason reason = domain_reject_reason_parse(item->valuestring);
+        if (reason == REJECT_NONE) return error_got(error, path, "must be a reject reason code", item);
+        *(enum reject_reason *)field_slot(spec, base) = reason;
+    }
+    return 0;
+}
+
+/* Decodes the member of object named by spec into the struct, or applies the rule for its absence.
+ * Returns 0, or -1 with *error filled. */
+static int member_decode(const struct field_spec *spec, const cJSON *object, const char *path, void *base,
+                         struct codec_error *error)
+{
+    char member_path[STOCKD_JSON_PATH_BYTES_MAX + 1];
+    path_join(member_path, path, spec->key);
+    const cJSON *item = member_find(object, spec->key);
+    if (item == NULL) {
+        return spec->presence == PRESENCE_REQUIRED ? error_set(error, member_path, "missing") : 0;
+    }
+    int result;
+    switch (spec->kind) {
+    case FIELD_IDENTIFIER:
+    case FIELD_TEXT:
+        result = string_read(spec, item, member_path, base, error);
+        break;
+    case FIELD_INT64:
+    case FIELD_UINT64:
+        result = integer_read(spec, item, member_path, base, error);
+        break;
+    case FIELD_COMMAND_TYPE:
+    case FIELD_REJECT_REASON:
+        result = name_read(spec, item, member_path, base, error);
+        break;
+    default:
+        assert(!"unreachable: the caller decodes type and data; ExpireReservations is refused earlier");
+        return -1;
+    }
+    if (result != 0) return -1;
+    if (spec->presence == PRESENCE_FLAG) *(bool *)((char *)base + spec->flag_offset) = true;
+    return field_check(spec, base, member_path, error);
+}
+
+/* Decodes every plain field of a table (not type and data) in table order. Returns 0, or -1. */
+static int members_decode(const cJSON *object, const char *path, const struct field_spec *fields,
+                          size_t count, void *base, struct codec_error *error)
+{
+    for (size_t index = 0; index < count; index++) {
+        if (fields[index].kind == FIELD_TYPE || fields[index].kind == FIELD_DATA) continue;
+        if (member_decode(&fields[index], object, path, base, error) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Decodes the envelope's "data" object with the type's table and rule. Returns 0, or -1. */
+static int data_decode(const cJSON *root, const struct type_spec *type, void *base, struct codec_error *error)
+{
+    const cJSON *data = member_find(root, "data");
+    if (data == NULL) return error_set(error, "data", "missing");
+    if (!cJSON_IsObject(data)) return error_got(error, "data", "must be an object", data);
+    if (keys_check(data, "data", type->fields, type->field_count, error) != 0) return -1;
+    if (members_decode(data, "data", type->fields, type->field_count, base, error) != 0) return -1;
+    return type->check != NULL ? type->check(base, error) : 0;
+}
+
+/* The envelope's "type" as a string, or NULL with *error filled. */
+static const char *type_read(const cJSON *root, struct codec_error *error)
+{
+    const cJSON *type = member_find(root, "type");
+    if (type == NULL) {
+        error_set(error, "type", "missing");
+        return NULL;
+    }
+    if (!cJSON_IsString(type)) {
+        error_got(error, "type", "must be a string", type);
+        return NULL;
+    }
+    return type->valuestring;
+}
+
+/* Turns a json_scan finding into an error. Returns -1. */
+static int scan_error(const struct json_scan_result *scan, struct codec_error *error)
+{
+    const char *where = scan->in_key ? "a key " : "";
+    switch (scan->problem) {
+    case JSON_SCAN_NUL_BYTE:
+        return error_set(error, scan->path, "%scontains a raw NUL byte at byte %zu", where, scan->offset);
+    case JSON_SCAN_CONTROL_BYTE:
+        return error_set(error, scan->path, "%scontains a raw control character at byte %zu (escape it)",
+                         where, scan->offset);
+    case JSON_SCAN_NUL_ESCAPE:
+        return error_set(error, scan->path, "%scontains NUL (\\u0000)", where);
+    case JSON_SCAN_BAD_NUMBER:
+        return error_set(error, scan->path, "malformed number at byte %zu", scan->offset);
+    case JSON_SCAN_TOO_DEEP:
+        return error_set(error, scan->path, "nested deeper than %d levels at byte %zu", STOCKD_JSON_DEPTH_MAX,
+                         scan->offset);
+    case JSON_SCAN_OK:
+        break;
+    }
+    assert(!"unreachable: json_scan reported a problem");
+    return -1;
+}
+
+/* JSON whitespace only: cJSON also skips every other byte below 0x21. */
+static bool byte_is_whitespace(char byte)
+{
+    return byte == ' ' || byte == '\t' || byte == '\n' || byte == '\r';
+}
+
+/* Refuses what must never reach cJSON: no bytes, too many, a byte order mark, what json_scan finds.
+ * Returns 0, or -1 with *error filled; *cut_short says whether the input ends in the middle of a value. */
+static int document_check(const char *json, size_t json_bytes, bool *cut_short, struct codec_error *error)
+{
+    if (json_bytes > STOCKD_MESSAGE_BYTES_MAX) {
+        return error_set(error, "", "longer than %d bytes", STOCKD_MESSAGE_BYTES_MAX);
+    }
+    size_t leading = 0;
+    while (leading < json_bytes && byte_is_whitespace(json[leading]))
+        leading++;
+    if (leading == json_bytes) return error_set(error, "", "empty input");
+    if (json_bytes >= 3 && memcmp(json, "\xEF\xBB\xBF", 3) == 0) {
+        return error_set(error, "", "starts with a byte order mark");
+    }
+    struct json_scan_result scan;
+    if (json_scan(json, json_bytes, STOCKD_JSON_DEPTH_MAX, &scan) != 0) return scan_error(&scan, error);
+    *cut_short = scan.cut_short;
+    return 0;
+}
+
+/* Checks the raw bytes, parses them and refuses trailing characters and non-objects. Returns the root
+ * object, which the caller deletes, or NULL with *error filled. */
+static cJSON *document_parse(const char *json, size_t json_bytes, struct codec_error *error)
+{
+    bool cut_short = false;
+    if (document_check(json, json_bytes, &cut_short, error) != 0) return NULL;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, json_bytes, &end, false);
+    size_t offset = end != NULL && end >= json ? (size_t)(end - json) : 0;
+    if (root == NULL) {
+        if (cut_short) {
+            error_set(error, "", "unexpected end of input at byte %zu", json_bytes);
+        } else {
+            error_set(error, "", "not valid JSON at byte %zu", offset);
+        }
+        return NULL;
+    }
+    while (offset < json_bytes && byte_is_whitespace(json[offset]))
+        offset++;
+    if (offset < json_bytes) {
+        error_set(error, "", "trailing characters after the JSON value at byte %zu", offset);
+    } else if (!cJSON_IsObject(root)) {
+        error_got(error, "", "must be an object", root);
+    } else {
+        return root;
+    }
+    cJSON_Delete(root);
+    return NULL;
+}
+
+/* Decodes a parsed command envelope. Returns 0, or -1 with *error filled. */
+static int command_envelope_decode(const cJSON *root, struct command *out, struct codec_error *error)
+{
+    const struct field_spec *fields = command_envelope_fields;
+    size_t count = ARRAY_COUNT(command_envelope_fields);
+    if (keys_check(root, "", fields, count, error) != 0) return -1;
+    const char *type_name = type_read(root, error);
+    if (type_name == NULL) return -1;
+    char quoted[4 * QUOTE_BYTES_MAX + 16];
+    out->type = domain_command_type_parse(type_name);
+    if (out->type == COMMAND_NONE) {
+        return error_set(error, "type", "unknown command type %s",
+                         text_quote(type_name, quoted, sizeof(quoted)));
+    }
+    if (out->type == COMMAND_EXPIRE_RESERVATIONS)
+        return error_set(error, "type", "%s is internal", type_name);
+    if (members_decode(root, "", fields, count, out, error) != 0) return -1;
+    return data_decode(root, &command_types[out->type], out, error);
+}
+
+/* Decodes a parsed event envelope. Returns 0, or -1 with *error filled. */
+static int event_envelope_decode(const cJSON *root, struct event *out, struct codec_error *error)
+{
+    const struct field_spec *fields = event_envelope_fields;
+    size_t count = ARRAY_COUNT(event_envelope_fields);
+    if (keys_check(root, "", fields, count, error) != 0) return -1;
+    const char *type_name = type_read(root, error);
+    if (type_name == NULL) return -1;
+    char quoted[4 * QUOTE_BYTES_MAX + 16];
+    out->type = domain_event_type_parse(type_name);
+    if (out->type == EVENT_NONE) {
+        return error_set(error, "type", "unknown event type %s",
+                         text_quote(type_name, quoted, sizeof(quoted)));
+    }
+    if (members_decode(root, "", fields, count, out, error) != 0) return -1;
+    return data_decode(root, &event_types[out->type], out, error);
+}
+
+/* Contract in codec.h. */
+int codec_command_decode(const char *json, size_t json_bytes, struct command *out, struct codec_error *error)
+{
+    assert(json != NULL || json_bytes == 0);
+    assert(out != NULL && error != NULL);
+    memset(out, 0, sizeof(*out));
+    memset(error, 0, sizeof(*error));
+    cJSON *root = document_parse(json, json_bytes, error);
+    if (root == NULL) return -1;
+    int result = command_envelope_decode(root, out, error);
+    cJSON_Delete(root);
+    return result;
+}
+
+/* Contract in codec.h. */
+int codec_event_decode(const char *json, size_t json_bytes, struct event *out, struct codec_error *error)
+{
+    assert(json != NULL || json_bytes == 0);
+    assert(out != NULL && error != NULL);
+    memset(out, 0, sizeof(*out));
+    memset(error, 0, sizeof(*error));
+    cJSON *root = document_parse(json, json_bytes, error);
+    if (root == NULL) return -1;
+    int result = event_envelope_decode(root, out, error);
+    cJSON_Delete(root);
+    return result;
+}
+
+/* ---- encoding ---------------------------------------------------------------------------------------- */
+
+/* Adds an integer as raw JSON text: cJSON prints numbers through "%1.15g" with a loose read-back test and
+ * writes 9007199254740991 as 9.00719925474099e+15, so integers never go through cJSON's printer. */
+static bool integer_add(cJSON *object, const char *key, const char *digits)
+{
+    return cJSON_AddRawToObject(object, key, digits) != NULL;
+}
+
+/* Adds ExpireReservations' ids as an array of strings. Returns false when out of memory. */
+static bool id_list_add(cJSON *object, const char *key, const struct command *command)
+{
+    cJSON *array = cJSON_AddArrayToObject(object, key);
+    if (array == NULL) return false;
+    for (uint32_t index = 0; index < command->expire_count; index++) {
+        cJSON *id = cJSON_CreateString(command->expire_ids[index]);
+        if (id == NULL) return false;
+        cJSON_AddItemToArray(array, id);
+    }
+    return true;
+}
+
+/* Adds one field of the struct under its key. Returns false when out of memory. */
+static bool field_add(cJSON *object, const struct field_spec *spec, const void *base)
+{
+    const void *value = field_value(spec, base);
+    char digits[32];
+    switch (spec->kind) {
+    case FIELD_IDENTIFIER:
+    case FIELD_TEXT:
+        return cJSON_AddStringToObject(object, spec->key, value) != NULL;
+    case FIELD_INT64:
+        snprintf(digits, sizeof(digits), "%" PRId64, *(const int64_t *)value);
+        return integer_add(object, spec->key, digits);
+    case FIELD_UINT64:
+        snprintf(digits, sizeof(digits), "%" PRIu64, *(const uint64_t *)value);
+        return integer_add(object, spec->key, digits);
+    case FIELD_COMMAND_TYPE:
+        return cJSON_AddStringToObject(object, spec->key,
+                                       domain_command_type_name(*(const enum command_type *)value)) != NULL;
+    case FIELD_REJECT_REASON:
+        return cJSON_AddStringToObject(object, spec->key,
+                                       domain_reject_reason_code(*(const enum reject_reason *)value)) != NULL;
+    case FIELD_ID_LIST:
+        return id_list_add(object, spec->key, base);
+    case FIELD_TYPE:
+    case FIELD_DATA:
+        break;
+    }
+    assert(!"unreachable: the envelope adds type and data");
+    return false;
+}
+
+/* Adds the fields of a table that are present, in table order, each checked first: encoding a value the
+ * decoder would refuse is a programmer error. Returns false when out of memory. */
+static bool fields_add(cJSON *object, const char *path, const struct field_spec *fields, size_t count,
+                       const void *base)
+{
+    for (size_t index = 0; index < count; index++) {
+        const struct field_spec *spec = &fields[index];
+        if (!field_present(spec, base)) continue;
+        char member_path[STOCKD_JSON_PATH_BYTES_MAX + 1];
+        struct codec_error error;
+        path_join(member_path, path, spec->key);
+        int checked = field_check(spec, base, member_path, &error);
+        assert(checked == 0 && "encoding a field the decoder refuses");
+        (void)checked;
+        if (!field_add(object, spec, base)) return false;
+    }
+    return true;
+}
+
+/* Adds the envelope's data object. Returns false when out of memory. */
+static bool data_add(cJSON *root, const struct type_spec *type, const void *base)
+{
+    cJSON *data = cJSON_AddObjectToObject(root, "data");
+    if (data == NULL || !fields_add(data, "data", type->fields, type->field_count, base)) return false;
+    struct codec_error error;
+    int checked = type->check != NULL ? type->check(base, &error) : 0;
+    assert(checked == 0 && "encoding fields that break the type's rule");
+    (void)checked;
+    return true;
+}
+
+/* Encodes an envelope: its fields in table order, type and data included. Returns a malloc'd compact
+ * string, or NULL when out of memory. */
+static char *envelope_encode(const struct field_spec *fields, size_t count, const void *base,
+                             const char *type_name, const struct type_spec *type)
+{
+    assert(type_name != NULL && type->fields != NULL);
+    cJSON *root = cJSON_CreateObject();
+    bool added = root != NULL;
+    for (size_t index = 0; added && index < count; index++) {
+        if (fields[index].kind == FIELD_TYPE) {
+            added = cJSON_AddStringToObject(root, fields[index].key, type_name) != NULL;
+        } else if (fields[index].kind == FIELD_DATA) {
+            added = data_add(root, type, base);
+        } else {
+            added = fields_add(root, "", &fields[index], 1, base);
+        }
+    }
+    char *text = added ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    return text;
+}
+
+/* Contract in codec.h; the command is checked field by field first (asserted). */
+char *codec_command_encode(const struct command *command)
+{
+    assert(command != NULL);
+    const char *type_name = domain_command_type_name(command->type);
+    assert(type_name != NULL && "command type");
+    return envelope_encode(command_envelope_fields, ARRAY_COUNT(command_envelope_fields), command, type_name,
+                           &command_types[command->type]);
+}
+
+/* Copies detail with every byte that is not well-formed UTF-8, and every control character, replaced by
+ * '?': detail is for people and may be cut from longer text, so it is cleaned, not asserted. */
+static void detail_clean(char *out, const char *detail, size_t detail_size)
+{
+    size_t length = strnlen(detail, detail_size);
+    assert(length < detail_size);
+    size_t out_length = 0;
+    for (size_t index = 0; index < length;) {
+        uint32_t code_point = 0;
+        size_t sequence_length =
+            utf8_sequence_decode((const unsigned char *)detail + index, length - index, &code_point);
+        if (sequence_length == 0 || code_point_is_control(code_point)) {
+            out[out_length++] = '?';
+            index += sequence_length == 0 ? 1 : sequence_length;
+        } else {
+            memcpy(out + out_length, detail + index, sequence_length);
+            out_length += sequence_length;
+            index += sequence_length;
+        }
+    }
+    out[out_length] = '\0';
+}
+
+/* Contract in codec.h; detail is cleaned, every other field is checked (asserted). */
+char *codec_event_encode(const struct event *event)
+{
+    assert(event != NULL);
+    const char *type_name = domain_event_type_name(event->type);
+    assert(type_name != NULL && "event type");
+    struct event cleaned = *event;
+    detail_clean(cleaned.detail, event->detail, sizeof(event->detail));
+    return envelope_encode(event_envelope_fields, ARRAY_COUNT(event_envelope_fields), &cleaned, type_name,
+                           &event_types[event->type]);
+}
