@@ -9,12 +9,12 @@
 
 /* Identifiers (SKU, location, command id, reservation id) are keys in Kafka, file-free SQLite keys and
  * URL path segments: short, printable, no separators that need escaping. */
-#define STOCKD_SKU_BYTES_MAX 64
+#define STOCKD_SKU_BYTES_MAX      64
 #define STOCKD_LOCATION_BYTES_MAX 64
-#define STOCKD_ID_BYTES_MAX 128
+#define STOCKD_ID_BYTES_MAX       128
 
 /* Free text (SKU name, adjustment reason, rejection detail) is shown to people, not parsed. */
-#define STOCKD_NAME_BYTES_MAX 256
+#define STOCKD_NAME_BYTES_MAX   256
 #define STOCKD_REASON_BYTES_MAX 256
 #define STOCKD_DETAIL_BYTES_MAX 256
 
@@ -58,8 +58,8 @@
 #define STOCKD_JSON_INTEGER_MAX INT64_C(9007199254740991)
 
 /* Configuration: a file is small; passthrough librdkafka properties are few. */
-#define STOCKD_CONFIG_FILE_BYTES_MAX (256 * 1024)
-#define STOCKD_CONFIG_PROPERTIES_MAX 64
+#define STOCKD_CONFIG_FILE_BYTES_MAX   (256 * 1024)
+#define STOCKD_CONFIG_PROPERTIES_MAX   64
 #define STOCKD_CONFIG_STRING_BYTES_MAX 1024
 
 /* Partitions of by-sku and events: each is one SQLite shard file per owning instance. */

@@ -1,8 +1,9 @@
 /* main.c - the stockd command line: picks a mode from argv and wires configuration to it.
  *
- * Wiring only: --help, --version and --check-config are answered here, everything else comes from
- * config.c. The service stages (api, router, handler, projector) are not built yet, so a normal start
- * says so and exits 3 instead of pretending to serve. */
+ * Wiring only: --help, --version and --check-config are answered here; a normal start hands the
+ * configuration to app.c, which runs the stages of --roles until SIGINT or SIGTERM. */
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +13,13 @@
 #include <librdkafka/rdkafka.h>
 #include <sqlite3.h>
 
+#include "app.h"
 #include "config.h"
+#include "log.h"
 
 enum {
-    EXIT_CONFIG = 2,    /* the configuration is invalid: the message says which key and why */
-    EXIT_NOT_BUILT = 3, /* a normal start was asked for, but this version has no stages to run */
+    EXIT_RUNTIME = 1, /* a stage could not start or failed while running: the log says why */
+    EXIT_CONFIG = 2,  /* the configuration is invalid: the message says which key and why */
 };
 
 /* True when argv holds flag exactly (main's flags take no value). */
@@ -87,19 +90,44 @@ static int run_check_config(const struct stockd_config *config)
     return EXIT_SUCCESS;
 }
 
-/* A normal start. No stage exists yet: says what would run, and that it cannot, honestly. */
+static atomic_bool stop_requested;
+
+static void on_signal(int signal_number)
+{
+    (void)signal_number;
+    atomic_store(&stop_requested, true); /* lock-free atomic: async-signal-safe */
+}
+
+/* A normal start: runs the stages of --roles until SIGINT or SIGTERM, then stops them in order (each
+ * finishes or aborts its open transaction and closes its shards). */
 static int run_service(const struct stockd_config *config)
 {
+    if (log_init(config->log_level) != 0) return EXIT_CONFIG;
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     char roles[64];
     if (stockd_config_roles_format(config->roles, roles, sizeof roles) != 0) roles[0] = '\0';
-    fprintf(stderr,
-            "stockd: configuration: instance %s, roles %s, kafka %s (topic prefix %s, %d partitions), "
-            "data_dir %s, http %s\n",
-            config->instance_id, roles,
-            config->embedded_kafka ? "embedded mock cluster" : config->kafka_bootstrap, config->topic_prefix,
-            (int)config->partitions, config->data_dir, config->http_listen);
-    fputs("stockd: no service stages are built yet in this version; use --check-config\n", stderr);
-    return EXIT_NOT_BUILT;
+    log_info("stockd",
+             "stockd %s starting: instance %s, roles %s, kafka %s (prefix %s, %d partitions), data_dir %s",
+             STOCKD_VERSION, config->instance_id, roles,
+             config->embedded_kafka ? "embedded mock cluster" : config->kafka_bootstrap, config->topic_prefix,
+             (int)config->partitions, config->data_dir);
+    char error[1024];
+    struct app *app = app_create(config, error, sizeof(error));
+    if (app == NULL) {
+        fprintf(stderr, "stockd: %s\n", error);
+        return EXIT_RUNTIME;
+    }
+    int status = app_run(app, &stop_requested);
+    app_destroy(app);
+    log_info("stockd", "stopped%s", status == 0 ? "" : " after a failure");
+    return status == 0 ? EXIT_SUCCESS : EXIT_RUNTIME;
 }
 
 int main(int argc, char **argv)

@@ -266,13 +266,15 @@ static const struct type_spec event_types[EVENT_TYPE_COUNT] = {
 
 /* ---- errors and messages ----------------------------------------------------------------------------- */
 
-/* Fills *error: field, and "field: <formatted>" as the message (both cut to fit). Returns -1. */
+/* Fills *error: field, and "field: <formatted>" as the message ("<formatted>" when field is ""), both cut
+ * to fit. Returns -1. */
 static int error_set(struct codec_error *error, const char *field, const char *format, ...)
 {
     assert(error != NULL && field != NULL && format != NULL);
     snprintf(error->field, sizeof(error->field), "%s", field);
-    int prefix_length = snprintf(error->message, sizeof(error->message), "%s: ", field);
-    assert(prefix_length > 0);
+    /* A problem of the whole input (not JSON, trailing bytes) has no field and no prefix. */
+    int prefix_length = field[0] ? snprintf(error->message, sizeof(error->message), "%s: ", field) : 0;
+    assert(prefix_length >= 0);
     if ((size_t)prefix_length < sizeof(error->message)) {
         va_list arguments;
         va_start(arguments, format);

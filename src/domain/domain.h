@@ -70,18 +70,18 @@ struct command {
     enum command_type type;
     char command_id[STOCKD_ID_BYTES_MAX + 1];
     char sku[STOCKD_SKU_BYTES_MAX + 1];
-    char name[STOCKD_NAME_BYTES_MAX + 1];             /* CreateSku */
-    int64_t reorder_point;                            /* CreateSku */
-    char location[STOCKD_LOCATION_BYTES_MAX + 1];     /* Receive, Adjust, Reserve; Transfer: from */
-    char to_location[STOCKD_LOCATION_BYTES_MAX + 1];  /* Transfer */
-    int64_t quantity;                                 /* Receive, Reserve, Transfer */
-    bool counted_set;                                 /* Adjust: counted (true) or delta (false) */
-    int64_t delta;                                    /* Adjust by delta */
-    int64_t counted;                                  /* Adjust to a counted on-hand */
-    char reason[STOCKD_REASON_BYTES_MAX + 1];         /* Adjust */
-    char reservation_id[STOCKD_ID_BYTES_MAX + 1];     /* Reserve, Release, Fulfil */
-    int64_t ttl_s;                                    /* Reserve: 0 = never expires */
-    uint32_t expire_count;                            /* ExpireReservations */
+    char name[STOCKD_NAME_BYTES_MAX + 1];            /* CreateSku */
+    int64_t reorder_point;                           /* CreateSku */
+    char location[STOCKD_LOCATION_BYTES_MAX + 1];    /* Receive, Adjust, Reserve; Transfer: from */
+    char to_location[STOCKD_LOCATION_BYTES_MAX + 1]; /* Transfer */
+    int64_t quantity;                                /* Receive, Reserve, Transfer */
+    bool counted_set;                                /* Adjust: counted (true) or delta (false) */
+    int64_t delta;                                   /* Adjust by delta */
+    int64_t counted;                                 /* Adjust to a counted on-hand */
+    char reason[STOCKD_REASON_BYTES_MAX + 1];        /* Adjust */
+    char reservation_id[STOCKD_ID_BYTES_MAX + 1];    /* Reserve, Release, Fulfil */
+    int64_t ttl_s;                                   /* Reserve: 0 = never expires */
+    uint32_t expire_count;                           /* ExpireReservations */
     char expire_ids[STOCKD_EXPIRE_BATCH_MAX][STOCKD_ID_BYTES_MAX + 1];
 };
 
@@ -91,21 +91,21 @@ struct event {
     char sku[STOCKD_SKU_BYTES_MAX + 1];
     uint64_t sequence;
     char command_id[STOCKD_ID_BYTES_MAX + 1];
-    int64_t time_ms;                                  /* when it was decided, Unix epoch milliseconds */
-    char name[STOCKD_NAME_BYTES_MAX + 1];             /* SkuCreated */
-    int64_t reorder_point;                            /* SkuCreated */
-    char location[STOCKD_LOCATION_BYTES_MAX + 1];     /* all stock events; Transferred: from */
-    char to_location[STOCKD_LOCATION_BYTES_MAX + 1];  /* Transferred */
-    int64_t quantity;                                 /* Received, Reserved, Released, Fulfilled, ... */
-    int64_t delta;                                    /* Adjusted */
-    bool counted_set;                                 /* Adjusted: it came from a count */
-    int64_t counted;                                  /* Adjusted: the count */
-    char reason[STOCKD_REASON_BYTES_MAX + 1];         /* Adjusted */
-    char reservation_id[STOCKD_ID_BYTES_MAX + 1];     /* reservation events */
-    int64_t expires_at_ms;                            /* Reserved: 0 = never */
-    enum command_type rejected_type;                  /* CommandRejected */
-    enum reject_reason reject_reason;                 /* CommandRejected */
-    char detail[STOCKD_DETAIL_BYTES_MAX + 1];         /* CommandRejected: for people, not parsed */
+    int64_t time_ms;                                 /* when it was decided, Unix epoch milliseconds */
+    char name[STOCKD_NAME_BYTES_MAX + 1];            /* SkuCreated */
+    int64_t reorder_point;                           /* SkuCreated */
+    char location[STOCKD_LOCATION_BYTES_MAX + 1];    /* all stock events; Transferred: from */
+    char to_location[STOCKD_LOCATION_BYTES_MAX + 1]; /* Transferred */
+    int64_t quantity;                                /* Received, Reserved, Released, Fulfilled, ... */
+    int64_t delta;                                   /* Adjusted */
+    bool counted_set;                                /* Adjusted: it came from a count */
+    int64_t counted;                                 /* Adjusted: the count */
+    char reason[STOCKD_REASON_BYTES_MAX + 1];        /* Adjusted */
+    char reservation_id[STOCKD_ID_BYTES_MAX + 1];    /* reservation events */
+    int64_t expires_at_ms;                           /* Reserved: 0 = never */
+    enum command_type rejected_type;                 /* CommandRejected */
+    enum reject_reason reject_reason;                /* CommandRejected */
+    char detail[STOCKD_DETAIL_BYTES_MAX + 1];        /* CommandRejected: for people, not parsed */
 };
 
 struct location_stock {

@@ -1,0 +1,27 @@
+/* app.h - starts the stages this instance runs (--roles) and stops them in order.
+ *
+ * Provisions topics, then runs the router and the handler, each on its own thread, until asked to stop
+ * or until a stage fails. With kafka.embedded it first starts an in-process mock cluster (keeps nothing,
+ * no exactly-once) and points every client at it. */
+#ifndef STOCKD_APP_H
+#define STOCKD_APP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "config.h"
+
+struct app;
+
+/* Creates the app from a validated configuration (copied). Returns NULL with a message in error. */
+struct app *app_create(const struct stockd_config *config, char *error, size_t error_bytes);
+
+/* Starts the stages and blocks until *stop becomes true or a stage fails; then stops every stage
+ * (each finishes or aborts its open transaction and closes its shards). Returns 0 when stopped on
+ * request, -1 when a stage failed or could not start (a message was logged). */
+int app_run(struct app *app, atomic_bool *stop);
+
+/* Destroys the app after app_run returned. Accepts NULL. */
+void app_destroy(struct app *app);
+
+#endif

@@ -1,0 +1,546 @@
+/* handler.c - decides commands for the SKU partitions this instance owns.
+ *
+ * Reads stockd.commands.by-sku, folds state in one SQLite shard per partition and writes stockd.events,
+ * all in one Kafka transaction (kafka/eos.c runs the loop). SQLite commits only after Kafka did, so a
+ * shard is never ahead of the topic; on assignment it replays its events partition from its checkpoint.
+ * Never writes a view: projectors do. */
+#include "handler.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "domain/codec.h"
+#include "domain/domain.h"
+#include "kafka/client.h"
+#include "kafka/dlq.h"
+#include "kafka/eos.h"
+#include "kafka/murmur2.h"
+#include "log.h"
+#include "store/shard.h"
+
+#define COMPONENT "handler"
+
+/* Restore commits the shard every this many events, so a long replay keeps its progress. */
+#define RESTORE_COMMIT_EVERY 10000
+/* Consumer errors tolerated during one restore before it gives up (they are transient: a broker restart). */
+#define RESTORE_ERRORS_MAX 100
+/* How long restore waits without any record or end-of-partition before it gives up. */
+#define RESTORE_IDLE_TIMEOUT_MS 60000
+/* Due reservations looked at per shard per tick, and command ids pruned per shard per tick. */
+#define PUNCTUATE_DUE_MAX   256
+#define PUNCTUATE_PRUNE_MAX 5000
+
+struct handler {
+    const struct stockd_config *config;
+    struct kafka_topics topics;
+    char group_id[STOCKD_SKU_BYTES_MAX + 32];
+    char transactional_id[STOCKD_SKU_BYTES_MAX + STOCKD_ID_BYTES_MAX + 32];
+    struct eos_stage *stage;
+    rd_kafka_t *restore_consumer; /* assign-only, read_committed; created on first restore */
+    struct shard *shards[STOCKD_PARTITIONS_MAX];
+    /* The batch in flight: shards it touched and the last event offset delivered per partition. */
+    int32_t touched[STOCKD_PARTITIONS_MAX];
+    size_t touched_count;
+    int64_t delivered_offset_max[STOCKD_PARTITIONS_MAX];
+    int64_t tick_next_ms;
+    uint64_t expire_serial;
+    _Atomic uint64_t commands_decided;
+    _Atomic uint64_t commands_rejected;
+    _Atomic uint64_t commands_duplicate;
+    _Atomic uint64_t commands_dead_lettered;
+    _Atomic uint64_t events_produced;
+    _Atomic uint64_t events_restored;
+    _Atomic uint64_t reservations_expired;
+};
+
+/* ---- restore --------------------------------------------------------------------------------------- */
+
+static rd_kafka_t *restore_consumer_get(struct handler *handler, char *error, size_t error_bytes)
+{
+    if (handler->restore_consumer != NULL) return handler->restore_consumer;
+    rd_kafka_conf_t *conf = kafka_conf_new(handler->config, "handler-restore", error, error_bytes);
+    if (conf == NULL) return NULL;
+    /* assign() only: the group id is never joined nor committed to, but consumer_poll needs one. */
+    char group_id[sizeof(handler->group_id) + STOCKD_ID_BYTES_MAX + 16];
+    snprintf(group_id, sizeof(group_id), "%s-restore-%s", handler->group_id, handler->config->instance_id);
+    if (kafka_conf_set(conf, "group.id", group_id, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "enable.partition.eof", "true", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", error, error_bytes) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    handler->restore_consumer = kafka_client_new(RD_KAFKA_CONSUMER, conf, error, error_bytes);
+    return handler->restore_consumer;
+}
+
+/* Decodes one events record and folds it into the shard (inside the shard's open transaction). */
+static int restore_apply(struct handler *handler, struct shard *shard, const rd_kafka_message_t *message,
+                         char *error, size_t error_bytes)
+{
+    static _Thread_local struct event event;
+    struct codec_error codec_error;
+    if (codec_event_decode(message->payload, message->len, &event, &codec_error) != 0) {
+        snprintf(error, error_bytes, "%s [%d] offset %lld is not a valid event: %s", handler->topics.events,
+                 (int)message->partition, (long long)message->offset, codec_error.message);
+        return -1;
+    }
+    if (shard_event_apply(shard, &event, error, error_bytes) != 0) return -1;
+    atomic_fetch_add(&handler->events_restored, 1);
+    return 0;
+}
+
+/* Reads the events partition from the shard's checkpoint to its end (the last stable offset) and folds
+ * every event into the shard, committing the checkpoint as it goes. Returns 0 or -1 with a message. */
+static int restore_replay(struct handler *handler, struct shard *shard, char *error, size_t error_bytes)
+{
+    rd_kafka_t *consumer = restore_consumer_get(handler, error, error_bytes);
+    if (consumer == NULL) return -1;
+    int32_t partition = shard_partition(shard);
+    rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(assignment, handler->topics.events, partition)->offset =
+        shard_checkpoint(shard);
+    rd_kafka_assign(consumer, assignment);
+    rd_kafka_topic_partition_list_destroy(assignment);
+
+    int status = -1;
+    int64_t next_offset = -1;
+    long applied = 0;
+    int idle_ms = 0;
+    int errors_seen = 0;
+    for (;;) {
+        rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 500);
+        if (message == NULL) {
+            if ((idle_ms += 500) < RESTORE_IDLE_TIMEOUT_MS) continue;
+            snprintf(error, error_bytes, "restore of partition %d: no data or end of partition for %d s",
+                     (int)partition, RESTORE_IDLE_TIMEOUT_MS / 1000);
+            break;
+        }
+        idle_ms = 0;
+        rd_kafka_resp_err_t message_error = message->err;
+        if (message_error == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            rd_kafka_message_destroy(message);
+            status = shard_in_transaction(shard) ? shard_commit(shard, next_offset, error, error_bytes) : 0;
+            break;
+        }
+        if (message_error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(error, error_bytes, "restore of partition %d: %s", (int)partition,
+                     rd_kafka_message_errstr(message));
+            rd_kafka_message_destroy(message);
+            if (++errors_seen > RESTORE_ERRORS_MAX) break;
+            log_warn(COMPONENT, "%s", error);
+            continue;
+        }
+        int applied_status = shard_begin(shard, error, error_bytes) == 0
+                                 ? restore_apply(handler, shard, message, error, error_bytes)
+                                 : -1;
+        next_offset = message->offset + 1;
+        rd_kafka_message_destroy(message);
+        if (applied_status != 0) break;
+        if (++applied % RESTORE_COMMIT_EVERY == 0 &&
+            shard_commit(shard, next_offset, error, error_bytes) != 0)
+            break;
+    }
+    if (status != 0) shard_rollback(shard);
+    rd_kafka_assign(consumer, NULL);
+    if (status == 0 && applied > 0)
+        log_info(COMPONENT, "partition %d restored: %ld events, checkpoint %lld", (int)partition, applied,
+                 (long long)shard_checkpoint(shard));
+    return status;
+}
+
+/* A checkpoint past the partition's end means the topic was recreated: the shard is not its fold. */
+static int restore_check_bounds(struct handler *handler, struct shard *shard, bool *rebuild, char *error,
+                                size_t error_bytes)
+{
+    int64_t low = 0;
+    int64_t high = 0;
+    rd_kafka_resp_err_t status = rd_kafka_query_watermark_offsets(
+        handler->restore_consumer, handler->topics.events, shard_partition(shard), &low, &high, 30000);
+    if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(error, error_bytes, "watermarks of %s [%d]: %s", handler->topics.events,
+                 (int)shard_partition(shard), rd_kafka_err2str(status));
+        return -1;
+    }
+    *rebuild = shard_checkpoint(shard) > high;
+    if (low > 0 && shard_checkpoint(shard) < low) {
+        snprintf(error, error_bytes,
+                 "%s [%d] starts at offset %lld but the shard needs %lld: events were deleted",
+                 handler->topics.events, (int)shard_partition(shard), (long long)low,
+                 (long long)shard_checkpoint(shard));
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens and restores the shard of a partition; a shard that does not fold cleanly is rebuilt from 0. */
+static struct shard *shard_restore(struct handler *handler, int32_t partition, char *error,
+                                   size_t error_bytes)
+{
+    const char *data_dir = handler->config->data_dir;
+    if (restore_consumer_get(handler, error, error_bytes) == NULL) return NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        struct shard *shard = shard_open(data_dir, partition, error, error_bytes);
+        if (shard == NULL) return NULL;
+        bool rebuild = false;
+        if (restore_check_bounds(handler, shard, &rebuild, error, error_bytes) != 0) {
+            shard_close(shard);
+            return NULL;
+        }
+        if (!rebuild && restore_replay(handler, shard, error, error_bytes) == 0) return shard;
+        log_warn(COMPONENT, "partition %d: %s; rebuilding the shard from offset 0", (int)partition,
+                 rebuild ? "checkpoint is past the end of the events partition" : error);
+        shard_close(shard);
+        if (shard_remove(data_dir, partition, error, error_bytes) != 0) return NULL;
+    }
+    return NULL;
+}
+
+/* ---- eos callbacks: assignment ----------------------------------------------------------------------- */
+
+static int on_assigned(void *context, const rd_kafka_topic_partition_list_t *partitions)
+{
+    struct handler *handler = context;
+    for (int i = 0; i < partitions->cnt; i++) {
+        int32_t partition = partitions->elems[i].partition;
+        if (partition < 0 || partition >= handler->config->partitions) {
+            log_error(COMPONENT, "assigned partition %d, but kafka.partitions is %d", (int)partition,
+                      (int)handler->config->partitions);
+            return -1;
+        }
+        if (handler->shards[partition] != NULL) continue;
+        char error[512];
+        handler->shards[partition] = shard_restore(handler, partition, error, sizeof(error));
+        if (handler->shards[partition] == NULL) {
+            log_error(COMPONENT, "partition %d: %s", (int)partition, error);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void on_revoked(void *context, const rd_kafka_topic_partition_list_t *partitions)
+{
+    struct handler *handler = context;
+    for (int i = 0; i < partitions->cnt; i++) {
+        int32_t partition = partitions->elems[i].partition;
+        if (partition < 0 || partition >= STOCKD_PARTITIONS_MAX) continue;
+        shard_close(handler->shards[partition]);
+        handler->shards[partition] = NULL;
+    }
+}
+
+/* ---- deciding ------------------------------------------------------------------------------------------ */
+
+/* Opens the shard's transaction for this batch, remembering it for commit or rollback. */
+static struct shard *batch_touch(struct handler *handler, int32_t partition)
+{
+    struct shard *shard = handler->shards[partition];
+    assert(shard != NULL); /* messages of revoked partitions were dropped by the loop */
+    if (!shard_in_transaction(shard)) {
+        char error[512];
+        if (shard_begin(shard, error, sizeof(error)) != 0) {
+            log_error(COMPONENT, "%s", error);
+            return NULL;
+        }
+        handler->touched[handler->touched_count++] = partition;
+    }
+    return shard;
+}
+
+/* Produces one event to the events partition of its shard, with CloudEvents binary-mode headers. */
+static int event_produce(struct handler *handler, rd_kafka_t *producer, int32_t partition,
+                         const struct event *event)
+{
+    char *value = codec_event_encode(event);
+    if (value == NULL) return -1;
+    char id[STOCKD_SKU_BYTES_MAX + 32];
+    char type[64];
+    char source[STOCKD_SKU_BYTES_MAX + 16];
+    char time[40];
+    snprintf(id, sizeof(id), "%s:%llu", event->sku, (unsigned long long)event->sequence);
+    snprintf(type, sizeof(type), "stockd.%s", domain_event_type_name(event->type));
+    snprintf(source, sizeof(source), "/stockd/%s", handler->config->topic_prefix);
+    kafka_time_rfc3339(event->time_ms, time, sizeof(time));
+    rd_kafka_headers_t *headers = rd_kafka_headers_new(8);
+    rd_kafka_header_add(headers, "ce_specversion", -1, "1.0", -1);
+    rd_kafka_header_add(headers, "ce_id", -1, id, -1);
+    rd_kafka_header_add(headers, "ce_type", -1, type, -1);
+    rd_kafka_header_add(headers, "ce_source", -1, source, -1);
+    rd_kafka_header_add(headers, "ce_time", -1, time, -1);
+    rd_kafka_header_add(headers, "ce_subject", -1, event->sku, -1);
+    rd_kafka_header_add(headers, "content-type", -1, "application/json", -1);
+    rd_kafka_header_add(headers, "stockd_command_id", -1, event->command_id, -1);
+    if (dlq_producev_owned(producer, handler->topics.events, partition, event->sku, strlen(event->sku), value,
+                           strlen(value), headers) != 0)
+        return -1;
+    atomic_fetch_add(&handler->events_produced, 1);
+    return 0;
+}
+
+/* Decides a command against its shard, stores the new state and produces the events. */
+static int command_decide(struct handler *handler, rd_kafka_t *producer, int32_t partition,
+                          struct shard *shard, const struct command *command, int64_t now_ms)
+{
+    static _Thread_local struct sku_state state;
+    static _Thread_local struct decision decision;
+    struct reservation_set set = {.count = 0};
+    char error[512];
+    if (shard_sku_load(shard, command->sku, &state, error, sizeof(error)) != 0) goto out_error;
+    if (command->reservation_id[0] != '\0' &&
+        shard_reservation_load(shard, command->sku, command->reservation_id, &set, error, sizeof(error)) < 0)
+        goto out_error;
+    for (uint32_t i = 0; i < command->expire_count; i++) {
+        if (shard_reservation_load(shard, command->sku, command->expire_ids[i], &set, error, sizeof(error)) <
+            0)
+            goto out_error;
+    }
+    domain_decide(&state, &set, command, now_ms, &decision);
+    for (uint32_t i = 0; i < decision.event_count; i++) {
+        int evolved = domain_evolve(&state, &set, &decision.events[i]);
+        assert(evolved == 0); /* decide only emits events that follow from the state */
+        (void)evolved;
+    }
+    if (shard_sku_store(shard, &state, &set, error, sizeof(error)) != 0) goto out_error;
+    for (uint32_t i = 0; i < decision.event_count; i++) {
+        if (shard_command_record(shard, &decision.events[i], error, sizeof(error)) != 0) goto out_error;
+        if (event_produce(handler, producer, partition, &decision.events[i]) != 0) return -1;
+    }
+    atomic_fetch_add(&handler->commands_decided, 1);
+    if (decision.events[0].type == EVENT_COMMAND_REJECTED) atomic_fetch_add(&handler->commands_rejected, 1);
+    if (command->type == COMMAND_EXPIRE_RESERVATIONS && decision.events[0].type == EVENT_RESERVATION_EXPIRED)
+        atomic_fetch_add(&handler->reservations_expired, decision.event_count);
+    return 0;
+out_error:
+    log_error(COMPONENT, "%s", error);
+    return -1;
+}
+
+/* One by-sku record: decode, check it is on its SKU's partition, skip a seen command id, decide. */
+static int message_handle(struct handler *handler, rd_kafka_t *producer, const rd_kafka_message_t *message,
+                          int64_t now_ms)
+{
+    static _Thread_local struct command command;
+    struct shard *shard = batch_touch(handler, message->partition);
+    if (shard == NULL) return -1;
+    struct codec_error codec_error;
+    if (codec_command_decode(message->payload, message->len, &command, &codec_error) != 0) {
+        atomic_fetch_add(&handler->commands_dead_lettered, 1);
+        return dlq_produce(producer, handler->topics.dlq, message, COMPONENT, codec_error.message,
+                           codec_error.field);
+    }
+    int32_t expected = murmur2_partition(command.sku, strlen(command.sku), handler->config->partitions);
+    if (expected != message->partition) {
+        char reason[160];
+        snprintf(reason, sizeof(reason), "SKU %s belongs to partition %d, not %d: written without murmur2?",
+                 command.sku, (int)expected, (int)message->partition);
+        atomic_fetch_add(&handler->commands_dead_lettered, 1);
+        return dlq_produce(producer, handler->topics.dlq, message, COMPONENT, reason, "sku");
+    }
+    char error[512];
+    int seen = shard_command_find(shard, command.command_id, NULL, error, sizeof(error));
+    if (seen < 0) {
+        log_error(COMPONENT, "%s", error);
+        return -1;
+    }
+    if (seen == 1) {
+        atomic_fetch_add(&handler->commands_duplicate, 1);
+        return 0;
+    }
+    return command_decide(handler, producer, message->partition, shard, &command, now_ms);
+}
+
+/* ---- punctuation: reservation expiry and command-id retention ------------------------------------- */
+
+/* Expires the due reservations of one shard: one ExpireReservations decision per SKU and up to
+ * STOCKD_EXPIRE_BATCH_MAX reservations. Decided once, recorded as events, never re-decided on replay. */
+static int shard_punctuate(struct handler *handler, rd_kafka_t *producer, int32_t partition, int64_t now_ms)
+{
+    static _Thread_local struct shard_due_reservation due[PUNCTUATE_DUE_MAX];
+    static _Thread_local struct command command;
+    static _Thread_local bool used[PUNCTUATE_DUE_MAX];
+    char error[512];
+    struct shard *shard = batch_touch(handler, partition);
+    if (shard == NULL) return -1;
+    int count = shard_due_reservations(shard, now_ms, due, PUNCTUATE_DUE_MAX, error, sizeof(error));
+    if (count < 0) goto out_error;
+    memset(used, 0, sizeof(used));
+    for (int i = 0; i < count; i++) {
+        if (used[i]) continue;
+        memset(&command, 0, sizeof(command));
+        command.type = COMMAND_EXPIRE_RESERVATIONS;
+        snprintf(command.sku, sizeof(command.sku), "%s", due[i].sku);
+        snprintf(command.command_id, sizeof(command.command_id), "expire.%s.%lld.%llu", due[i].sku,
+                 (long long)now_ms, (unsigned long long)++handler->expire_serial);
+        for (int j = i; j < count && command.expire_count < STOCKD_EXPIRE_BATCH_MAX; j++) {
+            if (used[j] || strcmp(due[j].sku, due[i].sku) != 0) continue;
+            used[j] = true;
+            snprintf(command.expire_ids[command.expire_count++], STOCKD_ID_BYTES_MAX + 1, "%s",
+                     due[j].reservation_id);
+        }
+        if (command_decide(handler, producer, partition, shard, &command, now_ms) != 0) return -1;
+    }
+    int64_t forget_before_ms = now_ms - handler->config->handler_dedup_retention_s * 1000;
+    if (shard_commands_prune(shard, forget_before_ms, PUNCTUATE_PRUNE_MAX, error, sizeof(error)) < 0)
+        goto out_error;
+    return 0;
+out_error:
+    log_error(COMPONENT, "%s", error);
+    return -1;
+}
+
+static bool on_tick_due(void *context, int64_t now_ms)
+{
+    const struct handler *handler = context;
+    return now_ms >= handler->tick_next_ms;
+}
+
+/* ---- eos callbacks: the batch ----------------------------------------------------------------------------
+ */
+
+static int on_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **messages, size_t count)
+{
+    struct handler *handler = context;
+    int64_t now_ms = kafka_now_ms();
+    for (size_t i = 0; i < count; i++) {
+        if (message_handle(handler, producer, messages[i], now_ms) != 0) return -1;
+    }
+    if (now_ms < handler->tick_next_ms) return 0;
+    for (int32_t partition = 0; partition < handler->config->partitions; partition++) {
+        if (handler->shards[partition] != NULL && shard_punctuate(handler, producer, partition, now_ms) != 0)
+            return -1;
+    }
+    handler->tick_next_ms = now_ms + handler->config->handler_punctuate_interval_ms;
+    return 0;
+}
+
+static void batch_reset(struct handler *handler)
+{
+    for (size_t i = 0; i < handler->touched_count; i++)
+        handler->delivered_offset_max[handler->touched[i]] = -1;
+    handler->touched_count = 0;
+}
+
+/* Kafka committed: commit each touched shard with its checkpoint. A shard whose commit fails is behind
+ * Kafka, never ahead: it is reopened and restored from its checkpoint, which replays this batch. */
+static void on_committed(void *context)
+{
+    struct handler *handler = context;
+    for (size_t i = 0; i < handler->touched_count; i++) {
+        int32_t partition = handler->touched[i];
+        int64_t offset_max = handler->delivered_offset_max[partition];
+        char error[512];
+        if (shard_commit(handler->shards[partition], offset_max >= 0 ? offset_max + 1 : -1, error,
+                         sizeof(error)) == 0)
+            continue;
+        log_error(COMPONENT, "%s: restoring partition %d from Kafka", error, (int)partition);
+        shard_close(handler->shards[partition]);
+        handler->shards[partition] = shard_restore(handler, partition, error, sizeof(error));
+        if (handler->shards[partition] == NULL)
+            log_error(COMPONENT, "partition %d: %s", (int)partition, error);
+    }
+    batch_reset(handler);
+}
+
+static void on_aborted(void *context)
+{
+    struct handler *handler = context;
+    for (size_t i = 0; i < handler->touched_count; i++)
+        shard_rollback(handler->shards[handler->touched[i]]);
+    batch_reset(handler);
+}
+
+static void on_delivered(void *context, const rd_kafka_message_t *message)
+{
+    struct handler *handler = context;
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    if (strcmp(rd_kafka_topic_name(message->rkt), handler->topics.events) != 0) return;
+    int32_t partition = message->partition;
+    if (partition < 0 || partition >= STOCKD_PARTITIONS_MAX) return;
+    if (message->offset > handler->delivered_offset_max[partition])
+        handler->delivered_offset_max[partition] = message->offset;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------------------- */
+
+struct handler *handler_create(const struct stockd_config *config, char *error, size_t error_bytes)
+{
+    assert(config != NULL);
+    struct handler *handler = calloc(1, sizeof(*handler));
+    if (handler == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        return NULL;
+    }
+    handler->config = config;
+    kafka_topics_names(config->topic_prefix, &handler->topics);
+    snprintf(handler->group_id, sizeof(handler->group_id), "%s-handler", config->topic_prefix);
+    snprintf(handler->transactional_id, sizeof(handler->transactional_id), "%s-handler-%s",
+             config->topic_prefix, config->instance_id);
+    for (int i = 0; i < STOCKD_PARTITIONS_MAX; i++)
+        handler->delivered_offset_max[i] = -1;
+    static const struct eos_stage_ops ops = {
+        .assigned = on_assigned,
+        .revoked = on_revoked,
+        .process = on_process,
+        .committed = on_committed,
+        .aborted = on_aborted,
+        .delivered = on_delivered,
+        .tick_due = on_tick_due,
+    };
+    struct eos_stage_settings settings = {
+        .name = COMPONENT,
+        .input_topic = handler->topics.by_sku,
+        .group_id = handler->group_id,
+        .transactional_id = handler->transactional_id,
+        .batch_max = config->handler_batch_max,
+        .poll_timeout_ms = config->handler_poll_timeout_ms,
+    };
+    handler->stage = eos_stage_create(config, &settings, &ops, handler, error, error_bytes);
+    if (handler->stage == NULL) {
+        free(handler);
+        return NULL;
+    }
+    return handler;
+}
+
+int handler_run(struct handler *handler, const atomic_bool *stop)
+{
+    assert(handler != NULL);
+    int status = eos_stage_run(handler->stage, stop);
+    for (int i = 0; i < STOCKD_PARTITIONS_MAX; i++) {
+        shard_close(handler->shards[i]); /* normally closed by the final revoke already */
+        handler->shards[i] = NULL;
+    }
+    if (handler->restore_consumer != NULL) {
+        rd_kafka_consumer_close(handler->restore_consumer);
+        rd_kafka_destroy(handler->restore_consumer);
+        handler->restore_consumer = NULL;
+    }
+    return status;
+}
+
+void handler_stats_get(const struct handler *handler, struct handler_stats *out)
+{
+    struct eos_stage_stats stage;
+    eos_stage_stats_get(handler->stage, &stage);
+    out->commands_decided = atomic_load(&handler->commands_decided);
+    out->commands_rejected = atomic_load(&handler->commands_rejected);
+    out->commands_duplicate = atomic_load(&handler->commands_duplicate);
+    out->commands_dead_lettered = atomic_load(&handler->commands_dead_lettered);
+    out->events_produced = atomic_load(&handler->events_produced);
+    out->events_restored = atomic_load(&handler->events_restored);
+    out->reservations_expired = atomic_load(&handler->reservations_expired);
+    out->batches_committed = stage.batches_committed;
+    out->batches_aborted = stage.batches_aborted;
+}
+
+void handler_destroy(struct handler *handler)
+{
+    if (handler == NULL) return;
+    eos_stage_destroy(handler->stage);
+    free(handler);
+}

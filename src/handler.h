@@ -1,0 +1,41 @@
+/* handler.h - decides commands for the SKU partitions this instance owns.
+ *
+ * Reads <prefix>.commands.by-sku, folds state in one SQLite shard per partition and writes
+ * <prefix>.events to the same partition number, all in one Kafka transaction per batch (see eos.h).
+ * Never writes a view: projectors do. */
+#ifndef STOCKD_HANDLER_H
+#define STOCKD_HANDLER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct handler;
+
+/* Creates the handler (no Kafka connection yet). Returns NULL with a message in error. */
+struct handler *handler_create(const struct stockd_config *config, char *error, size_t error_bytes);
+
+/* Runs until *stop is true; returns 0 on a clean stop, -1 when the handler could not go on. */
+int handler_run(struct handler *handler, const atomic_bool *stop);
+
+struct handler_stats {
+    uint64_t commands_decided;
+    uint64_t commands_rejected;
+    uint64_t commands_duplicate;
+    uint64_t commands_dead_lettered;
+    uint64_t events_produced;
+    uint64_t events_restored;
+    uint64_t reservations_expired;
+    uint64_t batches_committed;
+    uint64_t batches_aborted;
+};
+
+/* Counters since start (safe from any thread). */
+void handler_stats_get(const struct handler *handler, struct handler_stats *out);
+
+/* Destroys a handler that is not running. Accepts NULL. */
+void handler_destroy(struct handler *handler);
+
+#endif

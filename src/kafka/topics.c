@@ -1,0 +1,159 @@
+/* topics.c - topic provisioning with librdkafka's Admin API.
+ *
+ * CreateTopics for all four topics (TOPIC_ALREADY_EXISTS is fine), then metadata to compare partition
+ * counts with kafka.partitions. Metadata of a just-created topic can lag, so the check waits (bounded)
+ * until every topic shows up with its partitions. */
+#include "kafka/topics.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka/client.h"
+#include "log.h"
+
+#define TOPICS_TIMEOUT_MS       30000
+#define TOPICS_METADATA_TRIES   60
+#define TOPICS_METADATA_WAIT_MS 250
+
+struct topic_spec {
+    const char *name;
+    int partitions;
+    long long retention_ms;
+    int must_match; /* partition count must equal kafka.partitions */
+};
+
+static void specs_fill(const struct stockd_config *config, const struct kafka_topics *names,
+                       struct topic_spec specs[4])
+{
+    specs[0] = (struct topic_spec){names->commands, config->partitions, TOPICS_COMMANDS_RETENTION_MS, 0};
+    specs[1] = (struct topic_spec){names->by_sku, config->partitions, TOPICS_BY_SKU_RETENTION_MS, 1};
+    specs[2] = (struct topic_spec){names->events, config->partitions, TOPICS_EVENTS_RETENTION_MS, 1};
+    specs[3] = (struct topic_spec){names->dlq, 1, TOPICS_DLQ_RETENTION_MS, 0};
+}
+
+/* Sends one CreateTopics request for all specs and checks each result. */
+static int topics_create(rd_kafka_t *admin, const struct stockd_config *config,
+                         const struct topic_spec specs[4], char *error, size_t error_bytes)
+{
+    rd_kafka_NewTopic_t *topics[4] = {0};
+    char reason[256];
+    int status = -1;
+    for (int i = 0; i < 4; i++) {
+        topics[i] = rd_kafka_NewTopic_new(specs[i].name, specs[i].partitions, config->replication_factor,
+                                          reason, sizeof(reason));
+        char retention[32];
+        snprintf(retention, sizeof(retention), "%lld", specs[i].retention_ms);
+        if (topics[i] == NULL || rd_kafka_NewTopic_set_config(topics[i], "retention.ms", retention) != 0) {
+            snprintf(error, error_bytes, "topic %s: %s", specs[i].name, topics[i] ? "bad config" : reason);
+            goto out_destroy;
+        }
+    }
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(admin);
+    rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(admin, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(options, TOPICS_TIMEOUT_MS, reason, sizeof(reason));
+    rd_kafka_CreateTopics(admin, topics, 4, options, queue);
+    rd_kafka_event_t *event = rd_kafka_queue_poll(queue, TOPICS_TIMEOUT_MS + 5000);
+    if (event == NULL || rd_kafka_event_error(event)) {
+        snprintf(error, error_bytes, "creating topics at %s: %s", config->kafka_bootstrap,
+                 event ? rd_kafka_event_error_string(event) : "timed out (is the broker reachable?)");
+    } else {
+        size_t count = 0;
+        const rd_kafka_topic_result_t **results =
+            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+        status = 0;
+        for (size_t i = 0; i < count; i++) {
+            rd_kafka_resp_err_t code = rd_kafka_topic_result_error(results[i]);
+            if (code == RD_KAFKA_RESP_ERR_NO_ERROR)
+                log_info("topics", "created %s", rd_kafka_topic_result_name(results[i]));
+            if (code == RD_KAFKA_RESP_ERR_NO_ERROR || code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+                continue;
+            snprintf(error, error_bytes, "creating topic %s: %s", rd_kafka_topic_result_name(results[i]),
+                     rd_kafka_topic_result_error_string(results[i]));
+            status = -1;
+            break;
+        }
+    }
+    if (event != NULL) rd_kafka_event_destroy(event);
+    rd_kafka_AdminOptions_destroy(options);
+    rd_kafka_queue_destroy(queue);
+out_destroy:
+    for (int i = 0; i < 4; i++) {
+        if (topics[i] != NULL) rd_kafka_NewTopic_destroy(topics[i]);
+    }
+    return status;
+}
+
+/* Partition count of a topic in metadata, 0 when it is not (yet) there. */
+static int metadata_partitions(const rd_kafka_metadata_t *metadata, const char *name)
+{
+    for (int i = 0; i < metadata->topic_cnt; i++) {
+        const rd_kafka_metadata_topic_t *topic = &metadata->topics[i];
+        if (strcmp(topic->topic, name) == 0) return topic->err ? 0 : topic->partition_cnt;
+    }
+    return 0;
+}
+
+static void sleep_ms(int milliseconds)
+{
+    struct timespec pause = {milliseconds / 1000, (long)(milliseconds % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+/* Waits until every topic is in the metadata, then compares partition counts. */
+static int topics_verify(rd_kafka_t *admin, const struct stockd_config *config,
+                         const struct topic_spec specs[4], char *error, size_t error_bytes)
+{
+    for (int attempt = 0; attempt < TOPICS_METADATA_TRIES; attempt++) {
+        const rd_kafka_metadata_t *metadata = NULL;
+        rd_kafka_resp_err_t status = rd_kafka_metadata(admin, 1, NULL, &metadata, TOPICS_TIMEOUT_MS);
+        if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(error, error_bytes, "metadata from %s: %s", config->kafka_bootstrap,
+                     rd_kafka_err2str(status));
+            return -1;
+        }
+        int counts[4];
+        int missing = 0;
+        for (int i = 0; i < 4; i++)
+            missing += (counts[i] = metadata_partitions(metadata, specs[i].name)) == 0;
+        rd_kafka_metadata_destroy(metadata);
+        if (missing > 0) {
+            sleep_ms(TOPICS_METADATA_WAIT_MS);
+            continue;
+        }
+        for (int i = 0; i < 4; i++) {
+            if (!specs[i].must_match || counts[i] == config->partitions) continue;
+            snprintf(
+                error, error_bytes,
+                "topic %s has %d partitions but kafka.partitions is %d: by-sku and events must both have "
+                "kafka.partitions partitions. Set kafka.partitions=%d to use the existing topics, or use "
+                "another kafka.topic_prefix",
+                specs[i].name, counts[i], (int)config->partitions, counts[i]);
+            return -1;
+        }
+        return 0;
+    }
+    snprintf(error, error_bytes, "topics did not appear in the metadata of %s", config->kafka_bootstrap);
+    return -1;
+}
+
+int topics_ensure(const struct stockd_config *config, int create, char *error, size_t error_bytes)
+{
+    assert(config != NULL);
+    struct kafka_topics names;
+    kafka_topics_names(config->topic_prefix, &names);
+    struct topic_spec specs[4];
+    specs_fill(config, &names, specs);
+    rd_kafka_conf_t *conf = kafka_conf_new(config, "admin", error, error_bytes);
+    if (conf == NULL) return -1;
+    rd_kafka_t *admin = kafka_client_new(RD_KAFKA_PRODUCER, conf, error, error_bytes);
+    conf = NULL;
+    if (admin == NULL) return -1;
+    int status = create ? topics_create(admin, config, specs, error, error_bytes) : 0;
+    if (status == 0) status = topics_verify(admin, config, specs, error, error_bytes);
+    rd_kafka_destroy(admin);
+    return status;
+}
