@@ -373,14 +373,17 @@ static int shard_punctuate(struct handler *handler, rd_kafka_t *producer, int32_
         if (used[i]) continue;
         memset(&command, 0, sizeof(command));
         command.type = COMMAND_EXPIRE_RESERVATIONS;
-        snprintf(command.sku, sizeof(command.sku), "%s", due[i].sku);
-        snprintf(command.command_id, sizeof(command.command_id), "expire.%s.%lld.%llu", due[i].sku,
-                 (long long)now_ms, (unsigned long long)++handler->expire_serial);
+        _Static_assert(sizeof(command.sku) == sizeof(due[i].sku), "same bound");
+        memcpy(command.sku, due[i].sku, sizeof(command.sku));
+        snprintf(command.command_id, sizeof(command.command_id), "expire.%.*s.%lld.%llu",
+                 STOCKD_SKU_BYTES_MAX, due[i].sku, (long long)now_ms,
+                 (unsigned long long)++handler->expire_serial);
         for (int j = i; j < count && command.expire_count < STOCKD_EXPIRE_BATCH_MAX; j++) {
             if (used[j] || strcmp(due[j].sku, due[i].sku) != 0) continue;
             used[j] = true;
-            snprintf(command.expire_ids[command.expire_count++], STOCKD_ID_BYTES_MAX + 1, "%s",
-                     due[j].reservation_id);
+            _Static_assert(sizeof(command.expire_ids[0]) == sizeof(due[j].reservation_id), "same bound");
+            memcpy(command.expire_ids[command.expire_count++], due[j].reservation_id,
+                   sizeof(due[j].reservation_id));
         }
         if (command_decide(handler, producer, partition, shard, &command, now_ms) != 0) return -1;
     }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kafka/client.h"
 #include "log.h"
@@ -403,15 +404,27 @@ static enum turn_result turn_commit(struct eos_stage *stage)
     }
 }
 
+static double monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6;
+}
+
 /* One transaction over the collected batch (which may be empty when the stage asked for a tick). */
 static enum turn_result turn_run(struct eos_stage *stage)
 {
+    double start_ms = monotonic_ms();
     rd_kafka_error_t *failure = rd_kafka_begin_transaction(stage->producer);
     if (failure != NULL)
         return error_classify(stage, "begin_transaction", failure) == TURN_FATAL ? TURN_FATAL : TURN_ABORTED;
     enum turn_result result = TURN_ABORTED;
-    if (stage->ops.process(stage->context, stage->producer, stage->batch, stage->batch_count) == 0)
-        result = turn_commit(stage);
+    int processed = stage->ops.process(stage->context, stage->producer, stage->batch, stage->batch_count);
+    double processed_ms = monotonic_ms();
+    if (processed == 0) result = turn_commit(stage);
+    log_debug(stage->name, "batch of %zu: process %.1f ms, commit %.1f ms (%s)", stage->batch_count,
+              processed_ms - start_ms, monotonic_ms() - processed_ms,
+              result == TURN_COMMITTED ? "committed" : "not committed");
     if (result == TURN_ABORTED) result = turn_abort(stage);
     if (result == TURN_COMMITTED) {
         stage->ops.committed(stage->context);

@@ -1,0 +1,241 @@
+/* handler.c - benchmark: how fast the handler drains commands.by-sku with exactly-once, and its memory.
+ *
+ * Pre-loads N commands (CreateSku for every SKU, then a mix of receipts, reservations, releases,
+ * fulfilments, adjustments and transfers with ~10% rejections) into <prefix>.commands.by-sku of a real
+ * broker, in a child process; then runs the handler in this process and times the drain. Prints
+ * commands/s, transactions, and peak RSS. Not a test: it asserts nothing about speed.
+ *
+ * Usage: bench_handler [--bootstrap H:P] [--commands N] [--skus N] [--partitions P] [--batch-max N] */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "domain/codec.h"
+#include "handler.h"
+#include "kafka/client.h"
+#include "kafka/murmur2.h"
+#include "kafka/topics.h"
+#include "log.h"
+
+struct options {
+    const char *bootstrap;
+    long commands;
+    long skus;
+    int partitions;
+    int batch_max;
+};
+
+static double now_s(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static uint64_t rng_state = 88172645463325252ULL;
+
+static uint64_t rng_next(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* The i-th command of the workload: SKUs are created first, then a realistic mix. */
+static void command_make(const struct options *options, long i, struct command *command)
+{
+    memset(command, 0, sizeof(*command));
+    snprintf(command->command_id, sizeof(command->command_id), "b-%ld", i);
+    long sku_index = i < options->skus ? i : (long)(rng_next() % (uint64_t)options->skus);
+    snprintf(command->sku, sizeof(command->sku), "SKU-%07ld", sku_index);
+    snprintf(command->location, sizeof(command->location), "WH-%d", (int)(rng_next() % 3));
+    if (i < options->skus) {
+        command->type = COMMAND_CREATE_SKU;
+        snprintf(command->name, sizeof(command->name), "Bench item %ld", sku_index);
+        command->reorder_point = 10;
+        return;
+    }
+    int roll = (int)(rng_next() % 100);
+    command->quantity = 1 + (int64_t)(rng_next() % 10);
+    snprintf(command->reservation_id, sizeof(command->reservation_id), "r-%ld", i - (roll < 70 ? 0 : 5000));
+    if (roll < 30)
+        command->type = COMMAND_RECEIVE_STOCK;
+    else if (roll < 65)
+        command->type = COMMAND_RESERVE_STOCK; /* short stock -> insufficient_stock */
+    else if (roll < 75)
+        command->type = COMMAND_RELEASE_RESERVATION;
+    else if (roll < 85)
+        command->type = COMMAND_FULFIL_RESERVATION;
+    else if (roll < 93) {
+        command->type = COMMAND_ADJUST_STOCK;
+        command->delta = 1 + (int64_t)(rng_next() % 5);
+        snprintf(command->reason, sizeof(command->reason), "cycle count");
+    } else {
+        command->type = COMMAND_TRANSFER_STOCK;
+        snprintf(command->to_location, sizeof(command->to_location), "WH-%d", 3 + (int)(rng_next() % 2));
+    }
+}
+
+/* Child process: produce the workload to by-sku with an idempotent producer, then exit. */
+static int preload(const struct options *options, const char *topic)
+{
+    char error[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", options->bootstrap, error, sizeof(error));
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", error, sizeof(error));
+    rd_kafka_conf_set(conf, "linger.ms", "20", error, sizeof(error));
+    rd_kafka_conf_set(conf, "compression.type", "lz4", error, sizeof(error));
+    rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+    if (producer == NULL) return 1;
+    static struct command command;
+    for (long i = 0; i < options->commands; i++) {
+        command_make(options, i, &command);
+        char *value = codec_command_encode(&command);
+        int32_t partition = murmur2_partition(command.sku, strlen(command.sku), options->partitions);
+        while (rd_kafka_producev(
+                   producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                   RD_KAFKA_V_KEY(command.sku, strlen(command.sku)), RD_KAFKA_V_VALUE(value, strlen(value)),
+                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(producer, 10);
+        rd_kafka_poll(producer, 0);
+    }
+    rd_kafka_flush(producer, 120000);
+    int left = rd_kafka_outq_len(producer);
+    rd_kafka_destroy(producer);
+    return left == 0 ? 0 : 1;
+}
+
+struct run {
+    struct handler *handler;
+    atomic_bool stop;
+};
+
+static void *handler_thread(void *argument)
+{
+    struct run *run = argument;
+    handler_run(run->handler, &run->stop);
+    return NULL;
+}
+
+static long rss_kib(const char *field)
+{
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[256];
+    long value = -1;
+    while (status != NULL && fgets(line, sizeof(line), status) != NULL) {
+        if (strncmp(line, field, strlen(field)) == 0) value = strtol(line + strlen(field) + 1, NULL, 10);
+    }
+    if (status != NULL) fclose(status);
+    return value;
+}
+
+static void options_parse(int argc, char **argv, struct options *options)
+{
+    *options = (struct options){"127.0.0.1:19092", 500000, 100000, 6, 5000};
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--bootstrap") == 0)
+            options->bootstrap = argv[i + 1];
+        else if (strcmp(argv[i], "--commands") == 0)
+            options->commands = atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--skus") == 0)
+            options->skus = atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--partitions") == 0)
+            options->partitions = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--batch-max") == 0)
+            options->batch_max = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "bench_handler: unknown option %s\n", argv[i]);
+            exit(2);
+        }
+    }
+    if (options->skus > options->commands) options->skus = options->commands;
+}
+
+int main(int argc, char **argv)
+{
+    struct options options;
+    options_parse(argc, argv, &options);
+    log_init(getenv("BENCH_LOG") ? getenv("BENCH_LOG") : "warn");
+    static struct stockd_config config;
+    stockd_config_defaults(&config);
+    snprintf(config.kafka_bootstrap, sizeof(config.kafka_bootstrap), "%s", options.bootstrap);
+    snprintf(config.topic_prefix, sizeof(config.topic_prefix), "bench-%d-%ld", (int)getpid(),
+             (long)time(NULL));
+    snprintf(config.data_dir, sizeof(config.data_dir), "/tmp/stockd-bench-%d", (int)getpid());
+    snprintf(config.instance_id, sizeof(config.instance_id), "bench");
+    config.partitions = options.partitions;
+    config.handler_batch_max = options.batch_max;
+    char error[1024];
+    if (topics_ensure(&config, 1, error, sizeof(error)) != 0) {
+        fprintf(stderr, "bench_handler: %s\n", error);
+        return 1;
+    }
+    struct kafka_topics topics;
+    kafka_topics_names(config.topic_prefix, &topics);
+    double preload_start = now_s();
+    pid_t child = fork();
+    if (child == 0) _exit(preload(&options, topics.by_sku));
+    int child_status = 0;
+    waitpid(child, &child_status, 0);
+    if (!WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0) {
+        fprintf(stderr, "bench_handler: preload failed\n");
+        return 1;
+    }
+    printf("preloaded %ld commands (%ld SKUs, %d partitions) in %.1f s\n", options.commands, options.skus,
+           options.partitions, now_s() - preload_start);
+
+    long rss_before = rss_kib("VmRSS:");
+    static struct run run;
+    run.handler = handler_create(&config, error, sizeof(error));
+    if (run.handler == NULL) {
+        fprintf(stderr, "bench_handler: %s\n", error);
+        return 1;
+    }
+    pthread_t thread;
+    double start = now_s();
+    pthread_create(&thread, NULL, handler_thread, &run);
+    struct handler_stats stats;
+    double first_s = 0;
+    for (;;) {
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+        handler_stats_get(run.handler, &stats);
+        if (first_s == 0 && stats.commands_decided > 0) first_s = now_s();
+        if ((long)(stats.commands_decided + stats.commands_duplicate) >= options.commands) break;
+        if (now_s() - start > 900) {
+            fprintf(stderr, "bench_handler: gave up after 900 s at %llu commands\n",
+                    (unsigned long long)stats.commands_decided);
+            break;
+        }
+    }
+    double end = now_s();
+    atomic_store(&run.stop, true);
+    pthread_join(thread, NULL);
+    handler_stats_get(run.handler, &stats);
+    handler_destroy(run.handler);
+    double seconds = end - first_s;
+    printf("handler drained %llu commands in %.2f s (%.2f s including group join): %.0f commands/s\n",
+           (unsigned long long)stats.commands_decided, seconds, end - start,
+           (double)stats.commands_decided / seconds);
+    printf("  rejected %llu (%.1f%%), events %llu, transactions %llu committed / %llu aborted, "
+           "batch_max %d, poll_timeout_ms %d\n",
+           (unsigned long long)stats.commands_rejected,
+           100.0 * (double)stats.commands_rejected / (double)stats.commands_decided,
+           (unsigned long long)stats.events_produced, (unsigned long long)stats.batches_committed,
+           (unsigned long long)stats.batches_aborted, config.handler_batch_max,
+           config.handler_poll_timeout_ms);
+    printf("  RSS before handler %ld KiB, peak RSS %ld KiB (VmHWM)\n", rss_before, rss_kib("VmHWM:"));
+    char command[sizeof(config.data_dir) + 16];
+    snprintf(command, sizeof(command), "rm -rf '%s'", config.data_dir);
+    return system(command) == 0 ? 0 : 1;
+}
