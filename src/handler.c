@@ -70,6 +70,7 @@ static rd_kafka_t *restore_consumer_get(struct handler *handler, char *error, si
     if (kafka_conf_set(conf, "group.id", group_id, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.partition.eof", "true", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.auto.commit", "false", error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;

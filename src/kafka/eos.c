@@ -19,6 +19,11 @@
 #define EOS_CALL_TIMEOUT_MS   30000
 #define EOS_IDLE_POLL_MS      100
 #define EOS_COMMITTED_RETRIES 10
+/* Prefetched input per partition: librdkafka's defaults (100,000 messages, 64 MiB per partition) would be
+ * most of the memory budget of an instance; 10,000 messages or 4 MiB per partition still hold several
+ * full batches. */
+#define EOS_PREFETCH_MESSAGES "10000"
+#define EOS_PREFETCH_KBYTES   "4096"
 
 struct eos_stage {
     const struct stockd_config *config;
@@ -249,7 +254,9 @@ static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t 
         kafka_conf_set(conf, "enable.auto.offset.store", "false", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "auto.offset.reset", "earliest", error, error_bytes) != 0 ||
-        kafka_conf_set(conf, "session.timeout.ms", "10000", error, error_bytes) != 0) {
+        kafka_conf_set(conf, "session.timeout.ms", "10000", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "queued.min.messages", EOS_PREFETCH_MESSAGES, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "queued.max.messages.kbytes", EOS_PREFETCH_KBYTES, error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
