@@ -40,6 +40,7 @@ struct handler {
     char group_id[STOCKD_SKU_BYTES_MAX + 32];
     char transactional_id[STOCKD_SKU_BYTES_MAX + STOCKD_ID_BYTES_MAX + 32];
     struct eos_stage *stage;
+    const atomic_bool *stop;      /* set while running: a long restore gives up when it is raised */
     rd_kafka_t *restore_consumer; /* assign-only, read_committed; created on first restore */
     struct shard *shards[STOCKD_PARTITIONS_MAX];
     /* The batch in flight: shards it touched and the last event offset delivered per partition. */
@@ -114,6 +115,10 @@ static int restore_replay(struct handler *handler, struct shard *shard, char *er
     int idle_ms = 0;
     int errors_seen = 0;
     for (;;) {
+        if (handler->stop != NULL && atomic_load(handler->stop)) {
+            snprintf(error, error_bytes, "restore of partition %d interrupted by shutdown", (int)partition);
+            break;
+        }
         rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 500);
         if (message == NULL) {
             if ((idle_ms += 500) < RESTORE_IDLE_TIMEOUT_MS) continue;
@@ -193,6 +198,10 @@ static struct shard *shard_restore(struct handler *handler, int32_t partition, c
             return NULL;
         }
         if (!rebuild && restore_replay(handler, shard, error, error_bytes) == 0) return shard;
+        if (handler->stop != NULL && atomic_load(handler->stop)) {
+            shard_close(shard); /* what was restored so far is committed; the rest waits for next time */
+            return NULL;
+        }
         log_warn(COMPONENT, "partition %d: %s; rebuilding the shard from offset 0", (int)partition,
                  rebuild ? "checkpoint is past the end of the events partition" : error);
         shard_close(shard);
@@ -514,6 +523,7 @@ struct handler *handler_create(const struct stockd_config *config, char *error, 
 int handler_run(struct handler *handler, const atomic_bool *stop)
 {
     assert(handler != NULL);
+    handler->stop = stop;
     int status = eos_stage_run(handler->stage, stop);
     for (int i = 0; i < STOCKD_PARTITIONS_MAX; i++) {
         shard_close(handler->shards[i]); /* normally closed by the final revoke already */

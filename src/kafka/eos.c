@@ -39,7 +39,8 @@ struct eos_stage {
     rd_kafka_t *producer;
     rd_kafka_message_t **batch;
     size_t batch_count;
-    bool failed; /* the stage asked to stop (assigned returned -1) */
+    bool failed;             /* the stage asked to stop (assigned returned -1) */
+    const atomic_bool *stop; /* while running: the shutdown flag */
     _Atomic uint64_t batches_committed;
     _Atomic uint64_t batches_aborted;
     _Atomic uint64_t messages_processed;
@@ -217,7 +218,9 @@ static void rebalance(rd_kafka_t *consumer, rd_kafka_resp_err_t error,
         log_info(stage->name, "assigned partitions [%s]", list);
         committed_wait(stage, consumer, partitions);
         if (stage->ops.assigned != NULL && stage->ops.assigned(stage->context, partitions) != 0) {
-            log_error(stage->name, "could not take over partitions [%s]: stopping", list);
+            /* Never process input of partitions the stage could not take over: stop instead. */
+            if (!atomic_load(stage->stop))
+                log_error(stage->name, "could not take over partitions [%s]: stopping", list);
             stage->failed = true;
         }
         rd_kafka_assign(consumer, partitions);
@@ -447,6 +450,7 @@ static enum turn_result turn_run(struct eos_stage *stage)
 int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop)
 {
     assert(stage != NULL && stop != NULL);
+    stage->stop = stop;
     int status = 0;
     while (!atomic_load(stop) && !stage->failed) {
         if (stage->consumer == NULL && clients_create(stage, stop) != 0) {
@@ -462,7 +466,7 @@ int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop)
             atomic_fetch_add(&stage->rejoins, 1);
         }
     }
-    if (stage->failed) status = -1;
+    if (stage->failed && !atomic_load(stop)) status = -1; /* a restore cut short by shutdown is no failure */
     clients_destroy(stage);
     log_info(stage->name, "stopped");
     return status;
