@@ -364,10 +364,20 @@ static int reservation_store(struct shard *shard, const char *sku,
     return step_done(shard, statement, error, error_bytes);
 }
 
-int shard_sku_store(struct shard *shard, const struct sku_state *state, const struct reservation_set *set,
-                    char *error, size_t error_bytes)
+/* True when location slot i must be written: new since before, or its quantities changed. */
+static bool location_changed(const struct sku_state *before, const struct sku_state *state, uint32_t i)
+{
+    if (before == NULL || i >= before->location_count) return true;
+    assert(strcmp(before->locations[i].location, state->locations[i].location) == 0);
+    return before->locations[i].on_hand != state->locations[i].on_hand ||
+           before->locations[i].reserved != state->locations[i].reserved;
+}
+
+int shard_sku_store(struct shard *shard, const struct sku_state *before, const struct sku_state *state,
+                    const struct reservation_set *set, char *error, size_t error_bytes)
 {
     assert(shard != NULL && state != NULL && set != NULL && shard->in_transaction);
+    assert(before == NULL || before->location_count <= state->location_count);
     sqlite3_stmt *statement = statement_get(shard, STATEMENT_SKU_PUT);
     sqlite3_bind_text(statement, 1, state->sku, -1, SQLITE_STATIC);
     sqlite3_bind_int(statement, 2, state->exists ? 1 : 0);
@@ -376,6 +386,7 @@ int shard_sku_store(struct shard *shard, const struct sku_state *state, const st
     sqlite3_bind_int64(statement, 5, (sqlite3_int64)state->sequence);
     if (step_done(shard, statement, error, error_bytes) != 0) return -1;
     for (uint32_t i = 0; i < state->location_count; i++) {
+        if (!location_changed(before, state, i)) continue;
         statement = statement_get(shard, STATEMENT_STOCK_PUT);
         sqlite3_bind_text(statement, 1, state->sku, -1, SQLITE_STATIC);
         sqlite3_bind_text(statement, 2, state->locations[i].location, -1, SQLITE_STATIC);
@@ -444,7 +455,7 @@ int shard_event_apply(struct shard *shard, const struct event *event, char *erro
                  (unsigned long long)event->sequence, event->sku);
         return -1;
     }
-    if (shard_sku_store(shard, &state, &set, error, error_bytes) != 0) return -1;
+    if (shard_sku_store(shard, NULL, &state, &set, error, error_bytes) != 0) return -1;
     return shard_command_record(shard, event, error, error_bytes);
 }
 
