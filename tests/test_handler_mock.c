@@ -681,18 +681,13 @@ static void test_brokers_down_two_seconds_lose_and_repeat_nothing(void **state)
     run_finish_and_check(f, "all brokers down 2 s", &stats);
 }
 
-/* KNOWN BUG in src/kafka/eos.c, reported, not fixed here: this test aborts the whole binary until it is.
- * EndTxn fails on the commit (abortable) and again on the abort. librdkafka then stays in BeginAbort and
- * wants abort_transaction called again, but turn_abort() only logs a non-fatal abort failure and goes on as
- * if aborted; the next begin_transaction() fails ("Operation not valid in state BeginAbort"), turn_run()
- * returns without clearing the batch, and batch_add() asserts on the full batch (SIGABRT; with fewer
- * messages the loop never recovers). Skipped unless STOCKD_TEST_KNOWN_BUGS is set, because the SIGABRT
- * takes every other test of this binary down with it; the checks themselves are the same as everywhere. */
+/* Regression: EndTxn fails on the commit (abortable) and again on the abort. librdkafka then stays in its
+ * abort state and wants abort_transaction called again; eos.c used to log the failed abort and go on, the
+ * next begin_transaction failed, the batch was never cleared and batch_add() asserted on the full batch. */
 static void test_end_txn_error_on_commit_and_on_abort_aborts_again_and_shard_rolls_back(void **state)
 {
     struct fixture *f = *state;
     struct handler_stats stats;
-    if (getenv("STOCKD_TEST_KNOWN_BUGS") == NULL) skip();
     workload_start(f);
     wait_seen(f, INJECT_AFTER);
     rd_kafka_mock_broker_push_request_error_rtts(f->cluster, BROKER_OUTPUT, API_END_TXN, 2,

@@ -19,6 +19,10 @@
 #define EOS_CALL_TIMEOUT_MS   30000
 #define EOS_IDLE_POLL_MS      100
 #define EOS_COMMITTED_RETRIES 10
+/* Longest pause between attempts after repeated aborts (and between abort retries). */
+#define EOS_BACKOFF_MAX_MS 1000
+/* begin_transaction failures in a row after which the clients are recreated. */
+#define EOS_BEGIN_FAILURES_MAX 5
 /* Prefetched input per partition: librdkafka's defaults (100,000 messages, 64 MiB per partition) would be
  * most of the memory budget of an instance; 10,000 messages or 4 MiB per partition still hold several
  * full batches. */
@@ -41,6 +45,7 @@ struct eos_stage {
     size_t batch_count;
     bool failed;             /* the stage asked to stop (assigned returned -1) */
     const atomic_bool *stop; /* while running: the shutdown flag */
+    int aborts_in_a_row;     /* transactions aborted since the last commit: the backoff grows with it */
     _Atomic uint64_t batches_committed;
     _Atomic uint64_t batches_aborted;
     _Atomic uint64_t messages_processed;
@@ -347,6 +352,24 @@ static int clients_create(struct eos_stage *stage, const atomic_bool *stop)
     return 0;
 }
 
+/* Sleeps 10 ms doubling with each attempt, at most EOS_BACKOFF_MAX_MS. */
+static void backoff_sleep(int attempt)
+{
+    long sleep_ms = 10;
+    for (int i = 1; i < attempt && sleep_ms < EOS_BACKOFF_MAX_MS; i++)
+        sleep_ms *= 2;
+    if (sleep_ms > EOS_BACKOFF_MAX_MS) sleep_ms = EOS_BACKOFF_MAX_MS;
+    struct timespec pause = {sleep_ms / 1000, (sleep_ms % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6;
+}
+
 /* ---- the transaction of one batch ----------------------------------------------------------------- */
 
 enum turn_result {
@@ -366,19 +389,12 @@ static enum turn_result error_classify(struct eos_stage *stage, const char *what
     return result;
 }
 
-/* Aborts the open transaction and rewinds the consumer to the start of the batch. */
-static enum turn_result turn_abort(struct eos_stage *stage)
+/* Seeks the consumer back to the start of the batch, so that it is read again. */
+static enum turn_result batch_rewind(struct eos_stage *stage)
 {
-    rd_kafka_error_t *failure = rd_kafka_abort_transaction(stage->producer, -1);
-    if (failure != NULL) {
-        bool fatal = rd_kafka_error_is_fatal(failure);
-        log_error(stage->name, "abort_transaction: %s", rd_kafka_error_string(failure));
-        rd_kafka_error_destroy(failure);
-        if (fatal) return TURN_FATAL;
-    }
     if (stage->batch_count > 0) {
         rd_kafka_topic_partition_list_t *rewind = batch_offsets(stage, true);
-        failure = rd_kafka_seek_partitions(stage->consumer, rewind, -1);
+        rd_kafka_error_t *failure = rd_kafka_seek_partitions(stage->consumer, rewind, -1);
         rd_kafka_topic_partition_list_destroy(rewind);
         if (failure != NULL) {
             log_error(stage->name, "rewind: %s (rejoining)", rd_kafka_error_string(failure));
@@ -388,6 +404,24 @@ static enum turn_result turn_abort(struct eos_stage *stage)
     }
     atomic_fetch_add(&stage->batches_aborted, 1);
     return TURN_ABORTED;
+}
+
+/* Aborts the open transaction and rewinds the consumer to the start of the batch. A failed abort that is
+ * not fatal leaves librdkafka in its abort state, wanting abort_transaction again: retry until it is done
+ * (each call waits for the coordinator) or the error is fatal, or the stage is stopping. */
+static enum turn_result turn_abort(struct eos_stage *stage)
+{
+    for (int attempt = 1;; attempt++) {
+        rd_kafka_error_t *failure = rd_kafka_abort_transaction(stage->producer, EOS_CALL_TIMEOUT_MS);
+        if (failure == NULL) break;
+        bool fatal = rd_kafka_error_is_fatal(failure);
+        log_error(stage->name, "abort_transaction (attempt %d): %s%s", attempt,
+                  rd_kafka_error_string(failure), fatal ? " (fatal: rejoining)" : " (retrying)");
+        rd_kafka_error_destroy(failure);
+        if (fatal || atomic_load(stage->stop)) return TURN_FATAL;
+        backoff_sleep(attempt);
+    }
+    return batch_rewind(stage);
 }
 
 /* Sends the batch's offsets with fresh group metadata and commits, retrying what is retriable. */
@@ -414,34 +448,38 @@ static enum turn_result turn_commit(struct eos_stage *stage)
     }
 }
 
-static double monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6;
-}
-
-/* One transaction over the collected batch (which may be empty when the stage asked for a tick). */
+/* One transaction over the collected batch (which may be empty when the stage asked for a tick). Whatever
+ * happens, the batch is gone afterwards: committed, or aborted and rewound to be read again, or dropped
+ * with the clients on a fatal error (the rejoin resumes from the committed offsets). */
 static enum turn_result turn_run(struct eos_stage *stage)
 {
     double start_ms = monotonic_ms();
-    rd_kafka_error_t *failure = rd_kafka_begin_transaction(stage->producer);
-    if (failure != NULL)
-        return error_classify(stage, "begin_transaction", failure) == TURN_FATAL ? TURN_FATAL : TURN_ABORTED;
     enum turn_result result = TURN_ABORTED;
-    int processed = stage->ops.process(stage->context, stage->producer, stage->batch, stage->batch_count);
-    double processed_ms = monotonic_ms();
-    if (processed == 0) result = turn_commit(stage);
+    double processed_ms = start_ms;
+    rd_kafka_error_t *failure = rd_kafka_begin_transaction(stage->producer);
+    if (failure != NULL) {
+        /* No transaction began: nothing to abort, but the input must be read again. A producer that keeps
+         * refusing to begin is recreated. */
+        result = error_classify(stage, "begin_transaction", failure);
+        if (result != TURN_FATAL)
+            result = stage->aborts_in_a_row >= EOS_BEGIN_FAILURES_MAX ? TURN_FATAL : batch_rewind(stage);
+    } else {
+        int processed = stage->ops.process(stage->context, stage->producer, stage->batch, stage->batch_count);
+        processed_ms = monotonic_ms();
+        if (processed == 0) result = turn_commit(stage);
+        if (result == TURN_ABORTED) result = turn_abort(stage);
+    }
     log_debug(stage->name, "batch of %zu: process %.1f ms, commit %.1f ms (%s)", stage->batch_count,
               processed_ms - start_ms, monotonic_ms() - processed_ms,
               result == TURN_COMMITTED ? "committed" : "not committed");
-    if (result == TURN_ABORTED) result = turn_abort(stage);
     if (result == TURN_COMMITTED) {
         stage->ops.committed(stage->context);
         atomic_fetch_add(&stage->batches_committed, 1);
         atomic_fetch_add(&stage->messages_processed, stage->batch_count);
+        stage->aborts_in_a_row = 0;
     } else {
         stage->ops.aborted(stage->context);
+        stage->aborts_in_a_row++;
     }
     batch_clear(stage);
     return result;
@@ -465,6 +503,8 @@ int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop)
             clients_destroy(stage);
             atomic_fetch_add(&stage->rejoins, 1);
         }
+        /* An error that keeps aborting (a topic whose access was revoked) must not spin: back off. */
+        if (stage->aborts_in_a_row > 0) backoff_sleep(stage->aborts_in_a_row);
     }
     if (stage->failed && !atomic_load(stop)) status = -1; /* a restore cut short by shutdown is no failure */
     clients_destroy(stage);
