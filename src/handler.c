@@ -297,7 +297,6 @@ static int command_decide(struct handler *handler, rd_kafka_t *producer, int32_t
                           struct shard *shard, const struct command *command, int64_t now_ms)
 {
     static _Thread_local struct sku_state state;
-    static _Thread_local struct sku_state before;
     static _Thread_local struct decision decision;
     struct reservation_set set = {.count = 0};
     char error[512];
@@ -311,13 +310,12 @@ static int command_decide(struct handler *handler, rd_kafka_t *producer, int32_t
             goto out_error;
     }
     domain_decide(&state, &set, command, now_ms, &decision);
-    before = state;
     for (uint32_t i = 0; i < decision.event_count; i++) {
         int evolved = domain_evolve(&state, &set, &decision.events[i]);
         assert(evolved == 0); /* decide only emits events that follow from the state */
         (void)evolved;
     }
-    if (shard_sku_store(shard, &before, &state, &set, error, sizeof(error)) != 0) goto out_error;
+    if (shard_sku_store(shard, &state, &set, error, sizeof(error)) != 0) goto out_error;
     for (uint32_t i = 0; i < decision.event_count; i++) {
         if (shard_command_record(shard, &decision.events[i], error, sizeof(error)) != 0) goto out_error;
         if (event_produce(handler, producer, partition, &decision.events[i]) != 0) return -1;

@@ -7,22 +7,17 @@ CREATE TABLE shard_meta (
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 
--- One row per SKU key that has events (sequence counts rejections of unknown SKUs too).
+-- One row per SKU key that has events (sequence counts rejections of unknown SKUs too). The aggregate
+-- the handler loads for every decision is this one row: stock per location is a compact blob
+-- (src/store/shard.c, stock_blob_*: version 1, count, then per location: name length, name, on-hand
+-- and reserved as 64-bit little-endian), because a second table cost a second lookup per command.
 CREATE TABLE skus (
     sku           TEXT PRIMARY KEY,
     created       INTEGER NOT NULL,           -- 0: only rejections so far
     name          TEXT NOT NULL,
     reorder_point INTEGER NOT NULL,
-    sequence      INTEGER NOT NULL            -- last event sequence of this key
-) WITHOUT ROWID;
-
-CREATE TABLE stock (
-    sku      TEXT NOT NULL,
-    location TEXT NOT NULL,
-    slot     INTEGER NOT NULL,                -- order of first appearance, kept for a stable fold
-    on_hand  INTEGER NOT NULL CHECK (on_hand >= 0),
-    reserved INTEGER NOT NULL CHECK (reserved >= 0 AND reserved <= on_hand),
-    PRIMARY KEY (sku, location)
+    sequence      INTEGER NOT NULL,           -- last event sequence of this key
+    stock         BLOB NOT NULL               -- locations in order of first appearance
 ) WITHOUT ROWID;
 
 CREATE TABLE reservations (

@@ -20,9 +20,7 @@ enum shard_statement {
     STATEMENT_META_GET,
     STATEMENT_META_PUT,
     STATEMENT_SKU_GET,
-    STATEMENT_STOCK_GET,
     STATEMENT_SKU_PUT,
-    STATEMENT_STOCK_PUT,
     STATEMENT_RESERVATION_GET,
     STATEMENT_RESERVATION_PUT,
     STATEMENT_COMMAND_GET,
@@ -35,12 +33,9 @@ enum shard_statement {
 static const char *const statement_sql[STATEMENT_COUNT] = {
     [STATEMENT_META_GET] = "SELECT value FROM shard_meta WHERE key = ?1",
     [STATEMENT_META_PUT] = "INSERT OR REPLACE INTO shard_meta (key, value) VALUES (?1, ?2)",
-    [STATEMENT_SKU_GET] = "SELECT created, name, reorder_point, sequence FROM skus WHERE sku = ?1",
-    [STATEMENT_STOCK_GET] = "SELECT location, on_hand, reserved FROM stock WHERE sku = ?1 ORDER BY slot",
-    [STATEMENT_SKU_PUT] = "INSERT OR REPLACE INTO skus (sku, created, name, reorder_point, sequence)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [STATEMENT_STOCK_PUT] = "INSERT OR REPLACE INTO stock (sku, location, slot, on_hand, reserved)"
-                            " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STATEMENT_SKU_GET] = "SELECT created, name, reorder_point, sequence, stock FROM skus WHERE sku = ?1",
+    [STATEMENT_SKU_PUT] = "INSERT OR REPLACE INTO skus (sku, created, name, reorder_point, sequence, stock)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [STATEMENT_RESERVATION_GET] = "SELECT location, quantity, status, expires_at_ms, created_ms, updated_ms"
                                   " FROM reservations WHERE sku = ?1 AND reservation_id = ?2",
     [STATEMENT_RESERVATION_PUT] =
@@ -268,26 +263,68 @@ static int column_text(sqlite3_stmt *statement, int column, char *out, size_t ou
     return 0;
 }
 
-/* Loads the locations of a SKU into state, in slot order. */
-static int stock_load(struct shard *shard, const char *sku, struct sku_state *out, char *error,
-                      size_t error_bytes)
+/* ---- the stock blob: locations of a SKU in one column ------------------------------------------------ */
+
+#define STOCK_BLOB_VERSION 1
+/* version, count, then per location: length byte, name, on-hand and reserved as 8 bytes each. */
+#define STOCK_BLOB_BYTES_MAX (2 + STOCKD_LOCATIONS_PER_SKU_MAX * (1 + STOCKD_LOCATION_BYTES_MAX + 16))
+
+static size_t int64_put(unsigned char *out, int64_t value)
 {
-    sqlite3_stmt *statement = statement_get(shard, STATEMENT_STOCK_GET);
-    sqlite3_bind_text(statement, 1, sku, -1, SQLITE_STATIC);
-    int status;
-    while ((status = sqlite3_step(statement)) == SQLITE_ROW) {
-        if (out->location_count >= STOCKD_LOCATIONS_PER_SKU_MAX) break;
-        struct location_stock *stock = &out->locations[out->location_count];
-        if (column_text(statement, 0, stock->location, sizeof(stock->location)) != 0) break;
-        stock->on_hand = sqlite3_column_int64(statement, 1);
-        stock->reserved = sqlite3_column_int64(statement, 2);
-        out->location_count++;
+    uint64_t bits = (uint64_t)value;
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)(bits >> (8 * i));
+    return 8;
+}
+
+static int64_t int64_get(const unsigned char *in)
+{
+    uint64_t bits = 0;
+    for (int i = 0; i < 8; i++)
+        bits |= (uint64_t)in[i] << (8 * i);
+    return (int64_t)bits;
+}
+
+/* Encodes the locations of a state; returns the blob's length. */
+static size_t stock_blob_encode(const struct sku_state *state, unsigned char out[STOCK_BLOB_BYTES_MAX])
+{
+    assert(state->location_count <= STOCKD_LOCATIONS_PER_SKU_MAX);
+    size_t length = 0;
+    out[length++] = STOCK_BLOB_VERSION;
+    out[length++] = (unsigned char)state->location_count;
+    for (uint32_t i = 0; i < state->location_count; i++) {
+        const struct location_stock *stock = &state->locations[i];
+        size_t name_length = strlen(stock->location);
+        assert(name_length <= STOCKD_LOCATION_BYTES_MAX);
+        out[length++] = (unsigned char)name_length;
+        memcpy(out + length, stock->location, name_length);
+        length += name_length;
+        length += int64_put(out + length, stock->on_hand);
+        length += int64_put(out + length, stock->reserved);
     }
-    sqlite3_reset(statement);
-    if (status == SQLITE_DONE) return 0;
-    snprintf(error, error_bytes, "shard %d: stock of %s: %s", (int)shard->partition, sku,
-             status == SQLITE_ROW ? "corrupt row" : sqlite3_errmsg(shard->db));
-    return -1;
+    return length;
+}
+
+/* Decodes a blob into state's locations. Returns 0, or -1 when the blob is not one this code wrote. */
+static int stock_blob_decode(const unsigned char *blob, size_t length, struct sku_state *state)
+{
+    if (length < 2 || blob[0] != STOCK_BLOB_VERSION || blob[1] > STOCKD_LOCATIONS_PER_SKU_MAX) return -1;
+    size_t offset = 2;
+    for (uint32_t i = 0; i < blob[1]; i++) {
+        if (offset >= length) return -1;
+        size_t name_length = blob[offset++];
+        if (name_length == 0 || name_length > STOCKD_LOCATION_BYTES_MAX || offset + name_length + 16 > length)
+            return -1;
+        struct location_stock *stock = &state->locations[i];
+        memcpy(stock->location, blob + offset, name_length);
+        stock->location[name_length] = '\0';
+        offset += name_length;
+        stock->on_hand = int64_get(blob + offset);
+        stock->reserved = int64_get(blob + offset + 8);
+        offset += 16;
+    }
+    state->location_count = blob[1];
+    return offset == length ? 0 : -1;
 }
 
 int shard_sku_load(struct shard *shard, const char *sku, struct sku_state *out, char *error,
@@ -303,12 +340,16 @@ int shard_sku_load(struct shard *shard, const char *sku, struct sku_state *out, 
         int corrupt = column_text(statement, 1, out->name, sizeof(out->name));
         out->reorder_point = sqlite3_column_int64(statement, 2);
         out->sequence = (uint64_t)sqlite3_column_int64(statement, 3);
+        const unsigned char *blob = sqlite3_column_blob(statement, 4);
+        int blob_length = sqlite3_column_bytes(statement, 4);
+        if (corrupt == 0 && (blob == NULL || stock_blob_decode(blob, (size_t)blob_length, out) != 0))
+            corrupt = -1;
         sqlite3_reset(statement);
         if (corrupt != 0) {
             snprintf(error, error_bytes, "shard %d: corrupt row for SKU %s", (int)shard->partition, sku);
             return -1;
         }
-        return out->exists ? stock_load(shard, sku, out, error, error_bytes) : 0;
+        return 0;
     }
     sqlite3_reset(statement);
     if (status == SQLITE_DONE) return 0;
@@ -364,37 +405,20 @@ static int reservation_store(struct shard *shard, const char *sku,
     return step_done(shard, statement, error, error_bytes);
 }
 
-/* True when location slot i must be written: new since before, or its quantities changed. */
-static bool location_changed(const struct sku_state *before, const struct sku_state *state, uint32_t i)
-{
-    if (before == NULL || i >= before->location_count) return true;
-    assert(strcmp(before->locations[i].location, state->locations[i].location) == 0);
-    return before->locations[i].on_hand != state->locations[i].on_hand ||
-           before->locations[i].reserved != state->locations[i].reserved;
-}
-
-int shard_sku_store(struct shard *shard, const struct sku_state *before, const struct sku_state *state,
-                    const struct reservation_set *set, char *error, size_t error_bytes)
+int shard_sku_store(struct shard *shard, const struct sku_state *state, const struct reservation_set *set,
+                    char *error, size_t error_bytes)
 {
     assert(shard != NULL && state != NULL && set != NULL && shard->in_transaction);
-    assert(before == NULL || before->location_count <= state->location_count);
+    unsigned char blob[STOCK_BLOB_BYTES_MAX];
+    size_t blob_length = stock_blob_encode(state, blob);
     sqlite3_stmt *statement = statement_get(shard, STATEMENT_SKU_PUT);
     sqlite3_bind_text(statement, 1, state->sku, -1, SQLITE_STATIC);
     sqlite3_bind_int(statement, 2, state->exists ? 1 : 0);
     sqlite3_bind_text(statement, 3, state->name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(statement, 4, state->reorder_point);
     sqlite3_bind_int64(statement, 5, (sqlite3_int64)state->sequence);
+    sqlite3_bind_blob(statement, 6, blob, (int)blob_length, SQLITE_STATIC);
     if (step_done(shard, statement, error, error_bytes) != 0) return -1;
-    for (uint32_t i = 0; i < state->location_count; i++) {
-        if (!location_changed(before, state, i)) continue;
-        statement = statement_get(shard, STATEMENT_STOCK_PUT);
-        sqlite3_bind_text(statement, 1, state->sku, -1, SQLITE_STATIC);
-        sqlite3_bind_text(statement, 2, state->locations[i].location, -1, SQLITE_STATIC);
-        sqlite3_bind_int(statement, 3, (int)i);
-        sqlite3_bind_int64(statement, 4, state->locations[i].on_hand);
-        sqlite3_bind_int64(statement, 5, state->locations[i].reserved);
-        if (step_done(shard, statement, error, error_bytes) != 0) return -1;
-    }
     for (uint32_t i = 0; i < set->count; i++) {
         if (reservation_store(shard, state->sku, &set->items[i], error, error_bytes) != 0) return -1;
     }
@@ -455,7 +479,7 @@ int shard_event_apply(struct shard *shard, const struct event *event, char *erro
                  (unsigned long long)event->sequence, event->sku);
         return -1;
     }
-    if (shard_sku_store(shard, NULL, &state, &set, error, error_bytes) != 0) return -1;
+    if (shard_sku_store(shard, &state, &set, error, error_bytes) != 0) return -1;
     return shard_command_record(shard, event, error, error_bytes);
 }
 

@@ -1,8 +1,8 @@
 /* shard.h - one SQLite state shard of the handler: the fold of one partition of <prefix>.events.
  *
- * <data_dir>/state/shard-NNNN.db holds SKUs, stock per location, reservations, processed command ids and
- * the checkpoint (next events offset to fold). Only the handler that owns the partition writes it, one
- * transaction per batch, committed after Kafka's. Knows nothing of Kafka: offsets are plain numbers. */
+ * <data_dir>/state/shard-NNNN.db holds SKUs (with their stock per location), reservations, processed command
+ * ids and the checkpoint (next events offset to fold). Only the handler that owns the partition writes it,
+ * one transaction per batch, committed after Kafka's. Knows nothing of Kafka: offsets are plain numbers. */
 #ifndef STOCKD_SHARD_H
 #define STOCKD_SHARD_H
 
@@ -71,11 +71,10 @@ int shard_sku_load(struct shard *shard, const char *sku, struct sku_state *out, 
 int shard_reservation_load(struct shard *shard, const char *sku, const char *reservation_id,
                            struct reservation_set *set, char *error, size_t error_bytes);
 
-/* Writes a SKU's state and the reservations of a set (inside the open transaction). When before is the
- * state as loaded, only the locations that changed are written (locations are only ever appended, so
- * slot i of before is slot i of state); NULL writes them all. Returns 0 or -1. */
-int shard_sku_store(struct shard *shard, const struct sku_state *before, const struct sku_state *state,
-                    const struct reservation_set *set, char *error, size_t error_bytes);
+/* Writes a SKU's state (one row) and the reservations of a set (inside the open transaction). Returns 0
+ * or -1. */
+int shard_sku_store(struct shard *shard, const struct sku_state *state, const struct reservation_set *set,
+                    char *error, size_t error_bytes);
 
 /* Looks a command id up. Returns 1 found (filling *out when not NULL), 0 not found, -1 error. */
 int shard_command_find(struct shard *shard, const char *command_id, struct shard_command_outcome *out,
