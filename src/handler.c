@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -26,6 +27,8 @@
 
 /* Restore commits the shard every this many events, so a long replay keeps its progress. */
 #define RESTORE_COMMIT_EVERY 10000
+/* Attempts at the events partition's watermarks before a restore gives up (200 ms apart). */
+#define WATERMARK_ATTEMPTS_MAX 100
 /* Consumer errors tolerated during one restore before it gives up (they are transient: a broker restart). */
 #define RESTORE_ERRORS_MAX 100
 /* How long restore waits without any record or end-of-partition before it gives up. */
@@ -165,8 +168,18 @@ static int restore_check_bounds(struct handler *handler, struct shard *shard, bo
 {
     int64_t low = 0;
     int64_t high = 0;
-    rd_kafka_resp_err_t status = rd_kafka_query_watermark_offsets(
-        handler->restore_consumer, handler->topics.events, shard_partition(shard), &low, &high, 30000);
+    rd_kafka_resp_err_t status = RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* Just-created topics answer "not leader" until their leaders are elected: retry, bounded. */
+    for (int attempt = 0; attempt < WATERMARK_ATTEMPTS_MAX; attempt++) {
+        status = rd_kafka_query_watermark_offsets(handler->restore_consumer, handler->topics.events,
+                                                  shard_partition(shard), &low, &high, 10000);
+        if (status == RD_KAFKA_RESP_ERR_NO_ERROR || (handler->stop != NULL && atomic_load(handler->stop)))
+            break;
+        log_info(COMPONENT, "watermarks of %s [%d]: %s (retrying)", handler->topics.events,
+                 (int)shard_partition(shard), rd_kafka_err2str(status));
+        struct timespec pause = {0, 200 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
     if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(error, error_bytes, "watermarks of %s [%d]: %s", handler->topics.events,
                  (int)shard_partition(shard), rd_kafka_err2str(status));

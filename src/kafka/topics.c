@@ -87,12 +87,18 @@ out_destroy:
     return status;
 }
 
-/* Partition count of a topic in metadata, 0 when it is not (yet) there. */
+/* Partition count of a topic in metadata, 0 when it is not (yet) there or a partition has no leader yet
+ * (a just-created topic answers "not leader" until its leaders are elected). */
 static int metadata_partitions(const rd_kafka_metadata_t *metadata, const char *name)
 {
     for (int i = 0; i < metadata->topic_cnt; i++) {
         const rd_kafka_metadata_topic_t *topic = &metadata->topics[i];
-        if (strcmp(topic->topic, name) == 0) return topic->err ? 0 : topic->partition_cnt;
+        if (strcmp(topic->topic, name) != 0) continue;
+        if (topic->err) return 0;
+        for (int p = 0; p < topic->partition_cnt; p++) {
+            if (topic->partitions[p].err || topic->partitions[p].leader < 0) return 0;
+        }
+        return topic->partition_cnt;
     }
     return 0;
 }
