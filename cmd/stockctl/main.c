@@ -21,6 +21,7 @@
 #include "kafka/murmur2.h"
 #include "log.h"
 #include "limits.h"
+#include "verify.h"
 #include "version.h"
 
 enum {
@@ -47,6 +48,9 @@ static const char usage_text[] =
     "  tail events|dlq [--count N] [--from-beginning] [--KEY=VALUE]...\n"
     "                                  print records of <prefix>.events (decoded) or <prefix>.dlq (with\n"
     "                                  the error headers), read_committed, until N records or Ctrl-C.\n"
+    "  verify [--KEY=VALUE]...         fold <prefix>.events from offset 0 and compare the handler shards\n"
+    "                                  in data_dir with it; prints the first differences. Run it while\n"
+    "                                  no commands flow. Exit 0 equal, 1 different, 3 could not run.\n"
     "  --version                       print the version\n"
     "  --help                          print this help\n"
     "\n"
@@ -384,6 +388,39 @@ static int command_tail(int argc, char **argv)
     return EXIT_OK;
 }
 
+static int command_verify(int argc, char **argv)
+{
+    static struct stockd_config config;
+    const char *positional[1];
+    int positional_count = 0;
+    int status = kafka_config_load(argc, argv, &config, positional, 0, &positional_count);
+    if (status != EXIT_OK) return status;
+    char scratch[] = "/tmp/stockctl-verify-XXXXXX";
+    if (mkdtemp(scratch) == NULL) {
+        fprintf(stderr, "stockctl: cannot create a scratch directory: %s\n", strerror(errno));
+        return EXIT_IO;
+    }
+    signal(SIGINT, on_interrupt);
+    static struct verify_report report;
+    char error[1024];
+    int ran = verify_run(&config, scratch, &interrupted, &report, error, sizeof(error));
+    char command[sizeof(scratch) + 16];
+    snprintf(command, sizeof(command), "rm -rf '%s'", scratch);
+    if (system(command) != 0) fprintf(stderr, "stockctl: could not remove %s\n", scratch);
+    if (ran != 0) {
+        fprintf(stderr, "stockctl: verify: %s\n", error);
+        return EXIT_IO;
+    }
+    printf("folded %llu events (%llu SKU keys), compared %d shard(s) of %s, %d behind: %llu difference(s)\n",
+           (unsigned long long)report.events, (unsigned long long)report.skus, (int)report.shards_compared,
+           config.data_dir, (int)report.shards_behind, (unsigned long long)report.differences);
+    for (size_t i = 0; i < report.kept; i++)
+        printf("  %s\n", report.differences_kept[i]);
+    if (report.differences > report.kept)
+        printf("  ... and %llu more\n", (unsigned long long)(report.differences - report.kept));
+    return report.differences == 0 ? EXIT_OK : EXIT_INVALID;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -403,6 +440,7 @@ int main(int argc, char **argv)
     if (strcmp(command, "partition") == 0) return command_partition(argc - 2, argv + 2);
     if (strcmp(command, "send") == 0) return command_send(argc - 2, argv + 2);
     if (strcmp(command, "tail") == 0) return command_tail(argc - 2, argv + 2);
+    if (strcmp(command, "verify") == 0) return command_verify(argc - 2, argv + 2);
     fprintf(stderr, "stockctl: unknown command \"%s\" (see stockctl --help)\n", command);
     return EXIT_USAGE;
 }

@@ -513,3 +513,104 @@ int shard_commands_prune(struct shard *shard, int64_t before_ms, int max, char *
     if (step_done(shard, statement, error, error_bytes) != 0) return -1;
     return sqlite3_changes(shard->db);
 }
+
+/* ---- whole-shard reads ------------------------------------------------------------------------------------
+ */
+
+/* Prepares a one-off statement of the iteration functions (not kept: they run rarely). */
+static sqlite3_stmt *iteration_prepare(struct shard *shard, const char *sql, char *error, size_t error_bytes)
+{
+    sqlite3_stmt *statement = NULL;
+    if (sqlite3_prepare_v2(shard->db, sql, -1, &statement, NULL) == SQLITE_OK) return statement;
+    snprintf(error, error_bytes, "shard %d: %s", (int)shard->partition, sqlite3_errmsg(shard->db));
+    sqlite3_finalize(statement);
+    return NULL;
+}
+
+/* Ends an iteration: finalises, and turns a SQLite error into -1 with a message. */
+static int iteration_end(struct shard *shard, sqlite3_stmt *statement, int step_status, int visit_status,
+                         char *error, size_t error_bytes)
+{
+    sqlite3_finalize(statement);
+    if (visit_status != 0) return visit_status;
+    if (step_status == SQLITE_DONE) return 0;
+    snprintf(error, error_bytes, "shard %d: %s", (int)shard->partition, sqlite3_errmsg(shard->db));
+    return -1;
+}
+
+int shard_each_sku(struct shard *shard, int (*visit)(void *context, const char *sku), void *context,
+                   char *error, size_t error_bytes)
+{
+    sqlite3_stmt *statement =
+        iteration_prepare(shard, "SELECT sku FROM skus ORDER BY sku", error, error_bytes);
+    if (statement == NULL) return -1;
+    int status;
+    int visited = 0;
+    char sku[STOCKD_SKU_BYTES_MAX + 1];
+    while (visited == 0 && (status = sqlite3_step(statement)) == SQLITE_ROW) {
+        if (column_text(statement, 0, sku, sizeof(sku)) != 0) continue;
+        visited = visit(context, sku);
+    }
+    return iteration_end(shard, statement, visited ? SQLITE_DONE : status, visited, error, error_bytes);
+}
+
+int shard_each_reservation(struct shard *shard,
+                           int (*visit)(void *context, const char *sku,
+                                        const struct reservation_state *reservation),
+                           void *context, char *error, size_t error_bytes)
+{
+    sqlite3_stmt *statement =
+        iteration_prepare(shard,
+                          "SELECT sku, reservation_id, location, quantity, status, expires_at_ms,"
+                          " created_ms, updated_ms FROM reservations ORDER BY sku, reservation_id",
+                          error, error_bytes);
+    if (statement == NULL) return -1;
+    int status;
+    int visited = 0;
+    char sku[STOCKD_SKU_BYTES_MAX + 1];
+    struct reservation_state reservation;
+    while (visited == 0 && (status = sqlite3_step(statement)) == SQLITE_ROW) {
+        memset(&reservation, 0, sizeof(reservation));
+        if (column_text(statement, 0, sku, sizeof(sku)) != 0 ||
+            column_text(statement, 1, reservation.reservation_id, sizeof(reservation.reservation_id)) != 0 ||
+            column_text(statement, 2, reservation.location, sizeof(reservation.location)) != 0)
+            continue;
+        reservation.quantity = sqlite3_column_int64(statement, 3);
+        reservation.status = (enum reservation_status)sqlite3_column_int(statement, 4);
+        reservation.expires_at_ms = sqlite3_column_int64(statement, 5);
+        reservation.created_ms = sqlite3_column_int64(statement, 6);
+        reservation.updated_ms = sqlite3_column_int64(statement, 7);
+        visited = visit(context, sku, &reservation);
+    }
+    return iteration_end(shard, statement, visited ? SQLITE_DONE : status, visited, error, error_bytes);
+}
+
+int shard_each_command(struct shard *shard,
+                       int (*visit)(void *context, const char *command_id,
+                                    const struct shard_command_outcome *outcome),
+                       void *context, char *error, size_t error_bytes)
+{
+    sqlite3_stmt *statement =
+        iteration_prepare(shard,
+                          "SELECT command_id, sku, first_sequence, event_count, rejected, reason,"
+                          " decided_ms FROM commands ORDER BY command_id",
+                          error, error_bytes);
+    if (statement == NULL) return -1;
+    int status;
+    int visited = 0;
+    char command_id[STOCKD_ID_BYTES_MAX + 1];
+    struct shard_command_outcome outcome;
+    while (visited == 0 && (status = sqlite3_step(statement)) == SQLITE_ROW) {
+        memset(&outcome, 0, sizeof(outcome));
+        if (column_text(statement, 0, command_id, sizeof(command_id)) != 0 ||
+            column_text(statement, 1, outcome.sku, sizeof(outcome.sku)) != 0)
+            continue;
+        outcome.first_sequence = (uint64_t)sqlite3_column_int64(statement, 2);
+        outcome.event_count = (uint32_t)sqlite3_column_int(statement, 3);
+        outcome.rejected = sqlite3_column_int(statement, 4) != 0;
+        column_text(statement, 5, outcome.reason, sizeof(outcome.reason));
+        outcome.decided_ms = sqlite3_column_int64(statement, 6);
+        visited = visit(context, command_id, &outcome);
+    }
+    return iteration_end(shard, statement, visited ? SQLITE_DONE : status, visited, error, error_bytes);
+}

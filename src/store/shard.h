@@ -95,4 +95,23 @@ int shard_due_reservations(struct shard *shard, int64_t now_ms, struct shard_due
 /* Forgets command ids decided before before_ms, at most max of them. Returns the count or -1. */
 int shard_commands_prune(struct shard *shard, int64_t before_ms, int max, char *error, size_t error_bytes);
 
+/* ---- whole-shard reads, for verification ------------------------------------------------------------- */
+
+/* Calls visit for every SKU key in key order; stops early when visit returns non-zero and returns that.
+ * Returns 0 when all were visited, -1 with a message on a SQLite error. */
+int shard_each_sku(struct shard *shard, int (*visit)(void *context, const char *sku), void *context,
+                   char *error, size_t error_bytes);
+
+/* Calls visit for every reservation (its SKU and state), in (sku, id) order; same contract. */
+int shard_each_reservation(struct shard *shard,
+                           int (*visit)(void *context, const char *sku,
+                                        const struct reservation_state *reservation),
+                           void *context, char *error, size_t error_bytes);
+
+/* Calls visit for every recorded command id and its outcome, in id order; same contract. */
+int shard_each_command(struct shard *shard,
+                       int (*visit)(void *context, const char *command_id,
+                                    const struct shard_command_outcome *outcome),
+                       void *context, char *error, size_t error_bytes);
+
 #endif

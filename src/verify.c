@@ -1,0 +1,283 @@
+/* verify.c - folds <prefix>.events into scratch shards and compares the handler's shards with them.
+ *
+ * One partition at a time, so memory stays that of one SQLite shard: read from offset 0 to the end
+ * (read_committed), fold with shard_event_apply (domain_evolve), then walk the scratch shard and the live
+ * one side by side. The live shard may have forgotten old command ids (retention): only the ones it still
+ * has must agree. */
+#include "verify.h"
+
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "domain/codec.h"
+#include "kafka/client.h"
+#include "log.h"
+#include "store/shard.h"
+
+#define COMPONENT "verify"
+/* Events folded per scratch transaction. */
+#define VERIFY_COMMIT_EVERY 20000
+/* How long the fold waits for data or end-of-partition before giving up. */
+#define VERIFY_IDLE_TIMEOUT_MS 60000
+
+static void difference(struct verify_report *report, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Counts a difference and keeps its text while there is room. */
+static void difference(struct verify_report *report, const char *format, ...)
+{
+    report->differences++;
+    if (report->kept >= VERIFY_DIFFERENCES_KEPT) return;
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(report->differences_kept[report->kept++], sizeof(report->differences_kept[0]), format,
+              arguments);
+    va_end(arguments);
+}
+
+static rd_kafka_t *consumer_create(const struct stockd_config *config, char *error, size_t error_bytes)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(config, "verify", error, error_bytes);
+    if (conf == NULL) return NULL;
+    char group_id[64];
+    snprintf(group_id, sizeof(group_id), "stockd-verify-%d", (int)getpid());
+    if (kafka_conf_set(conf, "group.id", group_id, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "enable.partition.eof", "true", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "enable.auto.commit", "false", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", error, error_bytes) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return kafka_client_new(RD_KAFKA_CONSUMER, conf, error, error_bytes);
+}
+
+/* Folds one record into the scratch shard; an undecodable or non-following event is a difference. */
+static int fold_record(struct shard *scratch, const rd_kafka_message_t *message, struct verify_report *report,
+                       char *error, size_t error_bytes)
+{
+    static struct event event;
+    struct codec_error codec_error;
+    report->events++;
+    if (codec_event_decode(message->payload, message->len, &event, &codec_error) != 0) {
+        report->events_undecodable++;
+        difference(report, "events [%d] offset %lld: not a valid event: %s", (int)message->partition,
+                   (long long)message->offset, codec_error.message);
+        return 0;
+    }
+    if (shard_begin(scratch, error, error_bytes) != 0) return -1;
+    char reason[512];
+    if (shard_event_apply(scratch, &event, reason, sizeof(reason)) != 0)
+        difference(report, "events [%d] offset %lld: %s", (int)message->partition, (long long)message->offset,
+                   reason);
+    return 0;
+}
+
+/* Folds events partition from 0 to its end into scratch. Returns the offset after the last event (the end
+ * offset itself may be one further, past a transaction marker), or -1 with a message. */
+static int64_t fold_partition(rd_kafka_t *consumer, const char *topic, int32_t partition,
+                              struct shard *scratch, const atomic_bool *stop, struct verify_report *report,
+                              char *error, size_t error_bytes)
+{
+    rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(assignment, topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(consumer, assignment);
+    rd_kafka_topic_partition_list_destroy(assignment);
+    int64_t end = -1;
+    int64_t after_last_event = 0;
+    int idle_ms = 0;
+    long folded = 0;
+    while (end < 0 && !(stop != NULL && atomic_load(stop))) {
+        rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 500);
+        if (message == NULL) {
+            if ((idle_ms += 500) >= VERIFY_IDLE_TIMEOUT_MS) break;
+            continue;
+        }
+        idle_ms = 0;
+        if (message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            end = message->offset;
+        } else if (message->err) {
+            log_warn(COMPONENT, "%s", rd_kafka_message_errstr(message));
+        } else {
+            after_last_event = message->offset + 1;
+            if (fold_record(scratch, message, report, error, error_bytes) != 0 ||
+                (++folded % VERIFY_COMMIT_EVERY == 0 && shard_commit(scratch, -1, error, error_bytes) != 0))
+                end = -2;
+        }
+        rd_kafka_message_destroy(message);
+    }
+    rd_kafka_assign(consumer, NULL);
+    if (end == -1)
+        snprintf(error, error_bytes, "%s [%d]: no end of partition within %d s", topic, (int)partition,
+                 VERIFY_IDLE_TIMEOUT_MS / 1000);
+    if (end >= 0 && shard_in_transaction(scratch) &&
+        shard_commit(scratch, after_last_event, error, error_bytes) != 0)
+        end = -2;
+    return end < 0 ? -1 : after_last_event;
+}
+
+/* ---- comparison ------------------------------------------------------------------------------------ */
+
+struct compare {
+    struct shard *expected; /* the scratch fold */
+    struct shard *actual;   /* the handler's shard */
+    struct verify_report *report;
+    int32_t partition;
+    char error[512];
+};
+
+static int location_compare(struct compare *compare, const struct sku_state *want,
+                            const struct sku_state *got)
+{
+    for (uint32_t i = 0; i < want->location_count; i++) {
+        const struct location_stock *a = &want->locations[i];
+        const struct location_stock *b = domain_location_find(got, a->location);
+        if (b == NULL || a->on_hand != b->on_hand || a->reserved != b->reserved) {
+            difference(compare->report,
+                       "shard %d: SKU %s at %s: fold on_hand %lld reserved %lld, shard %s %lld %lld",
+                       (int)compare->partition, want->sku, a->location, (long long)a->on_hand,
+                       (long long)a->reserved, b ? "has" : "lacks it:", b ? (long long)b->on_hand : 0LL,
+                       b ? (long long)b->reserved : 0LL);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+static int sku_compare(void *context, const char *sku)
+{
+    struct compare *compare = context;
+    static struct sku_state want;
+    static struct sku_state got;
+    compare->report->skus++;
+    if (shard_sku_load(compare->expected, sku, &want, compare->error, sizeof(compare->error)) != 0 ||
+        shard_sku_load(compare->actual, sku, &got, compare->error, sizeof(compare->error)) != 0)
+        return -1;
+    if (want.exists != got.exists || want.sequence != got.sequence ||
+        want.reorder_point != got.reorder_point || strcmp(want.name, got.name) != 0 ||
+        want.location_count != got.location_count) {
+        difference(
+            compare->report,
+            "shard %d: SKU %s: fold has sequence %llu, %u locations, exists %d; shard has %llu, %u, %d",
+            (int)compare->partition, sku, (unsigned long long)want.sequence, want.location_count,
+            (int)want.exists, (unsigned long long)got.sequence, got.location_count, (int)got.exists);
+        return 0;
+    }
+    return location_compare(compare, &want, &got);
+}
+
+/* SKUs the shard has and the fold does not. */
+static int sku_extra(void *context, const char *sku)
+{
+    struct compare *compare = context;
+    static struct sku_state want;
+    if (shard_sku_load(compare->expected, sku, &want, compare->error, sizeof(compare->error)) != 0) return -1;
+    if (want.sequence == 0)
+        difference(compare->report, "shard %d: SKU %s is in the shard but has no events",
+                   (int)compare->partition, sku);
+    return 0;
+}
+
+static int reservation_compare(void *context, const char *sku, const struct reservation_state *want)
+{
+    struct compare *compare = context;
+    struct reservation_set set = {.count = 0};
+    int found = shard_reservation_load(compare->actual, sku, want->reservation_id, &set, compare->error,
+                                       sizeof(compare->error));
+    if (found < 0) return -1;
+    const struct reservation_state *got = found ? &set.items[0] : NULL;
+    if (got == NULL || got->status != want->status || got->quantity != want->quantity ||
+        got->expires_at_ms != want->expires_at_ms || strcmp(got->location, want->location) != 0)
+        difference(compare->report, "shard %d: reservation %s of %s: fold status %d quantity %lld, shard %s",
+                   (int)compare->partition, want->reservation_id, sku, (int)want->status,
+                   (long long)want->quantity, got ? "differs" : "lacks it");
+    return 0;
+}
+
+/* Every command id the shard still remembers must have the fold's outcome. */
+static int command_compare(void *context, const char *command_id, const struct shard_command_outcome *got)
+{
+    struct compare *compare = context;
+    struct shard_command_outcome want;
+    int found =
+        shard_command_find(compare->expected, command_id, &want, compare->error, sizeof(compare->error));
+    if (found < 0) return -1;
+    if (!found || want.rejected != got->rejected || want.first_sequence != got->first_sequence ||
+        want.event_count != got->event_count || strcmp(want.reason, got->reason) != 0 ||
+        strcmp(want.sku, got->sku) != 0)
+        difference(compare->report, "shard %d: command %s: %s", (int)compare->partition, command_id,
+                   found ? "outcome differs from its events" : "recorded but has no event");
+    return 0;
+}
+
+static int shards_compare(struct compare *compare, char *error, size_t error_bytes)
+{
+    int status = shard_each_sku(compare->expected, sku_compare, compare, error, error_bytes);
+    /* Walk the shard's own keys too, looking them up in the fold. */
+    if (status == 0) status = shard_each_sku(compare->actual, sku_extra, compare, error, error_bytes);
+    if (status == 0)
+        status = shard_each_reservation(compare->expected, reservation_compare, compare, error, error_bytes);
+    if (status == 0)
+        status = shard_each_command(compare->actual, command_compare, compare, error, error_bytes);
+    if (status != 0 && compare->error[0] != '\0') snprintf(error, error_bytes, "%s", compare->error);
+    return status == 0 ? 0 : -1;
+}
+
+/* Folds one partition into a scratch shard and compares the handler's shard of it, when there is one. */
+static int partition_verify(const struct stockd_config *config, rd_kafka_t *consumer, const char *topic,
+                            const char *scratch_dir, int32_t partition, const atomic_bool *stop,
+                            struct verify_report *report, char *error, size_t error_bytes)
+{
+    struct shard *scratch = shard_open(scratch_dir, partition, error, error_bytes);
+    if (scratch == NULL) return -1;
+    int64_t end = fold_partition(consumer, topic, partition, scratch, stop, report, error, error_bytes);
+    int status = end < 0 ? -1 : 0;
+    char path[4096];
+    if (status == 0 && shard_path(config->data_dir, partition, path, sizeof(path)) == 0 &&
+        access(path, F_OK) == 0) {
+        struct shard *actual = shard_open(config->data_dir, partition, error, error_bytes);
+        if (actual == NULL) {
+            status = -1;
+        } else {
+            report->shards_compared++;
+            if (shard_checkpoint(actual) < end) {
+                report->shards_behind++;
+                difference(report, "shard %d: checkpoint %lld is behind the end of its partition (%lld)",
+                           (int)partition, (long long)shard_checkpoint(actual), (long long)end);
+            } else {
+                struct compare compare = {
+                    .expected = scratch, .actual = actual, .report = report, .partition = partition};
+                status = shards_compare(&compare, error, error_bytes);
+            }
+            shard_close(actual);
+        }
+    }
+    shard_close(scratch);
+    return status;
+}
+
+int verify_run(const struct stockd_config *config, const char *scratch_dir, const atomic_bool *stop,
+               struct verify_report *report, char *error, size_t error_bytes)
+{
+    assert(config != NULL && scratch_dir != NULL && report != NULL);
+    memset(report, 0, sizeof(*report));
+    struct kafka_topics topics;
+    kafka_topics_names(config->topic_prefix, &topics);
+    rd_kafka_t *consumer = consumer_create(config, error, error_bytes);
+    if (consumer == NULL) return -1;
+    int status = 0;
+    for (int32_t partition = 0; status == 0 && partition < config->partitions; partition++) {
+        status = partition_verify(config, consumer, topics.events, scratch_dir, partition, stop, report,
+                                  error, error_bytes);
+        log_info(COMPONENT, "partition %d: %llu events so far, %llu differences", (int)partition,
+                 (unsigned long long)report->events, (unsigned long long)report->differences);
+    }
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    return status;
+}
