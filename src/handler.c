@@ -75,6 +75,8 @@ static rd_kafka_t *restore_consumer_get(struct handler *handler, char *error, si
         kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.partition.eof", "true", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", error, error_bytes) != 0 ||
+        /* Restore waits on each fetch: the default 500 ms made an up-to-date partition cost about 1 s. */
+        kafka_conf_set(conf, "fetch.wait.max.ms", "10", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.auto.commit", "false", error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -99,66 +101,107 @@ static int restore_apply(struct handler *handler, struct shard *shard, const rd_
     return 0;
 }
 
-/* Reads the events partition from the shard's checkpoint to its end (the last stable offset) and folds
- * every event into the shard, committing the checkpoint as it goes. Returns 0 or -1 with a message. */
-static int restore_replay(struct handler *handler, struct shard *shard, char *error, size_t error_bytes)
+/* One shard being restored by restore_replay. */
+struct restore_slot {
+    struct shard *shard;
+    int64_t next_offset; /* after the last event folded, -1 before the first */
+    long applied;
+    bool done;   /* reached the end of its partition and committed */
+    bool failed; /* an event did not fold, or SQLite failed: error says why */
+    char error[256];
+};
+
+static struct restore_slot *slot_find(struct restore_slot *slots, size_t count, int32_t partition)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (shard_partition(slots[i].shard) == partition) return &slots[i];
+    }
+    return NULL;
+}
+
+/* Folds one record into its slot's shard, committing the checkpoint every RESTORE_COMMIT_EVERY events. */
+static void restore_record(struct handler *handler, struct restore_slot *slot,
+                           const rd_kafka_message_t *message)
+{
+    if (slot->done || slot->failed) return;
+    if (shard_begin(slot->shard, slot->error, sizeof(slot->error)) != 0 ||
+        restore_apply(handler, slot->shard, message, slot->error, sizeof(slot->error)) != 0) {
+        slot->failed = true;
+        return;
+    }
+    slot->next_offset = message->offset + 1;
+    if (++slot->applied % RESTORE_COMMIT_EVERY == 0 &&
+        shard_commit(slot->shard, slot->next_offset, slot->error, sizeof(slot->error)) != 0)
+        slot->failed = true;
+}
+
+/* The end of a partition: commit what was folded with its checkpoint. */
+static void restore_end(struct restore_slot *slot)
+{
+    if (slot->done || slot->failed) return;
+    if (shard_in_transaction(slot->shard) &&
+        shard_commit(slot->shard, slot->next_offset, slot->error, sizeof(slot->error)) != 0) {
+        slot->failed = true;
+        return;
+    }
+    slot->done = true;
+}
+
+/* Reads the events partitions of all slots at once, each from its shard's checkpoint to its end (the last
+ * stable offset), folding every event into its shard. Returns 0 when every slot is done or failed (see the
+ * slots), -1 with a message when the whole restore could not go on (shutdown, no progress, errors). */
+static int restore_replay(struct handler *handler, struct restore_slot *slots, size_t count, char *error,
+                          size_t error_bytes)
 {
     rd_kafka_t *consumer = restore_consumer_get(handler, error, error_bytes);
     if (consumer == NULL) return -1;
-    int32_t partition = shard_partition(shard);
-    rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(assignment, handler->topics.events, partition)->offset =
-        shard_checkpoint(shard);
+    rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new((int)count);
+    for (size_t i = 0; i < count; i++)
+        rd_kafka_topic_partition_list_add(assignment, handler->topics.events, shard_partition(slots[i].shard))
+            ->offset = shard_checkpoint(slots[i].shard);
     rd_kafka_assign(consumer, assignment);
     rd_kafka_topic_partition_list_destroy(assignment);
-
     int status = -1;
-    int64_t next_offset = -1;
-    long applied = 0;
     int idle_ms = 0;
     int errors_seen = 0;
-    for (;;) {
+    for (size_t open = count; open > 0;) {
         if (handler->stop != NULL && atomic_load(handler->stop)) {
-            snprintf(error, error_bytes, "restore of partition %d interrupted by shutdown", (int)partition);
+            snprintf(error, error_bytes, "restore interrupted by shutdown");
             break;
         }
         rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 500);
         if (message == NULL) {
             if ((idle_ms += 500) < RESTORE_IDLE_TIMEOUT_MS) continue;
-            snprintf(error, error_bytes, "restore of partition %d: no data or end of partition for %d s",
-                     (int)partition, RESTORE_IDLE_TIMEOUT_MS / 1000);
+            snprintf(error, error_bytes, "restore: no data or end of partition for %d s",
+                     RESTORE_IDLE_TIMEOUT_MS / 1000);
             break;
         }
         idle_ms = 0;
-        rd_kafka_resp_err_t message_error = message->err;
-        if (message_error == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            rd_kafka_message_destroy(message);
-            status = shard_in_transaction(shard) ? shard_commit(shard, next_offset, error, error_bytes) : 0;
-            break;
-        }
-        if (message_error != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            snprintf(error, error_bytes, "restore of partition %d: %s", (int)partition,
-                     rd_kafka_message_errstr(message));
+        struct restore_slot *slot = slot_find(slots, count, message->partition);
+        if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR && message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            snprintf(error, error_bytes, "restore: %s", rd_kafka_message_errstr(message));
             rd_kafka_message_destroy(message);
             if (++errors_seen > RESTORE_ERRORS_MAX) break;
             log_warn(COMPONENT, "%s", error);
             continue;
         }
-        int applied_status = shard_begin(shard, error, error_bytes) == 0
-                                 ? restore_apply(handler, shard, message, error, error_bytes)
-                                 : -1;
-        next_offset = message->offset + 1;
+        bool was_open = slot != NULL && !slot->done && !slot->failed;
+        if (slot != NULL && message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            restore_end(slot);
+        else if (slot != NULL)
+            restore_record(handler, slot, message);
         rd_kafka_message_destroy(message);
-        if (applied_status != 0) break;
-        if (++applied % RESTORE_COMMIT_EVERY == 0 &&
-            shard_commit(shard, next_offset, error, error_bytes) != 0)
-            break;
+        if (was_open && (slot->done || slot->failed)) open--;
+        if (open == 0) status = 0;
     }
-    if (status != 0) shard_rollback(shard);
+    for (size_t i = 0; i < count; i++) {
+        if (!slots[i].done) shard_rollback(slots[i].shard);
+        if (slots[i].done && slots[i].applied > 0)
+            log_info(COMPONENT, "partition %d restored: %ld events, checkpoint %lld",
+                     (int)shard_partition(slots[i].shard), slots[i].applied,
+                     (long long)shard_checkpoint(slots[i].shard));
+    }
     rd_kafka_assign(consumer, NULL);
-    if (status == 0 && applied > 0)
-        log_info(COMPONENT, "partition %d restored: %ld events, checkpoint %lld", (int)partition, applied,
-                 (long long)shard_checkpoint(shard));
     return status;
 }
 
@@ -196,31 +239,74 @@ static int restore_check_bounds(struct handler *handler, struct shard *shard, bo
     return 0;
 }
 
-/* Opens and restores the shard of a partition; a shard that does not fold cleanly is rebuilt from 0. */
-static struct shard *shard_restore(struct handler *handler, int32_t partition, char *error,
-                                   size_t error_bytes)
+/* Opens the shard of a partition ready to restore: a shard whose checkpoint is past the end of the events
+ * partition (the topic was recreated) is removed and opened anew, from offset 0. */
+static struct shard *restore_open(struct handler *handler, int32_t partition, char *error, size_t error_bytes)
 {
     const char *data_dir = handler->config->data_dir;
-    if (restore_consumer_get(handler, error, error_bytes) == NULL) return NULL;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        struct shard *shard = shard_open(data_dir, partition, error, error_bytes);
-        if (shard == NULL) return NULL;
-        bool rebuild = false;
-        if (restore_check_bounds(handler, shard, &rebuild, error, error_bytes) != 0) {
-            shard_close(shard);
-            return NULL;
-        }
-        if (!rebuild && restore_replay(handler, shard, error, error_bytes) == 0) return shard;
-        if (handler->stop != NULL && atomic_load(handler->stop)) {
-            shard_close(shard); /* what was restored so far is committed; the rest waits for next time */
-            return NULL;
-        }
-        log_warn(COMPONENT, "partition %d: %s; rebuilding the shard from offset 0", (int)partition,
-                 rebuild ? "checkpoint is past the end of the events partition" : error);
+    struct shard *shard = shard_open(data_dir, partition, error, error_bytes);
+    if (shard == NULL) return NULL;
+    bool rebuild = false;
+    if (restore_check_bounds(handler, shard, &rebuild, error, error_bytes) != 0) {
         shard_close(shard);
-        if (shard_remove(data_dir, partition, error, error_bytes) != 0) return NULL;
+        return NULL;
     }
-    return NULL;
+    if (!rebuild) return shard;
+    log_warn(COMPONENT,
+             "partition %d: checkpoint past the end of the events partition: rebuilding from offset 0",
+             (int)partition);
+    shard_close(shard);
+    if (shard_remove(data_dir, partition, error, error_bytes) != 0) return NULL;
+    return shard_open(data_dir, partition, error, error_bytes);
+}
+
+/* Restores the shards of several partitions at once (one consumer with all of them assigned, so their
+ * round trips overlap). A shard that does not fold cleanly is removed and rebuilt from offset 0, once. On
+ * success handler->shards[p] is set for each; on failure none is. Returns 0 or -1 with a message. */
+static int shards_restore(struct handler *handler, const int32_t *partitions, size_t count, char *error,
+                          size_t error_bytes)
+{
+    static _Thread_local struct restore_slot slots[STOCKD_PARTITIONS_MAX];
+    assert(count <= STOCKD_PARTITIONS_MAX);
+    if (restore_consumer_get(handler, error, error_bytes) == NULL) return -1;
+    int status = 0;
+    for (int attempt = 0; attempt < 2 && status == 0; attempt++) {
+        size_t pending = 0;
+        for (size_t i = 0; i < count && status == 0; i++) {
+            if (handler->shards[partitions[i]] != NULL) continue;
+            memset(&slots[pending], 0, sizeof(slots[pending]));
+            slots[pending].next_offset = -1;
+            slots[pending].shard = restore_open(handler, partitions[i], error, error_bytes);
+            if (slots[pending].shard == NULL)
+                status = -1;
+            else
+                pending++;
+        }
+        if (status == 0 && pending > 0) status = restore_replay(handler, slots, pending, error, error_bytes);
+        for (size_t i = 0; i < pending; i++) {
+            int32_t partition = shard_partition(slots[i].shard);
+            if (status == 0 && slots[i].done) {
+                handler->shards[partition] = slots[i].shard;
+                continue;
+            }
+            shard_close(slots[i].shard);
+            if (status != 0) continue;
+            if (attempt == 1) {
+                snprintf(error, error_bytes, "partition %d: %s", (int)partition, slots[i].error);
+                status = -1;
+                continue;
+            }
+            log_warn(COMPONENT, "partition %d: %s; rebuilding the shard from offset 0", (int)partition,
+                     slots[i].error);
+            if (shard_remove(handler->config->data_dir, partition, error, error_bytes) != 0) status = -1;
+        }
+        if (pending == 0) break;
+    }
+    for (size_t i = 0; status != 0 && i < count; i++) {
+        shard_close(handler->shards[partitions[i]]);
+        handler->shards[partitions[i]] = NULL;
+    }
+    return status;
 }
 
 /* ---- eos callbacks: assignment ----------------------------------------------------------------------- */
@@ -228,6 +314,8 @@ static struct shard *shard_restore(struct handler *handler, int32_t partition, c
 static int on_assigned(void *context, const rd_kafka_topic_partition_list_t *partitions)
 {
     struct handler *handler = context;
+    static _Thread_local int32_t assigned[STOCKD_PARTITIONS_MAX];
+    size_t count = 0;
     for (int i = 0; i < partitions->cnt; i++) {
         int32_t partition = partitions->elems[i].partition;
         if (partition < 0 || partition >= handler->config->partitions) {
@@ -235,15 +323,17 @@ static int on_assigned(void *context, const rd_kafka_topic_partition_list_t *par
                       (int)handler->config->partitions);
             return -1;
         }
-        if (handler->shards[partition] != NULL) continue;
-        char error[512];
-        handler->shards[partition] = shard_restore(handler, partition, error, sizeof(error));
-        if (handler->shards[partition] == NULL) {
-            log_error(COMPONENT, "partition %d: %s", (int)partition, error);
-            return -1;
-        }
+        assigned[count++] = partition;
     }
-    return 0;
+    char error[512];
+    int64_t start_ms = kafka_now_ms();
+    if (shards_restore(handler, assigned, count, error, sizeof(error)) == 0) {
+        log_info(COMPONENT, "%zu shard(s) ready in %lld ms", count, (long long)(kafka_now_ms() - start_ms));
+        return 0;
+    }
+    bool stopping = handler->stop != NULL && atomic_load(handler->stop);
+    log_write(stopping ? LOG_INFO : LOG_ERROR, COMPONENT, "%s", error);
+    return -1;
 }
 
 static void on_revoked(void *context, const rd_kafka_topic_partition_list_t *partitions)
@@ -465,8 +555,8 @@ static void on_committed(void *context)
             continue;
         log_error(COMPONENT, "%s: restoring partition %d from Kafka", error, (int)partition);
         shard_close(handler->shards[partition]);
-        handler->shards[partition] = shard_restore(handler, partition, error, sizeof(error));
-        if (handler->shards[partition] == NULL)
+        handler->shards[partition] = NULL;
+        if (shards_restore(handler, &partition, 1, error, sizeof(error)) != 0)
             log_error(COMPONENT, "partition %d: %s", (int)partition, error);
     }
     batch_reset(handler);
