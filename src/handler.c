@@ -92,7 +92,8 @@ static int restore_apply(struct handler *handler, struct shard *shard, const rd_
     static _Thread_local struct event event;
     struct codec_error codec_error;
     if (codec_event_decode(message->payload, message->len, &event, &codec_error) != 0) {
-        snprintf(error, error_bytes, "%s [%d] offset %lld is not a valid event: %s", handler->topics.events,
+        /* Cut to fit the caller's buffer: the partition and offset matter most. */
+        snprintf(error, error_bytes, "events [%d] offset %lld is not a valid event: %.100s",
                  (int)message->partition, (long long)message->offset, codec_error.message);
         return -1;
     }
