@@ -19,15 +19,34 @@
 #include "kafka/client.h"
 #include "kafka/topics.h"
 #include "log.h"
+#include "projector.h"
 #include "router.h"
+#include "views/view.h"
 
 #define COMPONENT "app"
+
+/* The read models every projector-role instance maintains. */
+#define APP_VIEWS_COUNT 4
+static const struct view_ops *const app_views[APP_VIEWS_COUNT] = {
+    &view_stock_ops,
+    &view_reservations_ops,
+    &view_history_ops,
+    &view_outcomes_ops,
+};
+
+/* A thread's stage: what it runs, for the shared thread function. */
+struct app_stage {
+    struct app *app;
+    int (*run)(void *stage, const atomic_bool *stop);
+    void *stage;
+};
 
 struct app {
     struct stockd_config config; /* a copy: embedded mode rewrites kafka.bootstrap */
     rd_kafka_t *mock_owner;      /* owns the embedded mock cluster, when kafka.embedded */
     struct router *router;
     struct handler *handler;
+    struct projector *projectors[APP_VIEWS_COUNT];
     atomic_bool *stop;
     atomic_int failed;
 };
@@ -84,28 +103,38 @@ struct app *app_create(const struct stockd_config *config, char *error, size_t e
     if ((app->config.roles & STOCKD_ROLE_HANDLER) &&
         (app->handler = handler_create(&app->config, error, error_bytes)) == NULL)
         goto out_destroy;
+    for (int i = 0; (app->config.roles & STOCKD_ROLE_PROJECTOR) && i < APP_VIEWS_COUNT; i++) {
+        app->projectors[i] = projector_create(&app->config, app_views[i], error, error_bytes);
+        if (app->projectors[i] == NULL) goto out_destroy;
+    }
     return app;
 out_destroy:
     app_destroy(app);
     return NULL;
 }
 
-static void *router_thread(void *argument)
+static int router_stage_run(void *stage, const atomic_bool *stop)
 {
-    struct app *app = argument;
-    if (router_run(app->router, app->stop) != 0) {
-        atomic_store(&app->failed, 1);
-        atomic_store(app->stop, true);
-    }
-    return NULL;
+    return router_run(stage, stop);
 }
 
-static void *handler_thread(void *argument)
+static int handler_stage_run(void *stage, const atomic_bool *stop)
 {
-    struct app *app = argument;
-    if (handler_run(app->handler, app->stop) != 0) {
-        atomic_store(&app->failed, 1);
-        atomic_store(app->stop, true);
+    return handler_run(stage, stop);
+}
+
+static int projector_stage_run(void *stage, const atomic_bool *stop)
+{
+    return projector_run(stage, stop);
+}
+
+/* Runs one stage; a stage that fails raises the stop flag for all the others. */
+static void *stage_thread(void *argument)
+{
+    struct app_stage *stage = argument;
+    if (stage->run(stage->stage, stage->app->stop) != 0) {
+        atomic_store(&stage->app->failed, 1);
+        atomic_store(stage->app->stop, true);
     }
     return NULL;
 }
@@ -114,12 +143,27 @@ int app_run(struct app *app, atomic_bool *stop)
 {
     assert(app != NULL && stop != NULL);
     app->stop = stop;
-    pthread_t threads[2];
+    struct app_stage stages[2 + APP_VIEWS_COUNT];
+    int stage_count = 0;
+    if (app->router != NULL) stages[stage_count++] = (struct app_stage){app, router_stage_run, app->router};
+    if (app->handler != NULL)
+        stages[stage_count++] = (struct app_stage){app, handler_stage_run, app->handler};
+    for (int i = 0; i < APP_VIEWS_COUNT; i++) {
+        if (app->projectors[i] != NULL)
+            stages[stage_count++] = (struct app_stage){app, projector_stage_run, app->projectors[i]};
+    }
+    pthread_t threads[2 + APP_VIEWS_COUNT];
     int thread_count = 0;
-    if (app->router != NULL && pthread_create(&threads[thread_count], NULL, router_thread, app) == 0)
-        thread_count++;
-    if (app->handler != NULL && pthread_create(&threads[thread_count], NULL, handler_thread, app) == 0)
-        thread_count++;
+    for (int i = 0; i < stage_count; i++) {
+        if (pthread_create(&threads[thread_count], NULL, stage_thread, &stages[i]) == 0) {
+            thread_count++;
+        } else {
+            log_error(COMPONENT, "cannot start a stage thread: stopping");
+            atomic_store(&app->failed, 1);
+            atomic_store(stop, true);
+            break;
+        }
+    }
     log_info(COMPONENT, "instance %s running %d stage(s) against %s", app->config.instance_id, thread_count,
              app->config.kafka_bootstrap);
     while (!atomic_load(stop)) {
@@ -135,6 +179,8 @@ int app_run(struct app *app, atomic_bool *stop)
 void app_destroy(struct app *app)
 {
     if (app == NULL) return;
+    for (int i = 0; i < APP_VIEWS_COUNT; i++)
+        projector_destroy(app->projectors[i]);
     handler_destroy(app->handler);
     router_destroy(app->router);
     if (app->mock_owner != NULL) rd_kafka_destroy(app->mock_owner);

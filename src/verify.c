@@ -2,8 +2,8 @@
  *
  * One partition at a time, so memory stays that of one SQLite shard: read from offset 0 to the end
  * (read_committed), fold with shard_event_apply (domain_evolve), then walk the scratch shard and the live
- * one side by side. The live shard may have forgotten old command ids (retention): only the ones it still
- * has must agree. */
+ * one side by side, and the views (opened read-only). The live shard may have forgotten old command ids
+ * (retention): only the ones it still has must agree; the outcomes view forgets nothing. */
 #include "verify.h"
 
 #include <assert.h>
@@ -17,7 +17,10 @@
 #include "domain/codec.h"
 #include "kafka/client.h"
 #include "log.h"
+#include "projector.h"
 #include "store/shard.h"
+#include "store/sqlite_util.h"
+#include "views/query.h"
 
 #define COMPONENT "verify"
 /* Events folded per scratch transaction. */
@@ -123,9 +126,15 @@ static int64_t fold_partition(rd_kafka_t *consumer, const char *topic, int32_t p
 
 /* ---- comparison ------------------------------------------------------------------------------------ */
 
+/* The read models compared, each NULL when its file is absent or behind on the partition at hand. */
+enum verify_view { VERIFY_STOCK, VERIFY_RESERVATIONS, VERIFY_HISTORY, VERIFY_OUTCOMES, VERIFY_VIEW_COUNT };
+static const char *const verify_view_names[VERIFY_VIEW_COUNT] = {"stock", "reservations", "history",
+                                                                 "outcomes"};
+
 struct compare {
     struct shard *expected; /* the scratch fold */
-    struct shard *actual;   /* the handler's shard */
+    struct shard *actual;   /* the handler's shard, or NULL when there is none */
+    sqlite3 *views[VERIFY_VIEW_COUNT];
     struct verify_report *report;
     int32_t partition;
     char error[512];
@@ -149,15 +158,12 @@ static int location_compare(struct compare *compare, const struct sku_state *wan
     return 0;
 }
 
-static int sku_compare(void *context, const char *sku)
+/* The handler's shard against the fold, for one SKU. */
+static int shard_sku_compare(struct compare *compare, const char *sku, const struct sku_state *fold)
 {
-    struct compare *compare = context;
-    static struct sku_state want;
+    const struct sku_state want = *fold;
     static struct sku_state got;
-    compare->report->skus++;
-    if (shard_sku_load(compare->expected, sku, &want, compare->error, sizeof(compare->error)) != 0 ||
-        shard_sku_load(compare->actual, sku, &got, compare->error, sizeof(compare->error)) != 0)
-        return -1;
+    if (shard_sku_load(compare->actual, sku, &got, compare->error, sizeof(compare->error)) != 0) return -1;
     if (want.exists != got.exists || want.sequence != got.sequence ||
         want.reorder_point != got.reorder_point || strcmp(want.name, got.name) != 0 ||
         want.location_count != got.location_count) {
@@ -183,9 +189,9 @@ static int sku_extra(void *context, const char *sku)
     return 0;
 }
 
-static int reservation_compare(void *context, const char *sku, const struct reservation_state *want)
+static int shard_reservation_compare(struct compare *compare, const char *sku,
+                                     const struct reservation_state *want)
 {
-    struct compare *compare = context;
     struct reservation_set set = {.count = 0};
     int found = shard_reservation_load(compare->actual, sku, want->reservation_id, &set, compare->error,
                                        sizeof(compare->error));
@@ -215,20 +221,141 @@ static int command_compare(void *context, const char *command_id, const struct s
     return 0;
 }
 
-static int shards_compare(struct compare *compare, char *error, size_t error_bytes)
+/* The stock view against the fold, for one SKU (a key with only rejections has no row). */
+static int view_stock_compare(struct compare *compare, const char *sku, const struct sku_state *want)
 {
-    int status = shard_each_sku(compare->expected, sku_compare, compare, error, error_bytes);
+    static struct view_stock_sku got;
+    int found =
+        view_stock_get(compare->views[VERIFY_STOCK], sku, &got, compare->error, sizeof(compare->error));
+    if (found < 0) return -1;
+    if (!want->exists) {
+        if (found) difference(compare->report, "view stock: SKU %s has a row but was never created", sku);
+        return 0;
+    }
+    if (!found || got.location_count != want->location_count ||
+        got.summary.reorder_point != want->reorder_point || strcmp(got.summary.name, want->name) != 0) {
+        difference(compare->report, "view stock: SKU %s: %s", sku,
+                   found ? "row differs from the fold" : "missing");
+        return 0;
+    }
+    for (uint32_t i = 0; i < got.location_count; i++) {
+        const struct location_stock *stock = domain_location_find(want, got.locations[i].location);
+        if (stock == NULL || stock->on_hand != got.locations[i].on_hand ||
+            stock->reserved != got.locations[i].reserved) {
+            difference(compare->report,
+                       "view stock: SKU %s at %s: view on_hand %lld reserved %lld, fold %lld %lld", sku,
+                       got.locations[i].location, (long long)got.locations[i].on_hand,
+                       (long long)got.locations[i].reserved, stock ? (long long)stock->on_hand : 0LL,
+                       stock ? (long long)stock->reserved : 0LL);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* The history view holds every event of the key: its newest sequence is the fold's. */
+static int view_history_compare(struct compare *compare, const char *sku, const struct sku_state *want)
+{
+    static struct view_history_page page;
+    int count = view_history_list(compare->views[VERIFY_HISTORY], sku, VIEW_ORDER_NEWEST_FIRST, NULL, 1,
+                                  &page, compare->error, sizeof(compare->error));
+    if (count < 0) return -1;
+    uint64_t newest = count > 0 ? page.events[0].sequence : 0;
+    if (newest != want->sequence)
+        difference(compare->report, "view history: SKU %s: newest sequence %llu, fold %llu", sku,
+                   (unsigned long long)newest, (unsigned long long)want->sequence);
+    return 0;
+}
+
+static int sku_visit(void *context, const char *sku)
+{
+    struct compare *compare = context;
+    static struct sku_state want;
+    compare->report->skus++;
+    if (shard_sku_load(compare->expected, sku, &want, compare->error, sizeof(compare->error)) != 0) return -1;
+    if (compare->actual != NULL && shard_sku_compare(compare, sku, &want) != 0) return -1;
+    if (compare->views[VERIFY_STOCK] != NULL && view_stock_compare(compare, sku, &want) != 0) return -1;
+    if (compare->views[VERIFY_HISTORY] != NULL && view_history_compare(compare, sku, &want) != 0) return -1;
+    return 0;
+}
+
+static int reservation_visit(void *context, const char *sku, const struct reservation_state *want)
+{
+    struct compare *compare = context;
+    if (compare->actual != NULL && shard_reservation_compare(compare, sku, want) != 0) return -1;
+    if (compare->views[VERIFY_RESERVATIONS] == NULL) return 0;
+    struct view_reservation got;
+    int found = view_reservation_get(compare->views[VERIFY_RESERVATIONS], sku, want->reservation_id, &got,
+                                     compare->error, sizeof(compare->error));
+    if (found < 0) return -1;
+    if (!found || got.status != want->status || got.quantity != want->quantity ||
+        got.expires_at_ms != want->expires_at_ms || strcmp(got.location, want->location) != 0)
+        difference(compare->report, "view reservations: %s of %s: %s", want->reservation_id, sku,
+                   found ? "differs from the fold" : "missing");
+    return 0;
+}
+
+/* Every command of the fold has its outcome in the outcomes view. */
+static int outcome_visit(void *context, const char *command_id, const struct shard_command_outcome *want)
+{
+    struct compare *compare = context;
+    static struct view_outcome got;
+    int found = view_outcome_get(compare->views[VERIFY_OUTCOMES], command_id, &got, compare->error,
+                                 sizeof(compare->error));
+    if (found < 0) return -1;
+    const char *reason = found && !got.accepted ? domain_reject_reason_code(got.reason) : "";
+    if (!found || got.accepted == want->rejected || got.event_count != want->event_count ||
+        strcmp(reason ? reason : "?", want->reason) != 0 || strcmp(got.sku, want->sku) != 0 ||
+        (got.event_count > 0 && got.events[0].sequence != want->first_sequence))
+        difference(compare->report, "view outcomes: command %s: %s", command_id,
+                   found ? "differs from its events" : "missing");
+    return 0;
+}
+
+static int compare_all(struct compare *compare, char *error, size_t error_bytes)
+{
+    int status = shard_each_sku(compare->expected, sku_visit, compare, error, error_bytes);
     /* Walk the shard's own keys too, looking them up in the fold. */
-    if (status == 0) status = shard_each_sku(compare->actual, sku_extra, compare, error, error_bytes);
+    if (status == 0 && compare->actual != NULL)
+        status = shard_each_sku(compare->actual, sku_extra, compare, error, error_bytes);
     if (status == 0)
-        status = shard_each_reservation(compare->expected, reservation_compare, compare, error, error_bytes);
-    if (status == 0)
+        status = shard_each_reservation(compare->expected, reservation_visit, compare, error, error_bytes);
+    if (status == 0 && compare->actual != NULL)
         status = shard_each_command(compare->actual, command_compare, compare, error, error_bytes);
+    if (status == 0 && compare->views[VERIFY_OUTCOMES] != NULL)
+        status = shard_each_command(compare->expected, outcome_visit, compare, error, error_bytes);
     if (status != 0 && compare->error[0] != '\0') snprintf(error, error_bytes, "%s", compare->error);
     return status == 0 ? 0 : -1;
 }
 
-/* Folds one partition into a scratch shard and compares the handler's shard of it, when there is one. */
+/* Opens a view read-only, in a read transaction, when its file exists and its position on the partition
+ * has reached the fold's end; a view that is behind is reported as behind. NULL otherwise. */
+static sqlite3 *view_open(const struct stockd_config *config, enum verify_view which, int32_t partition,
+                          int64_t end, struct verify_report *report)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/views/%s.db", config->data_dir, verify_view_names[which]);
+    if (access(path, F_OK) != 0) return NULL;
+    sqlite3 *db = NULL;
+    static int64_t positions[STOCKD_PARTITIONS_MAX];
+    char error[256];
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite_util_exec(db, "BEGIN", error, sizeof(error)) != 0 ||
+        projector_positions_read(db, positions, config->partitions, error, sizeof(error)) != 0) {
+        difference(report, "view %s: cannot be read: %s", verify_view_names[which],
+                   db ? sqlite3_errmsg(db) : "");
+        sqlite3_close(db);
+        return NULL;
+    }
+    if (positions[partition] >= end) return db;
+    difference(report, "view %s: partition %d at %lld, behind the end of its events (%lld)",
+               verify_view_names[which], (int)partition, (long long)positions[partition], (long long)end);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* Folds one partition into a scratch shard and compares the handler's shard of it (when this instance
+ * has one) and the views with it. */
 static int partition_verify(const struct stockd_config *config, rd_kafka_t *consumer, const char *topic,
                             const char *scratch_dir, int32_t partition, const atomic_bool *stop,
                             struct verify_report *report, char *error, size_t error_bytes)
@@ -236,27 +363,33 @@ static int partition_verify(const struct stockd_config *config, rd_kafka_t *cons
     struct shard *scratch = shard_open(scratch_dir, partition, error, error_bytes);
     if (scratch == NULL) return -1;
     int64_t end = fold_partition(consumer, topic, partition, scratch, stop, report, error, error_bytes);
-    int status = end < 0 ? -1 : 0;
+    if (end < 0) {
+        shard_close(scratch);
+        return -1;
+    }
+    struct compare compare = {.expected = scratch, .report = report, .partition = partition};
     char path[4096];
-    if (status == 0 && shard_path(config->data_dir, partition, path, sizeof(path)) == 0 &&
-        access(path, F_OK) == 0) {
-        struct shard *actual = shard_open(config->data_dir, partition, error, error_bytes);
-        if (actual == NULL) {
-            status = -1;
-        } else {
-            report->shards_compared++;
-            if (shard_checkpoint(actual) < end) {
-                report->shards_behind++;
-                difference(report, "shard %d: checkpoint %lld is behind the end of its partition (%lld)",
-                           (int)partition, (long long)shard_checkpoint(actual), (long long)end);
-            } else {
-                struct compare compare = {
-                    .expected = scratch, .actual = actual, .report = report, .partition = partition};
-                status = shards_compare(&compare, error, error_bytes);
-            }
-            shard_close(actual);
+    if (shard_path(config->data_dir, partition, path, sizeof(path)) == 0 && access(path, F_OK) == 0) {
+        compare.actual = shard_open(config->data_dir, partition, error, error_bytes);
+        if (compare.actual == NULL) {
+            shard_close(scratch);
+            return -1;
+        }
+        report->shards_compared++;
+        if (shard_checkpoint(compare.actual) < end) {
+            report->shards_behind++;
+            difference(report, "shard %d: checkpoint %lld is behind the end of its partition (%lld)",
+                       (int)partition, (long long)shard_checkpoint(compare.actual), (long long)end);
+            shard_close(compare.actual);
+            compare.actual = NULL;
         }
     }
+    for (int view = 0; view < VERIFY_VIEW_COUNT; view++)
+        compare.views[view] = view_open(config, (enum verify_view)view, partition, end, report);
+    int status = compare_all(&compare, error, error_bytes);
+    for (int view = 0; view < VERIFY_VIEW_COUNT; view++)
+        sqlite3_close(compare.views[view]);
+    shard_close(compare.actual);
     shard_close(scratch);
     return status;
 }

@@ -1,0 +1,208 @@
+/* replay.c - benchmark: how fast a view is rebuilt by replaying the events topic, and its memory.
+ *
+ * Pre-loads N valid events (every SKU created, then receipts, reservations and releases in turn) into
+ * <prefix>.events of a real broker, in a child process; then, for each of the stock and history views,
+ * folds the topic from offset 0 with a projector into an empty database and times it. Prints events/s
+ * per view and peak RSS. Not a test: it asserts nothing about speed.
+ *
+ * Usage: bench_replay [--bootstrap H:P] [--events N] [--skus N] [--partitions P] */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config.h"
+#include "domain/codec.h"
+#include "kafka/client.h"
+#include "kafka/murmur2.h"
+#include "kafka/topics.h"
+#include "log.h"
+#include "projector.h"
+#include "views/view.h"
+
+struct options {
+    const char *bootstrap;
+    long events;
+    long skus;
+    int partitions;
+};
+
+static double now_s(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* The i-th event: SKUs are created first (sequence 1), then each SKU's later events cycle through
+ * StockReceived, StockReserved and ReservationReleased, so the stream folds without a refusal. */
+static void event_make(const struct options *options, long i, uint32_t *sequences, struct event *event)
+{
+    memset(event, 0, sizeof(*event));
+    long sku_index = i % options->skus;
+    uint32_t sequence = ++sequences[sku_index];
+    event->sequence = sequence;
+    event->time_ms = 1764000000000LL + i;
+    snprintf(event->sku, sizeof(event->sku), "SKU-%07ld", sku_index);
+    snprintf(event->command_id, sizeof(event->command_id), "e-%ld", i);
+    snprintf(event->location, sizeof(event->location), "WH-1");
+    if (sequence == 1) {
+        event->type = EVENT_SKU_CREATED;
+        snprintf(event->name, sizeof(event->name), "Replay item %ld", sku_index);
+        event->reorder_point = 5;
+        event->location[0] = '\0';
+        return;
+    }
+    int step = (int)((sequence - 2) % 3);
+    event->quantity = step == 0 ? 10 : 1;
+    event->type = step == 0   ? EVENT_STOCK_RECEIVED
+                  : step == 1 ? EVENT_STOCK_RESERVED
+                              : EVENT_RESERVATION_RELEASED;
+    if (step != 0)
+        snprintf(event->reservation_id, sizeof(event->reservation_id), "r-%u",
+                 step == 1 ? sequence : sequence - 1);
+}
+
+/* Child process: produce the events, keyed by SKU on its murmur2 partition, then exit. */
+static int preload(const struct options *options, const char *topic)
+{
+    char error[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", options->bootstrap, error, sizeof(error));
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", error, sizeof(error));
+    rd_kafka_conf_set(conf, "linger.ms", "20", error, sizeof(error));
+    rd_kafka_conf_set(conf, "compression.type", "lz4", error, sizeof(error));
+    rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+    uint32_t *sequences = calloc((size_t)options->skus, sizeof(*sequences));
+    if (producer == NULL || sequences == NULL) return 1;
+    static struct event event;
+    for (long i = 0; i < options->events; i++) {
+        event_make(options, i, sequences, &event);
+        char *value = codec_event_encode(&event);
+        int32_t partition = murmur2_partition(event.sku, strlen(event.sku), options->partitions);
+        while (rd_kafka_producev(
+                   producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                   RD_KAFKA_V_KEY(event.sku, strlen(event.sku)), RD_KAFKA_V_VALUE(value, strlen(value)),
+                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(producer, 10);
+        rd_kafka_poll(producer, 0);
+    }
+    rd_kafka_flush(producer, 300000);
+    int left = rd_kafka_outq_len(producer);
+    rd_kafka_destroy(producer);
+    free(sequences);
+    return left == 0 ? 0 : 1;
+}
+
+struct run {
+    struct projector *projector;
+    atomic_bool stop;
+};
+
+static void *projector_thread(void *argument)
+{
+    struct run *run = argument;
+    projector_run(run->projector, &run->stop);
+    return NULL;
+}
+
+static long rss_kib(const char *field)
+{
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[256];
+    long value = -1;
+    while (status != NULL && fgets(line, sizeof(line), status) != NULL) {
+        if (strncmp(line, field, strlen(field)) == 0) value = strtol(line + strlen(field) + 1, NULL, 10);
+    }
+    if (status != NULL) fclose(status);
+    return value;
+}
+
+/* Folds the whole topic into a fresh database of one view; prints events/s. Returns 0 or -1. */
+static int replay_view(struct stockd_config *config, const struct view_ops *view, long events)
+{
+    char error[1024];
+    static struct run run;
+    atomic_store(&run.stop, false);
+    run.projector = projector_create(config, view, error, sizeof(error));
+    if (run.projector == NULL) {
+        fprintf(stderr, "bench_replay: %s\n", error);
+        return -1;
+    }
+    pthread_t thread;
+    double start = now_s();
+    pthread_create(&thread, NULL, projector_thread, &run);
+    static struct projector_status status;
+    for (;;) {
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+        projector_status_get(run.projector, &status);
+        if ((long)status.events_applied >= events || now_s() - start > 1200) break;
+    }
+    double seconds = now_s() - start;
+    atomic_store(&run.stop, true);
+    pthread_join(thread, NULL);
+    projector_destroy(run.projector);
+    printf("view %-8s replayed %llu events in %.2f s: %.0f events/s (%llu batches)\n", view->name,
+           (unsigned long long)status.events_applied, seconds, (double)status.events_applied / seconds,
+           (unsigned long long)status.batches_committed);
+    return (long)status.events_applied >= events ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct options options = {"127.0.0.1:19092", 1000000, 100000, 6};
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--bootstrap") == 0)
+            options.bootstrap = argv[i + 1];
+        else if (strcmp(argv[i], "--events") == 0)
+            options.events = atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--skus") == 0)
+            options.skus = atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--partitions") == 0)
+            options.partitions = atoi(argv[i + 1]);
+        else {
+            fprintf(stderr, "bench_replay: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    if (options.skus < 1 || options.skus > options.events) options.skus = options.events;
+    log_init(getenv("BENCH_LOG") ? getenv("BENCH_LOG") : "warn");
+    static struct stockd_config config;
+    stockd_config_defaults(&config);
+    snprintf(config.kafka_bootstrap, sizeof(config.kafka_bootstrap), "%s", options.bootstrap);
+    snprintf(config.topic_prefix, sizeof(config.topic_prefix), "replay-%d-%ld", (int)getpid(),
+             (long)time(NULL));
+    snprintf(config.data_dir, sizeof(config.data_dir), "/tmp/stockd-replay-%d", (int)getpid());
+    config.partitions = options.partitions;
+    char error[1024];
+    if (topics_ensure(&config, 1, error, sizeof(error)) != 0) {
+        fprintf(stderr, "bench_replay: %s\n", error);
+        return 1;
+    }
+    struct kafka_topics topics;
+    kafka_topics_names(config.topic_prefix, &topics);
+    double preload_start = now_s();
+    pid_t child = fork();
+    if (child == 0) _exit(preload(&options, topics.events));
+    int child_status = 0;
+    waitpid(child, &child_status, 0);
+    if (!WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0) {
+        fprintf(stderr, "bench_replay: preload failed\n");
+        return 1;
+    }
+    printf("preloaded %ld events (%ld SKUs, %d partitions) to %s in %.1f s\n", options.events, options.skus,
+           options.partitions, topics.events, now_s() - preload_start);
+    int status = replay_view(&config, &view_stock_ops, options.events);
+    if (status == 0) status = replay_view(&config, &view_history_ops, options.events);
+    printf("peak RSS %ld KiB (VmHWM, both replays)\n", rss_kib("VmHWM:"));
+    char command[sizeof(config.data_dir) + 16];
+    snprintf(command, sizeof(command), "rm -rf '%s'", config.data_dir);
+    return status == 0 && system(command) == 0 ? 0 : 1;
+}
