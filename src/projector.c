@@ -131,6 +131,7 @@ struct projector {
     int64_t rebuild_positions_total;
     uint64_t events_applied, events_undecodable, batches_committed, batches_failed, consumer_errors;
     uint64_t rebuild_events_applied, rebuild_pauses, rebuilds_completed, rebuilds_failed;
+    uint64_t commits; /* changes readers can see: committed live batches and replaced files */
 
     /* The reader pool, under pool_mutex; the generation counts live files (a swap makes a new one). */
     pthread_mutex_t pool_mutex;
@@ -252,6 +253,7 @@ static void live_publish(struct projector *projector, uint64_t applied, uint64_t
     projector->events_applied += applied;
     projector->events_undecodable += undecodable;
     projector->batches_committed += committed ? 1 : 0;
+    projector->commits++; /* a commit, or a file replaced (or opened): readers may see something new */
     ready_log_locked(projector);
     pthread_cond_broadcast(&projector->state_changed);
     pthread_mutex_unlock(&projector->state_mutex);
@@ -1166,6 +1168,32 @@ int projector_wait_position(struct projector *projector, struct view_position po
             break;
     }
     bool passed = projector->positions[position.partition] > position.offset;
+    pthread_mutex_unlock(&projector->state_mutex);
+    return passed ? 1 : 0;
+}
+
+uint64_t projector_commit_count(struct projector *projector)
+{
+    assert(projector != NULL);
+    pthread_mutex_lock(&projector->state_mutex);
+    uint64_t commits = projector->commits;
+    pthread_mutex_unlock(&projector->state_mutex);
+    return commits;
+}
+
+int projector_wait_commit(struct projector *projector, uint64_t seen_commits, int timeout_ms)
+{
+    assert(projector != NULL);
+    timeout_ms = timeout_ms < 0 ? 0 : timeout_ms > PROJECTOR_WAIT_MS_MAX ? PROJECTOR_WAIT_MS_MAX : timeout_ms;
+    struct timespec deadline = deadline_after(timeout_ms);
+    pthread_mutex_lock(&projector->state_mutex);
+    assert(seen_commits <= projector->commits); /* a count this projector gave */
+    while (projector->commits == seen_commits) {
+        if (pthread_cond_timedwait(&projector->state_changed, &projector->state_mutex, &deadline) ==
+            ETIMEDOUT)
+            break;
+    }
+    bool passed = projector->commits != seen_commits;
     pthread_mutex_unlock(&projector->state_mutex);
     return passed ? 1 : 0;
 }

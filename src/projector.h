@@ -72,6 +72,16 @@ int projector_positions_read(sqlite3 *reader, int64_t *next_offsets, int32_t par
  * out, -1 bad position (partition out of range, negative offset). */
 int projector_wait_position(struct projector *projector, struct view_position position, int timeout_ms);
 
+/* How many times what readers see has changed: batches committed by the live fold plus files swapped in
+ * (a rebuild, an emptied view), since create. Read it BEFORE querying, then pass it to
+ * projector_wait_commit: a change after the query's snapshot then always wakes the waiter. */
+uint64_t projector_commit_count(struct projector *projector);
+
+/* Blocks until the count of projector_commit_count has passed seen_commits (the next committed batch or
+ * swap after the caller read seen_commits) or timeout_ms elapses (cut to [0, PROJECTOR_WAIT_MS_MAX]).
+ * Returns 1 when it has passed (at once when it had already), 0 timed out. */
+int projector_wait_commit(struct projector *projector, uint64_t seen_commits, int timeout_ms);
+
 /* Parses a token "partition:offset" (decimal digits only, partition < STOCKD_PARTITIONS_MAX, offset
  * <= INT64_MAX). Returns 0, or -1 with *out unchanged. */
 int projector_position_parse(const char *token, struct view_position *out);

@@ -31,6 +31,7 @@
 #include "kafka/client.h"
 #include "log.h"
 #include "store/sqlite_util.h"
+#include "views/query.h"
 
 /* The projector itself, compiled in with room for few held events, so that a rebuild running ahead of the
  * live fold pauses partitions within a small test (its symbols take the place of stockd_core's). */
@@ -577,6 +578,78 @@ static void test_wait_position_passes_at_once_and_times_out_cleanly(void **state
     assert_true(waiter.returned_ms - produced_ms < 3000);
 }
 
+struct outcome_waiter {
+    struct projector *projector;
+    const char *command_id;
+    struct view_outcome outcome;
+    int result;
+    int64_t returned_ms;
+};
+
+static void *outcome_waiter_thread(void *argument)
+{
+    struct outcome_waiter *waiter = argument;
+    char error[512];
+    waiter->result = view_outcome_wait(waiter->projector, waiter->command_id, WAIT_MS_MAX, &waiter->outcome,
+                                       error, sizeof(error));
+    waiter->returned_ms = monotonic_ms();
+    return NULL;
+}
+
+/* wait_for_outcome on the real outcomes view: a waiter blocked before the command's event exists returns
+ * as soon as it is folded; one for a command that never comes times out at its deadline. */
+static void test_outcome_wait_returns_once_folded_and_times_out_cleanly(void **state)
+{
+    struct fixture *f = *state;
+    char error[1024];
+    f->projector = projector_create(&f->config, &view_outcomes_ops, error, sizeof(error));
+    if (f->projector == NULL) fail_msg("projector_create: %s", error);
+    atomic_store(&f->stop, false);
+    assert_int_equal(pthread_create(&f->thread, NULL, projector_thread, f), 0);
+    f->running = true;
+
+    struct outcome_waiter waiter = {.projector = f->projector, .command_id = "c-01-1"}; /* event_produce's */
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, outcome_waiter_thread, &waiter), 0);
+    sleep_ms(300);
+    int64_t produced_ms = monotonic_ms();
+    event_produce(f, 1, false);
+    produced_flush();
+    pthread_join(thread, NULL);
+    assert_int_equal(waiter.result, 1);
+    assert_string_equal(waiter.outcome.command_id, "c-01-1");
+    assert_true(waiter.outcome.accepted);
+    assert_int_equal(waiter.outcome.event_count, 1);
+    print_message("outcome_wait woke %lld ms after the produce\n",
+                  (long long)(waiter.returned_ms - produced_ms));
+    assert_true(waiter.returned_ms - produced_ms < 3000);
+
+    /* Already there: at once, even with no time to wait. */
+    struct view_outcome outcome;
+    assert_int_equal(view_outcome_wait(f->projector, "c-01-1", 0, &outcome, error, sizeof(error)), 1);
+
+    /* Never comes: 0 at the deadline, while other batches commit meanwhile. */
+    int64_t started_ms = monotonic_ms();
+    event_produce(f, 2, true);
+    assert_int_equal(view_outcome_wait(f->projector, "never-decided", 300, &outcome, error, sizeof(error)),
+                     0);
+    int64_t waited_ms = monotonic_ms() - started_ms;
+    assert_true(waited_ms >= 290 && waited_ms < 3000);
+    assert_int_equal(view_outcome_wait(f->projector, "never-decided", -5, &outcome, error, sizeof(error)), 0);
+    assert_int_equal(view_outcome_wait(f->projector, "bad id!", 100, &outcome, error, sizeof(error)),
+                     VIEW_QUERY_INVALID);
+
+    /* projector_wait_commit: at once past a count already passed; the timeout on an idle view. */
+    caught_up_wait(f, false);
+    uint64_t commits = projector_commit_count(f->projector);
+    assert_true(commits >= 2);
+    assert_int_equal(projector_wait_commit(f->projector, commits - 1, 0), 1);
+    started_ms = monotonic_ms();
+    assert_int_equal(projector_wait_commit(f->projector, commits, 200), 0);
+    waited_ms = monotonic_ms() - started_ms;
+    assert_true(waited_ms >= 190 && waited_ms < 3000);
+}
+
 static void test_restart_resumes_from_stored_positions_without_reapplying(void **state)
 {
     struct fixture *f = *state;
@@ -921,6 +994,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fold_catches_up_and_positions_equal_end_offsets, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_wait_position_passes_at_once_and_times_out_cleanly, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_wait_returns_once_folded_and_times_out_cleanly, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restart_resumes_from_stored_positions_without_reapplying, setup,
                                         teardown),
