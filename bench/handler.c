@@ -5,7 +5,8 @@
  * broker, in a child process; then runs the handler in this process and times the drain. Prints
  * commands/s, transactions, and peak RSS. Not a test: it asserts nothing about speed.
  *
- * Usage: bench_handler [--bootstrap H:P] [--commands N] [--skus N] [--partitions P] [--batch-max N] */
+ * Usage: bench_handler [--bootstrap H:P] [--commands N] [--skus N] [--partitions P] [--batch-max N]
+ *                      [--with-projector 1]   (also fold the stock view meanwhile: prints its lag) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +26,8 @@
 #include "kafka/murmur2.h"
 #include "kafka/topics.h"
 #include "log.h"
+#include "projector.h"
+#include "views/view.h"
 
 struct options {
     const char *bootstrap;
@@ -32,6 +35,7 @@ struct options {
     long skus;
     int partitions;
     int batch_max;
+    int with_projector; /* also run the stock view's projector and print its lag under the load */
 };
 
 static double now_s(void)
@@ -154,8 +158,16 @@ static int preload(const struct options *options, const char *topic)
 
 struct run {
     struct handler *handler;
+    struct projector *projector; /* --with-projector: the stock view, folding what the handler writes */
     atomic_bool stop;
 };
+
+static void *projector_thread(void *argument)
+{
+    struct run *run = argument;
+    projector_run(run->projector, &run->stop);
+    return NULL;
+}
 
 static void *handler_thread(void *argument)
 {
@@ -178,7 +190,7 @@ static long rss_kib(const char *field)
 
 static void options_parse(int argc, char **argv, struct options *options)
 {
-    *options = (struct options){"127.0.0.1:19092", 500000, 100000, 6, 5000};
+    *options = (struct options){"127.0.0.1:19092", 500000, 100000, 6, 5000, 0};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--bootstrap") == 0)
             options->bootstrap = argv[i + 1];
@@ -190,6 +202,8 @@ static void options_parse(int argc, char **argv, struct options *options)
             options->partitions = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--batch-max") == 0)
             options->batch_max = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--with-projector") == 0)
+            options->with_projector = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_handler: unknown option %s\n", argv[i]);
             exit(2);
@@ -239,14 +253,29 @@ int main(int argc, char **argv)
         return 1;
     }
     pthread_t thread;
+    pthread_t projector;
+    if (options.with_projector) {
+        run.projector = projector_create(&config, &view_stock_ops, error, sizeof(error));
+        if (run.projector == NULL) {
+            fprintf(stderr, "bench_handler: %s\n", error);
+            return 1;
+        }
+        pthread_create(&projector, NULL, projector_thread, &run);
+    }
     double start = now_s();
     pthread_create(&thread, NULL, handler_thread, &run);
     struct handler_stats stats;
+    static struct projector_status view;
+    int64_t lag_max = 0;
     double first_s = 0;
     for (;;) {
         struct timespec pause = {0, 20 * 1000000L};
         nanosleep(&pause, NULL);
         handler_stats_get(run.handler, &stats);
+        if (run.projector != NULL) {
+            projector_status_get(run.projector, &view);
+            if (view.lag_total > lag_max) lag_max = view.lag_total;
+        }
         if (first_s == 0 && stats.commands_decided > 0) first_s = now_s();
         if ((long)(stats.commands_decided + stats.commands_duplicate) >= options.commands) break;
         if (now_s() - start > 900) {
@@ -256,7 +285,16 @@ int main(int argc, char **argv)
         }
     }
     double end = now_s();
+    double caught_up_s = end;
+    while (run.projector != NULL && now_s() - end < 300) {
+        projector_status_get(run.projector, &view);
+        if (view.events_applied >= stats.events_produced) break;
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+        caught_up_s = now_s();
+    }
     atomic_store(&run.stop, true);
+    if (run.projector != NULL) pthread_join(projector, NULL);
     pthread_join(thread, NULL);
     handler_stats_get(run.handler, &stats);
     handler_destroy(run.handler);
@@ -271,7 +309,15 @@ int main(int argc, char **argv)
            (unsigned long long)stats.events_produced, (unsigned long long)stats.batches_committed,
            (unsigned long long)stats.batches_aborted, config.handler_batch_max,
            config.handler_poll_timeout_ms);
-    printf("  RSS before handler %ld KiB, peak RSS %ld KiB (VmHWM)\n", rss_before, rss_kib("VmHWM:"));
+    printf("  RSS before handler %ld KiB, peak RSS %ld KiB (VmHWM%s)\n", rss_before, rss_kib("VmHWM:"),
+           run.projector ? ", handler and projector" : "");
+    if (run.projector != NULL) {
+        printf(
+            "  stock view under this load: max lag %lld events, %llu events applied, caught up %.2f s after "
+            "the handler finished\n",
+            (long long)lag_max, (unsigned long long)view.events_applied, caught_up_s - end);
+        projector_destroy(run.projector);
+    }
     char command[sizeof(config.data_dir) + 16];
     snprintf(command, sizeof(command), "rm -rf '%s'", config.data_dir);
     return system(command) == 0 ? 0 : 1;
