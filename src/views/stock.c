@@ -15,11 +15,24 @@
 
 #define STOCK_VIEW_NAME "stock"
 
-enum stock_statement { STOCK_SKU_DEFINE, STOCK_SKU_MOVE, STOCK_LOCATION_MOVE, STOCK_STATEMENT_COUNT };
+enum stock_statement {
+    STOCK_SKU_DEFINE,
+    STOCK_SKU_ADD,
+    STOCK_SKU_MOVE,
+    STOCK_LOCATION_ADD,
+    STOCK_LOCATION_MOVE,
+    STOCK_STATEMENT_COUNT
+};
 
-/* Upserts: a SKU's row appears with its first event (SkuCreated, unless the stream is odd), a location's
- * row with the first event that names it; from then on the deltas add up. */
+/* A SKU's row appears with its first event (SkuCreated, unless the stream is odd), a location's row with
+ * the first event that names it; from then on the deltas add up. The deltas are applied by an UPDATE
+ * first (one B-tree seek: the row nearly always exists), and only when it changed no row by the upsert
+ * (which seeks to find the conflict, then again to update). */
 static const char *const stock_statement_sql[STOCK_STATEMENT_COUNT] = {
+    [STOCK_SKU_ADD] = "UPDATE stock_skus SET on_hand = on_hand + ?4, reserved = reserved + ?5,"
+                      " sequence = ?2, updated_ms = ?3 WHERE sku = ?1",
+    [STOCK_LOCATION_ADD] = "UPDATE stock_locations SET on_hand = on_hand + ?3, reserved = reserved + ?4"
+                           " WHERE sku = ?1 AND location = ?2",
     [STOCK_SKU_DEFINE] =
         "INSERT INTO stock_skus (sku, name, reorder_point, sequence, updated_ms, on_hand, reserved)"
         " VALUES (?1, ?2, ?3, ?4, ?5, 0, 0) ON CONFLICT (sku) DO UPDATE SET name = excluded.name,"
@@ -37,6 +50,7 @@ static const char *const stock_statement_sql[STOCK_STATEMENT_COUNT] = {
 };
 
 struct stock_view {
+    sqlite3 *db; /* the projector's, for sqlite3_changes */
     sqlite3_stmt *statements[STOCK_STATEMENT_COUNT];
 };
 
@@ -54,28 +68,46 @@ static int stock_sku_define(struct stock_view *view, const struct event *event, 
     return view_step_done(statement, STOCK_VIEW_NAME, error, error_bytes);
 }
 
-/* Adds to a SKU's totals and stamps the row with the event. */
+/* Steps an UPDATE-first statement (bound), then resets it. Returns 1 when it changed a row, 0 when the
+ * row does not exist yet, or -1 with a message. */
+static int stock_update_step(struct stock_view *view, sqlite3_stmt *statement, char *error,
+                             size_t error_bytes)
+{
+    if (view_step_done(statement, STOCK_VIEW_NAME, error, error_bytes) != 0) return -1;
+    return sqlite3_changes(view->db) > 0 ? 1 : 0;
+}
+
+/* Adds to a SKU's totals and stamps the row with the event (the statement's parameters: sku, sequence,
+ * time, on-hand delta, reserved delta). */
 static int stock_sku_move(struct stock_view *view, const struct event *event, int64_t on_hand_delta,
                           int64_t reserved_delta, char *error, size_t error_bytes)
 {
-    sqlite3_stmt *statement = view_statement_reset(view->statements[STOCK_SKU_MOVE]);
-    sqlite3_bind_text(statement, 1, event->sku, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(statement, 2, (sqlite3_int64)event->sequence);
-    sqlite3_bind_int64(statement, 3, event->time_ms);
-    sqlite3_bind_int64(statement, 4, on_hand_delta);
-    sqlite3_bind_int64(statement, 5, reserved_delta);
-    return view_step_done(statement, STOCK_VIEW_NAME, error, error_bytes);
+    int updated = 0;
+    for (int kind = STOCK_SKU_ADD; kind <= STOCK_SKU_MOVE && updated == 0; kind++) {
+        sqlite3_stmt *statement = view->statements[kind];
+        sqlite3_bind_text(statement, 1, event->sku, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(statement, 2, (sqlite3_int64)event->sequence);
+        sqlite3_bind_int64(statement, 3, event->time_ms);
+        sqlite3_bind_int64(statement, 4, on_hand_delta);
+        sqlite3_bind_int64(statement, 5, reserved_delta);
+        updated = stock_update_step(view, statement, error, error_bytes);
+    }
+    return updated < 0 ? -1 : 0;
 }
 
 static int stock_location_move(struct stock_view *view, const char *sku, const char *location,
                                int64_t on_hand_delta, int64_t reserved_delta, char *error, size_t error_bytes)
 {
-    sqlite3_stmt *statement = view_statement_reset(view->statements[STOCK_LOCATION_MOVE]);
-    sqlite3_bind_text(statement, 1, sku, -1, SQLITE_STATIC);
-    sqlite3_bind_text(statement, 2, location, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(statement, 3, on_hand_delta);
-    sqlite3_bind_int64(statement, 4, reserved_delta);
-    return view_step_done(statement, STOCK_VIEW_NAME, error, error_bytes);
+    int updated = 0;
+    for (int kind = STOCK_LOCATION_ADD; kind <= STOCK_LOCATION_MOVE && updated == 0; kind++) {
+        sqlite3_stmt *statement = view->statements[kind];
+        sqlite3_bind_text(statement, 1, sku, -1, SQLITE_STATIC);
+        sqlite3_bind_text(statement, 2, location, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(statement, 3, on_hand_delta);
+        sqlite3_bind_int64(statement, 4, reserved_delta);
+        updated = stock_update_step(view, statement, error, error_bytes);
+    }
+    return updated < 0 ? -1 : 0;
 }
 
 /* One location's change and the same change to the SKU's totals. */
@@ -142,6 +174,7 @@ static void *stock_open(sqlite3 *db, char *error, size_t error_bytes)
         snprintf(error, error_bytes, "%s: out of memory", STOCK_VIEW_NAME);
         return NULL;
     }
+    view->db = db;
     if (view_statements_prepare(db, STOCK_VIEW_NAME, stock_statement_sql, STOCK_STATEMENT_COUNT,
                                 view->statements, error, error_bytes) != 0) {
         stock_close(view);
