@@ -35,15 +35,16 @@
 /* While a rebuild runs, the rebuild consumer waits this long when the live one had nothing. */
 #define PROJECTOR_REBUILD_POLL_MS 20
 /* Prefetched events librdkafka holds PER PARTITION (both bounds are per partition, as in
- * src/kafka/eos.c): its defaults (100,000 messages, 64 MiB) let a replay hold most of the topic in
- * memory. 10,000 events or 4 MiB per partition hold two batches ahead on every partition; with the 6
- * partitions of a default deployment at most 24 MiB. The price (bench_replay, 1M events): peak RSS 170 ->
- * 119 MB, replay speed -4% for stock, -15% for history (which stalls on its WAL checkpoints). */
-#define PROJECTOR_PREFETCH_MESSAGES "10000"
-#define PROJECTOR_PREFETCH_KBYTES   "4096"
-/* librdkafka 2.0 backs a partition's fetches off by fetch.error.backoff.ms (500 ms by default) when its
- * prefetch is full: a replay draining 10,000 events in well under that would wait for the fetch. 50 ms
- * keeps the prefetch topped up; a real fetch error is retried as often, still at most 20 times a second. */
+ * src/kafka/eos.c): its default of 100,000 messages let the kilobytes alone bound it. 8 MiB (about
+ * 30,000 events) per partition, at most 48 MiB with the 6 partitions of a default deployment: a replay
+ * needs that much: librdkafka 2.0 stops fetching a partition whose prefetch is full for a backoff, and a
+ * prefetch the fold drains within it leaves the fold waiting. Measured (bench_replay, 1M events): 4 MiB per
+ * partition cut the peak RSS from ~150 to ~100 MB but history replays 20% slower (its WAL checkpoints stall
+ * the fold, and a smaller prefetch then runs dry). */
+#define PROJECTOR_PREFETCH_MESSAGES "40000"
+#define PROJECTOR_PREFETCH_KBYTES   "8192"
+/* That backoff is fetch.error.backoff.ms (500 ms by default), which a full prefetch drains in well under:
+ * 50 ms keeps it topped up. A real fetch error is retried as often: still at most 20 times a second. */
 #define PROJECTOR_FETCH_BACKOFF_MS "50"
 /* A fetch that finds nothing waits this long at the broker: a broker that answers only then (the
  * embedded mock does) delays read-your-writes by at most this much; 10 idle fetches a second are cheap. */
