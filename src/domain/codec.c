@@ -352,7 +352,10 @@ static int error_got(struct codec_error *error, const char *field, const char *e
 /* Writes "parent.key" (or "key" at the top) into out; key bytes other than printable ASCII become '?'. */
 static void path_join(char out[static STOCKD_JSON_PATH_BYTES_MAX + 1], const char *parent, const char *key)
 {
-    size_t length = (size_t)snprintf(out, STOCKD_JSON_PATH_BYTES_MAX + 1, "%s%s", parent, *parent ? "." : "");
+    /* By hand, not snprintf: this runs for every member of every decoded envelope. */
+    size_t length = strnlen(parent, STOCKD_JSON_PATH_BYTES_MAX);
+    memcpy(out, parent, length);
+    if (length > 0 && length < STOCKD_JSON_PATH_BYTES_MAX) out[length++] = '.';
     for (size_t index = 0; key[index] != '\0' && length < STOCKD_JSON_PATH_BYTES_MAX; index++) {
         unsigned char byte = (unsigned char)key[index];
         out[length++] = byte > 0x20 && byte < 0x7f ? (char)byte : '?';
