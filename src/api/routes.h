@@ -1,0 +1,73 @@
+/* routes.h - the HTTP API's route table: every method, path template, role and status the server answers.
+ *
+ * One table, read by the server (to route and to authorise) and by the OpenAPI check (tests/tools), which
+ * compares it with schema/openapi.yaml both ways: a route or status in one and not the other fails. */
+#ifndef STOCKD_API_ROUTES_H
+#define STOCKD_API_ROUTES_H
+
+#include <stddef.h>
+
+/* Who may call a route. Each role includes the ones before it. */
+enum api_role {
+    API_ROLE_PUBLIC = 0, /* no key needed */
+    API_ROLE_READ,
+    API_ROLE_WRITE,
+    API_ROLE_ADMIN,
+};
+
+/* Statuses per route: at most this many (the table's arrays are fixed). */
+#define API_ROUTE_STATUSES_MAX 16
+
+/* A path template has at most this many segments ("/v1/reservations/{id}/release" has 4). */
+#define API_ROUTE_SEGMENTS_MAX 4
+
+enum api_route_id {
+    API_ROUTE_SKU_CREATE,
+    API_ROUTE_SKU_RECEIPTS,
+    API_ROUTE_SKU_ADJUSTMENTS,
+    API_ROUTE_SKU_TRANSFERS,
+    API_ROUTE_RESERVATION_CREATE,
+    API_ROUTE_RESERVATION_RELEASE,
+    API_ROUTE_RESERVATION_FULFIL,
+    API_ROUTE_COMMAND_SUBMIT,
+    API_ROUTE_SKU_GET,
+    API_ROUTE_SKU_LIST,
+    API_ROUTE_RESERVATION_GET,
+    API_ROUTE_SKU_HISTORY,
+    API_ROUTE_COMMAND_GET,
+    API_ROUTE_VIEWS_LIST,
+    API_ROUTE_VIEW_REBUILD,
+    API_ROUTE_HEALTHZ,
+    API_ROUTE_READYZ,
+    API_ROUTE_METRICS,
+    API_ROUTE_OPENAPI,
+    API_ROUTE_COUNT
+};
+
+struct api_route {
+    enum api_route_id id;
+    const char *method;                   /* "GET" or "POST" */
+    const char *path;                     /* OpenAPI path template, e.g. "/v1/skus/{sku}" */
+    enum api_role role;                   /* least role that may call it */
+    const char *summary;                  /* one line, for logs and the OpenAPI check's messages */
+    int statuses[API_ROUTE_STATUSES_MAX]; /* every status it can answer, ascending, 0-terminated */
+};
+
+/* The table, indexed by enum api_route_id. */
+extern const struct api_route api_routes[API_ROUTE_COUNT];
+
+/* Statuses any request can get before it is routed (unknown route, unknown method, header limits): not
+ * per route. 0-terminated. */
+extern const int api_unrouted_statuses[];
+
+/* Matches a decoded path (segments already split, percent-decoded) to a route of the given method.
+ * Returns the route, or NULL with *path_known set when the path matches a route of another method
+ * (405) and cleared when no route has this path (404). Parameters ({sku}, {id}, {name}) are returned in
+ * params[] in order. */
+const struct api_route *api_route_match(const char *method, const char *const *segments, size_t segment_count,
+                                        const char **params, size_t *param_count, int *path_known);
+
+/* Writes the Allow header value for a path that matched another method ("GET, POST"). */
+void api_route_allow(const char *const *segments, size_t segment_count, char *out, size_t out_bytes);
+
+#endif
