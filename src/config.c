@@ -41,6 +41,8 @@ struct config_key {
     const char *default_text;  /* parsed like a flag value; NULL: none, or computed (instance.id) */
     const char *default_shown; /* for --help when default_text is NULL */
     config_check_fn check;     /* strings: format rule beyond "non-empty and fits", NULL for none */
+    bool empty_ok;             /* strings: "" is a valid value (meaning none) */
+    bool secret;               /* strings: masked in --check-config output */
     const char *help;          /* one line for --help */
 };
 
@@ -48,6 +50,7 @@ static int config_check_identifier(const char *value, char *reason, size_t reaso
 static int config_check_topic_prefix(const char *value, char *reason, size_t reason_bytes);
 static int config_check_log_level(const char *value, char *reason, size_t reason_bytes);
 static int config_check_listen(const char *value, char *reason, size_t reason_bytes);
+static int config_check_api_keys(const char *value, char *reason, size_t reason_bytes);
 
 #define CONFIG_FIELD(member)                                                                                 \
     .offset = offsetof(struct stockd_config, member), .size = sizeof(((struct stockd_config *)0)->member)
@@ -161,6 +164,44 @@ static const struct config_key config_keys[] = {
      .max = STOCKD_MESSAGE_BYTES_MAX,
      .default_text = "65536",
      .help = "Largest request body accepted; larger ones get 413."},
+    {.name = "http.api_keys",
+     .type = CONFIG_STRING,
+     CONFIG_FIELD(http_api_keys),
+     .default_text = "",
+     .default_shown = "none",
+     .check = config_check_api_keys,
+     .empty_ok = true,
+     .secret = true,
+     .help = "API keys, comma-separated role:key[:not_after_unix_s] (roles read, write, admin; keys 16-128 "
+             "of [A-Za-z0-9._~+/=-]). None: every request is allowed and the API binds to 127.0.0.1 only."},
+    {.name = "http.request_timeout_ms",
+     .type = CONFIG_INT,
+     CONFIG_FIELD(http_request_timeout_ms),
+     .min = 1000,
+     .max = 600000,
+     .default_text = "30000",
+     .help = "A request (headers and body) must arrive within this time; slower clients are cut off."},
+    {.name = "http.wait_ms_max",
+     .type = CONFIG_INT,
+     CONFIG_FIELD(http_wait_ms_max),
+     .min = 0,
+     .max = 60000,
+     .default_text = "30000",
+     .help = "Longest wait of a request for an outcome (Prefer: wait) or a position (min_position)."},
+    {.name = "http.waits_max",
+     .type = CONFIG_INT,
+     CONFIG_FIELD(http_waits_max),
+     .min = 1,
+     .max = 4096,
+     .default_text = "64",
+     .help = "Requests waiting (Prefer: wait, min_position) at once; more get 503."},
+    {.name = "http.idempotency_keys_max",
+     .type = CONFIG_INT,
+     CONFIG_FIELD(http_idempotency_keys_max),
+     .min = 0,
+     .max = 10000000,
+     .default_text = "100000",
+     .help = "Recent idempotency keys remembered per instance to refuse a key reused for another command."},
     {.name = "views.lag_max",
      .type = CONFIG_INT,
      CONFIG_FIELD(views_lag_max),
@@ -352,6 +393,99 @@ static int config_check_listen(const char *value, char *reason, size_t reason_by
     return 0;
 }
 
+static int config_check_api_keys(const char *value, char *reason, size_t reason_bytes)
+{
+    struct stockd_api_key keys[STOCKD_API_KEYS_MAX];
+    return stockd_config_api_keys_parse(value, keys, reason, reason_bytes) < 0 ? -1 : 0;
+}
+
+/* The role names of http.api_keys, indexed by their level. */
+static const char *const config_api_role_names[] = {NULL, "read", "write", "admin"};
+
+/* Parses one role:key[:not_after] entry of length bytes. Returns 0 or -1 with a reason (never the key). */
+static int config_api_key_parse(const char *entry, size_t length, size_t index, struct stockd_api_key *out,
+                                char *reason, size_t reason_bytes)
+{
+    const char *colon = memchr(entry, ':', length);
+    size_t role_length = colon != NULL ? (size_t)(colon - entry) : length;
+    memset(out, 0, sizeof(*out));
+    for (unsigned level = 1; level < sizeof config_api_role_names / sizeof config_api_role_names[0];
+         level++) {
+        const char *name = config_api_role_names[level];
+        if (strlen(name) == role_length && memcmp(name, entry, role_length) == 0) out->role = level;
+    }
+    if (colon == NULL || out->role == 0) {
+        snprintf(reason, reason_bytes,
+                 "entry %zu: must be role:key[:not_after_unix_s] with role read, write "
+                 "or admin",
+                 index + 1);
+        return -1;
+    }
+    const char *key = colon + 1;
+    const char *end = entry + length;
+    const char *second = memchr(key, ':', (size_t)(end - key));
+    size_t key_length = (size_t)((second != NULL ? second : end) - key);
+    static const char key_charset[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~+/=-";
+    size_t valid = 0;
+    while (valid < key_length && key[valid] != '\0' && strchr(key_charset, key[valid]) != NULL)
+        valid++;
+    if (key_length < STOCKD_API_KEY_BYTES_MIN || key_length > STOCKD_API_KEY_BYTES_MAX ||
+        valid != key_length) {
+        snprintf(reason, reason_bytes, "entry %zu: the key must be %d to %d characters of [A-Za-z0-9._~+/=-]",
+                 index + 1, STOCKD_API_KEY_BYTES_MIN, STOCKD_API_KEY_BYTES_MAX);
+        return -1;
+    }
+    memcpy(out->key, key, key_length);
+    out->key[key_length] = '\0';
+    if (second == NULL) return 0;
+    const char *digits = second + 1;
+    size_t digit_count = (size_t)(end - digits);
+    int64_t not_after = 0;
+    for (size_t i = 0; i < digit_count && digit_count <= 12; i++) {
+        if (digits[i] < '0' || digits[i] > '9') {
+            digit_count = 0;
+            break;
+        }
+        not_after = not_after * 10 + (digits[i] - '0');
+    }
+    if (digit_count == 0 || digit_count > 12 || not_after == 0) {
+        snprintf(reason, reason_bytes, "entry %zu: not_after must be Unix seconds (1 to 12 digits)",
+                 index + 1);
+        return -1;
+    }
+    out->not_after_s = not_after;
+    return 0;
+}
+
+int stockd_config_api_keys_parse(const char *text, struct stockd_api_key out[STOCKD_API_KEYS_MAX],
+                                 char *reason, size_t reason_bytes)
+{
+    assert(text != NULL && out != NULL);
+    if (text[0] == '\0') return 0;
+    int count = 0;
+    const char *entry = text;
+    for (;;) {
+        const char *comma = strchr(entry, ',');
+        size_t length = comma != NULL ? (size_t)(comma - entry) : strlen(entry);
+        if (count == STOCKD_API_KEYS_MAX) {
+            snprintf(reason, reason_bytes, "more than %d keys", STOCKD_API_KEYS_MAX);
+            return -1;
+        }
+        if (config_api_key_parse(entry, length, (size_t)count, &out[count], reason, reason_bytes) != 0)
+            return -1;
+        for (int i = 0; i < count; i++) {
+            if (strcmp(out[i].key, out[count].key) == 0) {
+                snprintf(reason, reason_bytes, "entry %d: the same key as entry %d", count + 1, i + 1);
+                return -1;
+            }
+        }
+        count++;
+        if (comma == NULL) break;
+        entry = comma + 1;
+    }
+    return count;
+}
+
 /* ---- table lookups ----------------------------------------------------------------------------------- */
 
 /* Returns the key named name exactly (case-sensitive), or NULL. */
@@ -432,6 +566,7 @@ static int config_string_check(const struct config_key *key, const char *value, 
 {
     assert(key->type == CONFIG_STRING);
     size_t length = strlen(value);
+    if (length == 0 && key->empty_ok) return 0;
     if (length == 0) return config_fail(error, key->name, source, "empty");
     if (length >= key->size) {
         return config_fail(error, key->name, source, "longer than %zu bytes (got %zu)", key->size - 1,
@@ -1224,6 +1359,8 @@ static bool config_json_add(cJSON *object, const char *leaf, const struct stockd
     cJSON *properties = NULL;
     switch (key->type) {
     case CONFIG_STRING:
+        if (key->secret && *(const char *)field != '\0')
+            return cJSON_AddStringToObject(object, leaf, "***") != NULL;
         return cJSON_AddStringToObject(object, leaf, field) != NULL;
     case CONFIG_INT:
         return cJSON_AddNumberToObject(object, leaf, (double)config_int_load(config, key)) != NULL;

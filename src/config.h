@@ -27,6 +27,17 @@ struct stockd_kafka_property {
     char value[STOCKD_CONFIG_STRING_BYTES_MAX];
 };
 
+/* An API key of http.api_keys. */
+#define STOCKD_API_KEYS_MAX      16
+#define STOCKD_API_KEY_BYTES_MIN 16
+#define STOCKD_API_KEY_BYTES_MAX 128
+
+struct stockd_api_key {
+    unsigned role;                          /* 1 read, 2 write, 3 admin: each includes those below */
+    char key[STOCKD_API_KEY_BYTES_MAX + 1]; /* a secret: never logged */
+    int64_t not_after_s;                    /* Unix seconds after which it is refused; 0: never */
+};
+
 struct stockd_config {
     char instance_id[STOCKD_ID_BYTES_MAX + 1];     /* instance.id: stable per instance, names the txn id */
     unsigned roles;                                /* roles: bit set of enum stockd_role */
@@ -46,9 +57,14 @@ struct stockd_config {
     int64_t handler_dedup_retention_s; /* handler.dedup_retention_s: how long command ids are remembered */
     int32_t handler_punctuate_interval_ms; /* handler.punctuate_interval_ms: reservation expiry ticks */
 
-    char http_listen[STOCKD_CONFIG_STRING_BYTES_MAX]; /* http.listen: host:port */
-    int32_t http_threads;                             /* http.threads */
-    int64_t http_body_bytes_max;                      /* http.body_bytes_max */
+    char http_listen[STOCKD_CONFIG_STRING_BYTES_MAX];   /* http.listen: host:port */
+    int32_t http_threads;                               /* http.threads */
+    int64_t http_body_bytes_max;                        /* http.body_bytes_max */
+    char http_api_keys[STOCKD_CONFIG_STRING_BYTES_MAX]; /* http.api_keys: "" none (a secret) */
+    int32_t http_request_timeout_ms;                    /* http.request_timeout_ms */
+    int32_t http_wait_ms_max;                           /* http.wait_ms_max */
+    int32_t http_waits_max;                             /* http.waits_max */
+    int32_t http_idempotency_keys_max;                  /* http.idempotency_keys_max */
 
     int64_t views_lag_max; /* views.lag_max: events behind before a view is not ready */
 };
@@ -81,6 +97,11 @@ char *stockd_config_to_json(const struct stockd_config *config);
 /* Writes the help text for every key (name, env var, default, meaning) to a malloc'd string, or returns
  * NULL when out of memory. */
 char *stockd_config_help(void);
+
+/* Parses http.api_keys ("role:key[:not_after_unix_s],..."; "" is none) into out. Returns the number of
+ * keys (0 .. STOCKD_API_KEYS_MAX), or -1 with a reason that names the entry, never the key. */
+int stockd_config_api_keys_parse(const char *text, struct stockd_api_key out[STOCKD_API_KEYS_MAX],
+                                 char *reason, size_t reason_bytes);
 
 /* Writes roles as the comma list the roles key accepts ("api,router"). Returns 0, or -1 when it does not
  * fit buffer_bytes (buffer then holds a cut prefix). 32 bytes always fit. */
