@@ -1284,9 +1284,95 @@ static void test_event_encode_cleans_invalid_detail(void **state)
     free(encoded);
 }
 
+/* ---- route bodies (POST /v1/skus/{sku}/receipts ...) and POST /v1/commands ---------------------------- */
+
+static void test_body_decode_receipt_fills_data_fields_without_prefix(void **state)
+{
+    (void)state;
+    struct command command;
+    struct codec_error error;
+    const char body[] = "{\"location\":\"WH-1\",\"quantity\":9007199}";
+    assert_int_equal(codec_command_body_decode(COMMAND_RECEIVE_STOCK, body, strlen(body), CODEC_BODY_SKU_NONE,
+                                               false, &command, &error),
+                     0);
+    assert_int_equal(command.type, COMMAND_RECEIVE_STOCK);
+    assert_string_equal(command.location, "WH-1");
+    assert_int_equal(command.quantity, 9007199);
+    const char bad[] = "{\"location\":\"WH-1\",\"quantity\":0}";
+    assert_int_equal(codec_command_body_decode(COMMAND_RECEIVE_STOCK, bad, strlen(bad), CODEC_BODY_SKU_NONE,
+                                               false, &command, &error),
+                     -1);
+    assert_string_equal(error.field, "quantity");
+}
+
+static void test_body_decode_sku_key_follows_the_rule(void **state)
+{
+    (void)state;
+    struct command command;
+    struct codec_error error;
+    const char with_sku[] = "{\"sku\":\"MUG\",\"name\":\"Mug\"}";
+    assert_int_equal(codec_command_body_decode(COMMAND_CREATE_SKU, with_sku, strlen(with_sku),
+                                               CODEC_BODY_SKU_REQUIRED, false, &command, &error),
+                     0);
+    assert_string_equal(command.sku, "MUG");
+    assert_int_equal(codec_command_body_decode(COMMAND_RECEIVE_STOCK, with_sku, strlen(with_sku),
+                                               CODEC_BODY_SKU_NONE, false, &command, &error),
+                     -1);
+    const char no_sku[] = "{\"name\":\"Mug\"}";
+    assert_int_equal(codec_command_body_decode(COMMAND_CREATE_SKU, no_sku, strlen(no_sku),
+                                               CODEC_BODY_SKU_REQUIRED, false, &command, &error),
+                     -1);
+    assert_string_equal(error.field, "sku");
+    const char empty[] = "{}";
+    assert_int_equal(codec_command_body_decode(COMMAND_RELEASE_RESERVATION, empty, 2, CODEC_BODY_SKU_OPTIONAL,
+                                               true, &command, &error),
+                     0);
+    assert_string_equal(command.sku, "");
+    const char with_id[] = "{\"reservation_id\":\"r-1\"}";
+    assert_int_equal(codec_command_body_decode(COMMAND_RELEASE_RESERVATION, with_id, strlen(with_id),
+                                               CODEC_BODY_SKU_OPTIONAL, true, &command, &error),
+                     -1);
+}
+
+static void test_body_decode_refuses_duplicates_and_depth(void **state)
+{
+    (void)state;
+    struct command command;
+    struct codec_error error;
+    const char duplicate[] = "{\"location\":\"A\",\"quantity\":1,\"quantity\":2}";
+    assert_int_equal(codec_command_body_decode(COMMAND_RECEIVE_STOCK, duplicate, strlen(duplicate),
+                                               CODEC_BODY_SKU_NONE, false, &command, &error),
+                     -1);
+    assert_non_null(strstr(error.message, "duplicate key"));
+    const char deep[] = "{\"location\":[[[[[[[[[1]]]]]]]]]}";
+    assert_int_equal(codec_command_body_decode(COMMAND_RECEIVE_STOCK, deep, strlen(deep), CODEC_BODY_SKU_NONE,
+                                               false, &command, &error),
+                     -1);
+}
+
+static void test_request_decode_command_id_optional(void **state)
+{
+    (void)state;
+    struct command command;
+    struct codec_error error;
+    const char envelope[] =
+        "{\"type\":\"ReceiveStock\",\"sku\":\"MUG\",\"data\":{\"location\":\"A\",\"quantity\":3}}";
+    assert_int_equal(codec_command_request_decode(envelope, strlen(envelope), &command, &error), 0);
+    assert_string_equal(command.command_id, "");
+    assert_int_equal(command.quantity, 3);
+    assert_int_equal(codec_command_decode(envelope, strlen(envelope), &command, &error), -1);
+    const char internal[] = "{\"type\":\"ExpireReservations\",\"sku\":\"MUG\",\"data\":{}}";
+    assert_int_equal(codec_command_request_decode(internal, strlen(internal), &command, &error), -1);
+    assert_string_equal(error.field, "type");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_body_decode_receipt_fills_data_fields_without_prefix),
+        cmocka_unit_test(test_body_decode_sku_key_follows_the_rule),
+        cmocka_unit_test(test_body_decode_refuses_duplicates_and_depth),
+        cmocka_unit_test(test_request_decode_command_id_optional),
         cmocka_unit_test(test_json_scan_clean_document_has_no_problem),
         cmocka_unit_test(test_json_scan_raw_nul_byte_reported_with_offset),
         cmocka_unit_test(test_json_scan_nul_escape_reported_with_dotted_path),

@@ -865,6 +865,82 @@ int codec_command_decode(const char *json, size_t json_bytes, struct command *ou
     return result;
 }
 
+/* The envelope of POST /v1/commands: command_id may be left out (the API then supplies one). */
+static const struct field_spec command_request_fields[] = {
+    {.key = "command_id",
+     .kind = FIELD_IDENTIFIER,
+     .presence = PRESENCE_DEFAULT_ZERO,
+     .min = 1,
+     .max = STOCKD_ID_BYTES_MAX,
+     FIELD_AT(command, command_id)},
+    {.key = "type", .kind = FIELD_TYPE},
+    IDENTIFIER(command, "sku", sku, STOCKD_SKU_BYTES_MAX),
+    {.key = "data", .kind = FIELD_DATA},
+};
+
+/* Contract in codec.h. */
+int codec_command_request_decode(const char *json, size_t json_bytes, struct command *out,
+                                 struct codec_error *error)
+{
+    assert(json != NULL || json_bytes == 0);
+    assert(out != NULL && error != NULL);
+    memset(out, 0, sizeof(*out));
+    memset(error, 0, sizeof(*error));
+    cJSON *root = document_parse(json, json_bytes, error);
+    if (root == NULL) return -1;
+    int result = -1;
+    size_t count = ARRAY_COUNT(command_request_fields);
+    const char *type_name = NULL;
+    char quoted[4 * QUOTE_BYTES_MAX + 16];
+    if (keys_check(root, "", command_request_fields, count, error) != 0) goto out_delete;
+    if ((type_name = type_read(root, error)) == NULL) goto out_delete;
+    out->type = domain_command_type_parse(type_name);
+    if (out->type == COMMAND_NONE) {
+        error_set(error, "type", "unknown command type %s", text_quote(type_name, quoted, sizeof(quoted)));
+    } else if (out->type == COMMAND_EXPIRE_RESERVATIONS) {
+        error_set(error, "type", "%s is internal", type_name);
+    } else if (members_decode(root, "", command_request_fields, count, out, error) == 0) {
+        result = data_decode(root, &command_types[out->type], out, error);
+    }
+out_delete:
+    cJSON_Delete(root);
+    return result;
+}
+
+/* Contract in codec.h. */
+int codec_command_body_decode(enum command_type type, const char *json, size_t json_bytes,
+                              enum codec_body_sku sku_rule, bool reservation_id_from_path,
+                              struct command *out, struct codec_error *error)
+{
+    assert(type > COMMAND_NONE && type < COMMAND_EXPIRE_RESERVATIONS);
+    assert(json != NULL || json_bytes == 0);
+    assert(out != NULL && error != NULL);
+    memset(out, 0, sizeof(*out));
+    memset(error, 0, sizeof(*error));
+    out->type = type;
+    const struct type_spec *spec = &command_types[type];
+    struct field_spec fields[OBJECT_FIELDS_MAX];
+    size_t count = 0;
+    if (sku_rule != CODEC_BODY_SKU_NONE) {
+        fields[count] = (struct field_spec)IDENTIFIER(command, "sku", sku, STOCKD_SKU_BYTES_MAX);
+        if (sku_rule == CODEC_BODY_SKU_OPTIONAL) fields[count].presence = PRESENCE_DEFAULT_ZERO;
+        count++;
+    }
+    for (size_t i = 0; i < spec->field_count; i++) {
+        if (reservation_id_from_path && strcmp(spec->fields[i].key, "reservation_id") == 0) continue;
+        assert(count < OBJECT_FIELDS_MAX);
+        fields[count++] = spec->fields[i];
+    }
+    cJSON *root = document_parse(json, json_bytes, error);
+    if (root == NULL) return -1;
+    int result = -1;
+    if (keys_check(root, "", fields, count, error) == 0 &&
+        members_decode(root, "", fields, count, out, error) == 0)
+        result = spec->check != NULL ? spec->check(out, error) : 0;
+    cJSON_Delete(root);
+    return result;
+}
+
 /* Contract in codec.h. */
 int codec_event_decode(const char *json, size_t json_bytes, struct event *out, struct codec_error *error)
 {

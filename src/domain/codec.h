@@ -7,6 +7,7 @@
 #ifndef STOCKD_CODEC_H
 #define STOCKD_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "domain/domain.h"
@@ -19,6 +20,26 @@ struct codec_error {
 /* Decodes a command envelope. Returns 0 and fills *out, or -1 and fills *error (out is then undefined).
  * Internal command types (ExpireReservations) are refused: they never come from outside. */
 int codec_command_decode(const char *json, size_t json_bytes, struct command *out, struct codec_error *error);
+
+/* Decodes a command envelope as POST /v1/commands takes it: like codec_command_decode, but command_id may
+ * be absent (out->command_id is then ""). */
+int codec_command_request_decode(const char *json, size_t json_bytes, struct command *out,
+                                 struct codec_error *error);
+
+/* Where a route body's SKU comes from. */
+enum codec_body_sku {
+    CODEC_BODY_SKU_NONE,     /* from the path: a "sku" key is unknown */
+    CODEC_BODY_SKU_REQUIRED, /* "sku" is a member of the body */
+    CODEC_BODY_SKU_OPTIONAL, /* "sku" may be a member of the body (out->sku "" when absent) */
+};
+
+/* Decodes the body of a command route (POST /v1/skus/{sku}/receipts ...): an object holding exactly the
+ * data fields of type (field paths without "data."), plus "sku" by sku_rule, minus "reservation_id" when
+ * it comes from the path. Fills the fields of *out it found and out->type; the caller sets command_id
+ * and what comes from the path. Returns 0, or -1 with *error filled. */
+int codec_command_body_decode(enum command_type type, const char *json, size_t json_bytes,
+                              enum codec_body_sku sku_rule, bool reservation_id_from_path,
+                              struct command *out, struct codec_error *error);
 
 /* Encodes a command as compact JSON. Returns a malloc'd NUL-terminated string the caller frees, or NULL
  * when out of memory. The command must be valid (asserted for the type). */
