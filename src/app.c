@@ -15,6 +15,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "api/api.h"
 #include "handler.h"
 #include "kafka/client.h"
 #include "kafka/topics.h"
@@ -47,6 +48,7 @@ struct app {
     struct router *router;
     struct handler *handler;
     struct projector *projectors[APP_VIEWS_COUNT];
+    struct api *api;
     atomic_bool *stop;
     atomic_int failed;
 };
@@ -86,6 +88,24 @@ static int embedded_start(struct app *app, char *error, size_t error_bytes)
     return 0;
 }
 
+/* Creates the HTTP API over the stages this instance runs. Returns 0, or -1 with a message. */
+static int app_api_create(struct app *app, char *error, size_t error_bytes)
+{
+    bool projecting = app->projectors[0] != NULL;
+    struct api_stages stages = {
+        .stock = app->projectors[0],
+        .reservations = app->projectors[1],
+        .history = app->projectors[2],
+        .outcomes = app->projectors[3],
+        .projectors = app->projectors,
+        .projector_count = projecting ? APP_VIEWS_COUNT : 0,
+        .handler = app->handler,
+        .router = app->router,
+    };
+    app->api = api_create(&app->config, &stages, error, error_bytes);
+    return app->api != NULL ? 0 : -1;
+}
+
 struct app *app_create(const struct stockd_config *config, char *error, size_t error_bytes)
 {
     assert(config != NULL);
@@ -107,6 +127,8 @@ struct app *app_create(const struct stockd_config *config, char *error, size_t e
         app->projectors[i] = projector_create(&app->config, app_views[i], error, error_bytes);
         if (app->projectors[i] == NULL) goto out_destroy;
     }
+    if ((app->config.roles & STOCKD_ROLE_API) && app_api_create(app, error, error_bytes) != 0)
+        goto out_destroy;
     return app;
 out_destroy:
     app_destroy(app);
@@ -164,6 +186,14 @@ int app_run(struct app *app, atomic_bool *stop)
             break;
         }
     }
+    if (app->api != NULL && !atomic_load(stop)) {
+        char error[512];
+        if (api_start(app->api, error, sizeof(error)) != 0) {
+            log_error(COMPONENT, "%s", error);
+            atomic_store(&app->failed, 1);
+            atomic_store(stop, true);
+        }
+    }
     log_info(COMPONENT, "instance %s running %d stage(s) against %s", app->config.instance_id, thread_count,
              app->config.kafka_bootstrap);
     while (!atomic_load(stop)) {
@@ -171,6 +201,7 @@ int app_run(struct app *app, atomic_bool *stop)
         nanosleep(&pause, NULL);
     }
     log_info(COMPONENT, "stopping");
+    api_stop(app->api);
     for (int i = 0; i < thread_count; i++)
         pthread_join(threads[i], NULL);
     return atomic_load(&app->failed) ? -1 : 0;
@@ -179,6 +210,7 @@ int app_run(struct app *app, atomic_bool *stop)
 void app_destroy(struct app *app)
 {
     if (app == NULL) return;
+    api_destroy(app->api);
     for (int i = 0; i < APP_VIEWS_COUNT; i++)
         projector_destroy(app->projectors[i]);
     handler_destroy(app->handler);

@@ -1,0 +1,335 @@
+/* commands.c - the command routes: decode the body strictly, name the command, produce it, answer.
+ *
+ * 202 once Kafka has the command; with Prefer: wait=N the outcome from this instance's outcomes view
+ * (201/200, or 409/422 with the reason). Nothing is produced for a request that is refused. */
+#include "api/internal.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "domain/codec.h"
+#include "log.h"
+#include "projector.h"
+#include "views/query.h"
+
+#define COMPONENT "api"
+
+/* Reads Idempotency-Key (an identifier) into id, else makes a UUID v4. Returns true, or false after
+ * answering 400. */
+static bool command_id_assign(struct api_request *request, char id[STOCKD_ID_BYTES_MAX + 1])
+{
+    const char *key = api_header_get(request, "Idempotency-Key");
+    if (key != NULL) {
+        if (!codec_identifier_valid(key, STOCKD_ID_BYTES_MAX)) {
+            api_problem(request, 400, "invalid-header", "Invalid Idempotency-Key", "Idempotency-Key",
+                        "the key must be 1 to %d of [A-Za-z0-9._:-], starting with a letter or digit",
+                        STOCKD_ID_BYTES_MAX);
+            return false;
+        }
+        snprintf(id, STOCKD_ID_BYTES_MAX + 1, "%s", key);
+        return true;
+    }
+    unsigned char bytes[16];
+    if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes)) {
+        uint64_t fallback = (uint64_t)api_now_us() ^ atomic_fetch_add(&request->api->request_count, 1);
+        memcpy(bytes, &fallback, sizeof(fallback));
+        memcpy(bytes + 8, &request->api->request_id_seed, 8);
+    }
+    bytes[6] = (unsigned char)((bytes[6] & 0x0f) | 0x40);
+    bytes[8] = (unsigned char)((bytes[8] & 0x3f) | 0x80);
+    snprintf(id, STOCKD_ID_BYTES_MAX + 1,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1],
+             bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9], bytes[10],
+             bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]);
+    return true;
+}
+
+/* Parses Prefer: wait=N. Returns the wait in ms (0: none), cut to http.wait_ms_max. */
+static int prefer_wait_ms(const struct api_request *request)
+{
+    const char *prefer = api_header_get(request, "Prefer");
+    if (prefer == NULL) return 0;
+    const char *wait = strstr(prefer, "wait=");
+    if (wait == NULL || (wait != prefer && wait[-1] != ' ' && wait[-1] != ',' && wait[-1] != ';')) return 0;
+    wait += 5;
+    long seconds = 0;
+    int digits = 0;
+    while (wait[digits] >= '0' && wait[digits] <= '9' && digits < 6) {
+        seconds = seconds * 10 + (wait[digits] - '0');
+        digits++;
+    }
+    if (digits == 0) return 0;
+    long wait_ms = seconds * 1000;
+    if (wait_ms > request->api->config->http_wait_ms_max) wait_ms = request->api->config->http_wait_ms_max;
+    return (int)wait_ms;
+}
+
+/* 409 for a conflict with the current state, 422 for a command that cannot apply. */
+static int rejection_status(enum reject_reason reason)
+{
+    switch (reason) {
+    case REJECT_SKU_EXISTS:
+    case REJECT_INSUFFICIENT_STOCK:
+    case REJECT_RESERVATION_EXISTS:
+    case REJECT_RESERVATION_NOT_ACTIVE:
+    case REJECT_BELOW_RESERVED:
+    case REJECT_ON_HAND_LIMIT:
+    case REJECT_TOO_MANY_LOCATIONS:
+        return 409;
+    default:
+        return 422;
+    }
+}
+
+static void rejection_extra(struct json_out *out, const void *context)
+{
+    const struct view_outcome *outcome = context;
+    json_kv_string(out, "reason", domain_reject_reason_code(outcome->reason));
+    json_kv_string(out, "command_id", outcome->command_id);
+    if (outcome->event_count > 0) {
+        char token[48];
+        snprintf(token, sizeof(token), "%" PRId32 ":%" PRId64,
+                 outcome->events[outcome->event_count - 1].position.partition,
+                 outcome->events[outcome->event_count - 1].position.offset);
+        json_kv_string(out, "position", token);
+    }
+}
+
+/* Answers with a known outcome: 201/200 with it, or 409/422 with the reason. */
+static void outcome_respond(struct api_request *request, const struct view_outcome *outcome, int waited_ms)
+{
+    char preference[32] = "";
+    if (waited_ms > 0) snprintf(preference, sizeof(preference), "wait=%d", waited_ms / 1000);
+    if (!outcome->accepted) {
+        const struct api_header headers[] = {{waited_ms > 0 ? "Preference-Applied" : NULL, preference},
+                                             {NULL, NULL}};
+        api_problem_ex(
+            request, rejection_status(outcome->reason), "command-rejected", "Command rejected", NULL,
+            outcome->detail[0] != '\0' ? outcome->detail : domain_reject_reason_code(outcome->reason),
+            rejection_extra, outcome, headers);
+        return;
+    }
+    char location[16 + STOCKD_ID_BYTES_MAX * 3];
+    int status = 200;
+    if (outcome->command_type == COMMAND_CREATE_SKU) {
+        snprintf(location, sizeof(location), "/v1/skus/%s", outcome->sku);
+        status = 201;
+    } else {
+        snprintf(location, sizeof(location), "/v1/commands/%s", outcome->command_id);
+    }
+    if (outcome->command_type == COMMAND_RESERVE_STOCK) status = 201;
+    struct json_out out;
+    json_out_init(&out);
+    api_outcome_write(&out, outcome);
+    struct api_header headers[] = {{"Location", location}, {NULL, NULL}, {NULL, NULL}};
+    if (waited_ms > 0) headers[1] = (struct api_header){"Preference-Applied", preference};
+    api_respond_json(request, status, &out, headers);
+    json_out_free(&out);
+}
+
+/* The reservations view's SKU for a reservation id (release/fulfil without "sku"). Returns true with
+ * sku filled, or false after answering (404, 409 ambiguous, 503). */
+static bool reservation_sku_find(struct api_request *request, const char *reservation_id,
+                                 char sku[STOCKD_SKU_BYTES_MAX + 1])
+{
+    struct projector *projector = request->api->stages.reservations;
+    if (projector == NULL) {
+        api_problem(request, 422, "sku-required", "SKU required", "sku",
+                    "this instance has no reservations view: give the reservation's sku in the body");
+        return false;
+    }
+    char error[256];
+    sqlite3 *reader = projector_reader_acquire(projector, error, sizeof(error));
+    if (reader == NULL) {
+        api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "%s", error);
+        return false;
+    }
+    struct view_reservation reservation;
+    struct view_reservation_skus ambiguous;
+    int found = VIEW_QUERY_ERROR;
+    if (sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+        found = view_reservation_find(reader, reservation_id, &reservation, &ambiguous, error, sizeof(error));
+        sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+    }
+    projector_reader_release(projector, reader);
+    if (found == 1) {
+        snprintf(sku, STOCKD_SKU_BYTES_MAX + 1, "%s", reservation.sku);
+        return true;
+    }
+    if (found == 0) {
+        api_problem(request, 404, "not-found", "Reservation not found", NULL,
+                    "the reservations view does not hold %s (yet): give its sku in the body", reservation_id);
+    } else if (found == VIEW_QUERY_AMBIGUOUS) {
+        api_problem(request, 409, "ambiguous-reservation", "Ambiguous reservation id", "sku",
+                    "%u SKUs hold reservation %s: give its sku in the body", ambiguous.count, reservation_id);
+    } else {
+        api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "%s", error);
+    }
+    return false;
+}
+
+/* Builds the command from the route, its path and its body. Returns true, or false after answering. */
+static bool command_build(struct api_request *request, const char *body, size_t body_bytes,
+                          struct command *command)
+{
+    struct codec_error codec_error;
+    enum api_route_id route = request->route->id;
+    if (route == API_ROUTE_COMMAND_SUBMIT) {
+        if (codec_command_request_decode(body, body_bytes, command, &codec_error) != 0) goto out_invalid;
+        return true;
+    }
+    static const struct {
+        enum command_type type;
+        enum codec_body_sku sku_rule;
+        bool id_from_path;
+    } shapes[] = {
+        [API_ROUTE_SKU_CREATE] = {COMMAND_CREATE_SKU, CODEC_BODY_SKU_REQUIRED, false},
+        [API_ROUTE_SKU_RECEIPTS] = {COMMAND_RECEIVE_STOCK, CODEC_BODY_SKU_NONE, false},
+        [API_ROUTE_SKU_ADJUSTMENTS] = {COMMAND_ADJUST_STOCK, CODEC_BODY_SKU_NONE, false},
+        [API_ROUTE_SKU_TRANSFERS] = {COMMAND_TRANSFER_STOCK, CODEC_BODY_SKU_NONE, false},
+        [API_ROUTE_RESERVATION_CREATE] = {COMMAND_RESERVE_STOCK, CODEC_BODY_SKU_REQUIRED, false},
+        [API_ROUTE_RESERVATION_RELEASE] = {COMMAND_RELEASE_RESERVATION, CODEC_BODY_SKU_OPTIONAL, true},
+        [API_ROUTE_RESERVATION_FULFIL] = {COMMAND_FULFIL_RESERVATION, CODEC_BODY_SKU_OPTIONAL, true},
+    };
+    assert((size_t)route < sizeof(shapes) / sizeof(shapes[0]) && shapes[route].type != COMMAND_NONE);
+    const char *decoded_body = body;
+    size_t decoded_bytes = body_bytes;
+    if (body_bytes == 0 && shapes[route].id_from_path) {
+        decoded_body = "{}";
+        decoded_bytes = 2;
+    }
+    if (codec_command_body_decode(shapes[route].type, decoded_body, decoded_bytes, shapes[route].sku_rule,
+                                  shapes[route].id_from_path, command, &codec_error) != 0)
+        goto out_invalid;
+    if (shapes[route].sku_rule == CODEC_BODY_SKU_NONE) {
+        if (!codec_identifier_valid(request->params[0], STOCKD_SKU_BYTES_MAX)) goto out_bad_path;
+        snprintf(command->sku, sizeof(command->sku), "%s", request->params[0]);
+    }
+    if (shapes[route].id_from_path) {
+        if (!codec_identifier_valid(request->params[0], STOCKD_ID_BYTES_MAX)) goto out_bad_path;
+        snprintf(command->reservation_id, sizeof(command->reservation_id), "%s", request->params[0]);
+        if (command->sku[0] == '\0' && !reservation_sku_find(request, command->reservation_id, command->sku))
+            return false;
+    }
+    return true;
+out_bad_path:
+    api_problem(request, 400, "invalid-path", "Invalid path", NULL,
+                "a path segment must be an identifier: 1 to %d of [A-Za-z0-9._:-], starting with a letter or "
+                "digit",
+                request->route->id == API_ROUTE_RESERVATION_RELEASE ||
+                        request->route->id == API_ROUTE_RESERVATION_FULFIL
+                    ? STOCKD_ID_BYTES_MAX
+                    : STOCKD_SKU_BYTES_MAX);
+    return false;
+out_invalid:
+    api_problem(request, 400, "invalid-body", "Invalid request body", codec_error.field, "%s",
+                codec_error.message);
+    return false;
+}
+
+/* Looks up the outcome of id in the outcomes view. Returns 1 found, 0 not, -1 when the view failed. */
+static int outcome_lookup(struct projector *projector, const char *id, struct view_outcome *outcome)
+{
+    char error[256];
+    sqlite3 *reader = projector_reader_acquire(projector, error, sizeof(error));
+    if (reader == NULL) return -1;
+    int found = VIEW_QUERY_ERROR;
+    if (sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+        found = view_outcome_get(reader, id, outcome, error, sizeof(error));
+        sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+    }
+    projector_reader_release(projector, reader);
+    return found < 0 ? -1 : found;
+}
+
+static void idempotency_conflict(struct api_request *request, const char *id)
+{
+    api_problem(request, 422, "idempotency-key-reused", "Idempotency key reused", "Idempotency-Key",
+                "the command id %s was used for another command", id);
+}
+
+void api_command_route(struct api_request *request)
+{
+    if (!api_query_allow(request, NULL)) return;
+    size_t body_bytes = 0;
+    char *body = api_body_read(request, &body_bytes);
+    if (body == NULL) return;
+    struct command *command = NULL;
+    char *encoded = NULL;
+    if (!api_content_type_check(request, body_bytes)) goto out_free;
+    command = malloc(sizeof(*command));
+    if (command == NULL) {
+        api_problem(request, 500, "internal", "Internal error", NULL, "out of memory");
+        goto out_free;
+    }
+    if (!command_build(request, body, body_bytes, command)) goto out_free;
+    char id[STOCKD_ID_BYTES_MAX + 1];
+    if (!command_id_assign(request, id)) goto out_free;
+    if (command->command_id[0] != '\0' && api_header_get(request, "Idempotency-Key") != NULL &&
+        strcmp(command->command_id, id) != 0) {
+        api_problem(request, 422, "idempotency-key-mismatch", "Idempotency-Key differs from command_id",
+                    "command_id", "the body's command_id and the Idempotency-Key header must be equal");
+        goto out_free;
+    }
+    if (command->command_id[0] == '\0') snprintf(command->command_id, sizeof(command->command_id), "%s", id);
+    encoded = codec_command_encode(command);
+    if (encoded == NULL) {
+        api_problem(request, 500, "internal", "Internal error", NULL, "out of memory");
+        goto out_free;
+    }
+    size_t encoded_bytes = strlen(encoded);
+    const char *key = command->command_id;
+    enum api_idempotency_result seen =
+        api_idempotency_check(request->api->idempotency, key, api_fingerprint(encoded, encoded_bytes));
+    if (seen == API_IDEMPOTENCY_CONFLICT) {
+        idempotency_conflict(request, key);
+        goto out_free;
+    }
+    struct projector *outcomes = request->api->stages.outcomes;
+    struct view_outcome outcome;
+    if (outcomes != NULL && outcome_lookup(outcomes, key, &outcome) == 1) {
+        if (outcome.command_type != command->type || strcmp(outcome.sku, command->sku) != 0) {
+            idempotency_conflict(request, key);
+        } else {
+            outcome_respond(request, &outcome, 0);
+        }
+        goto out_free;
+    }
+    int wait_ms = outcomes != NULL ? prefer_wait_ms(request) : 0;
+    if (wait_ms > 0 && !api_wait_acquire(request)) goto out_free;
+    char error[256];
+    int sent = api_producer_send(request->api->producer, key, encoded, encoded_bytes, error, sizeof(error));
+    if (sent != 0) {
+        log_warn(COMPONENT, "request %s: command %s not produced: %s", request->request_id, key, error);
+        api_problem(request, 503, sent > 0 ? "overloaded" : "kafka-unavailable",
+                    sent > 0 ? "Overloaded" : "Kafka unavailable", NULL, "the command was not accepted: %s",
+                    error);
+        goto out_free;
+    }
+    if (wait_ms > 0) {
+        int found = view_outcome_wait(outcomes, key, wait_ms, &outcome, error, sizeof(error));
+        if (found == 1) {
+            outcome_respond(request, &outcome, wait_ms);
+            goto out_free;
+        }
+    }
+    char location[32 + STOCKD_ID_BYTES_MAX];
+    snprintf(location, sizeof(location), "/v1/commands/%s", key);
+    const struct api_header headers[] = {{"Location", location}, {NULL, NULL}};
+    struct json_out out;
+    json_out_init(&out);
+    json_object_begin(&out);
+    json_kv_string(&out, "command_id", key);
+    json_kv_string(&out, "status", "pending");
+    json_object_end(&out);
+    api_respond_json(request, 202, &out, headers);
+    json_out_free(&out);
+out_free:
+    free(encoded);
+    free(command);
+    free(body);
+}

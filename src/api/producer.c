@@ -1,0 +1,168 @@
+/* producer.c - the API's Kafka producer: commands to <prefix>.commands, each request waiting for its ack.
+ *
+ * Idempotent (enable.idempotence: acks=all, no duplicates from retries), keyed by command id with Java's
+ * murmur2 partitioner. A request thread produces and sleeps on its own condition variable; one poller
+ * thread serves delivery reports. A full local queue is retried briefly, then reported as overload. */
+#include "api/internal.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "kafka/client.h"
+#include "log.h"
+
+#define COMPONENT "api"
+
+/* Messages queued in the producer at most: bounded memory (each is < 1 KiB, so < 64 MiB), and a request
+ * that finds it full waits up to API_PRODUCER_FULL_WAIT_MS before it is refused with 503. */
+#define API_PRODUCER_QUEUE_MAX    65536
+#define API_PRODUCER_FULL_WAIT_MS 1000
+#define API_PRODUCER_DELIVERY_MS  15000
+
+struct api_producer {
+    rd_kafka_t *kafka;
+    char topic[STOCKD_SKU_BYTES_MAX + 32];
+    pthread_t poller;
+    atomic_bool stop;
+    bool poller_running;
+};
+
+/* One request's wait for its delivery report. */
+struct delivery {
+    pthread_mutex_t mutex;
+    pthread_cond_t done_cond;
+    bool done;
+    rd_kafka_resp_err_t status;
+};
+
+static void delivery_report(rd_kafka_t *kafka, const rd_kafka_message_t *message, void *opaque)
+{
+    (void)kafka;
+    (void)opaque;
+    struct delivery *delivery = message->_private;
+    assert(delivery != NULL);
+    pthread_mutex_lock(&delivery->mutex);
+    delivery->status = message->err;
+    delivery->done = true;
+    pthread_cond_signal(&delivery->done_cond);
+    pthread_mutex_unlock(&delivery->mutex);
+}
+
+static void *poller_main(void *argument)
+{
+    struct api_producer *producer = argument;
+    while (!atomic_load(&producer->stop))
+        rd_kafka_poll(producer->kafka, 100);
+    return NULL;
+}
+
+struct api_producer *api_producer_create(const struct stockd_config *config, char *error, size_t error_bytes)
+{
+    struct api_producer *producer = calloc(1, sizeof(*producer));
+    if (producer == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        return NULL;
+    }
+    struct kafka_topics topics;
+    kafka_topics_names(config->topic_prefix, &topics);
+    snprintf(producer->topic, sizeof(producer->topic), "%s", topics.commands);
+    rd_kafka_conf_t *conf = kafka_conf_new(config, "api", error, error_bytes);
+    if (conf == NULL) goto out_free;
+    char queue_max[16];
+    snprintf(queue_max, sizeof(queue_max), "%d", API_PRODUCER_QUEUE_MAX);
+    char delivery_ms[16];
+    snprintf(delivery_ms, sizeof(delivery_ms), "%d", API_PRODUCER_DELIVERY_MS);
+    if (kafka_conf_set(conf, "enable.idempotence", "true", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "acks", "all", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "partitioner", "murmur2_random", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "linger.ms", "1", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "queue.buffering.max.messages", queue_max, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "message.timeout.ms", delivery_ms, error, error_bytes) != 0) {
+        rd_kafka_conf_destroy(conf);
+        goto out_free;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, delivery_report);
+    producer->kafka = kafka_client_new(RD_KAFKA_PRODUCER, conf, error, error_bytes);
+    conf = NULL; /* taken by kafka_client_new */
+    if (producer->kafka == NULL) goto out_free;
+    if (pthread_create(&producer->poller, NULL, poller_main, producer) != 0) {
+        snprintf(error, error_bytes, "cannot start the producer's poll thread");
+        goto out_free;
+    }
+    producer->poller_running = true;
+    return producer;
+out_free:
+    api_producer_destroy(producer);
+    return NULL;
+}
+
+int api_producer_send(struct api_producer *producer, const char *key, const char *value, size_t value_bytes,
+                      char *error, size_t error_bytes)
+{
+    assert(producer != NULL && key != NULL && value != NULL);
+    struct delivery delivery = {.done = false};
+    pthread_mutex_init(&delivery.mutex, NULL);
+    pthread_cond_init(&delivery.done_cond, NULL);
+    int64_t full_since_ms = kafka_now_ms();
+    rd_kafka_resp_err_t status;
+    for (;;) {
+        status = rd_kafka_producev(
+            producer->kafka, RD_KAFKA_V_TOPIC(producer->topic), RD_KAFKA_V_KEY(key, strlen(key)),
+            RD_KAFKA_V_VALUE((void *)value, value_bytes), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(&delivery), RD_KAFKA_V_END);
+        if (status != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+        if (kafka_now_ms() - full_since_ms > API_PRODUCER_FULL_WAIT_MS) break;
+        struct timespec pause = {0, 5 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    int result = 0;
+    if (status == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        snprintf(error, error_bytes, "the producer queue stayed full for %d ms", API_PRODUCER_FULL_WAIT_MS);
+        result = 1;
+    } else if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(error, error_bytes, "produce: %s", rd_kafka_err2str(status));
+        result = -1;
+    } else {
+        pthread_mutex_lock(&delivery.mutex);
+        while (!delivery.done)
+            pthread_cond_wait(&delivery.done_cond, &delivery.mutex);
+        pthread_mutex_unlock(&delivery.mutex);
+        if (delivery.status != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(error, error_bytes, "delivery: %s", rd_kafka_err2str(delivery.status));
+            result = -1;
+        }
+    }
+    pthread_cond_destroy(&delivery.done_cond);
+    pthread_mutex_destroy(&delivery.mutex);
+    return result;
+}
+
+bool api_producer_broker_reachable(struct api_producer *producer, int timeout_ms)
+{
+    const struct rd_kafka_metadata *metadata = NULL;
+    rd_kafka_resp_err_t status = rd_kafka_metadata(producer->kafka, 0, NULL, &metadata, timeout_ms);
+    if (metadata != NULL) rd_kafka_metadata_destroy(metadata);
+    return status == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+void api_producer_destroy(struct api_producer *producer)
+{
+    if (producer == NULL) return;
+    if (producer->kafka != NULL) {
+        rd_kafka_resp_err_t status = rd_kafka_flush(producer->kafka, 10000);
+        if (status != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log_warn(COMPONENT, "producer flush at stop: %s", rd_kafka_err2str(status));
+    }
+    if (producer->poller_running) {
+        atomic_store(&producer->stop, true);
+        pthread_join(producer->poller, NULL);
+    }
+    if (producer->kafka != NULL) rd_kafka_destroy(producer->kafka);
+    free(producer);
+}

@@ -1,0 +1,488 @@
+/* queries.c - the query routes: one read transaction on a view's reader, rows and positions together.
+ *
+ * Every answer carries X-Stockd-Position (what the view has passed); min_position waits, bounded, until
+ * the view has passed the caller's tokens (read-your-writes on any instance). */
+#include "api/internal.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/codec.h"
+#include "kafka/client.h"
+#include "projector.h"
+#include "views/query.h"
+
+/* X-Stockd-Position: "partition:offset," per partition: 4 + 1 + 19 + 1 bytes each. */
+#define API_POSITION_HEADER_BYTES_MAX (STOCKD_PARTITIONS_MAX * 26)
+
+void api_positions_format(const int64_t *next_offsets, int32_t partition_count, char *out, size_t out_bytes)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int32_t partition = 0; partition < partition_count; partition++) {
+        if (next_offsets[partition] <= 0) continue;
+        int written = snprintf(out + used, out_bytes - used, "%s%" PRId32 ":%" PRId64, used > 0 ? "," : "",
+                               partition, next_offsets[partition] - 1);
+        if (written < 0 || (size_t)written >= out_bytes - used) return;
+        used += (size_t)written;
+    }
+}
+
+static void time_write(struct json_out *out, const char *key, int64_t time_ms)
+{
+    char text[40];
+    kafka_time_rfc3339(time_ms, text, sizeof(text));
+    json_kv_string(out, key, text);
+}
+
+static void position_write(struct json_out *out, const char *key, struct view_position position)
+{
+    char token[48];
+    snprintf(token, sizeof(token), "%" PRId32 ":%" PRId64, position.partition, position.offset);
+    json_kv_string(out, key, token);
+}
+
+void api_outcome_write(struct json_out *out, const struct view_outcome *outcome)
+{
+    json_object_begin(out);
+    json_kv_string(out, "command_id", outcome->command_id);
+    json_kv_string(out, "sku", outcome->sku);
+    json_kv_string(out, "type", domain_command_type_name(outcome->command_type));
+    json_kv_string(out, "status", outcome->accepted ? "accepted" : "rejected");
+    if (!outcome->accepted) {
+        json_kv_string(out, "reason", domain_reject_reason_code(outcome->reason));
+        json_kv_string(out, "detail", outcome->detail);
+    }
+    time_write(out, "decided_at", outcome->decided_ms);
+    json_kv_int(out, "decision_count", outcome->decision_count);
+    json_key(out, "events");
+    json_array_begin(out);
+    for (uint32_t i = 0; i < outcome->event_count; i++) {
+        json_object_begin(out);
+        json_kv_string(out, "type", domain_event_type_name(outcome->events[i].type));
+        json_kv_int(out, "sequence", (int64_t)outcome->events[i].sequence);
+        position_write(out, "position", outcome->events[i].position);
+        json_object_end(out);
+    }
+    json_array_end(out);
+    if (outcome->event_count > 0) {
+        position_write(out, "position", outcome->events[outcome->event_count - 1].position);
+    } else {
+        json_kv_string(out, "position", NULL);
+    }
+    json_object_end(out);
+}
+
+bool api_min_position_wait(struct api_request *request, struct projector *projector)
+{
+    const char *tokens = api_query_get(request, "min_position");
+    if (tokens == NULL) return true;
+    struct view_position positions[64];
+    size_t count = 0;
+    char copy[API_QUERY_VALUE_BYTES_MAX + 1];
+    snprintf(copy, sizeof(copy), "%s", tokens);
+    char *save = NULL;
+    for (char *token = strtok_r(copy, ",", &save); token != NULL; token = strtok_r(NULL, ",", &save)) {
+        if (count == sizeof(positions) / sizeof(positions[0]) ||
+            projector_position_parse(token, &positions[count]) != 0 ||
+            positions[count].partition >= request->api->config->partitions) {
+            api_problem(request, 400, "invalid-parameter", "Invalid min_position", "min_position",
+                        "min_position is a comma-separated list of at most 64 partition:offset tokens with "
+                        "partitions below %d",
+                        request->api->config->partitions);
+            return false;
+        }
+        count++;
+    }
+    if (count == 0) {
+        api_problem(request, 400, "invalid-parameter", "Invalid min_position", "min_position",
+                    "min_position is empty");
+        return false;
+    }
+    if (!api_wait_acquire(request)) return false;
+    int64_t deadline_us = api_now_us() + (int64_t)request->api->config->http_wait_ms_max * 1000;
+    for (size_t i = 0; i < count; i++) {
+        int64_t remaining_ms = (deadline_us - api_now_us()) / 1000;
+        if (remaining_ms < 0) remaining_ms = 0;
+        if (projector_wait_position(projector, positions[i], (int)remaining_ms) != 1) {
+            api_problem(request, 503, "position-not-reached", "Position not reached", "min_position",
+                        "the view has not passed %" PRId32 ":%" PRId64 " within %d ms",
+                        positions[i].partition, positions[i].offset, request->api->config->http_wait_ms_max);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A query's shared frame: which view, its reader, the transaction, the positions. */
+struct query_frame {
+    struct projector *projector;
+    sqlite3 *reader;
+    char position[API_POSITION_HEADER_BYTES_MAX];
+    char error[256];
+};
+
+/* Opens the frame: view present, min_position passed, reader acquired, BEGIN. Returns true, or false
+ * after answering. */
+static bool frame_open(struct api_request *request, struct query_frame *frame, struct projector *projector,
+                       const char *view_name)
+{
+    frame->projector = projector;
+    frame->reader = NULL;
+    if (projector == NULL) {
+        api_problem(request, 503, "view-unavailable", "View unavailable", NULL,
+                    "this instance does not run the projector role, so it has no %s view", view_name);
+        return false;
+    }
+    if (!api_min_position_wait(request, projector)) return false;
+    frame->reader = projector_reader_acquire(projector, frame->error, sizeof(frame->error));
+    if (frame->reader == NULL || sqlite3_exec(frame->reader, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        api_problem(request, 503, "view-unavailable", "View unavailable", NULL,
+                    "the %s view cannot be read now", view_name);
+        projector_reader_release(projector, frame->reader);
+        frame->reader = NULL;
+        return false;
+    }
+    return true;
+}
+
+/* Reads the positions in the open transaction, commits and releases. Returns true, or false after
+ * answering 503. */
+static bool frame_close(struct api_request *request, struct query_frame *frame)
+{
+    int32_t partitions = request->api->config->partitions;
+    int64_t *next_offsets = calloc((size_t)partitions, sizeof(int64_t));
+    bool ok = next_offsets != NULL && projector_positions_read(frame->reader, next_offsets, partitions,
+                                                               frame->error, sizeof(frame->error)) == 0;
+    if (ok) api_positions_format(next_offsets, partitions, frame->position, sizeof(frame->position));
+    free(next_offsets);
+    sqlite3_exec(frame->reader, "COMMIT", NULL, NULL, NULL);
+    projector_reader_release(frame->projector, frame->reader);
+    frame->reader = NULL;
+    if (!ok) api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "positions unreadable");
+    return ok;
+}
+
+/* Releases the frame after a failed query and answers for it. */
+static void frame_fail(struct api_request *request, struct query_frame *frame, int result)
+{
+    sqlite3_exec(frame->reader, "COMMIT", NULL, NULL, NULL);
+    projector_reader_release(frame->projector, frame->reader);
+    frame->reader = NULL;
+    if (result == VIEW_QUERY_INVALID) {
+        api_problem(request, 400, "invalid-parameter", "Invalid request", NULL, "%s", frame->error);
+    } else {
+        api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "the view could not be read");
+    }
+}
+
+static void respond_with_position(struct api_request *request, int status, struct json_out *out,
+                                  const struct query_frame *frame)
+{
+    const struct api_header headers[] = {{"X-Stockd-Position", frame->position}, {NULL, NULL}};
+    api_respond_json(request, status, out, headers);
+}
+
+/* Parses limit (default 50, 1..VIEW_PAGE_MAX). Returns it, or 0 after answering 400. */
+static uint32_t limit_parse(struct api_request *request)
+{
+    const char *text = api_query_get(request, "limit");
+    if (text == NULL) return 50;
+    size_t length = strlen(text);
+    if (length == 0 || length > 3 || strspn(text, "0123456789") != length || atoi(text) < 1 ||
+        atoi(text) > VIEW_PAGE_MAX) {
+        api_problem(request, 400, "invalid-parameter", "Invalid limit", "limit",
+                    "limit must be an integer in 1..%d", VIEW_PAGE_MAX);
+        return 0;
+    }
+    return (uint32_t)atoi(text);
+}
+
+static bool identifier_param(struct api_request *request, const char *value, size_t max_bytes)
+{
+    if (codec_identifier_valid(value, max_bytes)) return true;
+    api_problem(request, 400, "invalid-path", "Invalid path", NULL,
+                "a path segment must be 1 to %zu of [A-Za-z0-9._:-], starting with a letter or digit",
+                max_bytes);
+    return false;
+}
+
+static void stock_summary_write(struct json_out *out, const struct view_stock_summary *summary)
+{
+    json_kv_string(out, "sku", summary->sku);
+    json_kv_string(out, "name", summary->name);
+    json_kv_int(out, "reorder_point", summary->reorder_point);
+    json_kv_int(out, "on_hand", summary->on_hand);
+    json_kv_int(out, "reserved", summary->reserved);
+    json_kv_int(out, "available", summary->available);
+    json_kv_bool(out, "below_reorder_point", summary->below_reorder_point);
+    json_kv_int(out, "sequence", (int64_t)summary->sequence);
+    time_write(out, "updated_at", summary->updated_ms);
+}
+
+static void sku_get(struct api_request *request)
+{
+    static const char *const allowed[] = {"min_position", NULL};
+    if (!api_query_allow(request, allowed) ||
+        !identifier_param(request, request->params[0], STOCKD_SKU_BYTES_MAX))
+        return;
+    struct query_frame frame;
+    if (!frame_open(request, &frame, request->api->stages.stock, "stock")) return;
+    struct view_stock_sku *sku = malloc(sizeof(*sku));
+    int found = sku != NULL
+                    ? view_stock_get(frame.reader, request->params[0], sku, frame.error, sizeof(frame.error))
+                    : VIEW_QUERY_ERROR;
+    if (found < 0) {
+        frame_fail(request, &frame, found);
+    } else if (frame_close(request, &frame)) {
+        struct json_out out;
+        json_out_init(&out);
+        if (found == 0) {
+            const struct api_header headers[] = {{"X-Stockd-Position", frame.position}, {NULL, NULL}};
+            char detail[128];
+            snprintf(detail, sizeof(detail), "the stock view has no SKU %s", request->params[0]);
+            api_problem_ex(request, 404, "not-found", "SKU not found", NULL, detail, NULL, NULL, headers);
+        } else {
+            json_object_begin(&out);
+            stock_summary_write(&out, &sku->summary);
+            json_key(&out, "locations");
+            json_array_begin(&out);
+            for (uint32_t i = 0; i < sku->location_count; i++) {
+                json_object_begin(&out);
+                json_kv_string(&out, "location", sku->locations[i].location);
+                json_kv_int(&out, "on_hand", sku->locations[i].on_hand);
+                json_kv_int(&out, "reserved", sku->locations[i].reserved);
+                json_kv_int(&out, "available", sku->locations[i].available);
+                json_object_end(&out);
+            }
+            json_array_end(&out);
+            json_object_end(&out);
+            respond_with_position(request, 200, &out, &frame);
+        }
+        json_out_free(&out);
+    }
+    free(sku);
+}
+
+static void sku_list(struct api_request *request)
+{
+    static const char *const allowed[] = {"below_reorder_point", "limit", "cursor", "min_position", NULL};
+    if (!api_query_allow(request, allowed)) return;
+    uint32_t limit = limit_parse(request);
+    if (limit == 0) return;
+    const char *below = api_query_get(request, "below_reorder_point");
+    if (below != NULL && strcmp(below, "true") != 0 && strcmp(below, "false") != 0) {
+        api_problem(request, 400, "invalid-parameter", "Invalid below_reorder_point", "below_reorder_point",
+                    "below_reorder_point must be true or false");
+        return;
+    }
+    struct query_frame frame;
+    if (!frame_open(request, &frame, request->api->stages.stock, "stock")) return;
+    struct view_stock_page *page = malloc(sizeof(*page));
+    int count = page != NULL ? view_stock_list(frame.reader, below != NULL && strcmp(below, "true") == 0,
+                                               api_query_get(request, "cursor"), limit, page, frame.error,
+                                               sizeof(frame.error))
+                             : VIEW_QUERY_ERROR;
+    if (count < 0) {
+        frame_fail(request, &frame, count);
+    } else if (frame_close(request, &frame)) {
+        struct json_out out;
+        json_out_init(&out);
+        json_object_begin(&out);
+        json_key(&out, "items");
+        json_array_begin(&out);
+        for (int i = 0; i < count; i++) {
+            json_object_begin(&out);
+            stock_summary_write(&out, &page->items[i]);
+            json_object_end(&out);
+        }
+        json_array_end(&out);
+        json_kv_string(&out, "next_cursor", page->next_cursor[0] != '\0' ? page->next_cursor : NULL);
+        json_object_end(&out);
+        respond_with_position(request, 200, &out, &frame);
+        json_out_free(&out);
+    }
+    free(page);
+}
+
+static void reservation_write(struct json_out *out, const struct view_reservation *reservation)
+{
+    json_object_begin(out);
+    json_kv_string(out, "reservation_id", reservation->reservation_id);
+    json_kv_string(out, "sku", reservation->sku);
+    json_kv_string(out, "status", domain_reservation_status_name(reservation->status));
+    json_kv_string(out, "location", reservation->location);
+    json_kv_int(out, "quantity", reservation->quantity);
+    if (reservation->expires_at_ms != 0) {
+        time_write(out, "expires_at", reservation->expires_at_ms);
+    } else {
+        json_kv_string(out, "expires_at", NULL);
+    }
+    time_write(out, "created_at", reservation->created_ms);
+    time_write(out, "updated_at", reservation->updated_ms);
+    json_kv_string(out, "created_command_id", reservation->created_command_id);
+    json_kv_string(out, "updated_command_id", reservation->updated_command_id);
+    json_object_end(out);
+}
+
+static void ambiguous_extra(struct json_out *out, const void *context)
+{
+    const struct view_reservation_skus *skus = context;
+    json_key(out, "skus");
+    json_array_begin(out);
+    for (uint32_t i = 0; i < skus->count; i++)
+        json_string(out, skus->skus[i]);
+    json_array_end(out);
+}
+
+static void reservation_get(struct api_request *request)
+{
+    static const char *const allowed[] = {"sku", "min_position", NULL};
+    if (!api_query_allow(request, allowed) ||
+        !identifier_param(request, request->params[0], STOCKD_ID_BYTES_MAX))
+        return;
+    const char *sku = api_query_get(request, "sku");
+    if (sku != NULL && !codec_identifier_valid(sku, STOCKD_SKU_BYTES_MAX)) {
+        api_problem(request, 400, "invalid-parameter", "Invalid sku", "sku", "sku must be an identifier");
+        return;
+    }
+    struct query_frame frame;
+    if (!frame_open(request, &frame, request->api->stages.reservations, "reservations")) return;
+    struct view_reservation reservation;
+    struct view_reservation_skus ambiguous;
+    int found = sku != NULL ? view_reservation_get(frame.reader, sku, request->params[0], &reservation,
+                                                   frame.error, sizeof(frame.error))
+                            : view_reservation_find(frame.reader, request->params[0], &reservation,
+                                                    &ambiguous, frame.error, sizeof(frame.error));
+    if (found < 0) {
+        frame_fail(request, &frame, found);
+        return;
+    }
+    if (!frame_close(request, &frame)) return;
+    const struct api_header headers[] = {{"X-Stockd-Position", frame.position}, {NULL, NULL}};
+    if (found == 0) {
+        char detail[256];
+        snprintf(detail, sizeof(detail), "the reservations view has no reservation %s", request->params[0]);
+        api_problem_ex(request, 404, "not-found", "Reservation not found", NULL, detail, NULL, NULL, headers);
+    } else if (found == VIEW_QUERY_AMBIGUOUS) {
+        api_problem_ex(request, 409, "ambiguous-reservation", "Ambiguous reservation id", "sku",
+                       "several SKUs hold this reservation id: ask with ?sku=", ambiguous_extra, &ambiguous,
+                       headers);
+    } else {
+        struct json_out out;
+        json_out_init(&out);
+        reservation_write(&out, &reservation);
+        respond_with_position(request, 200, &out, &frame);
+        json_out_free(&out);
+    }
+}
+
+static void sku_history(struct api_request *request)
+{
+    static const char *const allowed[] = {"order", "limit", "cursor", "min_position", NULL};
+    if (!api_query_allow(request, allowed) ||
+        !identifier_param(request, request->params[0], STOCKD_SKU_BYTES_MAX))
+        return;
+    uint32_t limit = limit_parse(request);
+    if (limit == 0) return;
+    const char *order_text = api_query_get(request, "order");
+    enum view_order order = VIEW_ORDER_OLDEST_FIRST;
+    if (order_text != NULL && strcmp(order_text, "newest") == 0) {
+        order = VIEW_ORDER_NEWEST_FIRST;
+    } else if (order_text != NULL && strcmp(order_text, "oldest") != 0) {
+        api_problem(request, 400, "invalid-parameter", "Invalid order", "order",
+                    "order must be oldest or newest");
+        return;
+    }
+    struct query_frame frame;
+    if (!frame_open(request, &frame, request->api->stages.history, "history")) return;
+    struct view_history_page *page = malloc(sizeof(*page));
+    int count = page != NULL ? view_history_list(frame.reader, request->params[0], order,
+                                                 api_query_get(request, "cursor"), limit, page, frame.error,
+                                                 sizeof(frame.error))
+                             : VIEW_QUERY_ERROR;
+    if (count < 0) {
+        frame_fail(request, &frame, count);
+    } else if (frame_close(request, &frame)) {
+        struct json_out out;
+        json_out_init(&out);
+        json_object_begin(&out);
+        json_kv_string(&out, "sku", request->params[0]);
+        json_key(&out, "items");
+        json_array_begin(&out);
+        for (int i = 0; i < count; i++) {
+            const struct view_history_event *event = &page->events[i];
+            json_object_begin(&out);
+            json_kv_int(&out, "sequence", (int64_t)event->sequence);
+            json_kv_string(&out, "type", domain_event_type_name(event->type));
+            json_kv_string(&out, "command_id", event->command_id);
+            time_write(&out, "time", event->time_ms);
+            position_write(&out, "position", event->position);
+            json_key(&out, "event");
+            json_raw(&out, event->data);
+            json_object_end(&out);
+        }
+        json_array_end(&out);
+        json_kv_string(&out, "next_cursor", page->next_cursor[0] != '\0' ? page->next_cursor : NULL);
+        json_object_end(&out);
+        respond_with_position(request, 200, &out, &frame);
+        json_out_free(&out);
+    }
+    free(page);
+}
+
+static void command_get(struct api_request *request)
+{
+    static const char *const allowed[] = {"min_position", NULL};
+    if (!api_query_allow(request, allowed) ||
+        !identifier_param(request, request->params[0], STOCKD_ID_BYTES_MAX))
+        return;
+    struct query_frame frame;
+    if (!frame_open(request, &frame, request->api->stages.outcomes, "outcomes")) return;
+    struct view_outcome outcome;
+    int found =
+        view_outcome_get(frame.reader, request->params[0], &outcome, frame.error, sizeof(frame.error));
+    if (found < 0) {
+        frame_fail(request, &frame, found);
+        return;
+    }
+    if (!frame_close(request, &frame)) return;
+    if (found == 0) {
+        const struct api_header headers[] = {{"X-Stockd-Position", frame.position}, {NULL, NULL}};
+        char detail[256];
+        snprintf(detail, sizeof(detail), "no outcome for command %s (yet)", request->params[0]);
+        api_problem_ex(request, 404, "not-found", "Command not found", NULL, detail, NULL, NULL, headers);
+        return;
+    }
+    struct json_out out;
+    json_out_init(&out);
+    api_outcome_write(&out, &outcome);
+    respond_with_position(request, 200, &out, &frame);
+    json_out_free(&out);
+}
+
+void api_query_route(struct api_request *request)
+{
+    switch (request->route->id) {
+    case API_ROUTE_SKU_GET:
+        sku_get(request);
+        return;
+    case API_ROUTE_SKU_LIST:
+        sku_list(request);
+        return;
+    case API_ROUTE_RESERVATION_GET:
+        reservation_get(request);
+        return;
+    case API_ROUTE_SKU_HISTORY:
+        sku_history(request);
+        return;
+    case API_ROUTE_COMMAND_GET:
+        command_get(request);
+        return;
+    default:
+        assert(!"unreachable: not a query route");
+    }
+}
