@@ -1,0 +1,95 @@
+"""schemathesis_hooks.py - stockd's versions of two schemathesis checks, loaded by tests/e2e/schemathesis.sh.
+
+schemathesis's not_a_server_error and positive_data_acceptance judge by status alone. stockd has answers a
+schema cannot tell apart from bugs by status: an opaque cursor the generator made up (400, field cursor), a
+min_position no event has reached (503 position-not-reached, after http.wait_ms_max), a well-formed command
+the domain rejects (409/422 with a reason), a name of 256 characters that is over 256 bytes in UTF-8 (400).
+These checks accept exactly those, by the problem's type and field, and fail everything else the built-in
+ones fail; the run excludes the built-in two (tests/e2e/schemathesis.toml).
+"""
+import json
+
+import schemathesis
+
+
+def _problem(response):
+    """The problem+json body as a dict, or {}."""
+    if not response.headers.get("content-type", [""])[0].startswith("application/problem+json"):
+        return {}
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _problem_code(problem):
+    problem_type = problem.get("type", "")
+    prefix = "urn:stockd:problem:"
+    return problem_type[len(prefix):] if isinstance(problem_type, str) and problem_type.startswith(prefix) else ""
+
+
+def _query(case):
+    return case.query or {}
+
+
+def _over_bytes(case, field, bytes_max):
+    """Whether the body's field (a dotted path) is a string of more than bytes_max bytes in UTF-8."""
+    node = case.body
+    for part in field.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return isinstance(node, str) and len(node.encode("utf-8")) > bytes_max
+
+
+# Free-text fields whose limit is in bytes (the schema's maxLength counts characters).
+TEXT_FIELDS_BYTES_MAX = {"name": 256, "reason": 256, "data.name": 256, "data.reason": 256}
+
+
+def _explained(case, response):
+    """Why a 400/409/422/503 to schema-valid input is not a bug, or None when it is not explained."""
+    problem = _problem(response)
+    code, field = _problem_code(problem), problem.get("field")
+    status = response.status_code
+    if status == 503 and code == "position-not-reached" and "min_position" in _query(case):
+        return "min_position beyond what the view has passed"
+    if status == 503 and code == "too-many-waits":
+        return None  # the run waits once at a time: http.waits_max is never reached by it
+    if status == 400 and field == "cursor" and "cursor" in _query(case):
+        return "a made-up cursor"
+    if status == 400 and field in TEXT_FIELDS_BYTES_MAX and _over_bytes(case, field, TEXT_FIELDS_BYTES_MAX[field]):
+        return "text over its byte limit"
+    if status in (409, 422) and problem.get("reason"):
+        return "the domain rejected the command"
+    if status == 422 and code in ("idempotency-key-reused", "idempotency-key-mismatch"):
+        return "an Idempotency-Key drawn twice, or a command_id that differs from it"
+    if status == 409 and code in ("ambiguous-reservation", "rebuild-running"):
+        return "state, not input"
+    return None
+
+
+@schemathesis.check
+def stockd_not_a_server_error(ctx, response, case):
+    """No 5xx, except 503 position-not-reached for a min_position the generator made up."""
+    if response.status_code >= 500 and _explained(case, response) is None:
+        raise AssertionError(
+            f"Server error {response.status_code}: {response.content[:300].decode('utf-8', 'replace')}")
+    return None
+
+
+@schemathesis.check
+def stockd_positive_data_acceptance(ctx, response, case):
+    """Schema-valid input is accepted (2xx, 401/403/404/409), or refused for one of the reasons above."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return None
+    status = response.status_code
+    if 200 <= status < 300 or status in (401, 403, 404, 409):
+        return None
+    if status >= 500:
+        return None  # stockd_not_a_server_error's
+    if _explained(case, response) is not None:
+        return None
+    raise AssertionError(
+        f"Valid data refused with {status}: {response.content[:300].decode('utf-8', 'replace')}")
