@@ -50,7 +50,8 @@ void api_respond(struct api_request *request, int status, const char *content_ty
     for (int i = 0; headers != NULL && headers[i].name != NULL && i < API_HEADERS_EXTRA_MAX; i++)
         mg_response_header_add(connection, headers[i].name, headers[i].value, -1);
     mg_response_header_send(connection);
-    if (body_bytes > 0 && strcmp(request->info->request_method, "HEAD") != 0)
+    const char *method = request->info != NULL ? request->info->request_method : NULL;
+    if (body_bytes > 0 && (method == NULL || strcmp(method, "HEAD") != 0))
         mg_write(connection, body, body_bytes);
 }
 
@@ -461,7 +462,13 @@ static int request_begin(struct mg_connection *connection)
     request->info = info;
     request->start_us = api_now_us();
     request_id_assign(request);
-    request_dispatch(request);
+    if (info->num_headers >= MG_MAX_HEADERS) {
+        /* civetweb keeps the first MG_MAX_HEADERS and drops the rest silently: refuse instead. */
+        api_problem(request, 431, "headers-too-large", "Too many header fields", NULL,
+                    "a request may have at most %d header fields", MG_MAX_HEADERS - 1);
+    } else {
+        request_dispatch(request);
+    }
     assert(request->status != 0);
     if (request->holds_wait) atomic_fetch_sub(&api->waits, 1);
     int64_t duration_us = api_now_us() - request->start_us;
