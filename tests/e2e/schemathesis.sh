@@ -34,6 +34,7 @@ prefix="st-$suffix"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 key=$(tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 || true)
 base="http://127.0.0.1:$port"
+partitions=3
 pid=
 
 # Stops stockd (SIGTERM, then SIGKILL after STOP_TIMEOUT_S) and sets stockd_status to its exit status.
@@ -70,7 +71,7 @@ log_tail() { say "stockd's log ($work/stockd.log), last lines:"; tail -n 40 "$wo
 
 say "stockd on $base, topics $prefix.*, data in $work"
 "$stockd" --instance.id="st-$suffix" --data_dir="$work/data" --kafka.bootstrap="$bootstrap" \
-  --kafka.topic_prefix="$prefix" --kafka.partitions=3 --http.listen="127.0.0.1:$port" \
+  --kafka.topic_prefix="$prefix" --kafka.partitions="$partitions" --http.listen="127.0.0.1:$port" \
   --http.api_keys="admin:$key" --http.wait_ms_max=1000 >"$work/stockd.log" 2>&1 &
 pid=$!
 
@@ -142,7 +143,7 @@ say "seeded: $(curl -sS -D - -o /dev/null "$base/v1/skus/MUG-BLUE-350" -H "Autho
 # ---- schemathesis --------------------------------------------------------------------------------------------
 
 say "schemathesis: $examples examples per operation, seed $seed"
-export SCHEMATHESIS_HOOKS="$here/schemathesis_hooks.py"
+export SCHEMATHESIS_HOOKS="$here/schemathesis_hooks.py" STOCKD_PARTITIONS=$partitions
 st_status=0
 (cd "$work" && "$venv/bin/st" run "$base/openapi.yaml" --url "$base" \
   -H "Authorization: Bearer $key" \

@@ -2,12 +2,14 @@
 
 schemathesis's not_a_server_error and positive_data_acceptance judge by status alone. stockd has answers a
 schema cannot tell apart from bugs by status: an opaque cursor the generator made up (400, field cursor), a
-min_position no event has reached (503 position-not-reached, after http.wait_ms_max), a well-formed command
+min_position no event has reached (503 position-not-reached, after http.wait_ms_max) or naming a partition
+the topics do not have (400, field min_position; STOCKD_PARTITIONS says how many), a well-formed command
 the domain rejects (409/422 with a reason), a name of 256 characters that is over 256 bytes in UTF-8 (400).
 These checks accept exactly those, by the problem's type and field, and fail everything else the built-in
 ones fail; the run excludes the built-in two (tests/e2e/schemathesis.toml).
 """
 import json
+import os
 
 import schemathesis
 
@@ -47,6 +49,14 @@ def _over_bytes(case, field, bytes_max):
 TEXT_FIELDS_BYTES_MAX = {"name": 256, "reason": 256, "data.name": 256, "data.reason": 256}
 
 
+def _partition_out_of_range(case):
+    """Whether min_position names a partition the topics do not have (the schema cannot know how many)."""
+    partitions = int(os.environ.get("STOCKD_PARTITIONS", "0"))
+    tokens = str(_query(case).get("min_position", ""))
+    return partitions > 0 and any(int(token.split(":")[0]) >= partitions
+                                  for token in tokens.split(",") if token.split(":")[0].isdigit())
+
+
 def _explained(case, response):
     """Why a 400/409/422/503 to schema-valid input is not a bug, or None when it is not explained."""
     problem = _problem(response)
@@ -56,6 +66,8 @@ def _explained(case, response):
         return "min_position beyond what the view has passed"
     if status == 503 and code == "too-many-waits":
         return None  # the run waits once at a time: http.waits_max is never reached by it
+    if status == 400 and field == "min_position" and _partition_out_of_range(case):
+        return "a partition above kafka.partitions"
     if status == 400 and field == "cursor" and "cursor" in _query(case):
         return "a made-up cursor"
     if status == 400 and field in TEXT_FIELDS_BYTES_MAX and _over_bytes(case, field, TEXT_FIELDS_BYTES_MAX[field]):
