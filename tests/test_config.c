@@ -897,10 +897,53 @@ static void test_stockd_binary_modes_and_exit_codes(void **state)
     assert_non_null(strstr(err, "roles"));
 }
 
+static void test_api_keys_parse_roles_expiry_and_refusals(void **state)
+{
+    (void)state;
+    struct stockd_api_key keys[STOCKD_API_KEYS_MAX];
+    char reason[256];
+    assert_int_equal(stockd_config_api_keys_parse("", keys, reason, sizeof reason), 0);
+    assert_int_equal(stockd_config_api_keys_parse("read:aaaaaaaaaaaaaaaa,admin:bbbbbbbbbbbbbbbb:1700000000",
+                                                  keys, reason, sizeof reason),
+                     2);
+    assert_int_equal(keys[0].role, 1);
+    assert_string_equal(keys[0].key, "aaaaaaaaaaaaaaaa");
+    assert_int_equal(keys[0].not_after_s, 0);
+    assert_int_equal(keys[1].role, 3);
+    assert_int_equal(keys[1].not_after_s, 1700000000);
+    assert_int_equal(stockd_config_api_keys_parse("root:aaaaaaaaaaaaaaaa", keys, reason, sizeof reason), -1);
+    assert_non_null(strstr(reason, "entry 1"));
+    assert_int_equal(stockd_config_api_keys_parse("read:short", keys, reason, sizeof reason), -1);
+    assert_null(strstr(reason, "short")); /* a key is never echoed */
+    assert_int_equal(stockd_config_api_keys_parse("read:aaaaaaaaaaaaaaaa,write:aaaaaaaaaaaaaaaa", keys,
+                                                  reason, sizeof reason),
+                     -1);
+    assert_int_equal(stockd_config_api_keys_parse("read:aaaaaaaaaaaaaaaa:12x", keys, reason, sizeof reason),
+                     -1);
+    assert_int_equal(stockd_config_api_keys_parse("read:aaaa aaaaaaaaaaaa", keys, reason, sizeof reason), -1);
+}
+
+static void test_api_keys_masked_in_check_config(void **state)
+{
+    (void)state;
+    char *argv[] = {"stockd", "--http.api_keys=write:secretsecretsecret42", NULL};
+    assert_int_equal(load(COUNT(argv), argv, no_env), 0);
+    char *json = stockd_config_to_json(&loaded);
+    assert_non_null(json);
+    assert_null(strstr(json, "secretsecretsecret42"));
+    assert_non_null(strstr(json, "***"));
+    free(json);
+    char *bad[] = {"stockd", "--http.api_keys=write:short", NULL};
+    assert_int_equal(load(COUNT(bad), bad, no_env), -1);
+    assert_null(strstr(error.message, "short"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_valid),
+        cmocka_unit_test(test_api_keys_parse_roles_expiry_and_refusals),
+        cmocka_unit_test(test_api_keys_masked_in_check_config),
         cmocka_unit_test(test_default_instance_id_is_stockd_hostname_in_charset),
         cmocka_unit_test(test_load_without_sources_gives_defaults),
         cmocka_unit_test(test_string_precedence_file_env_flag),
