@@ -165,7 +165,7 @@ else
   expect submit_receive_pending 0 'pending: command c-gen accepted for processing' -- \
     "$stockctl" submit receive --sku MUG --location WH-1 --quantity 5
   request submit_receive_request 'POST /v1/skus/MUG/receipts' "Host: 127.0.0.1:$port" \
-    'Content-Type: application/json' 'Content-Length: 32' 'Connection: close' 'User-Agent: stockctl/0.1.0'
+    'Content-Type: application/json' 'Content-Length: 32' 'Connection: close'
   body submit_receive_body '{"location":"WH-1","quantity":5}'
   no_header submit_without_key_sends_no_authorization Authorization
   no_header submit_without_wait_sends_no_prefer Prefer
