@@ -28,6 +28,8 @@
  * full batches. */
 #define EOS_PREFETCH_MESSAGES "10000"
 #define EOS_PREFETCH_KBYTES   "4096"
+/* Consumer lag is sampled at most this often: it reads librdkafka's cached watermarks, no round trip. */
+#define EOS_LAG_SAMPLE_INTERVAL_MS 1000
 
 struct eos_stage {
     const struct stockd_config *config;
@@ -46,6 +48,11 @@ struct eos_stage {
     bool failed;             /* the stage asked to stop (assigned returned -1) */
     const atomic_bool *stop; /* while running: the shutdown flag */
     int aborts_in_a_row;     /* transactions aborted since the last commit: the backoff grows with it */
+    enum metrics_stage metrics_stage;
+    double lag_sample_next_ms;
+    /* Committed offsets of the current assignment (fetched at assign): the position of a partition that
+     * has delivered nothing since, for the lag. NULL while nothing is assigned. */
+    rd_kafka_topic_partition_list_t *assigned_committed;
     _Atomic uint64_t batches_committed;
     _Atomic uint64_t batches_aborted;
     _Atomic uint64_t messages_processed;
@@ -92,6 +99,7 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
     stage->config = config;
     stage->batch_max = settings->batch_max;
     stage->poll_timeout_ms = settings->poll_timeout_ms;
+    stage->metrics_stage = settings->metrics_stage;
     stage->ops = *ops;
     stage->context = context;
     return stage;
@@ -101,6 +109,7 @@ void eos_stage_destroy(struct eos_stage *stage)
 {
     if (stage == NULL) return;
     assert(stage->consumer == NULL && stage->producer == NULL);
+    if (stage->assigned_committed != NULL) rd_kafka_topic_partition_list_destroy(stage->assigned_committed);
     free(stage->batch);
     free(stage);
 }
@@ -111,6 +120,13 @@ void eos_stage_stats_get(const struct eos_stage *stage, struct eos_stage_stats *
     out->batches_aborted = atomic_load(&stage->batches_aborted);
     out->messages_processed = atomic_load(&stage->messages_processed);
     out->rejoins = atomic_load(&stage->rejoins);
+}
+
+static double monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6;
 }
 
 /* ---- batch ----------------------------------------------------------------------------------------- */
@@ -188,7 +204,8 @@ static void batch_collect(struct eos_stage *stage)
 /* ---- callbacks ------------------------------------------------------------------------------------- */
 
 /* Waits until the committed offsets of partitions are stable: with read_committed, librdkafka fetches
- * them with require_stable, which waits for the previous owner's pending transaction to finish. */
+ * them with require_stable, which waits for the previous owner's pending transaction to finish. Keeps
+ * them (stage->assigned_committed) as the starting positions the lag needs. */
 static void committed_wait(struct eos_stage *stage, rd_kafka_t *consumer,
                            const rd_kafka_topic_partition_list_t *partitions)
 {
@@ -199,7 +216,56 @@ static void committed_wait(struct eos_stage *stage, rd_kafka_t *consumer,
         log_warn(stage->name, "fetching committed offsets (attempt %d): %s", attempt,
                  rd_kafka_err2str(error));
     }
-    rd_kafka_topic_partition_list_destroy(copy);
+    if (stage->assigned_committed != NULL) rd_kafka_topic_partition_list_destroy(stage->assigned_committed);
+    stage->assigned_committed = copy;
+}
+
+/* Forgets the lag of partitions this stage no longer owns (all of them when partitions is NULL). */
+static void lag_forget(struct eos_stage *stage, const rd_kafka_topic_partition_list_t *partitions)
+{
+    if (partitions == NULL) {
+        metrics_consumer_lag_clear_all(stage->metrics_stage);
+        if (stage->assigned_committed != NULL)
+            rd_kafka_topic_partition_list_destroy(stage->assigned_committed);
+        stage->assigned_committed = NULL;
+        return;
+    }
+    for (int i = 0; i < partitions->cnt; i++)
+        metrics_consumer_lag_clear(stage->metrics_stage, partitions->elems[i].partition);
+}
+
+/* Sets the consumer lag of every assigned partition: the end librdkafka last heard of (the last stable
+ * offset under read_committed) minus the position (past transaction markers), or minus the committed
+ * offset while nothing was delivered since the assignment. At most once per EOS_LAG_SAMPLE_INTERVAL_MS;
+ * local calls only, no broker round trip. */
+static void lag_sample(struct eos_stage *stage)
+{
+    if (stage->metrics_stage == METRICS_STAGE_NONE || stage->consumer == NULL) return;
+    double now_ms = monotonic_ms();
+    if (now_ms < stage->lag_sample_next_ms) return;
+    stage->lag_sample_next_ms = now_ms + EOS_LAG_SAMPLE_INTERVAL_MS;
+    rd_kafka_topic_partition_list_t *assignment = NULL;
+    if (rd_kafka_assignment(stage->consumer, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    rd_kafka_position(stage->consumer, assignment);
+    for (int i = 0; i < assignment->cnt; i++) {
+        const rd_kafka_topic_partition_t *element = &assignment->elems[i];
+        int64_t position = element->err == RD_KAFKA_RESP_ERR_NO_ERROR ? element->offset : -1;
+        if (position < 0 && stage->assigned_committed != NULL) {
+            const rd_kafka_topic_partition_t *committed = rd_kafka_topic_partition_list_find(
+                stage->assigned_committed, element->topic, element->partition);
+            if (committed != NULL && committed->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                position = committed->offset;
+        }
+        int64_t low = -1;
+        int64_t high = -1;
+        if (rd_kafka_get_watermark_offsets(stage->consumer, element->topic, element->partition, &low,
+                                           &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            high < 0)
+            continue;                                    /* no fetch answered yet: unknown, not zero */
+        if (position < 0) position = low >= 0 ? low : 0; /* nothing committed: auto.offset.reset=earliest */
+        metrics_consumer_lag_set(stage->metrics_stage, element->partition, high - position);
+    }
+    rd_kafka_topic_partition_list_destroy(assignment);
 }
 
 static void partitions_describe(const rd_kafka_topic_partition_list_t *partitions, char *out,
@@ -236,6 +302,7 @@ static void rebalance(rd_kafka_t *consumer, rd_kafka_resp_err_t error,
     else
         log_warn(stage->name, "rebalance error: %s", rd_kafka_err2str(error));
     batch_drop_partitions(stage, partitions);
+    lag_forget(stage, partitions);
     if (stage->ops.revoked != NULL) stage->ops.revoked(stage->context, partitions);
     rd_kafka_assign(consumer, NULL);
 }
@@ -331,6 +398,7 @@ static void clients_destroy(struct eos_stage *stage)
         rd_kafka_destroy(stage->producer);
         stage->producer = NULL;
     }
+    lag_forget(stage, NULL);
 }
 
 static int clients_create(struct eos_stage *stage, const atomic_bool *stop)
@@ -361,13 +429,6 @@ static void backoff_sleep(int attempt)
     if (sleep_ms > EOS_BACKOFF_MAX_MS) sleep_ms = EOS_BACKOFF_MAX_MS;
     struct timespec pause = {sleep_ms / 1000, (sleep_ms % 1000) * 1000000L};
     nanosleep(&pause, NULL);
-}
-
-static double monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6;
 }
 
 /* ---- the transaction of one batch ----------------------------------------------------------------- */
@@ -472,6 +533,7 @@ static enum turn_result turn_run(struct eos_stage *stage)
     log_debug(stage->name, "batch of %zu: process %.1f ms, commit %.1f ms (%s)", stage->batch_count,
               processed_ms - start_ms, monotonic_ms() - processed_ms,
               result == TURN_COMMITTED ? "committed" : "not committed");
+    metrics_transaction_observe(stage->metrics_stage, result == TURN_COMMITTED, stage->batch_count);
     if (result == TURN_COMMITTED) {
         stage->ops.committed(stage->context);
         atomic_fetch_add(&stage->batches_committed, 1);
@@ -497,6 +559,7 @@ int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop)
         }
         batch_collect(stage);
         if (stage->failed) break;
+        lag_sample(stage);
         bool tick = stage->ops.tick_due != NULL && stage->ops.tick_due(stage->context, kafka_now_ms());
         if (stage->batch_count == 0 && !tick) continue;
         if (turn_run(stage) == TURN_FATAL) {

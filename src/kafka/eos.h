@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "config.h"
+#include "metrics.h"
 
 struct eos_stage;
 
@@ -46,6 +47,9 @@ struct eos_stage_settings {
     const char *transactional_id; /* stable across restarts of this instance, unique among live ones */
     int32_t batch_max;            /* messages per transaction */
     int32_t poll_timeout_ms;      /* wait for more input before committing a non-empty batch */
+    /* Which stage's transactions, batch sizes and consumer lag the loop records (metrics.h); NONE (the
+     * zero value) records nothing. */
+    enum metrics_stage metrics_stage;
 };
 
 /* Creates the stage (no clients yet: they are created by eos_stage_run). Copies the settings' strings.
