@@ -21,6 +21,7 @@
 #include "kafka/eos.h"
 #include "kafka/murmur2.h"
 #include "log.h"
+#include "metrics.h"
 #include "store/shard.h"
 
 #define COMPONENT "handler"
@@ -52,6 +53,12 @@ struct handler {
     int64_t delivered_offset_max[STOCKD_PARTITIONS_MAX];
     int64_t tick_next_ms;
     uint64_t expire_serial;
+    /* Metrics of the batch in flight, added to the registry when it commits (see batch_metrics_commit):
+     * no atomics per command, and a retried batch counts once. */
+    struct metrics_commands_local metrics_commands;
+    struct metrics_latency_local metrics_decide;
+    int64_t *submitted_ms; /* CreateTime of each decided command read in the batch; batch_max of them */
+    size_t submitted_count;
     _Atomic uint64_t commands_decided;
     _Atomic uint64_t commands_rejected;
     _Atomic uint64_t commands_duplicate;
@@ -60,6 +67,14 @@ struct handler {
     _Atomic uint64_t events_restored;
     _Atomic uint64_t reservations_expired;
 };
+
+/* Monotonic microseconds: a vDSO call, no syscall. */
+static int64_t monotonic_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
 
 /* ---- restore --------------------------------------------------------------------------------------- */
 
@@ -396,7 +411,9 @@ static int event_produce(struct handler *handler, rd_kafka_t *producer, int32_t 
     return 0;
 }
 
-/* Decides a command against its shard, stores the new state and produces the events. */
+/* Decides a command against its shard, stores the new state and produces the events. Its time (load,
+ * decide, evolve, store, queueing the events) goes to stockd_decide_seconds, its outcome to the batch's
+ * stockd_commands_total. */
 static int command_decide(struct handler *handler, rd_kafka_t *producer, int32_t partition,
                           struct shard *shard, const struct command *command, int64_t now_ms)
 {
@@ -404,6 +421,7 @@ static int command_decide(struct handler *handler, rd_kafka_t *producer, int32_t
     static _Thread_local struct decision decision;
     struct reservation_set set = {.count = 0};
     char error[512];
+    int64_t start_us = monotonic_us();
     if (shard_sku_load(shard, command->sku, &state, error, sizeof(error)) != 0) goto out_error;
     if (command->reservation_id[0] != '\0' &&
         shard_reservation_load(shard, command->sku, command->reservation_id, &set, error, sizeof(error)) < 0)
@@ -425,7 +443,11 @@ static int command_decide(struct handler *handler, rd_kafka_t *producer, int32_t
         if (event_produce(handler, producer, partition, &decision.events[i]) != 0) return -1;
     }
     atomic_fetch_add(&handler->commands_decided, 1);
-    if (decision.events[0].type == EVENT_COMMAND_REJECTED) atomic_fetch_add(&handler->commands_rejected, 1);
+    bool rejected = decision.events[0].type == EVENT_COMMAND_REJECTED;
+    if (rejected) atomic_fetch_add(&handler->commands_rejected, 1);
+    metrics_commands_local_add(&handler->metrics_commands, command->type,
+                               metrics_outcome_of(rejected ? decision.events[0].reject_reason : REJECT_NONE));
+    metrics_latency_local_add(&handler->metrics_decide, monotonic_us() - start_us);
     if (command->type == COMMAND_EXPIRE_RESERVATIONS && decision.events[0].type == EVENT_RESERVATION_EXPIRED)
         atomic_fetch_add(&handler->reservations_expired, decision.event_count);
     return 0;
@@ -444,6 +466,7 @@ static int message_handle(struct handler *handler, rd_kafka_t *producer, const r
     struct codec_error codec_error;
     if (codec_command_decode(message->payload, message->len, &command, &codec_error) != 0) {
         atomic_fetch_add(&handler->commands_dead_lettered, 1);
+        metrics_commands_local_add(&handler->metrics_commands, COMMAND_NONE, METRICS_OUTCOME_DEAD_LETTERED);
         return dlq_produce(producer, handler->topics.dlq, message, COMPONENT, codec_error.message,
                            codec_error.field);
     }
@@ -453,6 +476,7 @@ static int message_handle(struct handler *handler, rd_kafka_t *producer, const r
         snprintf(reason, sizeof(reason), "SKU %s belongs to partition %d, not %d: written without murmur2?",
                  command.sku, (int)expected, (int)message->partition);
         atomic_fetch_add(&handler->commands_dead_lettered, 1);
+        metrics_commands_local_add(&handler->metrics_commands, command.type, METRICS_OUTCOME_DEAD_LETTERED);
         return dlq_produce(producer, handler->topics.dlq, message, COMPONENT, reason, "sku");
     }
     char error[512];
@@ -463,9 +487,19 @@ static int message_handle(struct handler *handler, rd_kafka_t *producer, const r
     }
     if (seen == 1) {
         atomic_fetch_add(&handler->commands_duplicate, 1);
+        metrics_commands_local_add(&handler->metrics_commands, command.type, METRICS_OUTCOME_DUPLICATE);
         return 0;
     }
-    return command_decide(handler, producer, message->partition, shard, &command, now_ms);
+    if (command_decide(handler, producer, message->partition, shard, &command, now_ms) != 0) return -1;
+    /* The router carries the submission's CreateTime over; any other kind of timestamp says nothing
+     * about when the command was submitted. */
+    rd_kafka_timestamp_type_t timestamp_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    int64_t submitted_ms = rd_kafka_message_timestamp(message, &timestamp_type);
+    if (timestamp_type == RD_KAFKA_TIMESTAMP_CREATE_TIME && submitted_ms > 0) {
+        assert(handler->submitted_count < (size_t)handler->config->handler_batch_max);
+        handler->submitted_ms[handler->submitted_count++] = submitted_ms;
+    }
+    return 0;
 }
 
 /* ---- punctuation: reservation expiry and command-id retention ------------------------------------- */
@@ -535,11 +569,27 @@ static int on_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **
     return 0;
 }
 
+/* The batch's Kafka transaction committed: its outcomes count, and its decided commands are done
+ * end to end (their events are committed) now. */
+static void batch_metrics_commit(struct handler *handler)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+    struct metrics_latency_local end_to_end = {.count = 0};
+    for (size_t i = 0; i < handler->submitted_count; i++)
+        metrics_latency_local_add(&end_to_end, now_us - handler->submitted_ms[i] * 1000);
+    metrics_latency_merge(METRICS_LATENCY_END_TO_END, &end_to_end);
+    metrics_commands_merge(&handler->metrics_commands);
+    metrics_latency_merge(METRICS_LATENCY_DECIDE, &handler->metrics_decide);
+}
+
 static void batch_reset(struct handler *handler)
 {
     for (size_t i = 0; i < handler->touched_count; i++)
         handler->delivered_offset_max[handler->touched[i]] = -1;
     handler->touched_count = 0;
+    handler->submitted_count = 0;
 }
 
 /* Kafka committed: commit each touched shard with its checkpoint. A shard whose commit fails is behind
@@ -547,6 +597,7 @@ static void batch_reset(struct handler *handler)
 static void on_committed(void *context)
 {
     struct handler *handler = context;
+    batch_metrics_commit(handler);
     for (size_t i = 0; i < handler->touched_count; i++) {
         int32_t partition = handler->touched[i];
         int64_t offset_max = handler->delivered_offset_max[partition];
@@ -566,6 +617,9 @@ static void on_committed(void *context)
 static void on_aborted(void *context)
 {
     struct handler *handler = context;
+    /* The batch will be read and decided again: its outcomes count then. The time spent was spent. */
+    metrics_commands_local_clear(&handler->metrics_commands);
+    metrics_latency_merge(METRICS_LATENCY_DECIDE, &handler->metrics_decide);
     for (size_t i = 0; i < handler->touched_count; i++)
         shard_rollback(handler->shards[handler->touched[i]]);
     batch_reset(handler);
@@ -593,6 +647,13 @@ struct handler *handler_create(const struct stockd_config *config, char *error, 
         return NULL;
     }
     handler->config = config;
+    assert(config->handler_batch_max > 0);
+    handler->submitted_ms = calloc((size_t)config->handler_batch_max, sizeof(*handler->submitted_ms));
+    if (handler->submitted_ms == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        free(handler);
+        return NULL;
+    }
     kafka_topics_names(config->topic_prefix, &handler->topics);
     snprintf(handler->group_id, sizeof(handler->group_id), "%s-handler", config->topic_prefix);
     snprintf(handler->transactional_id, sizeof(handler->transactional_id), "%s-handler-%s",
@@ -615,9 +676,11 @@ struct handler *handler_create(const struct stockd_config *config, char *error, 
         .transactional_id = handler->transactional_id,
         .batch_max = config->handler_batch_max,
         .poll_timeout_ms = config->handler_poll_timeout_ms,
+        .metrics_stage = METRICS_STAGE_HANDLER,
     };
     handler->stage = eos_stage_create(config, &settings, &ops, handler, error, error_bytes);
     if (handler->stage == NULL) {
+        free(handler->submitted_ms);
         free(handler);
         return NULL;
     }
@@ -660,5 +723,6 @@ void handler_destroy(struct handler *handler)
 {
     if (handler == NULL) return;
     eos_stage_destroy(handler->stage);
+    free(handler->submitted_ms);
     free(handler);
 }
