@@ -1,7 +1,8 @@
 /* router.c - commands -> commands.by-sku, re-keyed by SKU, exactly once.
  *
  * The command is re-encoded canonically (what the handler reads is exactly what the codec accepts), keyed
- * by SKU and sent to murmur2(SKU) % P. Undecodable records go to the DLQ with the codec's message. */
+ * by SKU and sent to murmur2(SKU) % P with the submission's CreateTime (for the end-to-end latency the
+ * handler measures). Undecodable records go to the DLQ with the codec's message. */
 #include "router.h"
 
 #include <assert.h>
@@ -16,9 +17,21 @@
 #include "kafka/dlq.h"
 #include "kafka/eos.h"
 #include "kafka/murmur2.h"
+#include "kafka/topics.h"
 #include "log.h"
+#include "metrics.h"
 
 #define COMPONENT "router"
+
+/* How far a carried-over CreateTime may lie in the past. by-sku's retention (1 day) deletes by record
+ * timestamp: a backlog of old commands routed with their own timestamps could be deleted before the
+ * handler reads them. Older timestamps are moved up to this age, which is still far beyond the largest
+ * latency bucket (10 s), so the histogram's buckets stay right; only its sum undercounts. */
+#define ROUTER_TIMESTAMP_AGE_MAX_MS (3600 * 1000)
+_Static_assert(ROUTER_TIMESTAMP_AGE_MAX_MS * 4 <= TOPICS_BY_SKU_RETENTION_MS,
+               "far inside by-sku's retention");
+/* How many times a full producer queue is waited on (10 ms each) before giving up: 30 s. */
+#define ROUTER_QUEUE_FULL_RETRIES 3000
 
 struct router {
     const struct stockd_config *config;
@@ -28,19 +41,58 @@ struct router {
     struct eos_stage *stage;
     _Atomic uint64_t commands_routed;
     _Atomic uint64_t commands_dead_lettered;
+    /* Of the batch in flight, counted into stockd_router_commands_total when it commits. */
+    uint64_t batch_routed;
+    uint64_t batch_dead_lettered;
 };
 
+/* The timestamp for the by-sku record: the consumed record's CreateTime (the submission), bounded to
+ * [now - ROUTER_TIMESTAMP_AGE_MAX_MS, now]; 0 (librdkafka stamps it now) for any other timestamp type. */
+static int64_t timestamp_carried(const rd_kafka_message_t *message, int64_t now_ms)
+{
+    rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+    int64_t timestamp_ms = rd_kafka_message_timestamp(message, &type);
+    if (type != RD_KAFKA_TIMESTAMP_CREATE_TIME || timestamp_ms <= 0) return 0;
+    if (timestamp_ms < now_ms - ROUTER_TIMESTAMP_AGE_MAX_MS) return now_ms - ROUTER_TIMESTAMP_AGE_MAX_MS;
+    return timestamp_ms > now_ms ? now_ms : timestamp_ms;
+}
+
+/* dlq_producev_owned with a record timestamp: on a full local queue, serves delivery reports and retries.
+ * Takes ownership of value (freed with free) and headers in every case. Returns 0 or -1. */
+static int produce_owned(rd_kafka_t *producer, const char *topic, int32_t partition, const char *key,
+                         size_t key_bytes, char *value, size_t value_bytes, rd_kafka_headers_t *headers,
+                         int64_t timestamp_ms)
+{
+    rd_kafka_resp_err_t status = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int attempt = 0; attempt < ROUTER_QUEUE_FULL_RETRIES; attempt++) {
+        status = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                                   RD_KAFKA_V_KEY(key, key_bytes), RD_KAFKA_V_VALUE(value, value_bytes),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(headers),
+                                   RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
+        if (status != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
+        rd_kafka_poll(producer, 10);
+    }
+    if (status == RD_KAFKA_RESP_ERR_NO_ERROR) return 0; /* librdkafka owns value and headers now */
+    log_warn(COMPONENT, "produce to %s: %s", topic, rd_kafka_err2str(status));
+    free(value);
+    rd_kafka_headers_destroy(headers);
+    return -1;
+}
+
 /* Routes one record: decode, re-encode, produce to the SKU's partition of by-sku (or to the DLQ). */
-static int message_route(struct router *router, rd_kafka_t *producer, const rd_kafka_message_t *message)
+static int message_route(struct router *router, rd_kafka_t *producer, const rd_kafka_message_t *message,
+                         int64_t now_ms)
 {
     static _Thread_local struct command command;
     struct codec_error codec_error;
     if (message->payload == NULL || message->len == 0) {
         atomic_fetch_add(&router->commands_dead_lettered, 1);
+        router->batch_dead_lettered++;
         return dlq_produce(producer, router->topics.dlq, message, COMPONENT, "empty record value", "");
     }
     if (codec_command_decode(message->payload, message->len, &command, &codec_error) != 0) {
         atomic_fetch_add(&router->commands_dead_lettered, 1);
+        router->batch_dead_lettered++;
         return dlq_produce(producer, router->topics.dlq, message, COMPONENT, codec_error.message,
                            codec_error.field);
     }
@@ -50,31 +102,39 @@ static int message_route(struct router *router, rd_kafka_t *producer, const rd_k
     rd_kafka_header_add(headers, "stockd_command_id", -1, command.command_id, -1);
     size_t sku_bytes = strlen(command.sku);
     int32_t partition = murmur2_partition(command.sku, sku_bytes, router->config->partitions);
-    if (dlq_producev_owned(producer, router->topics.by_sku, partition, command.sku, sku_bytes, value,
-                           strlen(value), headers) != 0)
+    if (produce_owned(producer, router->topics.by_sku, partition, command.sku, sku_bytes, value,
+                      strlen(value), headers, timestamp_carried(message, now_ms)) != 0)
         return -1;
     atomic_fetch_add(&router->commands_routed, 1);
+    router->batch_routed++;
     return 0;
 }
 
 static int on_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **messages, size_t count)
 {
     struct router *router = context;
+    int64_t now_ms = kafka_now_ms();
     for (size_t i = 0; i < count; i++) {
-        if (message_route(router, producer, messages[i]) != 0) return -1;
+        if (message_route(router, producer, messages[i], now_ms) != 0) return -1;
     }
     return 0;
 }
 
-/* The router keeps no state: nothing to make durable or to undo beyond the Kafka transaction. */
+/* The router keeps no state: nothing to make durable or to undo beyond the Kafka transaction; only the
+ * batch's counts, which count once it commits. */
 static void on_committed(void *context)
 {
-    (void)context;
+    struct router *router = context;
+    metrics_router_commands_add(router->batch_routed, router->batch_dead_lettered);
+    router->batch_routed = 0;
+    router->batch_dead_lettered = 0;
 }
 
 static void on_aborted(void *context)
 {
-    (void)context;
+    struct router *router = context;
+    router->batch_routed = 0;
+    router->batch_dead_lettered = 0;
 }
 
 struct router *router_create(const struct stockd_config *config, char *error, size_t error_bytes)
@@ -102,6 +162,7 @@ struct router *router_create(const struct stockd_config *config, char *error, si
         .transactional_id = router->transactional_id,
         .batch_max = config->handler_batch_max,
         .poll_timeout_ms = config->handler_poll_timeout_ms,
+        .metrics_stage = METRICS_STAGE_ROUTER,
     };
     router->stage = eos_stage_create(config, &settings, &ops, router, error, error_bytes);
     if (router->stage == NULL) {
