@@ -3,7 +3,8 @@
  * One thread per view: a consumer assigned to every partition (read_committed, never joining its group)
  * feeds bounded batches, each one SQLite transaction with the consumer's positions. A rebuild folds from
  * offset 0 into <name>.db.rebuild on the same thread, never past the live positions, and is renamed over
- * the live file once equal. Knows views only through view_ops; never produces to Kafka. */
+ * the live file once equal. Each fold decodes on a helper thread of its own, a chunk ahead of the SQLite
+ * writes. Knows views only through view_ops; never produces to Kafka. */
 #include "projector.h"
 
 #include <assert.h>
@@ -34,17 +35,17 @@
 #define PROJECTOR_POLL_TIMEOUT_MS 100
 /* While a rebuild runs, the rebuild consumer waits this long when the live one had nothing. */
 #define PROJECTOR_REBUILD_POLL_MS 20
-/* Prefetched events librdkafka holds PER PARTITION (both bounds are per partition, as in
- * src/kafka/eos.c): its default of 100,000 messages let the kilobytes alone bound it. 8 MiB (about
- * 30,000 events) per partition, at most 48 MiB with the 6 partitions of a default deployment: a replay
- * needs that much: librdkafka 2.0 stops fetching a partition whose prefetch is full for a backoff, and a
- * prefetch the fold drains within it leaves the fold waiting. Measured (bench_replay, 1M events): 4 MiB per
- * partition cut the peak RSS from ~150 to ~100 MB but history replays 20% slower (its WAL checkpoints stall
- * the fold, and a smaller prefetch then runs dry). */
-#define PROJECTOR_PREFETCH_MESSAGES "40000"
-#define PROJECTOR_PREFETCH_KBYTES   "8192"
-/* That backoff is fetch.error.backoff.ms (500 ms by default), which a full prefetch drains in well under:
- * 50 ms keeps it topped up. A real fetch error is retried as often: still at most 20 times a second. */
+/* Prefetched events librdkafka holds: the bounds are checked per partition, but against the length of
+ * the one queue every partition feeds (rd_kafka_q_len follows the forwarding), so they bound the whole
+ * prefetch: 40,000 events, 8 MiB of payloads. Fetches of at most 256 KiB per partition keep a reply from
+ * overshooting the bound by much (1 MiB, the default, held about 190,000 events after one reply; peak RSS
+ * follows). While the prefetch is full librdkafka 2.0.2 does not fetch, and looks again only at its next
+ * wake-up, up to a second later: fold_prefetch_kick wakes it. */
+#define PROJECTOR_PREFETCH_EVENTS       40000
+#define PROJECTOR_PREFETCH_MESSAGES     "40000" /* PROJECTOR_PREFETCH_EVENTS */
+#define PROJECTOR_PREFETCH_KBYTES       "8192"
+#define PROJECTOR_PARTITION_FETCH_BYTES "262144"
+/* A failed fetch is retried after this (500 ms by default): at most 20 times a second. */
 #define PROJECTOR_FETCH_BACKOFF_MS "50"
 /* A fetch that finds nothing waits this long at the broker: a broker that answers only then (the
  * embedded mock does) delays read-your-writes by at most this much; 10 idle fetches a second are cheap. */
@@ -66,6 +67,23 @@
 #ifndef PROJECTOR_HELD_MAX
 #define PROJECTOR_HELD_MAX 10000
 #endif
+/* A rebuild is seen by nobody until it is swapped in, and a crash mid-rebuild discards its file: it folds
+ * with no journal, no sync and a large page cache, and commits (its rows with its positions, as always)
+ * at most this often, so that the pages its batches touch are written once a second, not once a batch.
+ * Before the swap it goes back to WAL and the file is synced. Figures: docs/read-side.md. */
+#define PROJECTOR_REBUILD_COMMIT_MS 1000
+#define PROJECTOR_REBUILD_PRAGMAS   "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
+#define PROJECTOR_SWAP_PRAGMAS      "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL;"
+/* Every fold's connection (a rebuild's then takes the above): a 16 MiB page cache, and a WAL checkpointed
+ * every 20,000 pages (80 MB) instead of 1,000: a batch of the history view adds ~1,000 pages, so the
+ * default checkpointed after nearly every batch. Measured (bench_replay, live fold of 1M events): history
+ * 148,000 -> 190,000 events/s, stock 230,000 -> 250,000. */
+#define PROJECTOR_FOLD_PRAGMAS "PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=20000;"
+/* Events decoded per hand-over to a fold's decoder thread: decoding (about 2 us an event) runs on the
+ * second core while the fold thread applies the chunk before. Large enough that the hand-over (a lock and a
+ * wake-up) costs nothing per event, small enough that the first and last chunk of a batch, which do not
+ * overlap, stay short. Two chunks of 256 events of ~1.3 KB each per fold. */
+#define PROJECTOR_CHUNK_EVENTS 256
 /* <data_dir>/views/<name>.db.rebuild-journal fits. */
 #define PROJECTOR_PATH_BYTES_MAX (STOCKD_CONFIG_STRING_BYTES_MAX + PROJECTOR_VIEW_NAME_BYTES_MAX + 64)
 /* The positions table, compiled in from schema/ (not a numbered migration: run on every open). */
@@ -82,6 +100,31 @@ enum step_status {
     STEP_OUT_OF_RANGE = -3, /* a live position is outside its partition: handled by live_out_of_range */
 };
 
+/* Messages of a fold on their way to the view, in the order polled. The decoder thread fills events[] and
+ * decodable[], and destroys the messages it decoded (their partition and offset are kept). */
+struct chunk {
+    size_t count;
+    rd_kafka_message_t *messages[PROJECTOR_CHUNK_EVENTS]; /* NULL once decoded and destroyed */
+    int32_t partitions[PROJECTOR_CHUNK_EVENTS];
+    int64_t offsets[PROJECTOR_CHUNK_EVENTS];
+    bool decodable[PROJECTOR_CHUNK_EVENTS];
+    struct event events[PROJECTOR_CHUNK_EVENTS];
+};
+
+/* A fold's decoder thread and its two chunks: the fold thread fills one while the decoder decodes the
+ * other. Lives as long as the fold's consumer (whose messages it holds). */
+struct decoder {
+    pthread_t thread;
+    pthread_mutex_t mutex;
+    pthread_cond_t submitted; /* job set, or stopping */
+    pthread_cond_t decoded;   /* job done */
+    struct chunk *job;        /* handed to the decoder thread, not yet decoded; under mutex */
+    bool stopping;            /* under mutex */
+    struct chunk *filling;    /* the fold thread's: messages not yet handed over */
+    struct chunk *in_flight;  /* handed over (decoded or not), not yet applied; NULL: none */
+    struct chunk chunks[2];
+};
+
 /* One database folded by one consumer: the live view, or a rebuild. Used by the projector thread only. */
 struct fold {
     const char *role; /* "live" or "rebuild", in messages and the consumer's client id */
@@ -96,7 +139,9 @@ struct fold {
     uint64_t batch_applied;                  /* events applied in the open transaction */
     uint64_t batch_undecodable;              /* events skipped in the open transaction */
     int32_t out_of_range;                    /* partition of the last STEP_OUT_OF_RANGE */
-    struct event event;                      /* decoding buffer */
+    struct decoder *decoder;                 /* while the consumer runs */
+    rd_kafka_queue_t *queue;                 /* the consumer's, for its length */
+    bool prefetch_full;                      /* seen at its bound since the last kick */
 };
 
 struct reader_slot {
@@ -126,6 +171,7 @@ struct projector {
     int64_t reached[STOCKD_PARTITIONS_MAX];      /* every event below it is folded into the rebuild */
     int64_t scratch[STOCKD_PARTITIONS_MAX];
     int64_t rebuild_started_ms;
+    int64_t rebuild_committed_ms; /* when the rebuild last committed */
     int64_t ends_due_ms;
     int failures;
 
@@ -207,6 +253,18 @@ static int directory_make(const char *path, char *error, size_t error_bytes)
     if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
     snprintf(error, error_bytes, "cannot create %s: %s", path, strerror(errno));
     return -1;
+}
+
+/* Flushes a file to disk. Returns 0, or -1 with errno set. */
+static int file_sync(const char *path)
+{
+    int descriptor = open(path, O_RDONLY);
+    if (descriptor < 0) return -1;
+    int status = fsync(descriptor);
+    int saved = errno;
+    close(descriptor);
+    errno = saved;
+    return status;
 }
 
 /* Makes a rename in directory durable. Failure is logged only: the rename itself is done. */
@@ -305,8 +363,12 @@ out_error:
     return -1;
 }
 
+static void decoder_discard(struct decoder *decoder);
+
+/* Rolls the open transaction back and drops the events queued for it. */
 static void fold_rollback(struct fold *fold)
 {
+    if (fold->decoder != NULL) decoder_discard(fold->decoder);
     if (fold->db != NULL && !sqlite3_get_autocommit(fold->db)) {
         char ignored[256];
         sqlite_util_exec(fold->db, "ROLLBACK", ignored, sizeof(ignored));
@@ -354,6 +416,7 @@ static int fold_db_open(struct projector *projector, struct fold *fold, char *er
                                                error, error_bytes);
     if (fold->position_store == NULL || fold_positions_load(projector, fold, error, error_bytes) != 0)
         goto out_close;
+    if (sqlite_util_exec(fold->db, PROJECTOR_FOLD_PRAGMAS, error, error_bytes) != 0) goto out_close;
     char detail[512];
     fold->view_state = projector->view->open(fold->db, detail, sizeof(detail));
     if (fold->view_state == NULL) {
@@ -405,33 +468,193 @@ out_rollback:
     return -1;
 }
 
-/* Folds one event into the open transaction (opening it). An event that does not decode is logged with
- * its partition and offset and skipped: the position moves past it, the view never wedges on it.
- * Returns 0, or -1 with a message (SQLite error in the view). */
-static int fold_event(struct projector *projector, struct fold *fold, const rd_kafka_message_t *message,
+/* ---- decoding beside the fold ------------------------------------------------------------------------ */
+
+/* Decodes a chunk's messages into its events, destroying each message it decoded. An undecodable one is
+ * kept for the fold thread, which decodes it again to log why. */
+static void chunk_decode(struct chunk *chunk)
+{
+    for (size_t i = 0; i < chunk->count; i++) {
+        rd_kafka_message_t *message = chunk->messages[i];
+        struct codec_error ignored;
+        chunk->decodable[i] =
+            message->payload != NULL &&
+            codec_event_decode(message->payload, message->len, &chunk->events[i], &ignored) == 0;
+        if (!chunk->decodable[i]) continue;
+        rd_kafka_message_destroy(message);
+        chunk->messages[i] = NULL;
+    }
+}
+
+static void *decoder_main(void *argument)
+{
+    struct decoder *decoder = argument;
+    pthread_mutex_lock(&decoder->mutex);
+    for (;;) {
+        while (decoder->job == NULL && !decoder->stopping)
+            pthread_cond_wait(&decoder->submitted, &decoder->mutex);
+        if (decoder->job == NULL) break; /* stopping, and nothing left to decode */
+        struct chunk *job = decoder->job;
+        pthread_mutex_unlock(&decoder->mutex);
+        chunk_decode(job);
+        pthread_mutex_lock(&decoder->mutex);
+        decoder->job = NULL;
+        pthread_cond_signal(&decoder->decoded);
+    }
+    pthread_mutex_unlock(&decoder->mutex);
+    return NULL;
+}
+
+/* Starts a decoder thread. Returns it, or NULL with a message. */
+static struct decoder *decoder_create(char *error, size_t error_bytes)
+{
+    struct decoder *decoder = calloc(1, sizeof(*decoder));
+    if (decoder == NULL) {
+        snprintf(error, error_bytes, "out of memory for a decoder");
+        return NULL;
+    }
+    int status = pthread_mutex_init(&decoder->mutex, NULL);
+    status |= pthread_cond_init(&decoder->submitted, NULL);
+    status |= pthread_cond_init(&decoder->decoded, NULL);
+    assert(status == 0); /* these only fail on invalid attributes or exhausted kernel objects */
+    decoder->filling = &decoder->chunks[0];
+    if ((status = pthread_create(&decoder->thread, NULL, decoder_main, decoder)) == 0) return decoder;
+    snprintf(error, error_bytes, "cannot start a decoder thread: %s", strerror(status));
+    pthread_cond_destroy(&decoder->decoded);
+    pthread_cond_destroy(&decoder->submitted);
+    pthread_mutex_destroy(&decoder->mutex);
+    free(decoder);
+    return NULL;
+}
+
+/* Waits until the decoder thread has finished the chunk in flight. */
+static void decoder_wait(struct decoder *decoder)
+{
+    pthread_mutex_lock(&decoder->mutex);
+    while (decoder->job != NULL)
+        pthread_cond_wait(&decoder->decoded, &decoder->mutex);
+    pthread_mutex_unlock(&decoder->mutex);
+}
+
+/* Destroys a chunk's messages and empties it. */
+static void chunk_clear(struct chunk *chunk)
+{
+    for (size_t i = 0; i < chunk->count; i++) {
+        if (chunk->messages[i] != NULL) rd_kafka_message_destroy(chunk->messages[i]);
+        chunk->messages[i] = NULL;
+    }
+    chunk->count = 0;
+}
+
+/* Drops every message handed to the decoder and not yet applied (after a failure, or at the end). */
+static void decoder_discard(struct decoder *decoder)
+{
+    decoder_wait(decoder);
+    if (decoder->in_flight != NULL) chunk_clear(decoder->in_flight);
+    decoder->in_flight = NULL;
+    chunk_clear(decoder->filling);
+}
+
+/* Stops the thread, drops what it held. Accepts NULL. */
+static void decoder_destroy(struct decoder *decoder)
+{
+    if (decoder == NULL) return;
+    decoder_discard(decoder);
+    pthread_mutex_lock(&decoder->mutex);
+    decoder->stopping = true;
+    pthread_cond_signal(&decoder->submitted);
+    pthread_mutex_unlock(&decoder->mutex);
+    pthread_join(decoder->thread, NULL);
+    pthread_cond_destroy(&decoder->decoded);
+    pthread_cond_destroy(&decoder->submitted);
+    pthread_mutex_destroy(&decoder->mutex);
+    free(decoder);
+}
+
+/* Applies a decoded chunk to the open transaction (opening it). An event that does not decode is logged
+ * with its partition and offset and skipped: the position moves past it, the view never wedges on it.
+ * Empties the chunk. Returns 0, or -1 with a message (SQLite error in the view). */
+static int chunk_apply(struct projector *projector, struct fold *fold, struct chunk *chunk, char *error,
+                       size_t error_bytes)
+{
+    int status = fold_begin(fold, error, error_bytes);
+    for (size_t i = 0; status == 0 && i < chunk->count; i++) {
+        struct view_position position = {.partition = chunk->partitions[i], .offset = chunk->offsets[i]};
+        if (!chunk->decodable[i]) {
+            const rd_kafka_message_t *message = chunk->messages[i];
+            struct codec_error codec_error;
+            snprintf(codec_error.message, sizeof(codec_error.message), "empty record");
+            if (message->payload != NULL)
+                codec_event_decode(message->payload, message->len, &chunk->events[i], &codec_error);
+            log_error(COMPONENT, "view %s (%s): %s [%d] offset %lld is not a valid event, SKIPPED: %s",
+                      projector->view->name, fold->role, projector->topics.events, (int)position.partition,
+                      (long long)position.offset, codec_error.message);
+            fold->batch_undecodable++;
+            continue;
+        }
+        char detail[512];
+        if (projector->view->apply(fold->view_state, &chunk->events[i], position, detail, sizeof(detail)) !=
+            0) {
+            snprintf(error, error_bytes, "view %s (%s): applying %s [%d] offset %lld: %s",
+                     projector->view->name, fold->role, projector->topics.events, (int)position.partition,
+                     (long long)position.offset, detail);
+            status = -1;
+            break;
+        }
+        fold->batch_applied++;
+    }
+    chunk_clear(chunk);
+    return status;
+}
+
+/* Applies the chunk in flight once decoded. Returns 0, or -1 with a message. */
+static int fold_apply_in_flight(struct projector *projector, struct fold *fold, char *error,
+                                size_t error_bytes)
+{
+    struct decoder *decoder = fold->decoder;
+    if (decoder->in_flight == NULL) return 0;
+    decoder_wait(decoder);
+    struct chunk *chunk = decoder->in_flight;
+    decoder->in_flight = NULL;
+    return chunk_apply(projector, fold, chunk, error, error_bytes);
+}
+
+/* Folds one event into the open transaction, in order, eventually: queues the message (taking ownership)
+ * and, when a chunk is full, hands it to the decoder thread and applies the chunk before it. Returns 0, or
+ * -1 with a message (SQLite error in the view): the caller rolls back, and fold_discard drops the rest. */
+static int fold_event(struct projector *projector, struct fold *fold, rd_kafka_message_t *message,
                       char *error, size_t error_bytes)
 {
-    if (fold_begin(fold, error, error_bytes) != 0) return -1;
-    struct codec_error codec_error;
-    if (message->payload == NULL) snprintf(codec_error.message, sizeof(codec_error.message), "empty record");
-    if (message->payload == NULL ||
-        codec_event_decode(message->payload, message->len, &fold->event, &codec_error) != 0) {
-        log_error(COMPONENT, "view %s (%s): %s [%d] offset %lld is not a valid event, SKIPPED: %s",
-                  projector->view->name, fold->role, projector->topics.events, (int)message->partition,
-                  (long long)message->offset, codec_error.message);
-        fold->batch_undecodable++;
-        return 0;
-    }
-    struct view_position position = {.partition = message->partition, .offset = message->offset};
-    char detail[512];
-    if (projector->view->apply(fold->view_state, &fold->event, position, detail, sizeof(detail)) != 0) {
-        snprintf(error, error_bytes, "view %s (%s): applying %s [%d] offset %lld: %s", projector->view->name,
-                 fold->role, projector->topics.events, (int)message->partition, (long long)message->offset,
-                 detail);
-        return -1;
-    }
-    fold->batch_applied++;
-    return 0;
+    struct decoder *decoder = fold->decoder;
+    struct chunk *chunk = decoder->filling;
+    assert(chunk->count < PROJECTOR_CHUNK_EVENTS);
+    chunk->messages[chunk->count] = message;
+    chunk->partitions[chunk->count] = message->partition;
+    chunk->offsets[chunk->count] = message->offset;
+    chunk->count++;
+    if (chunk->count < PROJECTOR_CHUNK_EVENTS) return 0;
+    /* The decoder takes this chunk first, then the one before is applied meanwhile, and is filled next. */
+    struct chunk *decoded = decoder->in_flight;
+    if (decoded != NULL) decoder_wait(decoder);
+    decoder->in_flight = chunk;
+    pthread_mutex_lock(&decoder->mutex);
+    decoder->job = chunk;
+    pthread_cond_signal(&decoder->submitted);
+    pthread_mutex_unlock(&decoder->mutex);
+    decoder->filling = chunk == &decoder->chunks[0] ? &decoder->chunks[1] : &decoder->chunks[0];
+    assert(decoded == NULL || decoded == decoder->filling);
+    return decoded == NULL ? 0 : chunk_apply(projector, fold, decoded, error, error_bytes);
+}
+
+/* Applies every queued event: the chunk in flight, then the one filling (decoded here: nothing overlaps
+ * it anyway). Returns 0, or -1 with a message. */
+static int fold_flush(struct projector *projector, struct fold *fold, char *error, size_t error_bytes)
+{
+    if (fold_apply_in_flight(projector, fold, error, error_bytes) != 0) return -1;
+    struct chunk *chunk = fold->decoder->filling;
+    if (chunk->count == 0) return 0;
+    chunk_decode(chunk);
+    return chunk_apply(projector, fold, chunk, error, error_bytes);
 }
 
 /* ---- a fold's consumer -------------------------------------------------------------------------------- */
@@ -459,6 +682,8 @@ static rd_kafka_t *consumer_create(struct projector *projector, const char *role
         kafka_conf_set(conf, "queued.max.messages.kbytes", PROJECTOR_PREFETCH_KBYTES, error, error_bytes) !=
             0 ||
         kafka_conf_set(conf, "fetch.wait.max.ms", PROJECTOR_FETCH_WAIT_MS, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "max.partition.fetch.bytes", PROJECTOR_PARTITION_FETCH_BYTES, error,
+                       error_bytes) != 0 ||
         kafka_conf_set(conf, "fetch.error.backoff.ms", PROJECTOR_FETCH_BACKOFF_MS, error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
@@ -484,6 +709,10 @@ static int fold_assign(struct projector *projector, struct fold *fold, char *err
 static void fold_consumer_stop(struct fold *fold)
 {
     if (fold->consumer == NULL) return;
+    decoder_destroy(fold->decoder); /* before the consumer its messages belong to */
+    fold->decoder = NULL;
+    rd_kafka_queue_destroy(fold->queue);
+    fold->queue = NULL;
     rd_kafka_consumer_close(fold->consumer);
     rd_kafka_destroy(fold->consumer);
     fold->consumer = NULL;
@@ -494,9 +723,19 @@ static void fold_consumer_stop(struct fold *fold)
 static int fold_consumer_start(struct projector *projector, struct fold *fold, char *error,
                                size_t error_bytes)
 {
-    assert(fold->consumer == NULL);
+    assert(fold->consumer == NULL && fold->decoder == NULL);
     fold->consumer = consumer_create(projector, fold->role, error, error_bytes);
     if (fold->consumer == NULL) return -1;
+    fold->queue = rd_kafka_queue_get_consumer(fold->consumer);
+    fold->prefetch_full = false;
+    fold->decoder = decoder_create(error, error_bytes);
+    if (fold->decoder == NULL) {
+        rd_kafka_queue_destroy(fold->queue);
+        fold->queue = NULL;
+        rd_kafka_destroy(fold->consumer);
+        fold->consumer = NULL;
+        return -1;
+    }
     fold->cursor = rd_kafka_topic_partition_list_new(projector->partition_count);
     for (int32_t partition = 0; partition < projector->partition_count; partition++)
         rd_kafka_topic_partition_list_add(fold->cursor, projector->topics.events, partition);
@@ -716,6 +955,23 @@ static int live_replace(struct projector *projector, const char *source, char *e
 
 /* ---- the live fold ------------------------------------------------------------------------------------ */
 
+/* Wakes the consumer's fetcher once its prefetch, seen full, has drained to half. librdkafka 2.0.2 stops
+ * fetching while the prefetch (all partitions together: they feed one queue) is at its bound and looks
+ * again only at its next wake-up: a second later, unless a request or a reply wakes it. A fold that
+ * drains the bound in a fraction of that second would then wait out the rest: a ListOffsets round trip
+ * (one partition's end offset, which ends_refresh also uses) is the wake-up. Called every chunk. */
+static void fold_prefetch_kick(struct projector *projector, struct fold *fold)
+{
+    int length = rd_kafka_queue_length(fold->queue);
+    if (length >= PROJECTOR_PREFETCH_EVENTS) fold->prefetch_full = true;
+    if (!fold->prefetch_full || length > PROJECTOR_PREFETCH_EVENTS / 2) return;
+    fold->prefetch_full = false;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, projector->topics.events, 0)->offset = RD_KAFKA_OFFSET_END;
+    rd_kafka_offsets_for_times(fold->consumer, list, PROJECTOR_ENDS_TIMEOUT_MS); /* the answer is not used */
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
 /* Folds one batch of the live consumer: polls until the batch is full or the poll runs dry (only the first
  * poll waits, up to timeout_ms), then commits the events with the consumer's positions; commits too when
  * only the positions moved (past a transaction marker). Returns the events consumed (>= 0), or with a
@@ -730,12 +986,14 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
         if (message == NULL) break;
         if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             status = fold_consumer_error(projector, live, message, error, error_bytes);
-        } else {
-            assert(message->partition >= 0 && message->partition < projector->partition_count); /* assigned */
-            if ((status = fold_event(projector, live, message, error, error_bytes)) == 0) consumed++;
+            rd_kafka_message_destroy(message);
+            continue;
         }
-        rd_kafka_message_destroy(message);
+        assert(message->partition >= 0 && message->partition < projector->partition_count); /* assigned */
+        if ((status = fold_event(projector, live, message, error, error_bytes)) == 0) consumed++;
+        if (consumed % PROJECTOR_CHUNK_EVENTS == 0) fold_prefetch_kick(projector, live);
     }
+    if (status == 0) status = fold_flush(projector, live, error, error_bytes);
     if (status == 0) {
         uint64_t applied = live->batch_applied;
         uint64_t undecodable = live->batch_undecodable;
@@ -829,6 +1087,10 @@ static int rebuild_start(struct projector *projector, char *error, size_t error_
     if (database_files_remove(rebuild->path, error, error_bytes) < 0 ||
         fold_db_open(projector, rebuild, error, error_bytes) != 0)
         return -1;
+    if (sqlite_util_exec(rebuild->db, PROJECTOR_REBUILD_PRAGMAS, error, error_bytes) != 0) {
+        fold_db_close(projector, rebuild);
+        return -1;
+    }
     assert(projector->held_count == 0);
     for (int32_t partition = 0; partition < projector->partition_count; partition++) {
         projector->pending_from[partition] = INT64_MAX;
@@ -843,6 +1105,7 @@ static int rebuild_start(struct projector *projector, char *error, size_t error_
     }
     projector->rebuild_active = true;
     projector->rebuild_started_ms = monotonic_ms();
+    projector->rebuild_committed_ms = projector->rebuild_started_ms;
     log_info(COMPONENT,
              "view %s: rebuild started: folding %s from offset 0 into %s; the live view serves meanwhile",
              projector->view->name, projector->topics.events, rebuild->path);
@@ -889,7 +1152,6 @@ static int rebuild_take(struct projector *projector, rd_kafka_message_t *message
     }
     if (projector->pending_from[partition] == INT64_MAX && offset < projector->live.next[partition]) {
         int status = fold_event(projector, rebuild, message, error, error_bytes);
-        rd_kafka_message_destroy(message);
         if (status == 0) projector->reached[partition] = offset + 1;
         return status;
     }
@@ -917,12 +1179,10 @@ static int rebuild_release_held(struct projector *projector, char *error, size_t
         int32_t partition = message->partition;
         if (status == 0 && projector->pending_from[partition] == INT64_MAX &&
             message->offset < projector->live.next[partition]) {
+            int64_t offset = message->offset;
             status = fold_event(projector, &projector->rebuild, message, error, error_bytes);
-            if (status == 0) {
-                projector->reached[partition] = message->offset + 1;
-                rd_kafka_message_destroy(message);
-                continue;
-            }
+            if (status == 0) projector->reached[partition] = offset + 1;
+            continue; /* the fold took it, and a failure abandons the rebuild */
         }
         if (projector->pending_from[partition] == INT64_MAX)
             projector->pending_from[partition] = message->offset;
@@ -974,12 +1234,20 @@ static int rebuild_swap(struct projector *projector, char *error, size_t error_b
     int64_t positions_total = 0;
     for (int32_t partition = 0; partition < projector->partition_count; partition++)
         positions_total += rebuild->next[partition];
+    /* Folded without journal nor sync: back to a WAL file like any live one, then on disk before the
+     * rename, so that the live name never names a file a power cut could leave torn. */
+    char detail[PROJECTOR_ERROR_BYTES];
+    bool settled = sqlite_util_exec(rebuild->db, PROJECTOR_SWAP_PRAGMAS, detail, sizeof(detail)) == 0;
     rebuild_stop(projector, NULL, false);
     char wal[PROJECTOR_PATH_BYTES_MAX + 8];
     snprintf(wal, sizeof(wal), "%s-wal", rebuild->path);
     int replaced = 1;
-    if (file_exists(wal))
+    if (!settled)
+        snprintf(error, error_bytes, "%.600s: back to WAL: %.300s", rebuild->path, detail);
+    else if (file_exists(wal))
         snprintf(error, error_bytes, "%.900s is still there after closing the rebuild", wal);
+    else if (file_sync(rebuild->path) != 0)
+        snprintf(error, error_bytes, "fsync %.600s: %s", rebuild->path, strerror(errno));
     else
         replaced = live_replace(projector, rebuild->path, error, error_bytes);
     if (replaced < 0) return STEP_FATAL;
@@ -1011,10 +1279,16 @@ static int rebuild_step(struct projector *projector, int timeout_ms, char *error
         rd_kafka_message_t *message = rd_kafka_consumer_poll(rebuild->consumer, polls == 0 ? timeout_ms : 0);
         if (message == NULL) break;
         status = rebuild_take(projector, message, error, error_bytes);
+        if (polls % PROJECTOR_CHUNK_EVENTS == 0) fold_prefetch_kick(projector, rebuild);
     }
     if (status != 0) return STEP_FAILED;
-    uint64_t applied = rebuild->batch_applied;
     bool caught_up = rebuild_positions(projector, projector->scratch);
+    int64_t now_ms = monotonic_ms();
+    if (!caught_up && now_ms - projector->rebuild_committed_ms < PROJECTOR_REBUILD_COMMIT_MS)
+        return 0; /* the transaction stays open, the decoder busy: the next steps add to them */
+    projector->rebuild_committed_ms = now_ms;
+    if (fold_flush(projector, rebuild, error, error_bytes) != 0) return STEP_FAILED;
+    uint64_t applied = rebuild->batch_applied;
     if (fold_commit(rebuild, projector->scratch, projector->partition_count, error, error_bytes) < 0)
         return STEP_FAILED;
     rebuild->batch_applied = 0;

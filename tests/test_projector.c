@@ -703,6 +703,29 @@ static void test_undecodable_event_is_logged_skipped_and_counted(void **state)
     assert_int_equal(status.events_applied, 100);
 }
 
+/* Past PROJECTOR_CHUNK_EVENTS, events are decoded on the fold's decoder thread in chunks: undecodable
+ * records there, an empty one too, are skipped in order and counted, and everything else is folded once. */
+static void test_undecodable_events_in_decoded_chunks_are_skipped_in_order(void **state)
+{
+    struct fixture *f = *state;
+    static const char garbage[] = "{\"type\":\"StockReceived\", this is not an event";
+    for (int round = 0; round < 4; round++) {
+        events_produce(f, PROJECTOR_CHUNK_EVENTS + 37);
+        record_produce(f, round % PARTITIONS, "SKU-01", round == 2 ? NULL : garbage,
+                       round == 2 ? 0 : sizeof(garbage) - 1);
+        f->undecodable[round % PARTITIONS]++;
+    }
+    events_produce(f, 3 * PROJECTOR_CHUNK_EVENTS);
+    produced_flush();
+    projector_start(f);
+    caught_up_wait(f, false);
+    tally_check_exact(f);
+    static struct projector_status status;
+    projector_status_get(f->projector, &status);
+    assert_int_equal(status.events_undecodable, 4);
+    assert_int_equal(status.events_applied, 7 * PROJECTOR_CHUNK_EVENTS + 4 * 37);
+}
+
 static void test_apply_failure_rolls_back_and_retries(void **state)
 {
     struct fixture *f = *state;
@@ -842,6 +865,15 @@ static void test_rebuild_swaps_in_equal_database_while_readers_query(void **stat
     assert_true(inode_of(path) != before);
     view_path(f, ".rebuild", path, sizeof(path));
     assert_false(path_exists(path));
+    /* The rebuild folded without a journal; the file swapped in is a WAL database like any live one. */
+    sqlite3 *reader = projector_reader_acquire(f->projector, error, sizeof(error));
+    assert_non_null(reader);
+    sqlite3_stmt *statement = NULL;
+    assert_int_equal(sqlite3_prepare_v2(reader, "PRAGMA journal_mode", -1, &statement, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(statement), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(statement, 0), "wal");
+    sqlite3_finalize(statement);
+    projector_reader_release(f->projector, reader);
     tally_check_exact(f);
     projector_status_get(f->projector, &status);
     assert_false(status.rebuilding);
@@ -1001,6 +1033,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_readers_never_see_half_a_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undecodable_event_is_logged_skipped_and_counted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_undecodable_events_in_decoded_chunks_are_skipped_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_apply_failure_rolls_back_and_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_older_schema_version_is_deleted_at_create, setup, teardown),
