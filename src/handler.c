@@ -52,6 +52,9 @@ struct handler {
     size_t touched_count;
     int64_t delivered_offset_max[STOCKD_PARTITIONS_MAX];
     int64_t tick_next_ms;
+    /* shards_restore's work space: STOCKD_PARTITIONS_MAX slots (300 KB, too large for a stack and for
+     * thread-local storage, which every thread of the process would carry). */
+    struct restore_slot *restore_slots;
     uint64_t expire_serial;
     /* Metrics of the batch in flight, added to the registry when it commits (see batch_metrics_commit):
      * no atomics per command, and a retried batch counts once. */
@@ -104,7 +107,7 @@ static rd_kafka_t *restore_consumer_get(struct handler *handler, char *error, si
 static int restore_apply(struct handler *handler, struct shard *shard, const rd_kafka_message_t *message,
                          char *error, size_t error_bytes)
 {
-    static _Thread_local struct event event;
+    struct event event;
     struct codec_error codec_error;
     if (codec_event_decode(message->payload, message->len, &event, &codec_error) != 0) {
         /* Cut to fit the caller's buffer: the partition and offset matter most. */
@@ -282,7 +285,7 @@ static struct shard *restore_open(struct handler *handler, int32_t partition, ch
 static int shards_restore(struct handler *handler, const int32_t *partitions, size_t count, char *error,
                           size_t error_bytes)
 {
-    static _Thread_local struct restore_slot slots[STOCKD_PARTITIONS_MAX];
+    struct restore_slot *slots = handler->restore_slots;
     assert(count <= STOCKD_PARTITIONS_MAX);
     if (restore_consumer_get(handler, error, error_bytes) == NULL) return -1;
     int status = 0;
@@ -330,7 +333,7 @@ static int shards_restore(struct handler *handler, const int32_t *partitions, si
 static int on_assigned(void *context, const rd_kafka_topic_partition_list_t *partitions)
 {
     struct handler *handler = context;
-    static _Thread_local int32_t assigned[STOCKD_PARTITIONS_MAX];
+    int32_t assigned[STOCKD_PARTITIONS_MAX];
     size_t count = 0;
     for (int i = 0; i < partitions->cnt; i++) {
         int32_t partition = partitions->elems[i].partition;
@@ -417,8 +420,8 @@ static int event_produce(struct handler *handler, rd_kafka_t *producer, int32_t 
 static int command_decide(struct handler *handler, rd_kafka_t *producer, int32_t partition,
                           struct shard *shard, const struct command *command, int64_t now_ms)
 {
-    static _Thread_local struct sku_state state;
-    static _Thread_local struct decision decision;
+    struct sku_state state;
+    struct decision decision;
     struct reservation_set set = {.count = 0};
     char error[512];
     int64_t start_us = monotonic_us();
@@ -460,7 +463,7 @@ out_error:
 static int message_handle(struct handler *handler, rd_kafka_t *producer, const rd_kafka_message_t *message,
                           int64_t now_ms)
 {
-    static _Thread_local struct command command;
+    struct command command;
     struct shard *shard = batch_touch(handler, message->partition);
     if (shard == NULL) return -1;
     struct codec_error codec_error;
@@ -508,9 +511,9 @@ static int message_handle(struct handler *handler, rd_kafka_t *producer, const r
  * STOCKD_EXPIRE_BATCH_MAX reservations. Decided once, recorded as events, never re-decided on replay. */
 static int shard_punctuate(struct handler *handler, rd_kafka_t *producer, int32_t partition, int64_t now_ms)
 {
-    static _Thread_local struct shard_due_reservation due[PUNCTUATE_DUE_MAX];
-    static _Thread_local struct command command;
-    static _Thread_local bool used[PUNCTUATE_DUE_MAX];
+    struct shard_due_reservation due[PUNCTUATE_DUE_MAX];
+    struct command command;
+    bool used[PUNCTUATE_DUE_MAX];
     char error[512];
     struct shard *shard = batch_touch(handler, partition);
     if (shard == NULL) return -1;
@@ -648,9 +651,16 @@ struct handler *handler_create(const struct stockd_config *config, char *error, 
     }
     handler->config = config;
     assert(config->handler_batch_max > 0);
+    handler->restore_slots = calloc(STOCKD_PARTITIONS_MAX, sizeof(*handler->restore_slots));
+    if (handler->restore_slots == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        free(handler);
+        return NULL;
+    }
     handler->submitted_ms = calloc((size_t)config->handler_batch_max, sizeof(*handler->submitted_ms));
     if (handler->submitted_ms == NULL) {
         snprintf(error, error_bytes, "out of memory");
+        free(handler->restore_slots);
         free(handler);
         return NULL;
     }
@@ -681,6 +691,7 @@ struct handler *handler_create(const struct stockd_config *config, char *error, 
     handler->stage = eos_stage_create(config, &settings, &ops, handler, error, error_bytes);
     if (handler->stage == NULL) {
         free(handler->submitted_ms);
+        free(handler->restore_slots);
         free(handler);
         return NULL;
     }
@@ -724,5 +735,6 @@ void handler_destroy(struct handler *handler)
     if (handler == NULL) return;
     eos_stage_destroy(handler->stage);
     free(handler->submitted_ms);
+    free(handler->restore_slots);
     free(handler);
 }

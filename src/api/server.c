@@ -583,6 +583,9 @@ int api_start(struct api *api, char *error, size_t error_bytes)
         header_bytes,
         "enable_directory_listing",
         "no",
+        /* headers and body go out in two writes: without TCP_NODELAY Nagle holds the body ~40 ms */
+        "tcp_nodelay",
+        "1",
         "decode_url",
         "no",
         NULL,
