@@ -315,7 +315,10 @@ static void number_format(double number, char *out, size_t out_size)
 {
     if (!isfinite(number)) {
         snprintf(out, out_size, "a number beyond the range of a double");
-    } else if (floor(number) == number && fabs(number) < 1e18) {
+    } else if (floor(number) == number && fabs(number) > 9007199254740991.0) {
+        /* The double is not the number that was sent: never echo a value the client did not write. */
+        snprintf(out, out_size, "an integer of magnitude beyond 2^53 - 1");
+    } else if (floor(number) == number) {
         snprintf(out, out_size, "%.0f", number);
     } else {
         for (int precision = 15; precision <= 17; precision++) {
@@ -635,8 +638,10 @@ static int integer_read(const struct field_spec *spec, const cJSON *item, const 
     bool in_range = cJSON_IsNumber(item) && isfinite(number) && floor(number) == number &&
                     number >= (double)spec->min && number <= (double)spec->max &&
                     !(spec->nonzero && number == 0);
-    char got[4 * QUOTE_BYTES_MAX + 16];
-    if (integer_check(spec, in_range, value_describe(item, got, sizeof(got)), path, error) != 0) return -1;
+    if (!in_range) { /* describe the value only when refusing it: this runs for every integer decoded */
+        char got[4 * QUOTE_BYTES_MAX + 16];
+        return integer_check(spec, false, value_describe(item, got, sizeof(got)), path, error);
+    }
     if (spec->kind == FIELD_UINT64) {
         *(uint64_t *)field_slot(spec, base) = (uint64_t)number;
     } else {
