@@ -62,6 +62,7 @@ struct handler {
     struct metrics_latency_local metrics_decide;
     int64_t *submitted_ms; /* CreateTime of each decided command read in the batch; batch_max of them */
     size_t submitted_count;
+    atomic_bool ready; /* the current assignment's shards are restored (false before the first, during one) */
     _Atomic uint64_t commands_decided;
     _Atomic uint64_t commands_rejected;
     _Atomic uint64_t commands_duplicate;
@@ -346,8 +347,10 @@ static int on_assigned(void *context, const rd_kafka_topic_partition_list_t *par
     }
     char error[512];
     int64_t start_ms = kafka_now_ms();
+    atomic_store(&handler->ready, false);
     if (shards_restore(handler, assigned, count, error, sizeof(error)) == 0) {
         log_info(COMPONENT, "%zu shard(s) ready in %lld ms", count, (long long)(kafka_now_ms() - start_ms));
+        atomic_store(&handler->ready, true);
         return 0;
     }
     bool stopping = handler->stop != NULL && atomic_load(handler->stop);
@@ -358,6 +361,7 @@ static int on_assigned(void *context, const rd_kafka_topic_partition_list_t *par
 static void on_revoked(void *context, const rd_kafka_topic_partition_list_t *partitions)
 {
     struct handler *handler = context;
+    atomic_store(&handler->ready, false); /* until the next assignment is restored */
     for (int i = 0; i < partitions->cnt; i++) {
         int32_t partition = partitions->elems[i].partition;
         if (partition < 0 || partition >= STOCKD_PARTITIONS_MAX) continue;
@@ -728,6 +732,12 @@ void handler_stats_get(const struct handler *handler, struct handler_stats *out)
     out->reservations_expired = atomic_load(&handler->reservations_expired);
     out->batches_committed = stage.batches_committed;
     out->batches_aborted = stage.batches_aborted;
+}
+
+bool handler_ready(const struct handler *handler)
+{
+    assert(handler != NULL);
+    return atomic_load(&((struct handler *)handler)->ready);
 }
 
 void handler_destroy(struct handler *handler)

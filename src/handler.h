@@ -7,6 +7,7 @@
 #define STOCKD_HANDLER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,10 @@ struct handler_stats {
 
 /* Counters since start (safe from any thread). */
 void handler_stats_get(const struct handler *handler, struct handler_stats *out);
+
+/* True when the handler holds a group assignment whose shards are all restored (so it decides commands);
+ * false before its first assignment, while a rebalance restores, and after it stopped. Any thread. */
+bool handler_ready(const struct handler *handler);
 
 /* Destroys a handler that is not running. Accepts NULL. */
 void handler_destroy(struct handler *handler);

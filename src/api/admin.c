@@ -137,7 +137,7 @@ static void readyz(struct api_request *request)
 {
     const struct api_stages *stages = &request->api->stages;
     bool broker = api_producer_broker_reachable(request->api->producer, API_READYZ_BROKER_TIMEOUT_MS);
-    bool shards = stages->handler == NULL || true /* TODO handler_ready */;
+    bool shards = stages->handler == NULL || handler_ready(stages->handler);
     bool views = true;
     struct projector_status *status = malloc(sizeof(*status));
     if (status == NULL) {

@@ -100,7 +100,8 @@ static void rejection_extra(struct json_out *out, const void *context)
 }
 
 /* Answers with a known outcome: 201/200 with it, or 409/422 with the reason. */
-static void outcome_respond(struct api_request *request, const struct view_outcome *outcome, int waited_ms)
+static void outcome_respond(struct api_request *request, const struct view_outcome *outcome, int waited_ms,
+                            const struct command *command)
 {
     char preference[32] = "";
     if (waited_ms > 0) snprintf(preference, sizeof(preference), "wait=%d", waited_ms / 1000);
@@ -113,7 +114,7 @@ static void outcome_respond(struct api_request *request, const struct view_outco
             rejection_extra, outcome, headers);
         return;
     }
-    char location[16 + STOCKD_ID_BYTES_MAX * 3];
+    char location[32 + STOCKD_ID_BYTES_MAX + STOCKD_SKU_BYTES_MAX];
     int status = 200;
     if (outcome->command_type == COMMAND_CREATE_SKU) {
         snprintf(location, sizeof(location), "/v1/skus/%s", outcome->sku);
@@ -121,7 +122,11 @@ static void outcome_respond(struct api_request *request, const struct view_outco
     } else {
         snprintf(location, sizeof(location), "/v1/commands/%s", outcome->command_id);
     }
-    if (outcome->command_type == COMMAND_RESERVE_STOCK) status = 201;
+    if (outcome->command_type == COMMAND_RESERVE_STOCK) {
+        snprintf(location, sizeof(location), "/v1/reservations/%s?sku=%s", command->reservation_id,
+                 outcome->sku);
+        status = 201;
+    }
     struct json_out out;
     json_out_init(&out);
     api_outcome_write(&out, outcome);
@@ -164,8 +169,11 @@ static bool reservation_sku_find(struct api_request *request, const char *reserv
         api_problem(request, 404, "not-found", "Reservation not found", NULL,
                     "the reservations view does not hold %s (yet): give its sku in the body", reservation_id);
     } else if (found == VIEW_QUERY_AMBIGUOUS) {
-        api_problem(request, 409, "ambiguous-reservation", "Ambiguous reservation id", "sku",
-                    "%u SKUs hold reservation %s: give its sku in the body", ambiguous.count, reservation_id);
+        char detail[STOCKD_ID_BYTES_MAX + 96];
+        snprintf(detail, sizeof(detail), "%u SKUs hold reservation %s: give its sku in the body",
+                 ambiguous.count, reservation_id);
+        api_problem_ex(request, 409, "ambiguous-reservation", "Ambiguous reservation id", "sku", detail,
+                       api_ambiguous_skus_write, &ambiguous, NULL);
     } else {
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "%s", error);
     }
@@ -283,8 +291,8 @@ void api_command_route(struct api_request *request)
     }
     size_t encoded_bytes = strlen(encoded);
     const char *key = command->command_id;
-    enum api_idempotency_result seen =
-        api_idempotency_check(request->api->idempotency, key, api_fingerprint(encoded, encoded_bytes));
+    uint64_t fingerprint = api_fingerprint(encoded, encoded_bytes);
+    enum api_idempotency_result seen = api_idempotency_check(request->api->idempotency, key, fingerprint);
     if (seen == API_IDEMPOTENCY_CONFLICT) {
         idempotency_conflict(request, key);
         goto out_free;
@@ -295,7 +303,7 @@ void api_command_route(struct api_request *request)
         if (outcome.command_type != command->type || strcmp(outcome.sku, command->sku) != 0) {
             idempotency_conflict(request, key);
         } else {
-            outcome_respond(request, &outcome, 0);
+            outcome_respond(request, &outcome, 0, command);
         }
         goto out_free;
     }
@@ -310,10 +318,11 @@ void api_command_route(struct api_request *request)
                     error);
         goto out_free;
     }
+    api_idempotency_remember(request->api->idempotency, key, fingerprint);
     if (wait_ms > 0) {
         int found = view_outcome_wait(outcomes, key, wait_ms, &outcome, error, sizeof(error));
         if (found == 1) {
-            outcome_respond(request, &outcome, wait_ms);
+            outcome_respond(request, &outcome, wait_ms, command);
             goto out_free;
         }
     }

@@ -70,22 +70,44 @@ static void entry_unlink(struct api_idempotency *table, uint32_t index)
     *link = table->entries[index].next;
 }
 
+static uint64_t key_hash_of(const char *key)
+{
+    return api_fingerprint(key, strlen(key)) ^ UINT64_C(0x9e3779b97f4a7c15);
+}
+
+/* The entry of key_hash, or NO_ENTRY. Called with the mutex held. */
+static uint32_t entry_find(const struct api_idempotency *table, uint64_t key_hash)
+{
+    uint32_t index = table->buckets[key_hash & (table->bucket_count - 1)];
+    while (index != NO_ENTRY && table->entries[index].key_hash != key_hash)
+        index = table->entries[index].next;
+    return index;
+}
+
 enum api_idempotency_result api_idempotency_check(struct api_idempotency *table, const char *key,
                                                   uint64_t fingerprint)
 {
     assert(table != NULL && key != NULL);
     if (table->capacity == 0) return API_IDEMPOTENCY_NEW;
-    uint64_t key_hash = api_fingerprint(key, strlen(key)) ^ UINT64_C(0x9e3779b97f4a7c15);
-    size_t bucket = key_hash & (table->bucket_count - 1);
+    uint64_t key_hash = key_hash_of(key);
     pthread_mutex_lock(&table->mutex);
+    uint32_t index = entry_find(table, key_hash);
     enum api_idempotency_result result = API_IDEMPOTENCY_NEW;
-    for (uint32_t index = table->buckets[bucket]; index != NO_ENTRY; index = table->entries[index].next) {
-        if (table->entries[index].key_hash != key_hash) continue;
+    if (index != NO_ENTRY)
         result = table->entries[index].fingerprint == fingerprint ? API_IDEMPOTENCY_SAME
                                                                   : API_IDEMPOTENCY_CONFLICT;
-        break;
-    }
-    if (result == API_IDEMPOTENCY_NEW) {
+    pthread_mutex_unlock(&table->mutex);
+    return result;
+}
+
+void api_idempotency_remember(struct api_idempotency *table, const char *key, uint64_t fingerprint)
+{
+    assert(table != NULL && key != NULL);
+    if (table->capacity == 0) return;
+    uint64_t key_hash = key_hash_of(key);
+    size_t bucket = key_hash & (table->bucket_count - 1);
+    pthread_mutex_lock(&table->mutex);
+    if (entry_find(table, key_hash) == NO_ENTRY) {
         uint32_t index;
         if (table->count < table->capacity) {
             index = (uint32_t)table->count++;
@@ -98,7 +120,6 @@ enum api_idempotency_result api_idempotency_check(struct api_idempotency *table,
         table->buckets[bucket] = index;
     }
     pthread_mutex_unlock(&table->mutex);
-    return result;
 }
 
 void api_idempotency_destroy(struct api_idempotency *table)

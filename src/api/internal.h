@@ -172,8 +172,16 @@ enum api_idempotency_result {
 
 /* A table of the last capacity keys (0: remembers nothing). NULL when out of memory. */
 struct api_idempotency *api_idempotency_create(size_t capacity);
+/* Looks key up; remembers nothing. */
 enum api_idempotency_result api_idempotency_check(struct api_idempotency *table, const char *key,
                                                   uint64_t fingerprint);
+/* Remembers key with the fingerprint of the command Kafka accepted under it (the oldest key goes when the
+ * table is full). A key already there keeps its first fingerprint. */
+void api_idempotency_remember(struct api_idempotency *table, const char *key, uint64_t fingerprint);
+
+/* Writes "skus": [...] of an ambiguous reservation id into an open problem object (context: struct
+ * view_reservation_skus). */
+void api_ambiguous_skus_write(struct json_out *out, const void *context);
 void api_idempotency_destroy(struct api_idempotency *table);
 
 /* 64-bit FNV-1a of bytes. */

@@ -166,14 +166,15 @@ static bool frame_close(struct api_request *request, struct query_frame *frame)
     return ok;
 }
 
-/* Releases the frame after a failed query and answers for it. */
-static void frame_fail(struct api_request *request, struct query_frame *frame, int result)
+/* Releases the frame after a failed query and answers for it; field names the input at fault for a refusal
+ * (the cursor of a listing: the rest is checked before the query). */
+static void frame_fail(struct api_request *request, struct query_frame *frame, int result, const char *field)
 {
     sqlite3_exec(frame->reader, "COMMIT", NULL, NULL, NULL);
     projector_reader_release(frame->projector, frame->reader);
     frame->reader = NULL;
     if (result == VIEW_QUERY_INVALID) {
-        api_problem(request, 400, "invalid-parameter", "Invalid request", NULL, "%s", frame->error);
+        api_problem(request, 400, "invalid-parameter", "Invalid request", field, "%s", frame->error);
     } else {
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "the view could not be read");
     }
@@ -236,7 +237,7 @@ static void sku_get(struct api_request *request)
                     ? view_stock_get(frame.reader, request->params[0], sku, frame.error, sizeof(frame.error))
                     : VIEW_QUERY_ERROR;
     if (found < 0) {
-        frame_fail(request, &frame, found);
+        frame_fail(request, &frame, found, NULL);
     } else if (frame_close(request, &frame)) {
         struct json_out out;
         json_out_init(&out);
@@ -287,7 +288,7 @@ static void sku_list(struct api_request *request)
                                                sizeof(frame.error))
                              : VIEW_QUERY_ERROR;
     if (count < 0) {
-        frame_fail(request, &frame, count);
+        frame_fail(request, &frame, count, "cursor");
     } else if (frame_close(request, &frame)) {
         struct json_out out;
         json_out_init(&out);
@@ -328,7 +329,7 @@ static void reservation_write(struct json_out *out, const struct view_reservatio
     json_object_end(out);
 }
 
-static void ambiguous_extra(struct json_out *out, const void *context)
+void api_ambiguous_skus_write(struct json_out *out, const void *context)
 {
     const struct view_reservation_skus *skus = context;
     json_key(out, "skus");
@@ -358,7 +359,7 @@ static void reservation_get(struct api_request *request)
                             : view_reservation_find(frame.reader, request->params[0], &reservation,
                                                     &ambiguous, frame.error, sizeof(frame.error));
     if (found < 0) {
-        frame_fail(request, &frame, found);
+        frame_fail(request, &frame, found, NULL);
         return;
     }
     if (!frame_close(request, &frame)) return;
@@ -369,8 +370,8 @@ static void reservation_get(struct api_request *request)
         api_problem_ex(request, 404, "not-found", "Reservation not found", NULL, detail, NULL, NULL, headers);
     } else if (found == VIEW_QUERY_AMBIGUOUS) {
         api_problem_ex(request, 409, "ambiguous-reservation", "Ambiguous reservation id", "sku",
-                       "several SKUs hold this reservation id: ask with ?sku=", ambiguous_extra, &ambiguous,
-                       headers);
+                       "several SKUs hold this reservation id: ask with ?sku=", api_ambiguous_skus_write,
+                       &ambiguous, headers);
     } else {
         struct json_out out;
         json_out_init(&out);
@@ -405,7 +406,7 @@ static void sku_history(struct api_request *request)
                                                  sizeof(frame.error))
                              : VIEW_QUERY_ERROR;
     if (count < 0) {
-        frame_fail(request, &frame, count);
+        frame_fail(request, &frame, count, "cursor");
     } else if (frame_close(request, &frame)) {
         struct json_out out;
         json_out_init(&out);
@@ -446,7 +447,7 @@ static void command_get(struct api_request *request)
     int found =
         view_outcome_get(frame.reader, request->params[0], &outcome, frame.error, sizeof(frame.error));
     if (found < 0) {
-        frame_fail(request, &frame, found);
+        frame_fail(request, &frame, found, NULL);
         return;
     }
     if (!frame_close(request, &frame)) return;

@@ -79,7 +79,7 @@ const struct api_route api_routes[API_ROUTE_COUNT] = {
     [API_ROUTE_HEALTHZ] = {API_ROUTE_HEALTHZ, "GET", "/healthz", API_ROLE_PUBLIC, "liveness", {200, 0}},
     [API_ROUTE_READYZ] = {API_ROUTE_READYZ, "GET", "/readyz", API_ROLE_PUBLIC, "readiness", {200, 503, 0}},
     [API_ROUTE_METRICS] =
-        {API_ROUTE_METRICS, "GET", "/metrics", API_ROLE_READ, "Prometheus metrics", {200, 401, 0}},
+        {API_ROUTE_METRICS, "GET", "/metrics", API_ROLE_READ, "Prometheus metrics", {200, 400, 401, 0}},
     [API_ROUTE_OPENAPI] = {API_ROUTE_OPENAPI,
                            "GET",
                            "/openapi.yaml",
@@ -88,7 +88,7 @@ const struct api_route api_routes[API_ROUTE_COUNT] = {
                            {200, 0}},
 };
 
-const int api_unrouted_statuses[] = {400, 404, 405, 408, 413, 431, 0};
+const int api_unrouted_statuses[] = {400, 404, 405, 408, 411, 413, 431, 505, 0};
 
 /* Splits a template into segments in place of a copy. Returns the count, or -1 when it has too many. */
 static int template_split(const char *path, char copy[], size_t copy_bytes, const char *segments[])

@@ -495,9 +495,22 @@ static int request_error(struct mg_connection *connection, int status, const cha
     request.api = request.info != NULL ? request.info->user_data : NULL;
     if (request.api == NULL) return 1;
     request_id_assign(&request);
-    const char *code = status == 413 || status == 431 ? "headers-too-large" : "bad-request";
-    api_problem(&request, status, code, status == 400 ? "Bad request" : "Request refused", NULL, "%s",
-                message != NULL ? message : "");
+    const char *code = "bad-request";
+    const char *title = "Bad request";
+    if (status == 413 || status == 431) {
+        code = "headers-too-large";
+        title = "Request headers too large";
+    } else if (status == 411) {
+        code = "length-required";
+        title = "Invalid Content-Length";
+    } else if (status == 505) {
+        code = "http-version-not-supported";
+        title = "HTTP version not supported";
+    } else if (status == 408) {
+        code = "request-timeout";
+        title = "Request timeout";
+    }
+    api_problem(&request, status, code, title, NULL, "%s", message != NULL ? message : "");
     metrics_http_observe(
         "unmatched", request.info->request_method != NULL ? request.info->request_method : "-", status, 0);
     return 0;

@@ -929,8 +929,8 @@ def case_sku_list_paging(a):
             pages += 1
             for item in page["items"]:
                 check("locations" not in item, f"{answer}: summary with locations")
-                if below is not None:
-                    check(item["below_reorder_point"] == (below == "true"), f"{answer}: filter broken: {item}")
+                if below == "true":  # docs: true filters; false or absent lists every SKU
+                    check(item["below_reorder_point"], f"{answer}: filter broken: {item}")
             seen += [item["sku"] for item in page["items"]]
             cursor = page["next_cursor"]
             if cursor is None:
@@ -1520,9 +1520,11 @@ def hostile_malformed_request_line(a):
             status, headers, body = raw_read_answer(sock)
         if status is not None:
             answer = raw_answer(a, "GET", "/", line, status, headers, body, started)
-            if not 400 <= answer.status < 500:
+            expected = 505 if b"HTTP/9.9" in line else None  # docs: an unknown HTTP version is 505
+            if (expected is not None and answer.status != expected) or (
+                    expected is None and not 400 <= answer.status < 500):
                 wrong.append(f"{line!r}: {answer}")
-    check(not wrong, "malformed request lines not answered 4xx (docs: 400): " + "; ".join(wrong))
+    check(not wrong, "malformed request lines not answered 4xx, or 505 for HTTP/9.9: " + "; ".join(wrong))
 
 
 # ---- cases: rebuild (last on an instance: it replays a view) ---------------------------------------------
@@ -1570,6 +1572,8 @@ def case_route_coverage():
                              f"{sorted(ROUTES.unrouted)}")
             continue
         route = next(r for r in ROUTES.routes if r["method"] == method and r["path"] == template)
+        if status in (411, 505) and status in ROUTES.unrouted:
+            continue  # civetweb answers these before any route is chosen, whatever the path
         if status not in route["statuses"]:
             wrong.append(f"{method} {template} -> {status} (in {case}) is not in the route table {route['statuses']}")
     without_success = []
