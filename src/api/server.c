@@ -497,6 +497,28 @@ static int request_error(struct mg_connection *connection, int status, const cha
     request_id_assign(&request);
     const char *code = "bad-request";
     const char *title = "Bad request";
+    const char *method = request.info->request_method;
+    size_t method_length = method != NULL ? strlen(method) : 0;
+    bool method_token = method_length >= 1 && method_length <= 16 &&
+                        strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == method_length;
+    if (status == 400 && method_token) {
+        /* civetweb refuses methods it does not know (QUERY, BREW) and TRACE/CONNECT itself, as malformed;
+         * they are methods no route takes: 405 like any other */
+        char allow[64] = "GET, POST";
+        const char *segments[API_PATH_SEGMENTS_MAX];
+        const char *raw =
+            request.info->local_uri_raw != NULL ? request.info->local_uri_raw : request.info->request_uri;
+        int count = raw != NULL ? path_split(&request, raw, segments) : -1;
+        if (count >= 0) api_route_allow(segments, (size_t)count, allow, sizeof(allow));
+        if (allow[0] == '\0') snprintf(allow, sizeof(allow), "GET, POST");
+        const struct api_header headers[] = {{"Allow", allow}, {NULL, NULL}};
+        char detail[96];
+        snprintf(detail, sizeof(detail), "this path takes %s", allow);
+        api_problem_ex(&request, 405, "method-not-allowed", "Method not allowed", NULL, detail, NULL, NULL,
+                       headers);
+        metrics_http_observe("unmatched", method, 405, 0);
+        return 0;
+    }
     if (status == 413 || status == 431) {
         code = "headers-too-large";
         title = "Request headers too large";
