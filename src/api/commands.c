@@ -283,7 +283,8 @@ void api_command_route(struct api_request *request)
                     "command_id", "the body's command_id and the Idempotency-Key header must be equal");
         goto out_free;
     }
-    if (command->command_id[0] == '\0') snprintf(command->command_id, sizeof(command->command_id), "%s", id);
+    bool command_id_given = command->command_id[0] != '\0';
+    if (!command_id_given) snprintf(command->command_id, sizeof(command->command_id), "%s", id);
     encoded = codec_command_encode(command);
     if (encoded == NULL) {
         api_problem(request, 500, "internal", "Internal error", NULL, "out of memory");
@@ -299,7 +300,9 @@ void api_command_route(struct api_request *request)
     }
     struct projector *outcomes = request->api->stages.outcomes;
     struct view_outcome outcome;
-    if (outcomes != NULL && outcome_lookup(outcomes, key, &outcome) == 1) {
+    /* A generated id is new: only a client's key (header or body) can have an outcome already. */
+    bool client_key = api_header_get(request, "Idempotency-Key") != NULL || command_id_given;
+    if (client_key && outcomes != NULL && outcome_lookup(outcomes, key, &outcome) == 1) {
         if (outcome.command_type != command->type || strcmp(outcome.sku, command->sku) != 0) {
             idempotency_conflict(request, key);
         } else {
