@@ -31,6 +31,7 @@
 #include "kafka/client.h"
 #include "log.h"
 #include "store/sqlite_util.h"
+#include "outcome_wait.h"
 #include "views/query.h"
 
 /* The projector itself, compiled in with room for few held events, so that a rebuild running ahead of the
@@ -590,8 +591,8 @@ static void *outcome_waiter_thread(void *argument)
 {
     struct outcome_waiter *waiter = argument;
     char error[512];
-    waiter->result = view_outcome_wait(waiter->projector, waiter->command_id, WAIT_MS_MAX, &waiter->outcome,
-                                       error, sizeof(error));
+    waiter->result = outcome_wait(waiter->projector, waiter->command_id, WAIT_MS_MAX, &waiter->outcome, error,
+                                  sizeof(error));
     waiter->returned_ms = monotonic_ms();
     return NULL;
 }
@@ -626,17 +627,16 @@ static void test_outcome_wait_returns_once_folded_and_times_out_cleanly(void **s
 
     /* Already there: at once, even with no time to wait. */
     struct view_outcome outcome;
-    assert_int_equal(view_outcome_wait(f->projector, "c-01-1", 0, &outcome, error, sizeof(error)), 1);
+    assert_int_equal(outcome_wait(f->projector, "c-01-1", 0, &outcome, error, sizeof(error)), 1);
 
     /* Never comes: 0 at the deadline, while other batches commit meanwhile. */
     int64_t started_ms = monotonic_ms();
     event_produce(f, 2, true);
-    assert_int_equal(view_outcome_wait(f->projector, "never-decided", 300, &outcome, error, sizeof(error)),
-                     0);
+    assert_int_equal(outcome_wait(f->projector, "never-decided", 300, &outcome, error, sizeof(error)), 0);
     int64_t waited_ms = monotonic_ms() - started_ms;
     assert_true(waited_ms >= 290 && waited_ms < 3000);
-    assert_int_equal(view_outcome_wait(f->projector, "never-decided", -5, &outcome, error, sizeof(error)), 0);
-    assert_int_equal(view_outcome_wait(f->projector, "bad id!", 100, &outcome, error, sizeof(error)),
+    assert_int_equal(outcome_wait(f->projector, "never-decided", -5, &outcome, error, sizeof(error)), 0);
+    assert_int_equal(outcome_wait(f->projector, "bad id!", 100, &outcome, error, sizeof(error)),
                      VIEW_QUERY_INVALID);
 
     /* projector_wait_commit: at once past a count already passed; the timeout on an idle view. */

@@ -13,6 +13,7 @@
 
 #include "domain/codec.h"
 #include "log.h"
+#include "outcome_wait.h"
 #include "projector.h"
 #include "views/query.h"
 
@@ -323,7 +324,7 @@ void api_command_route(struct api_request *request)
     }
     api_idempotency_remember(request->api->idempotency, key, fingerprint);
     if (wait_ms > 0) {
-        int found = view_outcome_wait(outcomes, key, wait_ms, &outcome, error, sizeof(error));
+        int found = outcome_wait(outcomes, key, wait_ms, &outcome, error, sizeof(error));
         if (found == 1) {
             outcome_respond(request, &outcome, wait_ms, command);
             goto out_free;

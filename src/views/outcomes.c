@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "projector.h"
 #include "views/query.h"
 #include "views/view.h"
 #include "views/view_util.h"
@@ -274,56 +273,4 @@ int view_outcome_get(sqlite3 *reader, const char *command_id, struct view_outcom
     sqlite3_finalize(statement);
     if (result == 1 && outcome_events_read(reader, out, error, error_bytes) != 0) result = VIEW_QUERY_ERROR;
     return result;
-}
-
-_Static_assert(VIEW_OUTCOME_WAIT_MS_MAX <= PROJECTOR_WAIT_MS_MAX, "the projector waits this long");
-
-static int64_t outcome_monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-/* One try of view_outcome_wait: a reader, one read transaction, the reader given back. Returns as
- * view_outcome_get. */
-static int outcome_try(struct projector *projector, const char *command_id, struct view_outcome *out,
-                       char *error, size_t error_bytes)
-{
-    sqlite3 *reader = projector_reader_acquire(projector, error, error_bytes);
-    if (reader == NULL) return VIEW_QUERY_ERROR;
-    int result = VIEW_QUERY_ERROR;
-    if (sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf(error, error_bytes, "outcomes: BEGIN: %s", sqlite3_errmsg(reader));
-    } else {
-        result = view_outcome_get(reader, command_id, out, error, error_bytes);
-        if (sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && result >= 0) {
-            snprintf(error, error_bytes, "outcomes: COMMIT: %s", sqlite3_errmsg(reader));
-            result = VIEW_QUERY_ERROR;
-        }
-    }
-    projector_reader_release(projector, reader); /* rolls back whatever is still open */
-    return result;
-}
-
-int view_outcome_wait(struct projector *outcomes_projector, const char *command_id, int timeout_ms,
-                      struct view_outcome *out, char *error, size_t error_bytes)
-{
-    assert(outcomes_projector != NULL && out != NULL);
-    if (view_identifier_check(command_id, STOCKD_ID_BYTES_MAX, "command_id", error, error_bytes) != 0)
-        return VIEW_QUERY_INVALID;
-    timeout_ms = timeout_ms < 0                          ? 0
-                 : timeout_ms > VIEW_OUTCOME_WAIT_MS_MAX ? VIEW_OUTCOME_WAIT_MS_MAX
-                                                         : timeout_ms;
-    int64_t deadline_ms = outcome_monotonic_ms() + timeout_ms;
-    /* Bounded: every turn but the last waits for a commit, and commits are finite within the deadline. */
-    for (;;) {
-        /* Read before the query's snapshot: a commit after it moves the count, so none is missed. */
-        uint64_t seen_commits = projector_commit_count(outcomes_projector);
-        int result = outcome_try(outcomes_projector, command_id, out, error, error_bytes);
-        if (result != 0) return result;
-        int64_t remaining_ms = deadline_ms - outcome_monotonic_ms();
-        if (remaining_ms <= 0) return 0;
-        projector_wait_commit(outcomes_projector, seen_commits, (int)remaining_ms);
-    }
 }
