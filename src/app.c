@@ -22,6 +22,7 @@
 #include "log.h"
 #include "projector.h"
 #include "router.h"
+#include "store/sqlite_util.h"
 #include "views/view.h"
 
 #define COMPONENT "app"
@@ -115,6 +116,7 @@ struct app *app_create(const struct stockd_config *config, char *error, size_t e
         return NULL;
     }
     app->config = *config;
+    sqlite_util_process_init();
     if (app->config.embedded_kafka && embedded_start(app, error, error_bytes) != 0) goto out_destroy;
     if (topics_ensure(&app->config, !app->config.embedded_kafka, error, error_bytes) != 0) goto out_destroy;
     if ((app->config.roles & STOCKD_ROLE_ROUTER) &&

@@ -8,6 +8,9 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
+/* Process-wide SQLite settings; call before any other SQLite use (later calls change nothing). */
+void sqlite_util_process_init(void);
+
 /* Opens (creating when create is non-zero) a database in WAL mode with synchronous=NORMAL. Returns the
  * handle, or NULL with a message in error. */
 sqlite3 *sqlite_util_open(const char *path, int create, char *error, size_t error_bytes);
