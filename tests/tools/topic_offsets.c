@@ -71,8 +71,8 @@ int main(int argc, char **argv)
     if (partitions < 0) status = 1;
     for (int32_t partition = 0; status == 0 && partition < partitions; partition++) {
         int64_t low = 0, high = 0;
-        rd_kafka_resp_err_t err =
-            rd_kafka_query_watermark_offsets(kafka, argv[2], partition, &low, &high, TOPIC_OFFSETS_TIMEOUT_MS);
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(kafka, argv[2], partition, &low, &high,
+                                                                   TOPIC_OFFSETS_TIMEOUT_MS);
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             fprintf(stderr, "topic_offsets: watermarks of %s [%" PRId32 "]: %s\n", argv[2], partition,
                     rd_kafka_err2str(err));
