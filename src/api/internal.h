@@ -65,12 +65,13 @@ struct api_request {
     char path_copy[API_PATH_BYTES_MAX + 1];
     const char *params[API_ROUTE_SEGMENTS_MAX]; /* decoded path parameters, in template order */
     size_t param_count;
-    struct api_query_param query[API_QUERY_PARAMS_MAX];
     size_t query_count;
     char request_id[API_REQUEST_ID_BYTES_MAX + 1];
     int status;       /* the status answered, 0 until then */
     int64_t start_us; /* monotonic */
     bool holds_wait;  /* holds one of http.waits_max */
+    /* Last and not zeroed (16 KiB): only the first query_count entries are ever read. */
+    struct api_query_param query[API_QUERY_PARAMS_MAX];
 };
 
 /* ---- answering (server.c) ------------------------------------------------------------------------------ */

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,14 +128,18 @@ char *api_body_read(struct api_request *request, size_t *body_bytes)
                     "the body is %lld bytes; at most %zu are accepted", declared, limit);
         return NULL;
     }
-    char *body = malloc(limit + 2);
+    /* A declared length sizes the buffer; a chunked body may take up to the limit (plus one byte that tells
+     * it went over). */
+    size_t capacity = declared >= 0 ? (size_t)declared + 2 : limit + 2;
+    char *body = malloc(capacity);
     if (body == NULL) {
         api_problem(request, 500, "internal", "Internal error", NULL, "out of memory");
         return NULL;
     }
     size_t length = 0;
     for (;;) {
-        int got = mg_read(request->connection, body + length, limit + 1 - length);
+        if (length + 1 >= capacity) break; /* a declared length read whole: never more than it said */
+        int got = mg_read(request->connection, body + length, capacity - 1 - length);
         if (got < 0) {
             free(body);
             api_problem(request, 400, "body-unreadable", "Request body could not be read", NULL,
@@ -452,7 +457,8 @@ static int request_begin(struct mg_connection *connection)
 {
     const struct mg_request_info *info = mg_get_request_info(connection);
     struct api *api = info->user_data;
-    struct api_request *request = calloc(1, sizeof(*request));
+    struct api_request *request = malloc(sizeof(*request));
+    if (request != NULL) memset(request, 0, offsetof(struct api_request, query));
     if (request == NULL) {
         mg_send_http_error(connection, 500, "%s", "out of memory");
         return 500;
