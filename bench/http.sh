@@ -46,7 +46,19 @@ baseline=$(rate_of "$work/baseline.txt")
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
 echo "baseline civetweb POST:  $baseline req/s (latency avg $(latency_of "$work/baseline.txt"))"
 
-# 2. stockd with every role on a fresh topic prefix.
+# 2. stockd with only the api role: the API's own intake, with no router, handler or projectors sharing the
+#    cores (they consume what it produces in the run below).
+port=$(free_port)
+"$build/stockd" --roles=api --data_dir="$work/api-only" --kafka.bootstrap="$bootstrap" \
+  --kafka.topic_prefix="bench-http-api-$$-$(date +%s)" --http.listen="127.0.0.1:$port" --http.threads="$threads" \
+  --log.level=warn 2> "$work/api-only.log" & pids+=($!)
+wait_for "http://127.0.0.1:$port/healthz" 200 30
+wrk -t2 -c"$connections" -d"${seconds}s" -s bench/wrk/receipt.lua "http://127.0.0.1:$port/v1/skus/SKU-1/receipts" > "$work/api-only.txt"
+api_only=$(rate_of "$work/api-only.txt")
+kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
+echo "stockd --roles=api POST (202): $api_only req/s (latency avg $(latency_of "$work/api-only.txt")), $(python3 -c "print(f'{$api_only / $baseline * 100:.0f}')")% of the baseline"
+
+# 3. stockd with every role on a fresh topic prefix.
 port=$(free_port)
 prefix=bench-http-$$-$(date +%s)
 "$build/stockd" --data_dir="$work/data" --kafka.bootstrap="$bootstrap" --kafka.topic_prefix="$prefix" \
@@ -65,7 +77,7 @@ wait_for "$url/v1/skus/SKU-20" 200 30
 wrk -t2 -c"$connections" -d"${seconds}s" -s bench/wrk/receipt.lua "$url/v1/skus/SKU-1/receipts" > "$work/intake.txt"
 intake=$(rate_of "$work/intake.txt")
 grep -q "Non-2xx" "$work/intake.txt" && echo "http.sh: intake had non-2xx answers: $(grep Non-2xx "$work/intake.txt")"
-echo "stockd async POST (202): $intake req/s (latency avg $(latency_of "$work/intake.txt")), $(python3 -c "print(f'{$intake / $baseline * 100:.0f}')")% of the baseline"
+echo "stockd all roles POST (202): $intake req/s (latency avg $(latency_of "$work/intake.txt")), $(python3 -c "print(f'{$intake / $baseline * 100:.0f}')")% of the baseline"
 
 # Let the pipeline drain the intake before measuring reads and synchronous latency.
 for _ in $(seq 300); do
