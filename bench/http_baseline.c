@@ -1,8 +1,8 @@
 /* http_baseline.c - benchmark helper: the least a civetweb handler can do for a POST, for bench/http.sh.
  *
- * Same civetweb settings as stockd's API (keep-alive, threads, request timeout); every request's body is
- * read and answered 202 with a small JSON body. bench/http.sh compares stockd's command intake with this
- * rate measured in the same run. Not a test.
+ * Same civetweb settings and one write per answer as stockd's API (keep-alive, threads, request timeout);
+ * every request's body is read and answered 202 with a small JSON body. bench/http.sh compares stockd's
+ * command intake with this rate measured in the same run. Not a test.
  *
  * Usage: bench_http_baseline PORT [THREADS]   (runs until SIGINT/SIGTERM) */
 #include <signal.h>
@@ -28,13 +28,13 @@ static int request_begin(struct mg_connection *connection)
     }
     static const char answer[] =
         "{\"command_id\":\"00000000-0000-4000-8000-000000000000\",\"status\":\"pending\"}";
-    mg_response_header_start(connection, 202);
-    mg_response_header_add(connection, "Content-Type", "application/json", -1);
-    char length[16];
-    snprintf(length, sizeof(length), "%zu", sizeof(answer) - 1);
-    mg_response_header_add(connection, "Content-Length", length, -1);
-    mg_response_header_send(connection);
-    mg_write(connection, answer, sizeof(answer) - 1);
+    /* One write, as stockd answers (src/api/server.c api_respond): the same number of sends per answer. */
+    char response[512];
+    int length =
+        snprintf(response, sizeof(response),
+                 "HTTP/1.1 202 Accepted\r\nContent-Length: %zu\r\nContent-Type: application/json\r\n\r\n%s",
+                 sizeof(answer) - 1, answer);
+    mg_write(connection, response, (size_t)length);
     return 202;
 }
 

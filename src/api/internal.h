@@ -76,6 +76,10 @@ struct api_request {
 
 /* ---- answering (server.c) ------------------------------------------------------------------------------ */
 
+/* An answer (status line, headers, body) up to this size is assembled on the stack (civetweb's threads have
+ * 100 KiB stacks); larger ones on the heap. */
+#define API_RESPONSE_STACK_BYTES 4096
+
 /* Extra response headers: at most this many per answer. */
 #define API_HEADERS_EXTRA_MAX 6
 
