@@ -53,6 +53,8 @@ port=$(free_port)
   --kafka.topic_prefix="bench-http-api-$$-$(date +%s)" --http.listen="127.0.0.1:$port" --http.threads="$threads" \
   --log.level=warn 2> "$work/api-only.log" & pids+=($!)
 wait_for "http://127.0.0.1:$port/healthz" 200 30
+# Warm-up (topic metadata, producer connections): not measured.
+wrk -t2 -c"$connections" -d2s -s bench/wrk/receipt.lua "http://127.0.0.1:$port/v1/skus/SKU-1/receipts" > /dev/null
 wrk -t2 -c"$connections" -d"${seconds}s" -s bench/wrk/receipt.lua "http://127.0.0.1:$port/v1/skus/SKU-1/receipts" > "$work/api-only.txt"
 api_only=$(rate_of "$work/api-only.txt")
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
