@@ -155,8 +155,10 @@ static const struct config_key config_keys[] = {
      CONFIG_FIELD(http_threads),
      .min = 1,
      .max = 256,
-     .default_text = "16",
-     .help = "HTTP worker threads."},
+     .default_text = "64",
+     .help = "HTTP worker threads. civetweb binds a thread to a keep-alive connection until it goes idle (5 "
+             "s), so "
+             "this bounds the clients served at once; more wait for a free thread."},
     {.name = "http.body_bytes_max",
      .type = CONFIG_INT,
      CONFIG_FIELD(http_body_bytes_max),

@@ -132,7 +132,7 @@ static void test_defaults_valid(void **state)
     assert_int_equal(loaded.handler_dedup_retention_s, 604800);
     assert_int_equal(loaded.handler_punctuate_interval_ms, 1000);
     assert_string_equal(loaded.http_listen, "127.0.0.1:8080");
-    assert_int_equal(loaded.http_threads, 16);
+    assert_int_equal(loaded.http_threads, 64);
     assert_int_equal(loaded.http_body_bytes_max, 65536);
     assert_int_equal(loaded.views_lag_max, 1000);
 }

@@ -39,6 +39,7 @@ SOURCE_ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 PARTITIONS = 3
 WAIT_MS_MAX = 2000  # --http.wait_ms_max: min_position and Prefer: wait are cut to this
 REQUEST_TIMEOUT_MS = 2000  # --http.request_timeout_ms: slow clients are cut off after this
+HTTP_THREADS = 16  # --http.threads: small, so the slowloris case can hold more connections than threads
 READY_TIMEOUT_S = 60  # first start: topic creation, transactions, views catching up
 STOP_TIMEOUT_S = 30  # SIGTERM to exit
 OUTCOME_TIMEOUT_S = 20  # an async command's outcome reaches the outcomes view
@@ -269,6 +270,7 @@ class Stockd:
             f"--http.listen=127.0.0.1:{self.port}",
             f"--http.wait_ms_max={WAIT_MS_MAX}",
             f"--http.request_timeout_ms={REQUEST_TIMEOUT_MS}",
+            f"--http.threads={HTTP_THREADS}",
         ] + self.extra
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
@@ -1301,12 +1303,12 @@ def hostile_slow_client(a):
 
 
 def hostile_slowloris_with_normal_requests(a):
-    """Connections sending headers slowly while normal requests go on: with fewer than http.threads (16)
+    """Connections sending headers slowly while normal requests go on: with fewer than http.threads (HTTP_THREADS)
     the normal ones are answered at once; with more they still are, within http.request_timeout_ms."""
     slowest_few = slowloris_phase(a, 8, 1.0)
     slowest_many = slowloris_phase(a, 24, REQUEST_TIMEOUT_MS / 1000 + 2)
     say(f"    slowloris: slowest normal request {slowest_few:.3f} s beside 8 slow connections, "
-        f"{slowest_many:.3f} s beside 24 (http.threads 16, http.request_timeout_ms {REQUEST_TIMEOUT_MS})")
+        f"{slowest_many:.3f} s beside 24 (http.threads {HTTP_THREADS}, http.request_timeout_ms {REQUEST_TIMEOUT_MS})")
 
 
 def slowloris_phase(a, connections, latency_max_s):
