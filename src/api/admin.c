@@ -165,45 +165,42 @@ static void readyz(struct api_request *request)
     json_out_free(&out);
 }
 
-/* The views' positions and lag, per partition. */
+/* The views' positions, lag and readiness, per partition: one status copy per view, then the families. */
 static int views_metrics_write(struct metrics_text *text, const struct api_stages *stages)
 {
-    struct projector_status *status = malloc(sizeof(*status));
-    if (status == NULL) return -1;
-    int result = 0;
-    result |= metrics_text_family(text, "stockd_view_position", "gauge",
-                                  "Next offset of <prefix>.events the view has folded, per partition.");
-    for (size_t v = 0; v < stages->projector_count; v++) {
-        projector_status_get(stages->projectors[v], status);
-        for (int32_t p = 0; p < status->partition_count; p++) {
-            char labels[96];
-            snprintf(labels, sizeof(labels), "view=\"%s\",partition=\"%" PRId32 "\"", status->name, p);
-            result |= metrics_text_sample(text, "stockd_view_position", labels, status->positions[p]);
+    size_t count = stages->projector_count;
+    struct projector_status *statuses = count > 0 ? calloc(count, sizeof(*statuses)) : NULL;
+    if (count > 0 && statuses == NULL) return -1;
+    for (size_t v = 0; v < count; v++)
+        projector_status_get(stages->projectors[v], &statuses[v]);
+    char labels[96];
+    int result = metrics_text_family(text, "stockd_view_position", "gauge",
+                                     "Next offset of <prefix>.events the view has folded, per partition.");
+    for (size_t v = 0; v < count; v++) {
+        for (int32_t p = 0; p < statuses[v].partition_count; p++) {
+            snprintf(labels, sizeof(labels), "view=\"%s\",partition=\"%" PRId32 "\"", statuses[v].name, p);
+            result |= metrics_text_sample(text, "stockd_view_position", labels, statuses[v].positions[p]);
         }
     }
     result |= metrics_text_family(text, "stockd_view_lag", "gauge",
                                   "Events the view is behind the partition's last stable offset.");
-    for (size_t v = 0; v < stages->projector_count; v++) {
-        projector_status_get(stages->projectors[v], status);
-        for (int32_t p = 0; p < status->partition_count; p++) {
-            if (status->ends[p] < 0) continue;
-            char labels[96];
-            snprintf(labels, sizeof(labels), "view=\"%s\",partition=\"%" PRId32 "\"", status->name, p);
-            int64_t lag = status->ends[p] > status->positions[p] ? status->ends[p] - status->positions[p] : 0;
-            result |= metrics_text_sample(text, "stockd_view_lag", labels, lag);
+    for (size_t v = 0; v < count; v++) {
+        for (int32_t p = 0; p < statuses[v].partition_count; p++) {
+            if (statuses[v].ends[p] < 0) continue;
+            snprintf(labels, sizeof(labels), "view=\"%s\",partition=\"%" PRId32 "\"", statuses[v].name, p);
+            int64_t lag = statuses[v].ends[p] - statuses[v].positions[p];
+            result |= metrics_text_sample(text, "stockd_view_lag", labels, lag > 0 ? lag : 0);
         }
     }
     result |=
         metrics_text_family(text, "stockd_view_ready", "gauge", "1 when the view is within views.lag_max.");
-    for (size_t v = 0; v < stages->projector_count; v++) {
-        projector_status_get(stages->projectors[v], status);
-        char labels[64];
-        snprintf(labels, sizeof(labels), "view=\"%s\"", status->name);
-        result |= metrics_text_sample(text, "stockd_view_ready", labels, status->ready ? 1 : 0);
+    for (size_t v = 0; v < count; v++) {
+        snprintf(labels, sizeof(labels), "view=\"%s\"", statuses[v].name);
+        result |= metrics_text_sample(text, "stockd_view_ready", labels, statuses[v].ready ? 1 : 0);
     }
     result |= metrics_text_family(text, "stockd_http_waits", "gauge",
                                   "Requests waiting for an outcome or a position now.");
-    free(status);
+    free(statuses);
     return result;
 }
 

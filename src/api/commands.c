@@ -91,13 +91,8 @@ static void rejection_extra(struct json_out *out, const void *context)
     const struct view_outcome *outcome = context;
     json_kv_string(out, "reason", domain_reject_reason_code(outcome->reason));
     json_kv_string(out, "command_id", outcome->command_id);
-    if (outcome->event_count > 0) {
-        char token[48];
-        snprintf(token, sizeof(token), "%" PRId32 ":%" PRId64,
-                 outcome->events[outcome->event_count - 1].position.partition,
-                 outcome->events[outcome->event_count - 1].position.offset);
-        json_kv_string(out, "position", token);
-    }
+    if (outcome->event_count > 0)
+        api_position_write(out, "position", outcome->events[outcome->event_count - 1].position);
 }
 
 /* Answers with a known outcome: 201/200 with it, or 409/422 with the reason. */

@@ -149,6 +149,9 @@ bool api_min_position_wait(struct api_request *request, struct projector *projec
 struct view_outcome;
 void api_outcome_write(struct json_out *out, const struct view_outcome *outcome);
 
+/* Writes key: "partition:offset" (a position token) into an open object. */
+void api_position_write(struct json_out *out, const char *key, struct view_position position);
+
 /* Formats position tokens "p:o" (last offsets passed) from next offsets, comma-separated. */
 void api_positions_format(const int64_t *next_offsets, int32_t partition_count, char *out, size_t out_bytes);
 

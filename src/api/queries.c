@@ -38,7 +38,7 @@ static void time_write(struct json_out *out, const char *key, int64_t time_ms)
     json_kv_string(out, key, text);
 }
 
-static void position_write(struct json_out *out, const char *key, struct view_position position)
+void api_position_write(struct json_out *out, const char *key, struct view_position position)
 {
     char token[48];
     snprintf(token, sizeof(token), "%" PRId32 ":%" PRId64, position.partition, position.offset);
@@ -64,12 +64,12 @@ void api_outcome_write(struct json_out *out, const struct view_outcome *outcome)
         json_object_begin(out);
         json_kv_string(out, "type", domain_event_type_name(outcome->events[i].type));
         json_kv_int(out, "sequence", (int64_t)outcome->events[i].sequence);
-        position_write(out, "position", outcome->events[i].position);
+        api_position_write(out, "position", outcome->events[i].position);
         json_object_end(out);
     }
     json_array_end(out);
     if (outcome->event_count > 0) {
-        position_write(out, "position", outcome->events[outcome->event_count - 1].position);
+        api_position_write(out, "position", outcome->events[outcome->event_count - 1].position);
     } else {
         json_kv_string(out, "position", NULL);
     }
@@ -187,6 +187,16 @@ static void respond_with_position(struct api_request *request, int status, struc
     api_respond_json(request, status, out, headers);
 }
 
+/* Answers 404 not-found with the view's position: the caller may wait for it (min_position) and ask again. */
+static void not_found_with_position(struct api_request *request, const struct query_frame *frame,
+                                    const char *title, const char *what)
+{
+    const struct api_header headers[] = {{"X-Stockd-Position", frame->position}, {NULL, NULL}};
+    char detail[STOCKD_ID_BYTES_MAX + 64];
+    snprintf(detail, sizeof(detail), "%s %s (yet)", what, request->params[0]);
+    api_problem_ex(request, 404, "not-found", title, NULL, detail, NULL, NULL, headers);
+}
+
 /* Parses limit (default 50, 1..VIEW_PAGE_MAX). Returns it, or 0 after answering 400. */
 static uint32_t limit_parse(struct api_request *request)
 {
@@ -242,10 +252,7 @@ static void sku_get(struct api_request *request)
         struct json_out out;
         json_out_init(&out);
         if (found == 0) {
-            const struct api_header headers[] = {{"X-Stockd-Position", frame.position}, {NULL, NULL}};
-            char detail[128];
-            snprintf(detail, sizeof(detail), "the stock view has no SKU %s", request->params[0]);
-            api_problem_ex(request, 404, "not-found", "SKU not found", NULL, detail, NULL, NULL, headers);
+            not_found_with_position(request, &frame, "SKU not found", "the stock view has no SKU");
         } else {
             json_object_begin(&out);
             stock_summary_write(&out, &sku->summary);
@@ -365,9 +372,8 @@ static void reservation_get(struct api_request *request)
     if (!frame_close(request, &frame)) return;
     const struct api_header headers[] = {{"X-Stockd-Position", frame.position}, {NULL, NULL}};
     if (found == 0) {
-        char detail[256];
-        snprintf(detail, sizeof(detail), "the reservations view has no reservation %s", request->params[0]);
-        api_problem_ex(request, 404, "not-found", "Reservation not found", NULL, detail, NULL, NULL, headers);
+        not_found_with_position(request, &frame, "Reservation not found",
+                                "the reservations view has no reservation");
     } else if (found == VIEW_QUERY_AMBIGUOUS) {
         api_problem_ex(request, 409, "ambiguous-reservation", "Ambiguous reservation id", "sku",
                        "several SKUs hold this reservation id: ask with ?sku=", api_ambiguous_skus_write,
@@ -421,7 +427,7 @@ static void sku_history(struct api_request *request)
             json_kv_string(&out, "type", domain_event_type_name(event->type));
             json_kv_string(&out, "command_id", event->command_id);
             time_write(&out, "time", event->time_ms);
-            position_write(&out, "position", event->position);
+            api_position_write(&out, "position", event->position);
             json_key(&out, "event");
             json_raw(&out, event->data);
             json_object_end(&out);
@@ -452,10 +458,7 @@ static void command_get(struct api_request *request)
     }
     if (!frame_close(request, &frame)) return;
     if (found == 0) {
-        const struct api_header headers[] = {{"X-Stockd-Position", frame.position}, {NULL, NULL}};
-        char detail[256];
-        snprintf(detail, sizeof(detail), "no outcome for command %s (yet)", request->params[0]);
-        api_problem_ex(request, 404, "not-found", "Command not found", NULL, detail, NULL, NULL, headers);
+        not_found_with_position(request, &frame, "Command not found", "no outcome for command");
         return;
     }
     struct json_out out;
