@@ -127,7 +127,8 @@ static const char *labels_read(const char *at, char *rest, size_t rest_bytes, ch
         }
         value[value_bytes] = '\0';
         if (strcmp(name, "le") == 0) {
-            snprintf(le, le_bytes, "%s", value);
+            assert_true(value_bytes < le_bytes);
+            memcpy(le, value, value_bytes + 1);
         } else {
             size_t used = strlen(rest);
             snprintf(rest + used, rest_bytes - used, "%s%s=\"%.*s\"", used ? "," : "", name,

@@ -1514,8 +1514,10 @@ static void model_reserve(struct harness_model *model, struct model_sku *sku, co
         model_receive(model, sku, id);
         return;
     }
+    char id_text[sizeof(sku->active[0].id)];
+    snprintf(id_text, sizeof(id_text), "r-%s-%d", sku->sku, sku->reservations_drawn++);
     struct model_reservation *reservation = &sku->active[sku->active_count++];
-    snprintf(reservation->id, sizeof(reservation->id), "r-%s-%d", sku->sku, sku->reservations_drawn++);
+    memcpy(reservation->id, id_text, sizeof(id_text));
     reservation->location = location;
     reservation->quantity = model_between(model, 1, model_min(model_available(sku, location), 10));
     sku->reserved[location] += reservation->quantity;
