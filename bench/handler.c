@@ -6,6 +6,7 @@
  * commands/s, transactions, and peak RSS. Not a test: it asserts nothing about speed.
  *
  * Usage: bench_handler [--bootstrap H:P] [--commands N] [--skus N] [--partitions P] [--batch-max N]
+ *                      [--poll-timeout-ms N]  (handler.poll_timeout_ms; default: the config's default)
  *                      [--with-projector 1]   (also fold the stock view meanwhile: prints its lag) */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -36,6 +37,7 @@ struct options {
     int partitions;
     int batch_max;
     int with_projector; /* also run the stock view's projector and print its lag under the load */
+    int poll_timeout_ms; /* handler.poll_timeout_ms, or -1 for the config's default */
 };
 
 static double now_s(void)
@@ -190,7 +192,7 @@ static long rss_kib(const char *field)
 
 static void options_parse(int argc, char **argv, struct options *options)
 {
-    *options = (struct options){"127.0.0.1:19092", 500000, 100000, 6, 5000, 0};
+    *options = (struct options){"127.0.0.1:19092", 500000, 100000, 6, 5000, 0, -1};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--bootstrap") == 0)
             options->bootstrap = argv[i + 1];
@@ -204,6 +206,8 @@ static void options_parse(int argc, char **argv, struct options *options)
             options->batch_max = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--with-projector") == 0)
             options->with_projector = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--poll-timeout-ms") == 0)
+            options->poll_timeout_ms = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_handler: unknown option %s\n", argv[i]);
             exit(2);
@@ -226,6 +230,7 @@ int main(int argc, char **argv)
     snprintf(config.instance_id, sizeof(config.instance_id), "bench");
     config.partitions = options.partitions;
     config.handler_batch_max = options.batch_max;
+    if (options.poll_timeout_ms >= 0) config.handler_poll_timeout_ms = options.poll_timeout_ms;
     char error[1024];
     if (topics_ensure(&config, 1, error, sizeof(error)) != 0) {
         fprintf(stderr, "bench_handler: %s\n", error);

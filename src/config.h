@@ -53,7 +53,7 @@ struct stockd_config {
     struct stockd_kafka_property kafka_properties[STOCKD_CONFIG_PROPERTIES_MAX];
 
     int32_t handler_batch_max;         /* handler.batch_max: commands per transaction */
-    int32_t handler_poll_timeout_ms;   /* handler.poll_timeout_ms: idle wait before the batch commits */
+    int32_t handler_poll_timeout_ms;   /* handler.poll_timeout_ms: wait for more before the batch commits */
     int64_t handler_dedup_retention_s; /* handler.dedup_retention_s: how long command ids are remembered */
     int32_t handler_punctuate_interval_ms; /* handler.punctuate_interval_ms: reservation expiry ticks */
 

@@ -128,7 +128,7 @@ static void test_defaults_valid(void **state)
     assert_false(loaded.embedded_kafka);
     assert_int_equal(loaded.kafka_property_count, 0);
     assert_int_equal(loaded.handler_batch_max, 5000);
-    assert_int_equal(loaded.handler_poll_timeout_ms, 5);
+    assert_int_equal(loaded.handler_poll_timeout_ms, 0);
     assert_int_equal(loaded.handler_dedup_retention_s, 604800);
     assert_int_equal(loaded.handler_punctuate_interval_ms, 1000);
     assert_string_equal(loaded.http_listen, "127.0.0.1:8080");
