@@ -70,6 +70,9 @@ struct api_request {
     int status;       /* the status answered, 0 until then */
     int64_t start_us; /* monotonic */
     bool holds_wait;  /* holds one of http.waits_max */
+    /* A query route's view, set once the request is authorized: its current position goes on the route's
+     * problem answers too (X-Stockd-Position). NULL for other routes and before. */
+    struct projector *position_view;
     /* Last and not zeroed (16 KiB): only the first query_count entries are ever read. */
     struct api_query_param query[API_QUERY_PARAMS_MAX];
 };
@@ -139,6 +142,12 @@ int64_t api_now_us(void);
 
 void api_command_route(struct api_request *request);
 void api_query_route(struct api_request *request);
+/* The view a query route reads (NULL when this instance has none, or for other routes). */
+struct projector *api_query_view(const struct api_request *request);
+/* X-Stockd-Position: "partition:offset," per partition: 4 + 1 + 19 + 1 bytes each. */
+#define API_POSITION_HEADER_BYTES_MAX (STOCKD_PARTITIONS_MAX * 26)
+/* Formats the view's current position (X-Stockd-Position) into out. Returns false when it cannot be read. */
+bool api_position_current(struct projector *projector, int32_t partition_count, char *out, size_t out_bytes);
 void api_admin_route(struct api_request *request);
 
 /* Waits for min_position (when given) on projector and writes the view's position into *header_value.

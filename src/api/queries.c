@@ -15,8 +15,6 @@
 #include "projector.h"
 #include "views/query.h"
 
-/* X-Stockd-Position: "partition:offset," per partition: 4 + 1 + 19 + 1 bytes each. */
-#define API_POSITION_HEADER_BYTES_MAX (STOCKD_PARTITIONS_MAX * 26)
 
 void api_positions_format(const int64_t *next_offsets, int32_t partition_count, char *out, size_t out_bytes)
 {
@@ -140,6 +138,7 @@ static bool frame_open(struct api_request *request, struct query_frame *frame, s
     if (!api_min_position_wait(request, projector)) return false;
     frame->reader = projector_reader_acquire(projector, frame->error, sizeof(frame->error));
     if (frame->reader == NULL || sqlite3_exec(frame->reader, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        request->position_view = NULL; /* unreadable now: do not wait for a reader again */
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL,
                     "the %s view cannot be read now", view_name);
         projector_reader_release(projector, frame->reader);
@@ -162,7 +161,10 @@ static bool frame_close(struct api_request *request, struct query_frame *frame)
     sqlite3_exec(frame->reader, "COMMIT", NULL, NULL, NULL);
     projector_reader_release(frame->projector, frame->reader);
     frame->reader = NULL;
-    if (!ok) api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "positions unreadable");
+    if (!ok) {
+        request->position_view = NULL; /* unreadable now: do not wait for a reader again */
+        api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "positions unreadable");
+    }
     return ok;
 }
 
@@ -176,6 +178,7 @@ static void frame_fail(struct api_request *request, struct query_frame *frame, i
     if (result == VIEW_QUERY_INVALID) {
         api_problem(request, 400, "invalid-parameter", "Invalid request", field, "%s", frame->error);
     } else {
+        request->position_view = NULL; /* unreadable now: do not wait for a reader again */
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "the view could not be read");
     }
 }
@@ -466,6 +469,38 @@ static void command_get(struct api_request *request)
     api_outcome_write(&out, &outcome);
     respond_with_position(request, 200, &out, &frame);
     json_out_free(&out);
+}
+
+struct projector *api_query_view(const struct api_request *request)
+{
+    const struct api_stages *stages = &request->api->stages;
+    switch (request->route->id) {
+    case API_ROUTE_SKU_GET:
+    case API_ROUTE_SKU_LIST:
+        return stages->stock;
+    case API_ROUTE_RESERVATION_GET:
+        return stages->reservations;
+    case API_ROUTE_SKU_HISTORY:
+        return stages->history;
+    case API_ROUTE_COMMAND_GET:
+        return stages->outcomes;
+    default:
+        return NULL;
+    }
+}
+
+bool api_position_current(struct projector *projector, int32_t partition_count, char *out, size_t out_bytes)
+{
+    char error[256];
+    sqlite3 *reader = projector_reader_acquire(projector, error, sizeof(error));
+    if (reader == NULL) return false;
+    int64_t *next_offsets = calloc((size_t)partition_count, sizeof(int64_t));
+    bool ok = next_offsets != NULL && sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
+              projector_positions_read(reader, next_offsets, partition_count, error, sizeof(error)) == 0;
+    if (ok) api_positions_format(next_offsets, partition_count, out, out_bytes);
+    free(next_offsets);
+    projector_reader_release(projector, reader); /* rolls back the read transaction */
+    return ok;
 }
 
 void api_query_route(struct api_request *request)

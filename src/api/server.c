@@ -119,12 +119,16 @@ void api_problem(struct api_request *request, int status, const char *code, cons
     va_start(arguments, detail_format);
     vsnprintf(detail, sizeof(detail), detail_format, arguments);
     va_end(arguments);
-    const struct api_header *headers = NULL;
-    static const struct api_header bearer[] = {{"WWW-Authenticate", "Bearer realm=\"stockd\""}, {NULL, NULL}};
-    static const struct api_header retry[] = {{"Retry-After", "1"}, {NULL, NULL}};
-    if (status == 401) headers = bearer;
-    if (status == 503) headers = retry;
+    struct api_header headers[3] = {{NULL, NULL}};
+    size_t count = 0;
+    if (status == 401) headers[count++] = (struct api_header){"WWW-Authenticate", "Bearer realm=\"stockd\""};
+    if (status == 503) headers[count++] = (struct api_header){"Retry-After", "1"};
+    char *position = request->position_view != NULL ? malloc(API_POSITION_HEADER_BYTES_MAX) : NULL;
+    if (position != NULL && api_position_current(request->position_view, request->api->config->partitions,
+                                                 position, API_POSITION_HEADER_BYTES_MAX))
+        headers[count++] = (struct api_header){"X-Stockd-Position", position};
     api_problem_ex(request, status, code, title, field, detail, NULL, NULL, headers);
+    free(position);
 }
 
 /* ---- request input ------------------------------------------------------------------------------------- */
@@ -434,6 +438,7 @@ static void request_dispatch(struct api_request *request)
     }
     request->route = route;
     if (!request_authorize(request)) return;
+    request->position_view = api_query_view(request);
     if (query_parse(request, request->info->query_string) != 0) return;
     switch (route->id) {
     case API_ROUTE_SKU_CREATE:
