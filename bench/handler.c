@@ -36,7 +36,7 @@ struct options {
     long skus;
     int partitions;
     int batch_max;
-    int with_projector; /* also run the stock view's projector and print its lag under the load */
+    int with_projector;  /* also run the stock view's projector and print its lag under the load */
     int poll_timeout_ms; /* handler.poll_timeout_ms, or -1 for the config's default */
 };
 

@@ -15,7 +15,6 @@
 #include "projector.h"
 #include "views/query.h"
 
-
 void api_positions_format(const int64_t *next_offsets, int32_t partition_count, char *out, size_t out_bytes)
 {
     size_t used = 0;
