@@ -12,8 +12,9 @@ Docs are the contract (docs/http-api.md, schema/openapi.yaml): a case asserts wh
 case names a server bug (or a doc bug) precisely. Python 3 standard library only.
 
 Environment (ctest sets it): STOCKD_BINARY, STOCKD_TEST_BOOTSTRAP, STOCKD_ROUTES_DUMP (tests/tools/
-api_routes_dump), STOCKD_TOPIC_OFFSETS (tests/tools/topic_offsets). STOCKD_KEEP=1 keeps the data dirs
-and logs. Exit 0 only when every case passed and every stockd exited 0 on SIGTERM.
+api_routes_dump), STOCKD_TOPIC_OFFSETS (tests/tools/topic_offsets), STOCKD_TOPICS_DELETE
+(tests/e2e/topics_delete: the run's topics and groups are deleted at the end; skipped when unset).
+STOCKD_KEEP=1 keeps the data dirs, logs and topics. Exit 0 only when every case passed and every stockd exited 0 on SIGTERM.
 """
 
 import ctypes
@@ -429,6 +430,7 @@ class Run:
         self.bootstrap = os.environ.get("STOCKD_TEST_BOOTSTRAP", "127.0.0.1:19092")
         self.routes_dump = os.environ.get("STOCKD_ROUTES_DUMP")
         self.topic_offsets = os.environ.get("STOCKD_TOPIC_OFFSETS")
+        self.topics_delete = os.environ.get("STOCKD_TOPICS_DELETE")
         for name, value in (("STOCKD_BINARY", self.binary), ("STOCKD_ROUTES_DUMP", self.routes_dump or None),
                             ("STOCKD_TOPIC_OFFSETS", self.topic_offsets)):
             if name == "STOCKD_ROUTES_DUMP" and not value:
@@ -1715,6 +1717,11 @@ def main():
         say(f"kept {run.root} (logs and data); topics {run.prefix}.*")
     else:
         shutil.rmtree(run.root, ignore_errors=True)
+        if run.topics_delete:
+            deleted = subprocess.run([run.topics_delete, run.bootstrap, run.prefix], capture_output=True, text=True,
+                                     timeout=60)
+            if deleted.returncode != 0:
+                say(f"could not delete the topics of {run.prefix}: {deleted.stderr.strip()}")
     return 1 if failed else 0
 
 
