@@ -203,7 +203,9 @@ static const struct config_key config_keys[] = {
      .min = 0,
      .max = 10000000,
      .default_text = "100000",
-     .help = "Recent idempotency keys remembered per instance to refuse a key reused for another command."},
+     .help =
+         "Recent idempotency keys (clients' keys, not generated ids) remembered per instance to refuse a key "
+         "reused for another command."},
     {.name = "views.lag_max",
      .type = CONFIG_INT,
      CONFIG_FIELD(views_lag_max),

@@ -288,16 +288,17 @@ void api_command_route(struct api_request *request)
     }
     size_t encoded_bytes = strlen(encoded);
     const char *key = command->command_id;
-    uint64_t fingerprint = api_fingerprint(encoded, encoded_bytes);
-    enum api_idempotency_result seen = api_idempotency_check(request->api->idempotency, key, fingerprint);
-    if (seen == API_IDEMPOTENCY_CONFLICT) {
+    /* A generated id is new: only a client's key (header or body) can have been seen, or have an outcome
+     * already. Generated ids are not remembered either: they would push client keys out of the table. */
+    bool client_key = api_header_get(request, "Idempotency-Key") != NULL || command_id_given;
+    uint64_t fingerprint = client_key ? api_fingerprint(encoded, encoded_bytes) : 0;
+    if (client_key &&
+        api_idempotency_check(request->api->idempotency, key, fingerprint) == API_IDEMPOTENCY_CONFLICT) {
         idempotency_conflict(request, key);
         goto out_free;
     }
     struct projector *outcomes = request->api->stages.outcomes;
     struct view_outcome outcome;
-    /* A generated id is new: only a client's key (header or body) can have an outcome already. */
-    bool client_key = api_header_get(request, "Idempotency-Key") != NULL || command_id_given;
     if (client_key && outcomes != NULL && outcome_lookup(outcomes, key, &outcome) == 1) {
         if (outcome.command_type != command->type || strcmp(outcome.sku, command->sku) != 0) {
             idempotency_conflict(request, key);
@@ -317,7 +318,7 @@ void api_command_route(struct api_request *request)
                     error);
         goto out_free;
     }
-    api_idempotency_remember(request->api->idempotency, key, fingerprint);
+    if (client_key) api_idempotency_remember(request->api->idempotency, key, fingerprint);
     if (wait_ms > 0) {
         int found = outcome_wait(outcomes, key, wait_ms, &outcome, error, sizeof(error));
         if (found == 1) {

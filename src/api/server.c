@@ -256,11 +256,12 @@ static long percent_decode(char *text, size_t length)
 
 /* Splits the raw path into segments, percent-decoding each (after the split, so %2F stays inside its
  * segment). Returns the count, -1 when a segment's encoding is malformed or decodes to NUL, -2 when the
- * path is too long or has too many segments (no route matches). */
+ * path is empty or has too many segments (no route matches), -3 when it is over API_PATH_BYTES_MAX. */
 static int path_split(struct api_request *request, const char *raw, const char **segments)
 {
     size_t length = strcspn(raw, "?#");
-    if (length > API_PATH_BYTES_MAX || length == 0 || raw[0] != '/') return -2;
+    if (length > API_PATH_BYTES_MAX) return -3;
+    if (length == 0 || raw[0] != '/') return -2;
     memcpy(request->path_copy, raw, length);
     request->path_copy[length] = '\0';
     int count = 0;
@@ -414,6 +415,12 @@ static void request_dispatch(struct api_request *request)
     if (count == -1) {
         api_problem(request, 400, "invalid-path", "Invalid path", NULL,
                     "the path has a malformed percent-escape or an encoded NUL");
+        return;
+    }
+    if (count == -3) {
+        /* 400, not 404 (which promises a query's position) nor 414 (which no operation declares). */
+        api_problem(request, 400, "invalid-path", "Invalid path", NULL, "the path is longer than %d bytes",
+                    API_PATH_BYTES_MAX);
         return;
     }
     int path_known = 0;

@@ -213,7 +213,7 @@ def check_answer(answer, expect_body=True):
         with COVERAGE.lock:
             QUERY_WITHOUT_POSITION.setdefault((key[1], answer.status), answer.body[:120])
     problem = answer.json if answer.status >= 400 and answer.body and isinstance(answer.json, dict) else {}
-    undecodable = "percent-escape" in str(problem.get("detail", ""))  # no route was chosen: no view either
+    undecodable = str(problem.get("detail", "")).startswith("the path ")  # not routed: no view either
     positioned = (answer.status in (200, 400, 404, 409) and not undecodable) or (
         answer.status == 503 and str(problem.get("type", "")).endswith(":position-not-reached"))
     if key in QUERY_TEMPLATES and positioned:
@@ -1085,6 +1085,21 @@ def case_idempotency_across_instances(a, b):
           f"(docs: the same key with the same command is safe to retry), got {again}")
 
 
+def case_idempotency_table_keeps_client_keys(a, b):
+    """b remembers 4 keys (--http.idempotency_keys_max=4). Commands without a key (generated ids) must not push
+    a client's key out: the same key with other fields (same type and SKU, which the outcomes view cannot tell
+    apart) is refused only by that table."""
+    sku = unique("IK")
+    sync(a, "/v1/skus", {"sku": sku, "name": "k"}, 201)
+    key = unique("idem-k")
+    answer = sync(b, f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 1}, 200, idempotency_key=key)
+    expect(b.get(f"/v1/commands/{key}?min_position={answer.json['position']}"), 200)
+    for _ in range(5):
+        expect(b.post(f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 1}), 202)
+    expect(b.post(f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 2}, headers={"Idempotency-Key": key}),
+           422, "idempotency-key-reused")
+
+
 def case_too_many_waits(run, b):
     """b runs with --http.waits_max=2: two held min_position waits, the third wait is 503 too-many-waits."""
     held = []
@@ -1421,6 +1436,16 @@ def hostile_nul_in_sku(a):
     expect(a.get("/v1/skus/AB%0"), 400, "invalid-path")  # malformed escape
 
 
+def hostile_long_path(a):
+    """A path over 512 bytes is 400 invalid-path: not a 404, whose query answers promise a position
+    (schemathesis found GET /v1/skus/{long} -> 404 without X-Stockd-Position)."""
+    long_sku = "%C3%A8" * 100  # 600 bytes raw
+    expect(a.get(f"/v1/skus/{long_sku}"), 400, "invalid-path")
+    expect(a.post(f"/v1/skus/{long_sku}/receipts", {"location": "L", "quantity": 1}), 400, "invalid-path")
+    expect(a.get("/" + "x" * 600), 400, "invalid-path")
+    expect(a.get("/v1/skus/" + "A" * 65), 400, "invalid-path")  # under 512 bytes: routed, the SKU refused
+
+
 def hostile_percent_encoded_traversal(a):
     for path in ("/v1/skus/..%2F..%2Fetc%2Fpasswd", "/v1/skus/..%2F..%2F..%2Fetc%2Fpasswd/history",
                  "/v1/reservations/..%2F..%2Fetc%2Fpasswd", "/v1/commands/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
@@ -1617,7 +1642,7 @@ def main():
     started = time.monotonic()
     say(f"test_http.py: prefix {run.prefix}, files in {run.root}, broker {run.bootstrap}")
     a = Stockd(run, "a")
-    b = Stockd(run, "b", roles="api,projector", extra=["--http.waits_max=2"])
+    b = Stockd(run, "b", roles="api,projector", extra=["--http.waits_max=2", "--http.idempotency_keys_max=4"])
     d = Stockd(run, "d", roles="api")
     k = Stockd(run, "k", roles="api,projector", extra=[api_keys_flag(), "--log.level=debug"])
     try:
@@ -1657,6 +1682,8 @@ def main():
                       case_min_position_same_instance, a)
             cases.run("read-your-writes on a second instance", case_read_your_writes_second_instance, a, b)
             cases.run("Idempotency-Key reused on another instance: 422", case_idempotency_across_instances, a, b)
+            cases.run("Idempotency-Key table keeps client keys, not generated ids", case_idempotency_table_keeps_client_keys,
+                      a, b)
             cases.run("too many waits: 503 too-many-waits with Retry-After, nothing produced",
                       case_too_many_waits, run, b)
             cases.run("instance with role api only: 503 view-unavailable, Prefer ignored",
@@ -1678,6 +1705,7 @@ def main():
                 ("JSON nested 50 deep: 400 invalid-body", hostile_nested_json),
                 ("NUL in a SKU path segment: 400 invalid-path", hostile_nul_in_sku),
                 ("percent-encoded traversal: 400 or 404, never 200", hostile_percent_encoded_traversal),
+                ("path over 512 bytes: 400 invalid-path", hostile_long_path),
                 ("unknown route: 404", hostile_unknown_route),
                 ("unknown method: 405 with Allow", hostile_unknown_method),
                 ("HEAD: 405 with Allow, no body", hostile_head),
