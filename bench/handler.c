@@ -323,6 +323,8 @@ int main(int argc, char **argv)
             (long long)lag_max, (unsigned long long)view.events_applied, caught_up_s - end);
         projector_destroy(run.projector);
     }
+    if (topics_delete(config.kafka_bootstrap, config.topic_prefix, error, sizeof(error)) != 0)
+        fprintf(stderr, "bench_handler: deleting the topics of %s: %s\n", config.topic_prefix, error);
     char command[sizeof(config.data_dir) + 16];
     snprintf(command, sizeof(command), "rm -rf '%s'", config.data_dir);
     return system(command) == 0 ? 0 : 1;

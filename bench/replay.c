@@ -235,6 +235,8 @@ int main(int argc, char **argv)
     int status = replay_view(&config, &view_stock_ops, options.events);
     if (status == 0) status = replay_view(&config, &view_history_ops, options.events);
     printf("peak RSS %ld KiB (VmHWM, both replays)\n", rss_kib("VmHWM:"));
+    if (topics_delete(config.kafka_bootstrap, config.topic_prefix, error, sizeof(error)) != 0)
+        fprintf(stderr, "bench_replay: deleting the topics of %s: %s\n", config.topic_prefix, error);
     char command[sizeof(config.data_dir) + 16];
     snprintf(command, sizeof(command), "rm -rf '%s'", config.data_dir);
     return status == 0 && system(command) == 0 ? 0 : 1;

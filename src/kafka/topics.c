@@ -163,3 +163,57 @@ int topics_ensure(const struct stockd_config *config, int create, char *error, s
     rd_kafka_destroy(admin);
     return status;
 }
+
+int topics_delete(const char *bootstrap, const char *prefix, char *error, size_t error_bytes)
+{
+    enum { TOPIC_COUNT = 4, GROUP_COUNT = 2, DELETE_TIMEOUT_MS = 10000 };
+    assert(bootstrap != NULL && prefix != NULL);
+    if (prefix[0] == '\0' || strlen(prefix) > STOCKD_SKU_BYTES_MAX) {
+        snprintf(error, error_bytes, "a topic prefix is 1-%d bytes", STOCKD_SKU_BYTES_MAX);
+        return -1;
+    }
+    char reason[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, reason, sizeof(reason)) != RD_KAFKA_CONF_OK) {
+        snprintf(error, error_bytes, "%s", reason);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_t *admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof(reason));
+    if (admin == NULL) {
+        snprintf(error, error_bytes, "%s", reason);
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    struct kafka_topics names;
+    kafka_topics_names(prefix, &names);
+    const char *topic_names[TOPIC_COUNT] = {names.commands, names.by_sku, names.events, names.dlq};
+    rd_kafka_DeleteTopic_t *topics[TOPIC_COUNT];
+    for (int i = 0; i < TOPIC_COUNT; i++)
+        topics[i] = rd_kafka_DeleteTopic_new(topic_names[i]);
+    char group_names[GROUP_COUNT][STOCKD_SKU_BYTES_MAX + 32];
+    snprintf(group_names[0], sizeof(group_names[0]), "%s-router", prefix);
+    snprintf(group_names[1], sizeof(group_names[1]), "%s-handler", prefix);
+    rd_kafka_DeleteGroup_t *groups[GROUP_COUNT] = {rd_kafka_DeleteGroup_new(group_names[0]),
+                                                   rd_kafka_DeleteGroup_new(group_names[1])};
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(admin);
+    rd_kafka_DeleteTopics(admin, topics, TOPIC_COUNT, NULL, queue);
+    rd_kafka_DeleteGroups(admin, groups, GROUP_COUNT, NULL, queue);
+    int answered = 0;
+    for (int i = 0; i < 2; i++) {
+        rd_kafka_event_t *event = rd_kafka_queue_poll(queue, DELETE_TIMEOUT_MS);
+        if (event == NULL) continue;
+        if (rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR_NO_ERROR) answered++;
+        rd_kafka_event_destroy(event);
+    }
+    rd_kafka_DeleteTopic_destroy_array(topics, TOPIC_COUNT);
+    rd_kafka_DeleteGroup_destroy_array(groups, GROUP_COUNT);
+    rd_kafka_queue_destroy(queue);
+    rd_kafka_destroy(admin);
+    if (answered != 2) {
+        snprintf(error, error_bytes, "the broker did not answer both deletions of %s within %d ms", prefix,
+                 (int)DELETE_TIMEOUT_MS);
+        return -1;
+    }
+    return 0;
+}

@@ -19,4 +19,9 @@
  * 0, or -1 with a message naming the topic and the fix. */
 int topics_ensure(const struct stockd_config *config, int create, char *error, size_t error_bytes);
 
+/* Deletes the four topics of a prefix and its router and handler consumer groups, waiting at most 10 s for
+ * each answer; what is already gone is not an error. For test and benchmark tools: stockd never calls it.
+ * Returns 0 when both requests were answered, or -1 with a message. */
+int topics_delete(const char *bootstrap, const char *prefix, char *error, size_t error_bytes);
+
 #endif
