@@ -824,8 +824,14 @@ static void readers_close_idle(struct projector *projector)
 
 sqlite3 *projector_reader_acquire(struct projector *projector, char *error, size_t error_bytes)
 {
-    assert(projector != NULL);
-    struct timespec deadline = deadline_after(PROJECTOR_READER_WAIT_MS);
+    return projector_reader_acquire_within(projector, PROJECTOR_READER_WAIT_MS, error, error_bytes);
+}
+
+sqlite3 *projector_reader_acquire_within(struct projector *projector, int wait_ms, char *error,
+                                         size_t error_bytes)
+{
+    assert(projector != NULL && wait_ms >= 0);
+    struct timespec deadline = deadline_after(wait_ms);
     pthread_mutex_lock(&projector->pool_mutex);
     int index;
     while ((index = reader_slot_find(projector)) < 0) {
@@ -833,7 +839,7 @@ sqlite3 *projector_reader_acquire(struct projector *projector, char *error, size
             ETIMEDOUT) {
             pthread_mutex_unlock(&projector->pool_mutex);
             snprintf(error, error_bytes, "view %s: all %d readers busy for %d ms", projector->view->name,
-                     PROJECTOR_READERS_MAX, PROJECTOR_READER_WAIT_MS);
+                     PROJECTOR_READERS_MAX, wait_ms);
             return NULL;
         }
     }

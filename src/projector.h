@@ -55,6 +55,10 @@ void projector_destroy(struct projector *projector);
  * Give it back with projector_reader_release. */
 sqlite3 *projector_reader_acquire(struct projector *projector, char *error, size_t error_bytes);
 
+/* Like projector_reader_acquire, waiting at most wait_ms (0: only a reader free now). */
+sqlite3 *projector_reader_acquire_within(struct projector *projector, int wait_ms, char *error,
+                                         size_t error_bytes);
+
 /* Gives a reader back. A read transaction still open is rolled back. A connection to a file that a
  * rebuild has replaced meanwhile is closed instead of pooled. Accepts NULL. */
 void projector_reader_release(struct projector *projector, sqlite3 *reader);

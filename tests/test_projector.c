@@ -685,6 +685,35 @@ static void test_readers_never_see_half_a_batch(void **state)
     tally_check_exact(f);
 }
 
+/* With every reader taken, acquire_within(0) gives up at once (the API's problem answers use it: they must
+ * not wait the pool's 5 s), and takes a reader as soon as one is given back. */
+static void test_reader_acquire_within_zero_does_not_wait(void **state)
+{
+    struct fixture *f = *state;
+    projector_start(f);
+    char error[512];
+    sqlite3 *readers[PROJECTOR_READERS_MAX];
+    for (int i = 0; i < PROJECTOR_READERS_MAX; i++) {
+        readers[i] = projector_reader_acquire(f->projector, error, sizeof(error));
+        if (readers[i] == NULL) fail_msg("reader %d: %s", i, error);
+    }
+    struct timespec begin;
+    clock_gettime(CLOCK_MONOTONIC, &begin);
+    sqlite3 *none = projector_reader_acquire_within(f->projector, 0, error, sizeof(error));
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    assert_null(none);
+    assert_non_null(strstr(error, "readers busy"));
+    double waited_ms =
+        (double)(end.tv_sec - begin.tv_sec) * 1000.0 + (double)(end.tv_nsec - begin.tv_nsec) / 1e6;
+    assert_true(waited_ms < 1000.0); /* the pool's own wait is 5 s */
+    projector_reader_release(f->projector, readers[0]);
+    readers[0] = projector_reader_acquire_within(f->projector, 0, error, sizeof(error));
+    assert_non_null(readers[0]);
+    for (int i = 0; i < PROJECTOR_READERS_MAX; i++)
+        projector_reader_release(f->projector, readers[i]);
+}
+
 static void test_undecodable_event_is_logged_skipped_and_counted(void **state)
 {
     struct fixture *f = *state;
@@ -1032,6 +1061,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_resumes_from_stored_positions_without_reapplying, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_readers_never_see_half_a_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_acquire_within_zero_does_not_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_undecodable_event_is_logged_skipped_and_counted, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_undecodable_events_in_decoded_chunks_are_skipped_in_order, setup,

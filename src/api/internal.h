@@ -146,7 +146,8 @@ void api_query_route(struct api_request *request);
 struct projector *api_query_view(const struct api_request *request);
 /* X-Stockd-Position: "partition:offset," per partition: 4 + 1 + 19 + 1 bytes each. */
 #define API_POSITION_HEADER_BYTES_MAX (STOCKD_PARTITIONS_MAX * 26)
-/* Formats the view's current position (X-Stockd-Position) into out. Returns false when it cannot be read. */
+/* Formats the view's current position (X-Stockd-Position) into out. Returns false when it cannot be read now
+ * (no reader free: it does not wait). */
 bool api_position_current(struct projector *projector, int32_t partition_count, char *out, size_t out_bytes);
 void api_admin_route(struct api_request *request);
 

@@ -137,7 +137,7 @@ static bool frame_open(struct api_request *request, struct query_frame *frame, s
     if (!api_min_position_wait(request, projector)) return false;
     frame->reader = projector_reader_acquire(projector, frame->error, sizeof(frame->error));
     if (frame->reader == NULL || sqlite3_exec(frame->reader, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        request->position_view = NULL; /* unreadable now: do not wait for a reader again */
+        request->position_view = NULL; /* unreadable now: the answer goes without a position */
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL,
                     "the %s view cannot be read now", view_name);
         projector_reader_release(projector, frame->reader);
@@ -161,7 +161,7 @@ static bool frame_close(struct api_request *request, struct query_frame *frame)
     projector_reader_release(frame->projector, frame->reader);
     frame->reader = NULL;
     if (!ok) {
-        request->position_view = NULL; /* unreadable now: do not wait for a reader again */
+        request->position_view = NULL; /* unreadable now: the answer goes without a position */
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "positions unreadable");
     }
     return ok;
@@ -177,7 +177,7 @@ static void frame_fail(struct api_request *request, struct query_frame *frame, i
     if (result == VIEW_QUERY_INVALID) {
         api_problem(request, 400, "invalid-parameter", "Invalid request", field, "%s", frame->error);
     } else {
-        request->position_view = NULL; /* unreadable now: do not wait for a reader again */
+        request->position_view = NULL; /* unreadable now: the answer goes without a position */
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "the view could not be read");
     }
 }
@@ -491,7 +491,7 @@ struct projector *api_query_view(const struct api_request *request)
 bool api_position_current(struct projector *projector, int32_t partition_count, char *out, size_t out_bytes)
 {
     char error[256];
-    sqlite3 *reader = projector_reader_acquire(projector, error, sizeof(error));
+    sqlite3 *reader = projector_reader_acquire_within(projector, 0, error, sizeof(error)); /* never waits */
     if (reader == NULL) return false;
     int64_t *next_offsets = calloc((size_t)partition_count, sizeof(int64_t));
     bool ok = next_offsets != NULL && sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
