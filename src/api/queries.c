@@ -114,6 +114,22 @@ bool api_min_position_wait(struct api_request *request, struct projector *projec
     return true;
 }
 
+/* Reads the view's positions in the reader's open transaction and formats them as X-Stockd-Position.
+ * Returns false with a message when they cannot be read. */
+static bool position_read(sqlite3 *reader, int32_t partition_count, char *out, size_t out_bytes, char *error,
+                          size_t error_bytes)
+{
+    int64_t *next_offsets = calloc((size_t)partition_count, sizeof(int64_t));
+    if (next_offsets == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        return false;
+    }
+    bool ok = projector_positions_read(reader, next_offsets, partition_count, error, error_bytes) == 0;
+    if (ok) api_positions_format(next_offsets, partition_count, out, out_bytes);
+    free(next_offsets);
+    return ok;
+}
+
 /* A query's shared frame: which view, its reader, the transaction, the positions. */
 struct query_frame {
     struct projector *projector;
@@ -151,12 +167,8 @@ static bool frame_open(struct api_request *request, struct query_frame *frame, s
  * answering 503. */
 static bool frame_close(struct api_request *request, struct query_frame *frame)
 {
-    int32_t partitions = request->api->config->partitions;
-    int64_t *next_offsets = calloc((size_t)partitions, sizeof(int64_t));
-    bool ok = next_offsets != NULL && projector_positions_read(frame->reader, next_offsets, partitions,
-                                                               frame->error, sizeof(frame->error)) == 0;
-    if (ok) api_positions_format(next_offsets, partitions, frame->position, sizeof(frame->position));
-    free(next_offsets);
+    bool ok = position_read(frame->reader, request->api->config->partitions, frame->position,
+                            sizeof(frame->position), frame->error, sizeof(frame->error));
     sqlite3_exec(frame->reader, "COMMIT", NULL, NULL, NULL);
     projector_reader_release(frame->projector, frame->reader);
     frame->reader = NULL;
@@ -493,11 +505,8 @@ bool api_position_current(struct projector *projector, int32_t partition_count, 
     char error[256];
     sqlite3 *reader = projector_reader_acquire_within(projector, 0, error, sizeof(error)); /* never waits */
     if (reader == NULL) return false;
-    int64_t *next_offsets = calloc((size_t)partition_count, sizeof(int64_t));
-    bool ok = next_offsets != NULL && sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
-              projector_positions_read(reader, next_offsets, partition_count, error, sizeof(error)) == 0;
-    if (ok) api_positions_format(next_offsets, partition_count, out, out_bytes);
-    free(next_offsets);
+    bool ok = sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
+              position_read(reader, partition_count, out, out_bytes, error, sizeof(error));
     projector_reader_release(projector, reader); /* rolls back the read transaction */
     return ok;
 }

@@ -207,6 +207,22 @@ static void batch_add(struct eos_stage *stage, rd_kafka_message_t *message)
     stage->batch[stage->batch_count++] = message;
 }
 
+/* Polls into the batch until it is full or until_ms. With idle_ms >= 0 a poll waits at most that long and
+ * one that finds nothing ends it; with idle_ms < 0 it goes on until until_ms whatever comes. */
+static void batch_fill(struct eos_stage *stage, double until_ms, int idle_ms)
+{
+    while (stage->batch_count < (size_t)stage->batch_max && !stage->failed) {
+        int remaining_ms = (int)(until_ms - monotonic_ms());
+        if (remaining_ms <= 0) return;
+        int wait_ms = idle_ms >= 0 && idle_ms < remaining_ms ? idle_ms : remaining_ms;
+        rd_kafka_message_t *message = rd_kafka_consumer_poll(stage->consumer, wait_ms);
+        if (message != NULL)
+            batch_add(stage, message);
+        else if (idle_ms >= 0)
+            return;
+    }
+}
+
 /* Collects a batch: waits briefly for a first message (and, right after a commit, until EOS_COMMIT_GAP_MS
  * after it), then takes what comes until the poll runs dry (no message within poll_timeout_ms; with 0, what
  * has already arrived), the batch is full, or it is EOS_BATCH_COLLECT_MS_MAX old. With 0 the batch is what
@@ -217,24 +233,8 @@ static void batch_collect(struct eos_stage *stage)
     rd_kafka_message_t *message = rd_kafka_consumer_poll(stage->consumer, EOS_IDLE_POLL_MS);
     if (message == NULL) return;
     batch_add(stage, message);
-    /* Right after a commit: collect until the coordinator has likely finished it (EOS_COMMIT_GAP_MS). */
-    double gap_end_ms = stage->turn_ended_ms + EOS_COMMIT_GAP_MS;
-    while (stage->batch_count < (size_t)stage->batch_max && !stage->failed) {
-        int remaining_ms = (int)(gap_end_ms - monotonic_ms());
-        if (remaining_ms <= 0) break;
-        message = rd_kafka_consumer_poll(stage->consumer, remaining_ms);
-        if (message != NULL) batch_add(stage, message);
-    }
-    double deadline_ms = monotonic_ms() + EOS_BATCH_COLLECT_MS_MAX;
-    while (stage->batch_count < (size_t)stage->batch_max && !stage->failed) {
-        int remaining_ms = (int)(deadline_ms - monotonic_ms());
-        if (remaining_ms <= 0) break;
-        message = rd_kafka_consumer_poll(
-            stage->consumer,
-            (int)(remaining_ms < stage->poll_timeout_ms ? remaining_ms : stage->poll_timeout_ms));
-        if (message == NULL) break;
-        batch_add(stage, message);
-    }
+    batch_fill(stage, stage->turn_ended_ms + EOS_COMMIT_GAP_MS, -1); /* the coordinator finishing a commit */
+    batch_fill(stage, monotonic_ms() + EOS_BATCH_COLLECT_MS_MAX, stage->poll_timeout_ms);
 }
 
 /* ---- callbacks ------------------------------------------------------------------------------------- */
