@@ -817,7 +817,7 @@ static void readers_close_idle(struct projector *projector)
     for (int i = 0; i < PROJECTOR_READERS_MAX; i++) {
         struct reader_slot *slot = &projector->readers[i];
         if (slot->in_use || slot->db == NULL) continue;
-        sqlite3_close_v2(slot->db);
+        sqlite_util_cached_close(slot->db);
         slot->db = NULL;
     }
 }
@@ -845,7 +845,7 @@ sqlite3 *projector_reader_acquire_within(struct projector *projector, int wait_m
     }
     struct reader_slot *slot = &projector->readers[index];
     if (slot->db != NULL && slot->generation != projector->generation) {
-        sqlite3_close_v2(slot->db);
+        sqlite_util_cached_close(slot->db);
         slot->db = NULL;
     }
     if (slot->db == NULL) {
@@ -864,7 +864,7 @@ void projector_reader_release(struct projector *projector, sqlite3 *reader)
     assert(projector != NULL);
     if (reader == NULL) return;
     /* A read transaction left open would pin its snapshot and keep the WAL from being checkpointed. */
-    if (!sqlite3_get_autocommit(reader)) sqlite3_exec(reader, "ROLLBACK", NULL, NULL, NULL);
+    if (!sqlite3_get_autocommit(reader)) (void)sqlite_util_cached_run(reader, "ROLLBACK");
     pthread_mutex_lock(&projector->pool_mutex);
     struct reader_slot *slot = NULL;
     for (int i = 0; i < PROJECTOR_READERS_MAX && slot == NULL; i++) {
@@ -872,7 +872,7 @@ void projector_reader_release(struct projector *projector, sqlite3 *reader)
     }
     assert(slot != NULL); /* only a connection from projector_reader_acquire, released once */
     if (slot->generation != projector->generation) {
-        sqlite3_close_v2(reader); /* its file was replaced: it served its last transaction */
+        sqlite_util_cached_close(reader); /* its file was replaced: it served its last transaction */
         slot->db = NULL;
     }
     slot->in_use = false;
@@ -880,30 +880,59 @@ void projector_reader_release(struct projector *projector, sqlite3 *reader)
     pthread_mutex_unlock(&projector->pool_mutex);
 }
 
-int projector_positions_read(sqlite3 *reader, int64_t *next_offsets, int32_t partition_count, char *error,
-                             size_t error_bytes)
+/* The positions read of projector_positions_read, with a statement kept on the connection when cached. */
+static int positions_read(sqlite3 *db, bool cached, int64_t *next_offsets, int32_t partition_count,
+                          char *error, size_t error_bytes)
 {
-    assert(reader != NULL && next_offsets != NULL);
+    assert(db != NULL && next_offsets != NULL);
     assert(partition_count >= 0 && partition_count <= STOCKD_PARTITIONS_MAX);
+    static const char sql[] = "SELECT partition_id, next_offset FROM view_positions";
     for (int32_t partition = 0; partition < partition_count; partition++)
         next_offsets[partition] = 0;
-    sqlite3_stmt *statement = NULL;
-    if (sqlite3_prepare_v2(reader, "SELECT partition_id, next_offset FROM view_positions", -1, &statement,
-                           NULL) != SQLITE_OK)
-        goto out_error;
+    char reason[256];
+    sqlite3_stmt *statement = cached ? sqlite_util_cached_take(db, sql, reason, sizeof(reason))
+                                     : sqlite_util_prepare(db, sql, reason, sizeof(reason));
+    if (statement == NULL) {
+        snprintf(error, error_bytes, "reading the view's positions: %s", reason);
+        return -1;
+    }
     int status;
     while ((status = sqlite3_step(statement)) == SQLITE_ROW) {
         int64_t partition = sqlite3_column_int64(statement, 0);
         if (partition >= 0 && partition < partition_count)
             next_offsets[partition] = sqlite3_column_int64(statement, 1);
     }
-    if (status != SQLITE_DONE) goto out_error;
-    sqlite3_finalize(statement);
-    return 0;
-out_error:
-    snprintf(error, error_bytes, "reading the view's positions: %s", sqlite3_errmsg(reader));
-    sqlite3_finalize(statement);
-    return -1;
+    if (status != SQLITE_DONE)
+        snprintf(error, error_bytes, "reading the view's positions: %s", sqlite3_errmsg(db));
+    if (cached)
+        sqlite_util_cached_release(statement);
+    else
+        sqlite3_finalize(statement);
+    return status == SQLITE_DONE ? 0 : -1;
+}
+
+int projector_positions_read(sqlite3 *reader, int64_t *next_offsets, int32_t partition_count, char *error,
+                             size_t error_bytes)
+{
+    return positions_read(reader, false, next_offsets, partition_count, error, error_bytes);
+}
+
+int projector_reader_positions_read(sqlite3 *reader, int64_t *next_offsets, int32_t partition_count,
+                                    char *error, size_t error_bytes)
+{
+    return positions_read(reader, true, next_offsets, partition_count, error, error_bytes);
+}
+
+int projector_reader_begin(sqlite3 *reader)
+{
+    assert(reader != NULL);
+    return sqlite_util_cached_run(reader, "BEGIN") == SQLITE_DONE ? 0 : -1;
+}
+
+void projector_reader_commit(sqlite3 *reader)
+{
+    assert(reader != NULL);
+    (void)sqlite_util_cached_run(reader, "COMMIT"); /* a read transaction has nothing to lose */
 }
 
 /* ---- replacing the live file -------------------------------------------------------------------------- */
@@ -1670,7 +1699,7 @@ void projector_destroy(struct projector *projector)
     assert(projector->live.consumer == NULL && !projector->rebuild_active); /* not running */
     for (int i = 0; i < PROJECTOR_READERS_MAX; i++) {
         assert(!projector->readers[i].in_use); /* every reader was released */
-        sqlite3_close_v2(projector->readers[i].db);
+        sqlite_util_cached_close(projector->readers[i].db);
     }
     fold_db_close(projector, &projector->live);
     pthread_cond_destroy(&projector->pool_released);

@@ -63,6 +63,18 @@ sqlite3 *projector_reader_acquire_within(struct projector *projector, int wait_m
  * rebuild has replaced meanwhile is closed instead of pooled. Accepts NULL. */
 void projector_reader_release(struct projector *projector, sqlite3 *reader);
 
+/* Begins a read transaction on a reader from projector_reader_acquire: its snapshot is what the queries
+ * until projector_reader_commit see. Returns 0, or -1 (the file cannot be read now). */
+int projector_reader_begin(sqlite3 *reader);
+
+/* Ends the read transaction of projector_reader_begin. */
+void projector_reader_commit(sqlite3 *reader);
+
+/* projector_positions_read for a reader from projector_reader_acquire, whose statement stays on the reader
+ * for the next call (parsing was a large part of a small query's cost). */
+int projector_reader_positions_read(sqlite3 *reader, int64_t *next_offsets, int32_t partition_count,
+                                    char *error, size_t error_bytes);
+
 /* Reads the committed positions (next offset per partition, 0 for partitions not yet seen) with reader,
  * inside the reader's current transaction when one is open, so that a query and its positions agree.
  * partition_count is at most STOCKD_PARTITIONS_MAX; positions stored for partitions at or past it are

@@ -388,7 +388,7 @@ static int partition_verify(const struct stockd_config *config, rd_kafka_t *cons
         compare.views[view] = view_open(config, (enum verify_view)view, partition, end, report);
     int status = compare_all(&compare, error, error_bytes);
     for (int view = 0; view < VERIFY_VIEW_COUNT; view++)
-        sqlite3_close(compare.views[view]);
+        sqlite_util_cached_close(compare.views[view]); /* the queries keep their statements on it */
     shard_close(compare.actual);
     shard_close(scratch);
     return status;

@@ -102,7 +102,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     for (int i = 0; i < VIEW_COUNT; i++) {
         f->views[i].ops->close(f->views[i].state);
-        sqlite3_close(f->views[i].reader);
+        sqlite_util_cached_close(f->views[i].reader); /* the queries keep their statements on it */
         sqlite3_close(f->views[i].db);
     }
     for (size_t i = 0; i < f->sku_count; i++)
@@ -1351,6 +1351,112 @@ static void random_check_all(struct fixture *f)
     }
 }
 
+/* ---- statements kept on the readers ----------------------------------------------------------------- */
+
+static int statements_on(sqlite3 *db)
+{
+    int count = 0;
+    for (sqlite3_stmt *statement = sqlite3_next_stmt(db, NULL); statement != NULL;
+         statement = sqlite3_next_stmt(db, statement))
+        count++;
+    return count;
+}
+
+/* Every query of every view, each in its own read transaction, as the API runs them. */
+static void queries_run_all(struct fixture *f)
+{
+    struct view_stock_sku sku;
+    stock_get(f, "SKU-1", &sku);
+    assert_int_equal(sku.summary.on_hand, 10);
+    struct view_stock_page *stock_page = malloc(sizeof(*stock_page));
+    struct view_history_page *history_page = malloc(sizeof(*history_page));
+    assert_true(stock_page != NULL && history_page != NULL);
+    for (int below = 0; below <= 1; below++) {
+        sqlite3 *reader = reader_begin(f, VIEW_STOCK);
+        assert_true(view_stock_list(reader, below, NULL, 10, stock_page, f->error, sizeof(f->error)) >= 0);
+        reader_end(reader);
+    }
+    for (int newest = 0; newest <= 1; newest++) {
+        sqlite3 *reader = reader_begin(f, VIEW_HISTORY);
+        assert_int_equal(view_history_list(reader, "SKU-1",
+                                           newest ? VIEW_ORDER_NEWEST_FIRST : VIEW_ORDER_OLDEST_FIRST, NULL,
+                                           10, history_page, f->error, sizeof(f->error)),
+                         3);
+        assert_int_equal(history_page->count, 3);
+        reader_end(reader);
+    }
+    struct view_reservation reservation;
+    reservation_get(f, "SKU-1", "R-1", &reservation);
+    struct view_reservation_skus ambiguous;
+    sqlite3 *reader = reader_begin(f, VIEW_RESERVATIONS);
+    assert_int_equal(
+        view_reservation_find(reader, "R-1", &reservation, &ambiguous, f->error, sizeof(f->error)), 1);
+    reader_end(reader);
+    struct view_outcome outcome;
+    outcome_get(f, "c-1", &outcome);
+    free(stock_page);
+    free(history_page);
+}
+
+static void test_queries_keep_one_statement_each_on_the_reader(void **state)
+{
+    struct fixture *f = *state;
+    assert_true(accepted(create_sku(f, "SKU-1", "Blue widget", 20)));
+    assert_true(accepted(receive(f, "SKU-1", "WH-1", 10)));
+    assert_true(accepted(reserve(f, "SKU-1", "R-1", "WH-1", 2, 0)));
+    queries_run_all(f);
+    int kept[VIEW_COUNT];
+    for (int i = 0; i < VIEW_COUNT; i++) {
+        kept[i] = statements_on(f->views[i].reader);
+        assert_true(kept[i] >= 1);                     /* each view was queried */
+        assert_true(kept[i] < SQLITE_UTIL_CACHED_MAX); /* one per query, not per call */
+    }
+    for (int round = 0; round < 5; round++)
+        queries_run_all(f);
+    for (int i = 0; i < VIEW_COUNT; i++)
+        assert_int_equal(statements_on(f->views[i].reader), kept[i]);
+
+    /* A kept statement reads the snapshot of the transaction it runs in, not the one it last ran in. */
+    assert_true(accepted(receive(f, "SKU-1", "WH-1", 5)));
+    struct view_stock_sku sku;
+    stock_get(f, "SKU-1", &sku);
+    assert_int_equal(sku.summary.on_hand, 15);
+}
+
+static void test_cached_statement_in_use_is_not_handed_out_twice(void **state)
+{
+    struct fixture *f = *state;
+    sqlite3 *db = f->views[VIEW_STOCK].reader;
+    static const char sql[] = "SELECT 1 UNION ALL SELECT 2";
+    sqlite3_stmt *first = sqlite_util_cached_take(db, sql, f->error, sizeof(f->error));
+    assert_non_null(first);
+    assert_int_equal(sqlite3_step(first), SQLITE_ROW); /* in use, halfway through its rows */
+    sqlite3_stmt *second = sqlite_util_cached_take(db, sql, f->error, sizeof(f->error));
+    assert_non_null(second);
+    assert_ptr_not_equal(first, second);
+    assert_int_equal(sqlite3_step(second), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(second, 0), 1); /* a fresh run, not the first one's second row */
+    assert_int_equal(sqlite3_step(first), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(first, 0), 2);
+    sqlite_util_cached_release(second);
+    sqlite_util_cached_release(first);
+    /* Given back, both are kept; the next take reuses one of them, reset to its first row. */
+    int kept = statements_on(db);
+    sqlite3_stmt *again = sqlite_util_cached_take(db, sql, f->error, sizeof(f->error));
+    assert_true(again == first || again == second);
+    assert_int_equal(sqlite3_step(again), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(again, 0), 1);
+    sqlite_util_cached_release(again);
+    assert_int_equal(statements_on(db), kept);
+    /* A statement without rows: sqlite_util_cached_run, done and reusable. */
+    assert_int_equal(sqlite_util_cached_run(db, "BEGIN"), SQLITE_DONE);
+    assert_int_equal(sqlite_util_cached_run(db, "COMMIT"), SQLITE_DONE);
+    assert_int_equal(sqlite_util_cached_run(db, "BEGIN"), SQLITE_DONE);
+    assert_int_equal(sqlite_util_cached_run(db, "COMMIT"), SQLITE_DONE);
+    assert_int_equal(statements_on(db), kept + 2);
+    /* teardown closes the reader with sqlite_util_cached_close: LeakSanitizer checks nothing is left. */
+}
+
 static void test_random_walk_stock_view_equals_the_fold(void **state)
 {
     struct fixture *f = *state;
@@ -1439,6 +1545,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outcomes_record_accepted_rejected_and_multi_event_commands,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcomes_keep_the_latest_decision_of_a_reused_command_id, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_queries_keep_one_statement_each_on_the_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cached_statement_in_use_is_not_handed_out_twice, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_random_walk_stock_view_equals_the_fold, setup, teardown),
     };

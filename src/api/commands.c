@@ -152,9 +152,9 @@ static bool reservation_sku_find(struct api_request *request, const char *reserv
     struct view_reservation reservation;
     struct view_reservation_skus ambiguous;
     int found = VIEW_QUERY_ERROR;
-    if (sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+    if (projector_reader_begin(reader) == 0) {
         found = view_reservation_find(reader, reservation_id, &reservation, &ambiguous, error, sizeof(error));
-        sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+        projector_reader_commit(reader);
     }
     projector_reader_release(projector, reader);
     if (found == 1) {
@@ -242,9 +242,9 @@ static int outcome_lookup(struct projector *projector, const char *id, struct vi
     sqlite3 *reader = projector_reader_acquire(projector, error, sizeof(error));
     if (reader == NULL) return -1;
     int found = VIEW_QUERY_ERROR;
-    if (sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK) {
+    if (projector_reader_begin(reader) == 0) {
         found = view_outcome_get(reader, id, outcome, error, sizeof(error));
-        sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+        projector_reader_commit(reader);
     }
     projector_reader_release(projector, reader);
     return found < 0 ? -1 : found;

@@ -124,7 +124,7 @@ static bool position_read(sqlite3 *reader, int32_t partition_count, char *out, s
         snprintf(error, error_bytes, "out of memory");
         return false;
     }
-    bool ok = projector_positions_read(reader, next_offsets, partition_count, error, error_bytes) == 0;
+    bool ok = projector_reader_positions_read(reader, next_offsets, partition_count, error, error_bytes) == 0;
     if (ok) api_positions_format(next_offsets, partition_count, out, out_bytes);
     free(next_offsets);
     return ok;
@@ -152,7 +152,7 @@ static bool frame_open(struct api_request *request, struct query_frame *frame, s
     }
     if (!api_min_position_wait(request, projector)) return false;
     frame->reader = projector_reader_acquire(projector, frame->error, sizeof(frame->error));
-    if (frame->reader == NULL || sqlite3_exec(frame->reader, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    if (frame->reader == NULL || projector_reader_begin(frame->reader) != 0) {
         request->position_view = NULL; /* unreadable now: the answer goes without a position */
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL,
                     "the %s view cannot be read now", view_name);
@@ -169,7 +169,7 @@ static bool frame_close(struct api_request *request, struct query_frame *frame)
 {
     bool ok = position_read(frame->reader, request->api->config->partitions, frame->position,
                             sizeof(frame->position), frame->error, sizeof(frame->error));
-    sqlite3_exec(frame->reader, "COMMIT", NULL, NULL, NULL);
+    projector_reader_commit(frame->reader);
     projector_reader_release(frame->projector, frame->reader);
     frame->reader = NULL;
     if (!ok) {
@@ -183,7 +183,7 @@ static bool frame_close(struct api_request *request, struct query_frame *frame)
  * (the cursor of a listing: the rest is checked before the query). */
 static void frame_fail(struct api_request *request, struct query_frame *frame, int result, const char *field)
 {
-    sqlite3_exec(frame->reader, "COMMIT", NULL, NULL, NULL);
+    projector_reader_commit(frame->reader);
     projector_reader_release(frame->projector, frame->reader);
     frame->reader = NULL;
     if (result == VIEW_QUERY_INVALID) {
@@ -505,7 +505,7 @@ bool api_position_current(struct projector *projector, int32_t partition_count, 
     char error[256];
     sqlite3 *reader = projector_reader_acquire_within(projector, 0, error, sizeof(error)); /* never waits */
     if (reader == NULL) return false;
-    bool ok = sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
+    bool ok = projector_reader_begin(reader) == 0 &&
               position_read(reader, partition_count, out, out_bytes, error, sizeof(error));
     projector_reader_release(projector, reader); /* rolls back the read transaction */
     return ok;

@@ -33,6 +33,48 @@ sqlite3_stmt *sqlite_util_prepare(sqlite3 *db, const char *sql, char *error, siz
     return statement;
 }
 
+/* ---- statements kept on a connection ---------------------------------------------------------------- */
+
+sqlite3_stmt *sqlite_util_cached_take(sqlite3 *db, const char *sql, char *error, size_t error_bytes)
+{
+    assert(db != NULL && sql != NULL);
+    int kept = 0;
+    for (sqlite3_stmt *statement = sqlite3_next_stmt(db, NULL); statement != NULL;
+         statement = sqlite3_next_stmt(db, statement), kept++) {
+        if (!sqlite3_stmt_busy(statement) && strcmp(sqlite3_sql(statement), sql) == 0) return statement;
+    }
+    /* Each distinct SQL text (all of them constants in the views) is kept once, so more means statements
+     * that were never given back. */
+    assert(kept < SQLITE_UTIL_CACHED_MAX);
+    return sqlite_util_prepare(db, sql, error, error_bytes);
+}
+
+void sqlite_util_cached_release(sqlite3_stmt *statement)
+{
+    if (statement == NULL) return;
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
+}
+
+int sqlite_util_cached_run(sqlite3 *db, const char *sql)
+{
+    char error[256];
+    sqlite3_stmt *statement = sqlite_util_cached_take(db, sql, error, sizeof(error));
+    if (statement == NULL) return SQLITE_ERROR;
+    int status = sqlite3_step(statement);
+    sqlite_util_cached_release(statement);
+    return status;
+}
+
+void sqlite_util_cached_close(sqlite3 *db)
+{
+    if (db == NULL) return;
+    sqlite3_stmt *statement;
+    while ((statement = sqlite3_next_stmt(db, NULL)) != NULL)
+        sqlite3_finalize(statement);
+    sqlite3_close_v2(db);
+}
+
 void sqlite_util_process_init(void)
 {
     /* Memory statistics take SQLite's global mutex on every allocation: with 64 HTTP threads reading views

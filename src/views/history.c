@@ -190,7 +190,7 @@ int view_history_list(sqlite3 *reader, const char *sku, enum view_order order, c
         snprintf(error, error_bytes, "history: %s", sqlite3_errmsg(reader));
         result = VIEW_QUERY_ERROR;
     }
-    sqlite3_finalize(statement);
+    view_query_finish(statement);
     if (result != 0) return result;
     if (more) {
         char digits[HISTORY_SEQUENCE_DIGITS_MAX + 8];

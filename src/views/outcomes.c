@@ -241,7 +241,7 @@ static int outcome_events_read(sqlite3 *reader, struct view_outcome *out, char *
         snprintf(error, error_bytes, "outcome events: %s", sqlite3_errmsg(reader));
         result = VIEW_QUERY_ERROR;
     }
-    sqlite3_finalize(statement);
+    view_query_finish(statement);
     return result;
 }
 
@@ -270,7 +270,7 @@ int view_outcome_get(sqlite3 *reader, const char *command_id, struct view_outcom
         snprintf(error, error_bytes, "outcomes: %s", sqlite3_errmsg(reader));
         result = VIEW_QUERY_ERROR;
     }
-    sqlite3_finalize(statement);
+    view_query_finish(statement);
     if (result == 1 && outcome_events_read(reader, out, error, error_bytes) != 0) result = VIEW_QUERY_ERROR;
     return result;
 }

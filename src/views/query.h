@@ -4,9 +4,10 @@
  * (projector_reader_acquire). No Kafka, no HTTP: the API maps the results and return codes to responses.
  *
  * Transactions: the query functions do NOT begin or commit. The caller opens one read transaction
- * ("BEGIN" on the reader), runs the query and, when it needs them, projector_positions_read(), then
- * "COMMIT": rows and positions come from the same snapshot. Calling a query outside a transaction is a
- * programmer error (asserted), because a query of several statements would otherwise mix snapshots.
+ * (projector_reader_begin), runs the query and, when it needs them, projector_reader_positions_read(),
+ * then projector_reader_commit: rows and positions come from the same snapshot. Calling a query outside a
+ * transaction is a programmer error (asserted), because a query of several statements would otherwise mix
+ * snapshots.
  *
  * Return codes: 1 found / 0 not found (lists: the number of items, >= 0), VIEW_QUERY_ERROR when the
  * database failed, VIEW_QUERY_INVALID when the caller's input is refused (malformed cursor, limit out of

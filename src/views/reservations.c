@@ -169,7 +169,7 @@ int view_reservation_get(sqlite3 *reader, const char *sku, const char *reservati
         snprintf(error, error_bytes, "reservations: %s", sqlite3_errmsg(reader));
         result = VIEW_QUERY_ERROR;
     }
-    sqlite3_finalize(statement);
+    view_query_finish(statement);
     return result;
 }
 
@@ -211,7 +211,7 @@ int view_reservation_find(sqlite3 *reader, const char *reservation_id, struct vi
         snprintf(error, error_bytes, "reservations: %s", sqlite3_errmsg(reader));
         result = VIEW_QUERY_ERROR;
     }
-    sqlite3_finalize(statement);
+    view_query_finish(statement);
     if (result != 0) return VIEW_QUERY_ERROR;
     if (rows > 1) return VIEW_QUERY_AMBIGUOUS;
     memset(ambiguous, 0, sizeof(*ambiguous));

@@ -246,7 +246,7 @@ static int stock_locations_read(sqlite3 *reader, struct view_stock_sku *out, cha
         snprintf(error, error_bytes, "stock locations: %s", sqlite3_errmsg(reader));
         result = VIEW_QUERY_ERROR;
     }
-    sqlite3_finalize(statement);
+    view_query_finish(statement);
     return result;
 }
 
@@ -271,7 +271,7 @@ int view_stock_get(sqlite3 *reader, const char *sku, struct view_stock_sku *out,
         snprintf(error, error_bytes, "stock: %s", sqlite3_errmsg(reader));
         result = VIEW_QUERY_ERROR;
     }
-    sqlite3_finalize(statement);
+    view_query_finish(statement);
     if (result == 1 && stock_locations_read(reader, out, error, error_bytes) != 0) result = VIEW_QUERY_ERROR;
     return result;
 }
@@ -329,7 +329,7 @@ int view_stock_list(sqlite3 *reader, bool below_reorder_point_only, const char *
         snprintf(error, error_bytes, "stock: %s", sqlite3_errmsg(reader));
         result = VIEW_QUERY_ERROR;
     }
-    sqlite3_finalize(statement);
+    view_query_finish(statement);
     if (result != 0) return result;
     if (more) view_cursor_encode(STOCK_CURSOR_KIND, out->items[out->count - 1].sku, out->next_cursor);
     return (int)out->count;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "domain/codec.h"
+#include "store/sqlite_util.h"
 #include "views/query.h"
 
 int view_statements_prepare(sqlite3 *db, const char *view_name, const char *const *sql, int count,
@@ -62,13 +63,15 @@ sqlite3_stmt *view_query_prepare(sqlite3 *reader, const char *sql, char *error, 
 {
     assert(reader != NULL && sql != NULL);
     assert(!sqlite3_get_autocommit(reader) && "view queries run inside the caller's read transaction");
-    sqlite3_stmt *statement = NULL;
-    if (sqlite3_prepare_v2(reader, sql, -1, &statement, NULL) != SQLITE_OK) {
-        snprintf(error, error_bytes, "query failed to prepare: %s", sqlite3_errmsg(reader));
-        sqlite3_finalize(statement);
-        return NULL;
-    }
+    char reason[256];
+    sqlite3_stmt *statement = sqlite_util_cached_take(reader, sql, reason, sizeof(reason));
+    if (statement == NULL) snprintf(error, error_bytes, "query failed to prepare: %s", reason);
     return statement;
+}
+
+void view_query_finish(sqlite3_stmt *statement)
+{
+    sqlite_util_cached_release(statement);
 }
 
 int view_column_text(sqlite3_stmt *statement, int column, char *out, size_t out_bytes, const char *what,

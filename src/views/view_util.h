@@ -24,9 +24,13 @@ sqlite3_stmt *view_statement_reset(sqlite3_stmt *statement);
  * the caller's event). Returns 0, or -1 with "<view>: <sqlite error>" in error. */
 int view_step_done(sqlite3_stmt *statement, const char *view_name, char *error, size_t error_bytes);
 
-/* Prepares a one-off query statement on a reader, which must be inside a transaction (asserted: see
- * query.h). Returns it, or NULL with a message in error. */
+/* Takes a query statement for sql on a reader, which must be inside a transaction (asserted: see query.h).
+ * Statements are kept on the reader and reused (sqlite_util_cached_take): give it back with
+ * view_query_finish before taking the same SQL again. Returns it, or NULL with a message in error. */
 sqlite3_stmt *view_query_prepare(sqlite3 *reader, const char *sql, char *error, size_t error_bytes);
+
+/* Gives a statement from view_query_prepare back to its reader (reset, bindings cleared). */
+void view_query_finish(sqlite3_stmt *statement);
 
 /* Copies a text column into out (out_bytes includes the NUL). Returns 0, or -1 with a message naming
  * what when the stored value is NULL-free text too long for out (a file that is not what we wrote). */

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "projector.h"
 #include "verify.h"
+#include "store/sqlite_util.h"
 #include "views/query.h"
 
 #define PARTITIONS       4
@@ -504,7 +505,7 @@ static void *query_run(void *argument)
     }
     free(sku);
     free(page);
-    sqlite3_close(db);
+    sqlite_util_cached_close(db); /* the queries keep their statements on it */
     return NULL;
 }
 
