@@ -28,14 +28,11 @@ static int outcome_try(struct projector *projector, const char *command_id, stru
     sqlite3 *reader = projector_reader_acquire(projector, error, error_bytes);
     if (reader == NULL) return VIEW_QUERY_ERROR;
     int result = VIEW_QUERY_ERROR;
-    if (sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    if (projector_reader_begin(reader) != 0) {
         snprintf(error, error_bytes, "outcomes: BEGIN: %s", sqlite3_errmsg(reader));
     } else {
         result = view_outcome_get(reader, command_id, out, error, error_bytes);
-        if (sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && result >= 0) {
-            snprintf(error, error_bytes, "outcomes: COMMIT: %s", sqlite3_errmsg(reader));
-            result = VIEW_QUERY_ERROR;
-        }
+        projector_reader_commit(reader); /* a read transaction: nothing to lose */
     }
     projector_reader_release(projector, reader); /* rolls back whatever is still open */
     return result;
