@@ -1152,6 +1152,16 @@ unknown:
     return -1;
 }
 
+int stockd_config_flag_span(int argc, char **argv, int index)
+{
+    assert(argv != NULL && index >= 0 && index < argc);
+    struct config_flag flag;
+    struct stockd_config_error error;
+    int next = index;
+    if (config_flag_next(argc, argv, &next, &flag, &error) != 0) return 1;
+    return next - index;
+}
+
 /* Finds the config file named by the last --config in argv (NULL when none). Returns 0 or -1 with
  * *error set: argv is read in full here, so flag errors surface before the file is read. */
 static int config_flags_file(int argc, char **argv, const char **path_out, struct stockd_config_error *error)

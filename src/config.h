@@ -83,6 +83,10 @@ void stockd_config_defaults(struct stockd_config *config);
 int stockd_config_load(struct stockd_config *config, int argc, char **argv, char **envp,
                        struct stockd_config_error *error);
 
+/* How many arguments the flag at argv[index] spans, as stockd_config_load reads it: 2 for "--KEY VALUE",
+ * 1 for "--KEY=VALUE", a bare flag, or anything that is not a flag (the load reports those). */
+int stockd_config_flag_span(int argc, char **argv, int index);
+
 /* Applies one key=value (as from a flag or the environment). Returns 0 or -1 with *error set. */
 int stockd_config_set(struct stockd_config *config, const char *key, const char *value,
                       struct stockd_config_error *error);

@@ -384,8 +384,10 @@ static int partition_verify(const struct stockd_config *config, rd_kafka_t *cons
             compare.actual = NULL;
         }
     }
-    for (int view = 0; view < VERIFY_VIEW_COUNT; view++)
+    for (int view = 0; view < VERIFY_VIEW_COUNT; view++) {
         compare.views[view] = view_open(config, (enum verify_view)view, partition, end, report);
+        if (compare.views[view] != NULL) report->views_compared++;
+    }
     int status = compare_all(&compare, error, error_bytes);
     for (int view = 0; view < VERIFY_VIEW_COUNT; view++)
         sqlite_util_cached_close(compare.views[view]); /* the queries keep their statements on it */

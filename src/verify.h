@@ -21,6 +21,7 @@ struct verify_report {
     uint64_t events_undecodable; /* events that could not be decoded (each is a difference) */
     uint64_t skus;               /* SKU keys in the fold */
     int32_t shards_compared;     /* shard files found and compared */
+    int32_t views_compared;      /* view files found and compared, once per partition */
     int32_t shards_behind;       /* shards whose checkpoint is before the end of their partition */
     uint64_t differences;        /* every difference found */
     size_t kept;                 /* differences[0..kept) */

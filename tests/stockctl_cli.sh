@@ -100,6 +100,27 @@ expect history_without_sku 2 'name the SKU' -- "$stockctl" history --url $closed
 expect rebuild_without_view 2 'name the view' -- "$stockctl" rebuild --url $closed
 expect timeout_zero 2 '--timeout-ms must be an integer' -- "$stockctl" views --timeout-ms 0
 expect tail_count_zero 2 '--count must be a positive integer' -- "$stockctl" tail events --count 0
+# An option's value is a value, even when it reads like a flag: this submit goes out (and finds nobody).
+expect help_word_as_field_value_is_sent 3 'connect' -- \
+  "$stockctl" submit create-sku --sku S --name -h --url $closed
+expect help_word_as_key_value_is_sent 3 'connect' -- "$stockctl" views --key --help --url $closed
+
+# ---- the Kafka commands take stockd's flags in both forms, --KEY=VALUE and --KEY VALUE ----------------------
+expect send_two_word_flag_is_checked 2 'must be an integer in [1, 1024]' -- "$stockctl" send --kafka.partitions 0
+expect verify_two_word_config 2 'stockd-missing.json' -- "$stockctl" verify --config /nonexistent/stockd-missing.json
+expect verify_two_word_config_reads_it 2 'cannot open' -- "$stockctl" verify --config /nonexistent/stockd-missing.json
+# A data_dir with nothing to compare is no proof of anything: refused before Kafka is asked.
+expect verify_empty_data_dir 3 'nothing to compare' -- \
+  "$stockctl" verify --data_dir /nonexistent/stockd-data --kafka.bootstrap 127.0.0.1:1
+# Kafka unreachable: tail says so and exits 3 instead of waiting for ever.
+expect tail_unreachable_broker_exits_3 3 'Kafka' -- \
+  timeout 20 "$stockctl" tail events --count 1 --kafka.bootstrap 127.0.0.1:1
+# A line longer than a command can be is reported under its own number, and the next line under its own.
+input="$(head -c 70000 /dev/zero | tr '\0' 'x')
+{}"
+expect send_long_line_keeps_line_numbers 1 'line 2:' -- "$stockctl" send --kafka.bootstrap 127.0.0.1:1
+expect send_long_line_named 1 'line 1: longer than' -- "$stockctl" send --kafka.bootstrap 127.0.0.1:1
+input=''
 
 # ---- base URLs are parsed strictly (exit 2, nothing sent) --------------------------------------------------
 expect url_https 2 'https is not supported' -- "$stockctl" views --url https://127.0.0.1:8443

@@ -58,11 +58,26 @@ typedef int (*api_print_fn)(const cJSON *body, const struct http_response *respo
 
 /* ---- the command line --------------------------------------------------------------------------------- */
 
+/* stockctl's options that take no value; every other --NAME without '=' takes the next argument. */
+static bool option_is_flag(const char *argument)
+{
+    static const char *const flags[] = {"--help", "--json",          "--all", "--below-reorder-point",
+                                        "--live", "--from-beginning"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        if (strcmp(argument, flags[i]) == 0) return true;
+    }
+    return false;
+}
+
 int stockctl_wants_help(int argc, char **argv)
 {
     for (int index = 0; index < argc; index++) {
-        if (strcmp(argv[index], "--") == 0) return 0;
-        if (strcmp(argv[index], "--help") == 0 || strcmp(argv[index], "-h") == 0) return 1;
+        const char *argument = argv[index];
+        if (strcmp(argument, "--") == 0) return 0;
+        if (strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0) return 1;
+        /* "--name -h": -h is the value of --name (a product called "-h"), not a request for help. */
+        if (strncmp(argument, "--", 2) == 0 && strchr(argument, '=') == NULL && !option_is_flag(argument))
+            index++;
     }
     return 0;
 }
@@ -246,7 +261,7 @@ static const char *json_text(const cJSON *item, char *buffer, size_t buffer_byte
     if (cJSON_IsBool(item)) return cJSON_IsTrue(item) ? "yes" : "no";
     if (cJSON_IsNumber(item)) {
         double value = item->valuedouble;
-        if (value == (double)(int64_t)value && value <= 9007199254740991.0 && value >= -9007199254740991.0)
+        if (value <= 9007199254740991.0 && value >= -9007199254740991.0 && value == (double)(int64_t)value)
             snprintf(buffer, buffer_bytes, "%" PRId64, (int64_t)value);
         else
             snprintf(buffer, buffer_bytes, "%.17g", value);
@@ -480,7 +495,8 @@ static const char submit_help[] =
     "Prints \"accepted: ...\" with the events, \"rejected: REASON: DETAIL\", or \"pending: ...\".\n"
     "Exit codes: 0 accepted or pending, 1 rejected or refused as invalid, 2 usage, 3 I/O, connection or\n"
     "server error, 4 not found (release/fulfil of an unknown reservation), 5 key missing or role too low.\n"
-    "With --file: the exit code of the first line that failed; a 3 or 5 stops at that line.\n";
+    "With --file: the exit code of the first line that failed, unless a later line gets 3 or 5: that stops\n"
+    "the run at that line, with that code.\n";
 
 static const struct submit_type *submit_type_find(const char *name)
 {
@@ -617,21 +633,17 @@ static int submit_file(struct api_context *context, const char *file, int wait_s
     static char line[STOCKD_MESSAGE_BYTES_MAX + 2];
     long line_number = 0;
     int result = EXIT_OK;
-    while (fgets(line, sizeof(line), stream) != NULL) {
+    size_t length = 0;
+    enum stockctl_line read;
+    while ((read = stockctl_line_next(stream, line, sizeof(line), &length)) != STOCKCTL_LINE_END) {
         line_number++;
-        size_t length = strlen(line);
         snprintf(context->label, sizeof(context->label), "line %ld: ", line_number);
-        if (length == sizeof(line) - 1 && line[length - 1] != '\n') {
+        if (read == STOCKCTL_LINE_TOO_LONG) {
             fprintf(stderr, "stockctl: submit: line %ld: longer than %d bytes, skipped\n", line_number,
                     STOCKD_MESSAGE_BYTES_MAX);
-            int c;
-            while ((c = fgetc(stream)) != EOF && c != '\n') {
-            }
             if (result == EXIT_OK) result = EXIT_INVALID;
             continue;
         }
-        while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r'))
-            line[--length] = '\0';
         if (length == 0) continue;
         struct http_request request = {.method = "POST",
                                        .target = "/v1/commands",

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 
 #include <librdkafka/rdkafka.h>
@@ -25,8 +26,9 @@
 #include "verify.h"
 
 static const char kafka_options_help[] =
-    "Kafka options: stockd's configuration keys (--kafka.bootstrap=H:P, --kafka.topic_prefix=P,\n"
-    "--kafka.properties=..., --config FILE, or STOCKD_* variables; see stockd --help).\n";
+    "Kafka options: stockd's configuration keys, as --KEY=VALUE or --KEY VALUE (--kafka.bootstrap=H:P,\n"
+    "--kafka.topic_prefix=P, --kafka.properties=..., --config FILE, or STOCKD_* variables; see stockd "
+    "--help).\n";
 
 static const char send_help[] =
     "Usage: stockctl send [FILE] [--KEY=VALUE]...\n"
@@ -48,7 +50,7 @@ static const char tail_help[] =
     "  --count N          stop after N records\n"
     "  --from-beginning   start at the oldest record, not at the end\n"
     "  --json             print each record's value as it is, one a line\n"
-    "Exit codes: 0 done, 2 usage, 3 Kafka error.\n"
+    "Exit codes: 0 done, 2 usage, 3 Kafka error (no broker reachable, no such topic, a fatal error).\n"
     "\n";
 
 static const char verify_help[] =
@@ -56,7 +58,8 @@ static const char verify_help[] =
     "\n"
     "Folds <prefix>.events from offset 0 into scratch shards and compares the handler shards in data_dir\n"
     "(and the views) with it; prints the first differences. Run it while no commands flow.\n"
-    "Exit codes: 0 equal, 1 different, 2 usage, 3 could not run.\n"
+    "Exit codes: 0 equal, 1 different, 2 usage, 3 could not run or nothing to compare (no shard or view\n"
+    "files under data_dir).\n"
     "\n";
 
 /* Prints a Kafka command's help. */
@@ -75,8 +78,9 @@ static void on_interrupt(int signal_number)
     atomic_store(&interrupted, true);
 }
 
-/* Loads stockd's configuration from the --key=value arguments; the others are left in positional
- * (at most positional_max). Returns 0, or an exit code after printing why. */
+/* Loads stockd's configuration from its flags (--KEY=VALUE or --KEY VALUE, as stockd reads them); the
+ * other arguments are left in positional (at most positional_max). Returns 0, or an exit code after
+ * printing why. */
 static int kafka_config_load(int argc, char **argv, struct stockd_config *config, const char **positional,
                              int positional_max, int *positional_count)
 {
@@ -85,8 +89,15 @@ static int kafka_config_load(int argc, char **argv, struct stockd_config *config
     flags[flag_count++] = "stockctl";
     *positional_count = 0;
     for (int i = 0; i < argc; i++) {
-        if (strncmp(argv[i], "--", 2) == 0 && flag_count < 255) {
-            flags[flag_count++] = argv[i];
+        if (strncmp(argv[i], "--", 2) == 0) {
+            int span = stockd_config_flag_span(argc, argv, i);
+            if (flag_count + span >= 256) {
+                fprintf(stderr, "stockctl: more than %d flags\n", 254);
+                return EXIT_USAGE;
+            }
+            for (int k = 0; k < span; k++)
+                flags[flag_count++] = argv[i + k];
+            i += span - 1;
         } else if (*positional_count < positional_max) {
             positional[(*positional_count)++] = argv[i];
         } else {
@@ -113,7 +124,8 @@ static void on_delivery(rd_kafka_t *producer, const rd_kafka_message_t *message,
 }
 
 /* Produces one validated command line, keyed by its SKU: the commands of one SKU land on one partition of
- * <prefix>.commands and so keep the order of the file. Returns 0, or 1 for an invalid line. */
+ * <prefix>.commands and so keep the order of the file. Returns 0, 1 for an invalid line, or -1 when the
+ * producer refused it (after printing why): the lines after it must not go out of order. */
 static int send_line(rd_kafka_t *producer, const char *topic, const char *line, size_t length,
                      long line_number)
 {
@@ -123,12 +135,18 @@ static int send_line(rd_kafka_t *producer, const char *topic, const char *line, 
         fprintf(stderr, "stockctl: line %ld: %s\n", line_number, error.message);
         return 1;
     }
-    while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic),
-                             RD_KAFKA_V_KEY(command.sku, strlen(command.sku)),
-                             RD_KAFKA_V_VALUE((void *)line, length), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    rd_kafka_resp_err_t status;
+    while ((status = rd_kafka_producev(
+                producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(command.sku, strlen(command.sku)),
+                RD_KAFKA_V_VALUE((void *)line, length), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(producer, 10);
     rd_kafka_poll(producer, 0);
+    if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "stockctl: line %ld: not sent: %s (stopping here)\n", line_number,
+                rd_kafka_err2str(status));
+        return -1;
+    }
     return 0;
 }
 
@@ -168,16 +186,26 @@ int command_send(int argc, char **argv)
     kafka_topics_names(config.topic_prefix, &topics);
     static char line[STOCKD_MESSAGE_BYTES_MAX + 2];
     long line_number = 0, sent = 0, invalid = 0;
-    while (fgets(line, sizeof(line), stream) != NULL) {
+    bool kafka_failed = false;
+    size_t length = 0;
+    enum stockctl_line read;
+    while (!kafka_failed &&
+           (read = stockctl_line_next(stream, line, sizeof(line), &length)) != STOCKCTL_LINE_END) {
         line_number++;
-        size_t length = strlen(line);
-        while (length > 0 && (line[length - 1] == '\n' || line[length - 1] == '\r'))
-            line[--length] = '\0';
-        if (length == 0) continue;
-        if (send_line(producer, topics.commands, line, length, line_number) == 0)
-            sent++;
-        else
+        if (read == STOCKCTL_LINE_TOO_LONG) {
+            fprintf(stderr, "stockctl: line %ld: longer than %d bytes, skipped\n", line_number,
+                    STOCKD_MESSAGE_BYTES_MAX);
             invalid++;
+            continue;
+        }
+        if (length == 0) continue;
+        int sent_line = send_line(producer, topics.commands, line, length, line_number);
+        if (sent_line == 0)
+            sent++;
+        else if (sent_line == 1)
+            invalid++;
+        else
+            kafka_failed = true;
     }
     if (stream != stdin) fclose(stream);
     rd_kafka_flush(producer, 30000);
@@ -185,7 +213,7 @@ int command_send(int argc, char **argv)
     rd_kafka_destroy(producer);
     fprintf(stderr, "stockctl: sent %ld command(s) to %s, %ld invalid line(s), %ld not delivered\n",
             sent - failed, topics.commands, invalid, unsent);
-    return unsent > 0 ? EXIT_IO : invalid > 0 ? EXIT_INVALID : EXIT_OK;
+    return unsent > 0 || kafka_failed ? EXIT_IO : invalid > 0 ? EXIT_INVALID : EXIT_OK;
 }
 
 /* Formats Unix epoch milliseconds as UTC ISO 8601 with milliseconds: 2026-11-25T10:00:00.123Z. */
@@ -198,7 +226,10 @@ static void time_format(int64_t time_ms, char *out, size_t out_bytes)
         return;
     }
     char date[24];
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &utc);
+    if (strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &utc) == 0) { /* a year past 9999 */
+        snprintf(out, out_bytes, "%" PRId64 "ms", time_ms);
+        return;
+    }
     snprintf(out, out_bytes, "%s.%03dZ", date, (int)(time_ms % 1000));
 }
 
@@ -291,6 +322,29 @@ static void tail_print(const rd_kafka_message_t *message, bool events, bool raw)
     printf("%.*s\n", (int)message->len, payload);
 }
 
+/* The Kafka error that ends tail (exit 3), 0 while none: no broker reachable, no such topic (a misspelt
+ * prefix), or a fatal client error. librdkafka retries the first two for ever, which is right for a
+ * service and wrong for a command a script waits on. Set by tail_on_error, from librdkafka's threads. */
+static _Atomic int tail_kafka_error;
+
+static bool tail_error_ends(int code)
+{
+    return code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+           code == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || code == RD_KAFKA_RESP_ERR__FATAL;
+}
+
+static void tail_on_error(rd_kafka_t *consumer, int code, const char *reason, void *opaque)
+{
+    (void)opaque;
+    if (!tail_error_ends(code)) {
+        log_info(rd_kafka_name(consumer), "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)code), reason);
+        return;
+    }
+    int none = 0;
+    if (atomic_compare_exchange_strong(&tail_kafka_error, &none, code))
+        fprintf(stderr, "stockctl: tail: Kafka: %s\n", reason);
+}
+
 int command_tail(int argc, char **argv)
 {
     static struct stockd_config config;
@@ -344,6 +398,7 @@ int command_tail(int argc, char **argv)
         rd_kafka_conf_destroy(conf);
         conf = NULL;
     }
+    if (conf != NULL) rd_kafka_conf_set_error_cb(conf, tail_on_error);
     rd_kafka_t *consumer = conf ? kafka_client_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error)) : NULL;
     if (consumer == NULL) {
         fprintf(stderr, "stockctl: %s\n", error);
@@ -353,18 +408,28 @@ int command_tail(int argc, char **argv)
     rd_kafka_topic_partition_list_t *subscription = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(subscription, events ? topics.events : topics.dlq,
                                       RD_KAFKA_PARTITION_UA);
-    rd_kafka_subscribe(consumer, subscription);
+    rd_kafka_resp_err_t subscribed = rd_kafka_subscribe(consumer, subscription);
     rd_kafka_topic_partition_list_destroy(subscription);
+    if (subscribed != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fprintf(stderr, "stockctl: tail: subscribe: %s\n", rd_kafka_err2str(subscribed));
+        rd_kafka_destroy(consumer);
+        return EXIT_IO;
+    }
     signal(SIGINT, on_interrupt);
     signal(SIGTERM, on_interrupt);
     long printed = 0;
-    while (!atomic_load(&interrupted) && (count_max < 0 || printed < count_max)) {
+    status = EXIT_OK;
+    while (status == EXIT_OK && !atomic_load(&interrupted) && (count_max < 0 || printed < count_max)) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 200);
+        if (atomic_load(&tail_kafka_error) != 0) status = EXIT_IO; /* printed by tail_on_error */
         if (message == NULL) continue;
         if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             tail_print(message, events, raw);
             fflush(stdout);
             printed++;
+        } else if (tail_error_ends(message->err)) {
+            fprintf(stderr, "stockctl: tail: Kafka: %s\n", rd_kafka_message_errstr(message));
+            status = EXIT_IO;
         } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             fprintf(stderr, "stockctl: %s\n", rd_kafka_message_errstr(message));
         }
@@ -372,7 +437,7 @@ int command_tail(int argc, char **argv)
     }
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
-    return EXIT_OK;
+    return status;
 }
 
 int command_verify(int argc, char **argv)
@@ -383,6 +448,19 @@ int command_verify(int argc, char **argv)
     int positional_count = 0;
     int status = kafka_config_load(argc, argv, &config, positional, 0, &positional_count);
     if (status != EXIT_OK) return status;
+    /* A data_dir without shards or views proves nothing: most likely a typo in --data_dir. */
+    char path[4096];
+    struct stat state_dir, views_dir;
+    snprintf(path, sizeof(path), "%s/state", config.data_dir);
+    bool has_state = stat(path, &state_dir) == 0 && S_ISDIR(state_dir.st_mode);
+    snprintf(path, sizeof(path), "%s/views", config.data_dir);
+    bool has_views = stat(path, &views_dir) == 0 && S_ISDIR(views_dir.st_mode);
+    if (!has_state && !has_views) {
+        fprintf(stderr,
+                "stockctl: verify: nothing to compare: %s has no state/ or views/ (is --data_dir right?)\n",
+                config.data_dir);
+        return EXIT_IO;
+    }
     char scratch[] = "/tmp/stockctl-verify-XXXXXX";
     if (mkdtemp(scratch) == NULL) {
         fprintf(stderr, "stockctl: cannot create a scratch directory: %s\n", strerror(errno));
@@ -399,12 +477,19 @@ int command_verify(int argc, char **argv)
         fprintf(stderr, "stockctl: verify: %s\n", error);
         return EXIT_IO;
     }
-    printf("folded %llu events (%llu SKU keys), compared %d shard(s) of %s, %d behind: %llu difference(s)\n",
+    printf("folded %llu events (%llu SKU keys), compared %d shard(s) and %d view partition(s) of %s, %d "
+           "behind: %llu difference(s)\n",
            (unsigned long long)report.events, (unsigned long long)report.skus, (int)report.shards_compared,
-           config.data_dir, (int)report.shards_behind, (unsigned long long)report.differences);
+           (int)report.views_compared, config.data_dir, (int)report.shards_behind,
+           (unsigned long long)report.differences);
     for (size_t i = 0; i < report.kept; i++)
         printf("  %s\n", report.differences_kept[i]);
     if (report.differences > report.kept)
         printf("  ... and %llu more\n", (unsigned long long)(report.differences - report.kept));
+    if (report.differences == 0 && report.shards_compared == 0 && report.views_compared == 0) {
+        fprintf(stderr, "stockctl: verify: nothing was compared (no shard or view file under %s)\n",
+                config.data_dir);
+        return EXIT_IO;
+    }
     return report.differences == 0 ? EXIT_OK : EXIT_INVALID;
 }

@@ -1,9 +1,12 @@
 /* stockctl.h - what stockctl's command files share: the exit codes scripts rely on and each command's entry.
  *
  * main.c dispatches to these. local_commands.c works offline, kafka_commands.c talks to Kafka like stockd,
- * api_commands.c talks to a running stockd over HTTP (http.c). */
+ * api_commands.c talks to a running stockd over HTTP (http.c); lines.c reads their command files. */
 #ifndef STOCKCTL_H
 #define STOCKCTL_H
+
+#include <stddef.h>
+#include <stdio.h>
 
 /* Exit codes: stable, documented in the usage text. Never renumber. */
 enum stockctl_exit {
@@ -29,7 +32,18 @@ int command_lag(int argc, char **argv);
 int command_rebuild(int argc, char **argv);
 int command_health(int argc, char **argv);
 
-/* Whether argv holds --help or -h before a "--" (each command's own help). */
+/* Whether argv holds --help or -h before a "--", other than as an option's value (each command's own
+ * help). */
 int stockctl_wants_help(int argc, char **argv);
+
+/* Reads the next line of a command file into line (without its \n or \r\n). A line that does not fit in
+ * line_bytes - 1 bytes is skipped up to its end: STOCKCTL_LINE_TOO_LONG, so later lines keep their numbers.
+ */
+enum stockctl_line {
+    STOCKCTL_LINE_OK,
+    STOCKCTL_LINE_TOO_LONG,
+    STOCKCTL_LINE_END, /* end of file or a read error (ferror tells) */
+};
+enum stockctl_line stockctl_line_next(FILE *stream, char *line, size_t line_bytes, size_t *length);
 
 #endif
