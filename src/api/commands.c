@@ -256,6 +256,21 @@ static void idempotency_conflict(struct api_request *request, const char *id)
                 "the command id %s was used for another command", id);
 }
 
+/* Answers with the outcome recorded under the command's id, unless that outcome is another command's (another
+ * type or SKU: the key was used before, for something else), which is a 422 (returns false). The outcomes
+ * view cannot tell apart two commands of one type and SKU; the idempotency table does, for the keys it holds.
+ */
+static bool outcome_answer(struct api_request *request, const struct view_outcome *outcome, int waited_ms,
+                           const struct command *command)
+{
+    if (outcome->command_type != command->type || strcmp(outcome->sku, command->sku) != 0) {
+        idempotency_conflict(request, command->command_id);
+        return false;
+    }
+    outcome_respond(request, outcome, waited_ms, command);
+    return true;
+}
+
 void api_command_route(struct api_request *request)
 {
     if (!api_query_allow(request, NULL)) return;
@@ -292,37 +307,42 @@ void api_command_route(struct api_request *request)
      * already. Generated ids are not remembered either: they would push client keys out of the table. */
     bool client_key = api_header_get(request, "Idempotency-Key") != NULL || command_id_given;
     uint64_t fingerprint = client_key ? api_fingerprint(encoded, encoded_bytes) : 0;
-    if (client_key &&
-        api_idempotency_check(request->api->idempotency, key, fingerprint) == API_IDEMPOTENCY_CONFLICT) {
+    enum api_idempotency_result claim =
+        client_key ? api_idempotency_claim(request->api->idempotency, key, fingerprint)
+                   : API_IDEMPOTENCY_SAME;
+    if (claim == API_IDEMPOTENCY_CONFLICT) {
         idempotency_conflict(request, key);
         goto out_free;
     }
+    bool claimed = claim == API_IDEMPOTENCY_NEW; /* given back below if this request does not go through */
     struct projector *outcomes = request->api->stages.outcomes;
     struct view_outcome outcome;
     if (client_key && outcomes != NULL && outcome_lookup(outcomes, key, &outcome) == 1) {
-        if (outcome.command_type != command->type || strcmp(outcome.sku, command->sku) != 0) {
-            idempotency_conflict(request, key);
-        } else {
-            outcome_respond(request, &outcome, 0, command);
-        }
+        if (!outcome_answer(request, &outcome, 0, command) && claimed)
+            api_idempotency_forget(request->api->idempotency, key, fingerprint);
         goto out_free;
     }
     int wait_ms = outcomes != NULL ? prefer_wait_ms(request) : 0;
-    if (wait_ms > 0 && !api_wait_acquire(request)) goto out_free;
+    if (wait_ms > 0 && !api_wait_acquire(request)) {
+        if (claimed) api_idempotency_forget(request->api->idempotency, key, fingerprint);
+        goto out_free;
+    }
     char error[256];
     int sent = api_producer_send(request->api->producer, key, encoded, encoded_bytes, error, sizeof(error));
     if (sent != 0) {
+        if (claimed) api_idempotency_forget(request->api->idempotency, key, fingerprint);
         log_warn(COMPONENT, "request %s: command %s not produced: %s", request->request_id, key, error);
         api_problem(request, 503, sent > 0 ? "overloaded" : "kafka-unavailable",
                     sent > 0 ? "Overloaded" : "Kafka unavailable", NULL, "the command was not accepted: %s",
                     error);
         goto out_free;
     }
-    if (client_key) api_idempotency_remember(request->api->idempotency, key, fingerprint);
     if (wait_ms > 0) {
         int found = outcome_wait(outcomes, key, wait_ms, &outcome, error, sizeof(error));
         if (found == 1) {
-            outcome_respond(request, &outcome, wait_ms, command);
+            /* Another command's outcome: the handler dropped this one as a duplicate of it. */
+            if (!outcome_answer(request, &outcome, wait_ms, command) && claimed)
+                api_idempotency_forget(request->api->idempotency, key, fingerprint);
             goto out_free;
         }
     }

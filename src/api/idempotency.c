@@ -1,11 +1,13 @@
 /* idempotency.c - the last N idempotency keys this instance accepted, with a fingerprint of their command.
  *
- * Catches a key reused for another command (422) without a round trip. Keys are stored as 64-bit hashes
+ * Catches a key reused for another command (422) without a round trip, also between two requests in flight
+ * at once: a key is claimed before its command is produced. Keys are stored as 64-bit hashes
  * (24 bytes an entry: 100,000 keys take 2.4 MB); the oldest entry is forgotten when the table is full. */
 #include "api/internal.h"
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +17,7 @@ struct entry {
     uint64_t key_hash;
     uint64_t fingerprint;
     uint32_t next; /* next entry in the bucket's chain */
+    bool linked;   /* in a chain: false once forgotten (the ring slot waits for its turn) */
 };
 
 struct api_idempotency {
@@ -59,9 +62,11 @@ struct api_idempotency *api_idempotency_create(size_t capacity)
     return table;
 }
 
-/* Unlinks entry index from its bucket chain. */
+/* Unlinks entry index from its bucket chain (nothing when it was forgotten already). */
 static void entry_unlink(struct api_idempotency *table, uint32_t index)
 {
+    if (!table->entries[index].linked) return;
+    table->entries[index].linked = false;
     uint32_t *link = &table->buckets[table->entries[index].key_hash & (table->bucket_count - 1)];
     while (*link != index) {
         assert(*link != NO_ENTRY);
@@ -84,31 +89,20 @@ static uint32_t entry_find(const struct api_idempotency *table, uint64_t key_has
     return index;
 }
 
-enum api_idempotency_result api_idempotency_check(struct api_idempotency *table, const char *key,
+enum api_idempotency_result api_idempotency_claim(struct api_idempotency *table, const char *key,
                                                   uint64_t fingerprint)
 {
     assert(table != NULL && key != NULL);
     if (table->capacity == 0) return API_IDEMPOTENCY_NEW;
     uint64_t key_hash = key_hash_of(key);
+    size_t bucket = key_hash & (table->bucket_count - 1);
     pthread_mutex_lock(&table->mutex);
     uint32_t index = entry_find(table, key_hash);
     enum api_idempotency_result result = API_IDEMPOTENCY_NEW;
-    if (index != NO_ENTRY)
+    if (index != NO_ENTRY) {
         result = table->entries[index].fingerprint == fingerprint ? API_IDEMPOTENCY_SAME
                                                                   : API_IDEMPOTENCY_CONFLICT;
-    pthread_mutex_unlock(&table->mutex);
-    return result;
-}
-
-void api_idempotency_remember(struct api_idempotency *table, const char *key, uint64_t fingerprint)
-{
-    assert(table != NULL && key != NULL);
-    if (table->capacity == 0) return;
-    uint64_t key_hash = key_hash_of(key);
-    size_t bucket = key_hash & (table->bucket_count - 1);
-    pthread_mutex_lock(&table->mutex);
-    if (entry_find(table, key_hash) == NO_ENTRY) {
-        uint32_t index;
+    } else {
         if (table->count < table->capacity) {
             index = (uint32_t)table->count++;
         } else {
@@ -116,9 +110,21 @@ void api_idempotency_remember(struct api_idempotency *table, const char *key, ui
             entry_unlink(table, index);
             table->oldest = (table->oldest + 1) % table->capacity;
         }
-        table->entries[index] = (struct entry){key_hash, fingerprint, table->buckets[bucket]};
+        table->entries[index] = (struct entry){key_hash, fingerprint, table->buckets[bucket], true};
         table->buckets[bucket] = index;
     }
+    pthread_mutex_unlock(&table->mutex);
+    return result;
+}
+
+void api_idempotency_forget(struct api_idempotency *table, const char *key, uint64_t fingerprint)
+{
+    assert(table != NULL && key != NULL);
+    if (table->capacity == 0) return;
+    uint64_t key_hash = key_hash_of(key);
+    pthread_mutex_lock(&table->mutex);
+    uint32_t index = entry_find(table, key_hash);
+    if (index != NO_ENTRY && table->entries[index].fingerprint == fingerprint) entry_unlink(table, index);
     pthread_mutex_unlock(&table->mutex);
 }
 

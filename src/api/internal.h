@@ -183,19 +183,23 @@ void api_producer_destroy(struct api_producer *producer);
 /* ---- idempotency.c ------------------------------------------------------------------------------------- */
 
 enum api_idempotency_result {
-    API_IDEMPOTENCY_NEW,      /* first time (now remembered) */
+    API_IDEMPOTENCY_NEW,      /* first time: now claimed with this fingerprint */
     API_IDEMPOTENCY_SAME,     /* seen with the same command */
     API_IDEMPOTENCY_CONFLICT, /* seen with another command */
 };
 
 /* A table of the last capacity keys (0: remembers nothing). NULL when out of memory. */
 struct api_idempotency *api_idempotency_create(size_t capacity);
-/* Looks key up; remembers nothing. */
-enum api_idempotency_result api_idempotency_check(struct api_idempotency *table, const char *key,
+/* Claims key for the command with this fingerprint, in one step under the table's lock: two requests with
+ * one key and different commands cannot both see it new. The claim is made before the command is produced
+ * and kept when producing fails (the same command may be retried; another one under that key is refused).
+ * The oldest key goes when the table is full. */
+enum api_idempotency_result api_idempotency_claim(struct api_idempotency *table, const char *key,
                                                   uint64_t fingerprint);
-/* Remembers key with the fingerprint of the command Kafka accepted under it (the oldest key goes when the
- * table is full). A key already there keeps its first fingerprint. */
-void api_idempotency_remember(struct api_idempotency *table, const char *key, uint64_t fingerprint);
+
+/* Gives back a claim that came out API_IDEMPOTENCY_NEW for a request that was then refused or not produced:
+ * the key stays free for its rightful command. Only an entry with this fingerprint is forgotten. */
+void api_idempotency_forget(struct api_idempotency *table, const char *key, uint64_t fingerprint);
 
 /* Writes "skus": [...] of an ambiguous reservation id into an open problem object (context: struct
  * view_reservation_skus). */

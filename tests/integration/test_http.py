@@ -803,6 +803,31 @@ def case_idempotency(a):
     check(stock["on_hand"] == 2, f"GET {sku}: on_hand {stock['on_hand']} after one receipt of 2 sent twice")
 
 
+def case_idempotency_concurrent_bodies(a):
+    """One Idempotency-Key, two different bodies, sent at the same moment: one is accepted, the other is refused
+    with 422. The key is claimed before the command is produced, so the second cannot slip in meanwhile."""
+    sku = unique("IC")
+    sync(a, "/v1/skus", {"sku": sku, "name": "concurrent"}, 201)
+    for round_number in range(12):
+        key = unique("idem-race")
+        answers = [None, None]
+        barrier = threading.Barrier(2)
+
+        def send(index):
+            barrier.wait()
+            answers[index] = a.post(f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": index + 1},
+                                    headers={"Idempotency-Key": key})
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        statuses = sorted(answer.status for answer in answers)
+        check(statuses == [202, 422],
+              f"round {round_number}: key {key} with two bodies at once: statuses {statuses}")
+
+
 def case_command_envelope(a):
     sku = unique("EN")
     answer = expect(a.post("/v1/commands", {"type": "CreateSku", "sku": sku, "data": {"name": "env"}}), 202)
@@ -1669,6 +1694,7 @@ def main():
             cases.run("release and fulfil with and without sku", case_release_fulfil, a)
             cases.run("reservation id on two SKUs: 409 ambiguous with skus", case_ambiguous_reservation, a)
             cases.run("Idempotency-Key: same body same outcome, other body 422", case_idempotency, a)
+            cases.run("Idempotency-Key with two bodies at once: one 202, one 422", case_idempotency_concurrent_bodies, a)
             cases.run("POST /v1/commands with envelopes", case_command_envelope, a)
             cases.run("every command route: 202, 400, 413, 415 (nothing produced), on_hand_limit 409",
                       case_every_command_route, run, a)
