@@ -520,6 +520,21 @@ static int request_begin(struct mg_connection *connection)
     return status;
 }
 
+/* Whether civetweb 1.15 refuses method as unknown (its http_methods table; CONNECT is in it, but no route
+ * takes it and civetweb handles it apart: treated as unknown). Only an uppercase token is a method at all. */
+static bool method_unknown_to_civetweb(const char *method)
+{
+    static const char *const known[] = {"GET",     "POST",      "PUT",      "DELETE", "HEAD",
+                                        "OPTIONS", "PATCH",     "PROPFIND", "MKCOL",  "LOCK",
+                                        "UNLOCK",  "PROPPATCH", "REPORT"};
+    size_t length = method != NULL ? strlen(method) : 0;
+    if (length < 1 || length > 16 || strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != length) return false;
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(method, known[i]) == 0) return false;
+    }
+    return true;
+}
+
 /* civetweb's own errors (malformed request line, headers too large, timeouts): problem+json too. */
 static int request_error(struct mg_connection *connection, int status, const char *message)
 {
@@ -532,17 +547,15 @@ static int request_error(struct mg_connection *connection, int status, const cha
     const char *code = "bad-request";
     const char *title = "Bad request";
     const char *method = request.info->request_method;
-    size_t method_length = method != NULL ? strlen(method) : 0;
-    bool method_token = method_length >= 1 && method_length <= 16 &&
-                        strspn(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == method_length;
-    if (status == 400 && method_token) {
-        /* civetweb refuses methods it does not know (QUERY, BREW) and TRACE/CONNECT itself, as malformed;
-         * they are methods no route takes: 405 like any other */
+    if (status == 400 && method_unknown_to_civetweb(method)) {
+        /* civetweb refuses methods it does not know (QUERY, BREW, TRACE) as malformed requests; they are
+         * methods no route takes: 405 like any other. A malformed request of a method it knows stays 400. */
         char allow[64] = "GET, POST";
         const char *segments[API_PATH_SEGMENTS_MAX];
-        const char *raw =
-            request.info->local_uri_raw != NULL ? request.info->local_uri_raw : request.info->request_uri;
-        int count = raw != NULL ? path_split(&request, raw, segments) : -1;
+        /* request_uri, set by civetweb before it checks the method; local_uri_raw is not set yet and may
+         * still hold the previous request's path on a keep-alive connection. */
+        const char *uri = request.info->request_uri;
+        int count = uri != NULL ? path_split(&request, uri, segments) : -1;
         if (count >= 0) api_route_allow(segments, (size_t)count, allow, sizeof(allow));
         if (allow[0] == '\0') snprintf(allow, sizeof(allow), "GET, POST");
         const struct api_header headers[] = {{"Allow", allow}, {NULL, NULL}};

@@ -1504,6 +1504,33 @@ def hostile_unknown_method(a):
         check(methods == allow, f"{answer}: Allow {answer.header('Allow')!r}, expected {sorted(allow)}")
 
 
+def hostile_malformed_known_method(a):
+    """civetweb refuses a malformed request of a method it knows (GET, POST) with 400: that stays a 400, not a 405
+    (only methods civetweb does not know at all are turned into 405)."""
+    for name, data in (
+            ("Transfer-Encoding: gzip",
+             b"POST /v1/skus HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+             b"Transfer-Encoding: gzip\r\nConnection: close\r\n\r\n{}"),
+            ("a header line without a colon",
+             b"GET /v1/skus HTTP/1.1\r\nHost: x\r\nBad Header x\r\nConnection: close\r\n\r\n"),
+            ("a request target that is not a path", b"GET foo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")):
+        answer = raw_request(a, "GET", name, data)
+        check(answer.status == 400, f"{name}: {answer.status} {answer.body[:160]!r}, expected 400")
+
+
+def hostile_unknown_method_after_keep_alive(a):
+    """The Allow of a 405 for an unknown method is the path of that request, not of the one before it on the
+    same keep-alive connection."""
+    with socket.create_connection(("127.0.0.1", a.port), timeout=HTTP_TIMEOUT_S) as sock:
+        sock.sendall(b"GET /v1/skus HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, _, _ = raw_read_answer(sock)
+        check(status == 200, f"GET /v1/skus on a keep-alive connection: {status}")
+        sock.sendall(b"BREW /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        status, headers, body = raw_read_answer(sock)
+    allow = next((v for n, v in headers if n.lower() == "allow"), None)
+    check(status == 405 and allow == "GET", f"BREW /healthz after GET /v1/skus: {status}, Allow {allow!r} {body[:120]!r}")
+
+
 def hostile_head(a):
     """HEAD is not in the route table: 405 with Allow (docs/http-api.md), and never a body."""
     for path in ("/healthz", "/v1/skus"):
@@ -1734,6 +1761,8 @@ def main():
                 ("path over 512 bytes: 400 invalid-path", hostile_long_path),
                 ("unknown route: 404", hostile_unknown_route),
                 ("unknown method: 405 with Allow", hostile_unknown_method),
+                ("malformed request of a known method: 400, not 405", hostile_malformed_known_method),
+                ("unknown method after keep-alive: Allow of its own path", hostile_unknown_method_after_keep_alive),
                 ("HEAD: 405 with Allow, no body", hostile_head),
                 ("wrong content type: 415", hostile_wrong_content_type),
                 ("Idempotency-Key with a space: 400", hostile_idempotency_key_with_space),
