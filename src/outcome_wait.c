@@ -20,12 +20,12 @@ static int64_t outcome_monotonic_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* One try of outcome_wait: a reader, one read transaction, the reader given back. Returns as
- * view_outcome_get. */
-static int outcome_try(struct projector *projector, const char *command_id, struct view_outcome *out,
-                       char *error, size_t error_bytes)
+/* One try of outcome_wait: a reader (waiting at most reader_wait_ms for one), one read transaction, the
+ * reader given back. Returns as view_outcome_get. */
+static int outcome_try(struct projector *projector, const char *command_id, int reader_wait_ms,
+                       struct view_outcome *out, char *error, size_t error_bytes)
 {
-    sqlite3 *reader = projector_reader_acquire(projector, error, error_bytes);
+    sqlite3 *reader = projector_reader_acquire_within(projector, reader_wait_ms, error, error_bytes);
     if (reader == NULL) return VIEW_QUERY_ERROR;
     int result = VIEW_QUERY_ERROR;
     if (projector_reader_begin(reader) != 0) {
@@ -50,10 +50,14 @@ int outcome_wait(struct projector *outcomes_projector, const char *command_id, i
     for (;;) {
         /* Read before the query's snapshot: a commit after it moves the count, so none is missed. */
         uint64_t seen_commits = projector_commit_count(outcomes_projector);
-        int result = outcome_try(outcomes_projector, command_id, out, error, error_bytes);
+        /* The reader pool's own wait (PROJECTOR_READER_WAIT_MS) would overrun a short deadline. */
+        int64_t left_ms = deadline_ms - outcome_monotonic_ms();
+        int reader_wait_ms = left_ms > 0 ? (int)left_ms : 0;
+        int result = outcome_try(outcomes_projector, command_id, reader_wait_ms, out, error, error_bytes);
         if (result != 0) return result;
         int64_t remaining_ms = deadline_ms - outcome_monotonic_ms();
         if (remaining_ms <= 0) return 0;
-        projector_wait_commit(outcomes_projector, seen_commits, (int)remaining_ms);
+        if (projector_wait_commit(outcomes_projector, seen_commits, (int)remaining_ms) < 0)
+            return 0; /* the projector stopped (shutdown): no outcome will come */
     }
 }

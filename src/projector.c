@@ -178,6 +178,7 @@ struct projector {
     /* Shared with readers, waiters and status, under state_mutex; state_changed is signalled on commit. */
     pthread_mutex_t state_mutex;
     pthread_cond_t state_changed;
+    bool stopped; /* shutting down (projector_end_waits, or projector_run returned): waits end at once */
     int64_t positions[STOCKD_PARTITIONS_MAX];
     int64_t ends[STOCKD_PARTITIONS_MAX];
     bool ready_logged;
@@ -1463,16 +1464,29 @@ int projector_run(struct projector *projector, const atomic_bool *stop)
              projector->topics.events, (int)projector->partition_count, projector->live.path);
     projector->ends_due_ms = 0;
     projector->failures = 0;
+    pthread_mutex_lock(&projector->state_mutex);
+    projector->stopped = false;
+    pthread_mutex_unlock(&projector->state_mutex);
     int status = 0;
     while (status == 0 && !atomic_load(stop))
         status = run_turn(projector, stop, error, sizeof(error));
     if (status != 0) log_error(COMPONENT, "view %s: the fold stops: %s", projector->view->name, error);
+    projector_end_waits(projector); /* nothing will be committed any more */
     if (projector->rebuild_active) rebuild_stop(projector, "shutdown", false);
     fold_consumer_stop(&projector->live);
     return status;
 }
 
 /* ---- waiting, status, tokens -------------------------------------------------------------------------- */
+
+void projector_end_waits(struct projector *projector)
+{
+    assert(projector != NULL);
+    pthread_mutex_lock(&projector->state_mutex);
+    projector->stopped = true;
+    pthread_cond_broadcast(&projector->state_changed);
+    pthread_mutex_unlock(&projector->state_mutex);
+}
 
 int projector_wait_position(struct projector *projector, struct view_position position, int timeout_ms)
 {
@@ -1482,7 +1496,7 @@ int projector_wait_position(struct projector *projector, struct view_position po
     timeout_ms = timeout_ms < 0 ? 0 : timeout_ms > PROJECTOR_WAIT_MS_MAX ? PROJECTOR_WAIT_MS_MAX : timeout_ms;
     struct timespec deadline = deadline_after(timeout_ms);
     pthread_mutex_lock(&projector->state_mutex);
-    while (projector->positions[position.partition] <= position.offset) {
+    while (projector->positions[position.partition] <= position.offset && !projector->stopped) {
         if (pthread_cond_timedwait(&projector->state_changed, &projector->state_mutex, &deadline) ==
             ETIMEDOUT)
             break;
@@ -1508,14 +1522,14 @@ int projector_wait_commit(struct projector *projector, uint64_t seen_commits, in
     struct timespec deadline = deadline_after(timeout_ms);
     pthread_mutex_lock(&projector->state_mutex);
     assert(seen_commits <= projector->commits); /* a count this projector gave */
-    while (projector->commits == seen_commits) {
+    while (projector->commits == seen_commits && !projector->stopped) {
         if (pthread_cond_timedwait(&projector->state_changed, &projector->state_mutex, &deadline) ==
             ETIMEDOUT)
             break;
     }
-    bool passed = projector->commits != seen_commits;
+    int result = projector->commits != seen_commits ? 1 : projector->stopped ? -1 : 0;
     pthread_mutex_unlock(&projector->state_mutex);
-    return passed ? 1 : 0;
+    return result;
 }
 
 /* Parses the decimal digits in [start, end) into *out, refusing anything else and values above maximum. */

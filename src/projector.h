@@ -82,10 +82,17 @@ int projector_reader_positions_read(sqlite3 *reader, int64_t *next_offsets, int3
 int projector_positions_read(sqlite3 *reader, int64_t *next_offsets, int32_t partition_count, char *error,
                              size_t error_bytes);
 
+/* Shutdown: every wait (projector_wait_position, projector_wait_commit) in progress or to come returns at
+ * once, without waiting for its deadline; requests waiting for this view get their fallback answers before
+ * the HTTP server stops. projector_run calls it when it returns; the API calls it first. */
+void projector_end_waits(struct projector *projector);
+
 /* Blocks until the view has passed position (its committed next offset on that partition is > offset) or
- * timeout_ms elapses (cut to [0, PROJECTOR_WAIT_MS_MAX]). Positions are the consumer's, so a position whose
- * event the view ignores, or which a transaction marker follows, is passed too. Returns 1 passed, 0 timed
- * out, -1 bad position (partition out of range, negative offset). */
+ * timeout_ms elapses (cut to [0, PROJECTOR_WAIT_MS_MAX]) or the projector stops. Positions are the
+ * consumer's, so a position whose event the view ignores, or which a transaction marker follows, is passed
+ * too. Returns 1 passed, 0 timed out or waits ended (shutdown), -1 bad position (partition out of range,
+ * negative offset).
+ */
 int projector_wait_position(struct projector *projector, struct view_position position, int timeout_ms);
 
 /* How many times what readers see has changed: batches committed by the live fold plus files swapped in
@@ -95,7 +102,8 @@ uint64_t projector_commit_count(struct projector *projector);
 
 /* Blocks until the count of projector_commit_count has passed seen_commits (the next committed batch or
  * swap after the caller read seen_commits) or timeout_ms elapses (cut to [0, PROJECTOR_WAIT_MS_MAX]).
- * Returns 1 when it has passed (at once when it had already), 0 timed out. */
+ * Returns 1 when it has passed (at once when it had already), 0 timed out, -1 waits have ended
+ * (projector_end_waits: shutdown, so a caller must not wait again). */
 int projector_wait_commit(struct projector *projector, uint64_t seen_commits, int timeout_ms);
 
 /* Parses a token "partition:offset" (decimal digits only, partition < STOCKD_PARTITIONS_MAX, offset

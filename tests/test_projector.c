@@ -648,6 +648,19 @@ static void test_outcome_wait_returns_once_folded_and_times_out_cleanly(void **s
     assert_int_equal(projector_wait_commit(f->projector, commits, 200), 0);
     waited_ms = monotonic_ms() - started_ms;
     assert_true(waited_ms >= 190 && waited_ms < 3000);
+
+    /* Once the projector has stopped (shutdown) no wait sleeps out its deadline: nothing will change. */
+    atomic_store(&f->stop, true);
+    pthread_join(f->thread, NULL);
+    f->running = false;
+    assert_int_equal(f->run_status, 0);
+    started_ms = monotonic_ms();
+    assert_int_equal(projector_wait_commit(f->projector, commits, 20000), -1);
+    struct view_position far_ahead = {.partition = 0, .offset = INT64_C(1) << 40};
+    assert_int_equal(projector_wait_position(f->projector, far_ahead, 20000), 0);
+    assert_int_equal(outcome_wait(f->projector, "never-decided", 20000, &outcome, error, sizeof(error)), 0);
+    waited_ms = monotonic_ms() - started_ms;
+    assert_true(waited_ms < 3000);
 }
 
 static void test_restart_resumes_from_stored_positions_without_reapplying(void **state)

@@ -19,11 +19,14 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "projector.h"
 
 #define COMPONENT "api"
 
 /* Request line and headers: civetweb's max_request_size. */
 #define API_HEADER_BYTES_MAX 16384
+/* At shutdown, how long the requests in a wait get to write their answers before the server stops. */
+#define API_STOP_ANSWERS_MS 5000
 
 int64_t api_now_us(void)
 {
@@ -693,6 +696,16 @@ void api_stop(struct api *api)
 {
     if (api == NULL || api->context == NULL) return;
     atomic_store(&api->stopping, true);
+    /* Requests in a bounded wait (min_position, Prefer: wait) answer now, with their fallbacks (503, 202),
+     * instead of sleeping out http.wait_ms_max; mg_stop must come after their answers, because civetweb
+     * writes nothing once it is stopping. */
+    for (size_t i = 0; i < api->stages.projector_count; i++)
+        projector_end_waits(api->stages.projectors[i]);
+    for (int waited_ms = 0; atomic_load(&api->waits) > 0 && waited_ms < API_STOP_ANSWERS_MS;
+         waited_ms += 10) {
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
     mg_stop(api->context);
     api->context = NULL;
 }

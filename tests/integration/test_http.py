@@ -1164,6 +1164,51 @@ def case_too_many_waits(run, b):
 # ---- cases: an instance with role api only -----------------------------------------------------------------
 
 
+def case_shutdown_ends_waits(run):
+    """SIGTERM while requests wait (a min_position far ahead; Prefer: wait for a command no instance of its prefix
+    handles): the waits end at once with their fallback answers (503 position-not-reached, 202), and stockd
+    exits 0 long before its 30 s wait bound."""
+    prefix = run.prefix + "-idle"
+    w = Stockd(run, "w", roles="api,projector", extra=["--http.wait_ms_max=30000", f"--kafka.topic_prefix={prefix}"])
+    try:
+        w.start()
+        w.wait_ready()
+        answers = {}
+
+        def position_wait():
+            try:
+                answers["query"] = w.get("/v1/skus/SKU-W?min_position=0:999999999", timeout=40)
+            except Exception as error:  # noqa: BLE001 - reported by the check below
+                answers["query"] = error
+
+        def command_wait():
+            try:
+                answers["command"] = w.post("/v1/skus", {"sku": "SKU-W", "name": "w"}, headers={"Prefer": "wait=30"},
+                                            timeout=40)
+            except Exception as error:  # noqa: BLE001 - reported by the check below
+                answers["command"] = error
+
+        threads = [threading.Thread(target=position_wait), threading.Thread(target=command_wait)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)
+        started = time.monotonic()
+        code = w.stop()
+        took = time.monotonic() - started
+        for thread in threads:
+            thread.join()
+        check(code == 0 and took < 10, f"stockd with two waiting requests: exit {code} after {took:.1f} s of SIGTERM")
+        for name, status in (("query", 503), ("command", 202)):
+            answer = answers.get(name)
+            check(isinstance(answer, Answer) and answer.status == status,
+                  f"{name} waiting at shutdown: {answer if not isinstance(answer, Answer) else answer.status}, "
+                  f"expected {status}")
+    finally:
+        w.stop()
+        if run.topics_delete and not os.environ.get("STOCKD_KEEP"):
+            subprocess.run([run.topics_delete, run.bootstrap, prefix], capture_output=True, timeout=60)
+
+
 def case_api_only_instance(run, a, d):
     sku = unique("AO")
     create_sku(a, sku)
@@ -1742,6 +1787,7 @@ def main():
             cases.run("instance with role api only: 503 view-unavailable, Prefer ignored",
                       case_api_only_instance, run, a, d)
             cases.run("API keys: 401 missing/wrong/expired, 403 role too low, public routes open", case_auth, run, k)
+            cases.run("SIGTERM ends waiting requests with their fallback answers", case_shutdown_ends_waits, run)
             hostile = [
                 ("oversized body with Content-Length: 413", hostile_oversized_body_with_length),
                 ("oversized chunked body without length: 413", hostile_oversized_chunked_body),
