@@ -931,9 +931,10 @@ static void sku_events_produce(struct fixture *f, int sku, int count)
 
 /* The live fold fails (a damaged file, say) while a rebuild runs: the fold does not give up. The rebuild
  * reads past the stuck live position within one batch, holds what it may not fold yet, pauses the
- * partition when it may hold no more (PROJECTOR_HELD_MAX is 500 here), and is then exactly the live fold:
- * it is swapped in, and the live fold goes on from the same positions once it stops failing. */
-static void test_rebuild_ahead_of_a_stuck_live_fold_pauses_and_swaps_in_equal(void **state)
+ * partition when it may hold no more (PROJECTOR_HELD_MAX is 500 here) unless the swap comes first, and is
+ * then exactly the live fold: it is swapped in, and the live fold goes on from the same positions once it
+ * stops failing. */
+static void test_rebuild_ahead_of_a_stuck_live_fold_waits_and_swaps_in_equal(void **state)
 {
     struct fixture *f = *state;
     sku_events_produce(f, 0, 3000); /* partition 0, like everything here */
@@ -959,7 +960,9 @@ static void test_rebuild_ahead_of_a_stuck_live_fold_pauses_and_swaps_in_equal(vo
     print_message("rebuild paused partitions %llu times; the live fold failed %llu times meanwhile\n",
                   (unsigned long long)status.rebuild_pauses, (unsigned long long)status.batches_failed);
     assert_int_equal(status.rebuilds_failed, 0);
-    assert_true(status.rebuild_pauses > 0);
+    /* Whether it paused depends on timing: the rebuild holds events past the live position (up to
+     * PROJECTOR_HELD_MAX) and pauses only when that room is full; a swap that comes before the fetches
+     * past 3000 fill it needs no pause (1 run in ~3 under load). Never ahead, and equal, always. */
     assert_int_equal(status.positions[0], 3000);
     assert_true(status.batches_failed >= 1);
     atomic_store(&tally_live_failing, false);
@@ -1084,7 +1087,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leftover_rebuild_is_removed_at_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_swaps_in_equal_database_while_readers_query, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_rebuild_ahead_of_a_stuck_live_fold_pauses_and_swaps_in_equal,
+        cmocka_unit_test_setup_teardown(test_rebuild_ahead_of_a_stuck_live_fold_waits_and_swaps_in_equal,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_paused_partition_resumes_when_the_live_fold_moves_on,
                                         setup, teardown),
