@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # http.sh - benchmark of the HTTP API with wrk: async command intake, GET /v1/skus/{sku}, synchronous
-# submission at a fixed rate, and stockd's peak RSS. Prints figures; asserts nothing (not a test).
+# submission at a fixed rate, and stockd's peak RSS. Prints figures; asserts nothing (not a test). Deletes the topics it created at the end.
 #
 # Compares the intake with a minimal civetweb handler (bench/http_baseline.c) measured in the same run.
 # Needs a broker (scripts/kafka start) and a release build with the bench targets:
@@ -17,7 +17,7 @@ connections=${BENCH_CONNECTIONS:-64}
 sync_rate=${BENCH_SYNC_RATE:-500}
 threads=${BENCH_HTTP_THREADS:-64}
 command -v wrk >/dev/null || { echo "http.sh: wrk is missing (scripts/bootstrap installs it)" >&2; exit 1; }
-cmake --build "$build" --target stockd bench_http_baseline >/dev/null
+cmake --build "$build" --target stockd bench_http_baseline bench_topics_delete >/dev/null
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { # url status seconds
@@ -32,7 +32,15 @@ latency_of() { sed -n 's/^ *Latency *\([^ ]*\).*/\1/p' "$1"; }
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+prefixes=() # topic prefixes this run created: deleted at the end (bench_topics_delete)
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for prefix in "${prefixes[@]}"; do
+    "$build/bench_topics_delete" "$bootstrap" "$prefix" >/dev/null || echo "http.sh: topics of $prefix not deleted" >&2
+  done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 echo "http.sh: $(nproc) cores, wrk ${seconds}s x ${connections} connections, keep-alive, $threads server threads"
@@ -49,8 +57,9 @@ echo "baseline civetweb POST:  $baseline req/s (latency avg $(latency_of "$work/
 # 2. stockd with only the api role: the API's own intake, with no router, handler or projectors sharing the
 #    cores (they consume what it produces in the run below).
 port=$(free_port)
+prefixes+=("bench-http-api-$$-$(date +%s)")
 "$build/stockd" --roles=api --data_dir="$work/api-only" --kafka.bootstrap="$bootstrap" \
-  --kafka.topic_prefix="bench-http-api-$$-$(date +%s)" --http.listen="127.0.0.1:$port" --http.threads="$threads" \
+  --kafka.topic_prefix="${prefixes[0]}" --http.listen="127.0.0.1:$port" --http.threads="$threads" \
   --log.level=warn 2> "$work/api-only.log" & pids+=($!)
 wait_for "http://127.0.0.1:$port/healthz" 200 30
 # Warm-up (topic metadata, producer connections): not measured.
@@ -63,6 +72,7 @@ echo "stockd --roles=api POST (202): $api_only req/s (latency avg $(latency_of "
 # 3. stockd with every role on a fresh topic prefix.
 port=$(free_port)
 prefix=bench-http-$$-$(date +%s)
+prefixes+=("$prefix")
 "$build/stockd" --data_dir="$work/data" --kafka.bootstrap="$bootstrap" --kafka.topic_prefix="$prefix" \
   --http.listen="127.0.0.1:$port" --http.threads="$threads" --log.level=warn 2> "$work/stockd.log" & pids+=($!)
 stockd_pid=${pids[0]}

@@ -9,7 +9,7 @@
 # made (data directory, topics, consumer groups). Exit 0 only when schemathesis passed and stockd exited 0.
 #
 # Environment: STOCKD_BINARY (required), STOCKD_TEST_BOOTSTRAP (default 127.0.0.1:19092), STOCKD_TOPICS_DELETE
-# (tests/e2e/topics_delete; skipped when unset), STOCKD_SCHEMATHESIS_EXAMPLES (per operation, default 30),
+# (bench/topics_delete.c; skipped when unset), STOCKD_SCHEMATHESIS_EXAMPLES (per operation, default 30),
 # STOCKD_TEST_SEED (schemathesis --seed; printed either way), STOCKD_KEEP=1 keeps the data directory and log.
 set -euo pipefail
 

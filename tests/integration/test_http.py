@@ -13,7 +13,7 @@ case names a server bug (or a doc bug) precisely. Python 3 standard library only
 
 Environment (ctest sets it): STOCKD_BINARY, STOCKD_TEST_BOOTSTRAP, STOCKD_ROUTES_DUMP (tests/tools/
 api_routes_dump), STOCKD_TOPIC_OFFSETS (tests/tools/topic_offsets), STOCKD_TOPICS_DELETE
-(tests/e2e/topics_delete: the run's topics and groups are deleted at the end; skipped when unset).
+(bench/topics_delete.c: the run's topics and groups are deleted at the end; skipped when unset).
 STOCKD_KEEP=1 keeps the data dirs, logs and topics. Exit 0 only when every case passed and every stockd exited 0 on SIGTERM.
 """
 
