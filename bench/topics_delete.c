@@ -1,8 +1,8 @@
 /* topics_delete.c - deletes the topics and consumer groups of one kafka.topic_prefix after a benchmark
  * (bench/http.sh) or an e2e test, so that a development broker does not fill up with their prefixes.
  *
- * Usage: bench_topics_delete BOOTSTRAP PREFIX. Deletes <prefix>.commands, .commands.by-sku, .events, .dlq and the
- * groups <prefix>-router and <prefix>-handler (topics_delete in src/kafka/topics.c); what is already gone
+ * Usage: bench_topics_delete BOOTSTRAP PREFIX. Deletes <prefix>.commands, .commands.by-sku, .events, .dlq and
+ * the groups <prefix>-router and <prefix>-handler (topics_delete in src/kafka/topics.c); what is already gone
  * is not an error. Exit 0 when the requests were answered, 1 otherwise, 2 on a usage error. */
 #include <stdio.h>
 #include <string.h>
