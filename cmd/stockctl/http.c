@@ -211,7 +211,9 @@ static int response_head_read(const struct mg_response_info *info, struct http_r
     return 0;
 }
 
-/* Reads the body, at most HTTP_RESPONSE_BYTES_MAX bytes, until the deadline. */
+/* Reads the body, at most HTTP_RESPONSE_BYTES_MAX bytes, until the deadline. The deadline is checked
+ * between reads: a read itself may block up to civetweb's own client timeout (30 s) when the server
+ * stalls in the middle of a body. */
 static int response_body_read(struct mg_connection *connection, long long content_length,
                               uint64_t deadline_ms, struct http_response *response, char *error,
                               size_t error_bytes)
@@ -232,6 +234,7 @@ static int response_body_read(struct mg_connection *connection, long long conten
             return error_set(error, error_bytes,
                              "the answer's body is larger than the %d bytes stockctl reads",
                              HTTP_RESPONSE_BYTES_MAX);
+        if (content_length >= 0 && (long long)length >= content_length) break; /* complete: in time */
         if (monotonic_ms() > deadline_ms)
             return error_set(error, error_bytes, "the answer's body did not arrive in time (--timeout-ms)");
     }
