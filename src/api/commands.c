@@ -318,8 +318,10 @@ void api_command_route(struct api_request *request)
     struct projector *outcomes = request->api->stages.outcomes;
     struct view_outcome outcome;
     if (client_key && outcomes != NULL && outcome_lookup(outcomes, key, &outcome) == 1) {
-        if (!outcome_answer(request, &outcome, 0, command) && claimed)
-            api_idempotency_forget(request->api->idempotency, key, fingerprint);
+        /* The key was used before, by a command the table had forgotten: this request's fields are not
+         * that command's for sure (the outcome cannot tell), so they must not stay as the key's. */
+        if (claimed) api_idempotency_forget(request->api->idempotency, key, fingerprint);
+        outcome_answer(request, &outcome, 0, command);
         goto out_free;
     }
     int wait_ms = outcomes != NULL ? prefer_wait_ms(request) : 0;
@@ -329,8 +331,11 @@ void api_command_route(struct api_request *request)
     }
     char error[256];
     int sent = api_producer_send(request->api->producer, key, encoded, encoded_bytes, error, sizeof(error));
+    /* Claimed again after the produce: a request with the same command that claimed the key first may
+     * have given it back meanwhile (refused, not produced). A failed produce keeps the claim: a timed-out
+     * message may still have been written. */
+    if (client_key) (void)api_idempotency_claim(request->api->idempotency, key, fingerprint);
     if (sent != 0) {
-        if (claimed) api_idempotency_forget(request->api->idempotency, key, fingerprint);
         log_warn(COMPONENT, "request %s: command %s not produced: %s", request->request_id, key, error);
         api_problem(request, 503, sent > 0 ? "overloaded" : "kafka-unavailable",
                     sent > 0 ? "Overloaded" : "Kafka unavailable", NULL, "the command was not accepted: %s",

@@ -192,13 +192,15 @@ enum api_idempotency_result {
 struct api_idempotency *api_idempotency_create(size_t capacity);
 /* Claims key for the command with this fingerprint, in one step under the table's lock: two requests with
  * one key and different commands cannot both see it new. The claim is made before the command is produced
- * and kept when producing fails (the same command may be retried; another one under that key is refused).
- * The oldest key goes when the table is full. */
+ * (again after producing, which keeps it when a concurrent claim was given back) and kept when producing
+ * fails: the same command may be retried, another one under that key is refused. The oldest key goes when
+ * the table is full. */
 enum api_idempotency_result api_idempotency_claim(struct api_idempotency *table, const char *key,
                                                   uint64_t fingerprint);
 
-/* Gives back a claim that came out API_IDEMPOTENCY_NEW for a request that was then refused or not produced:
- * the key stays free for its rightful command. Only an entry with this fingerprint is forgotten. */
+/* Gives back a claim that came out API_IDEMPOTENCY_NEW for a request that was then refused before producing,
+ * or answered with an outcome the key already had: the key stays free for its rightful command. Only an
+ * entry with this fingerprint is forgotten. */
 void api_idempotency_forget(struct api_idempotency *table, const char *key, uint64_t fingerprint);
 
 /* Writes "skus": [...] of an ambiguous reservation id into an open problem object (context: struct

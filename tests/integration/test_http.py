@@ -828,6 +828,26 @@ def case_idempotency_concurrent_bodies(a):
               f"round {round_number}: key {key} with two bodies at once: statuses {statuses}")
 
 
+def case_idempotency_forgotten_key_retry(a, b):
+    """b remembers 4 keys. Once a key has left its table, a reuse of it with other fields (same type and SKU) is
+    answered with the key's outcome, which the outcomes view cannot tell apart; that reuse must not leave its own
+    fields in the table, or the genuine retry of the key's command would then be refused with 422."""
+    sku = unique("IF")
+    sync(a, "/v1/skus", {"sku": sku, "name": "forgotten"}, 201)
+    key = unique("idem-f")
+    first = sync(b, f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 5}, 200, idempotency_key=key)
+    expect(b.get(f"/v1/commands/{key}?min_position={first.json['position']}"), 200)
+    for _ in range(5):
+        expect(b.post(f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 1},
+                      headers={"Idempotency-Key": unique("idem-evict")}), 202)
+    other = expect(b.post(f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 6},
+                          headers={"Idempotency-Key": key}), 200)
+    check(other.json["events"] == first.json["events"], f"reuse answered another outcome: {other}")
+    retry = expect(b.post(f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 5},
+                          headers={"Idempotency-Key": key}), 200)
+    check(retry.json["events"] == first.json["events"], f"retry answered another outcome: {retry}")
+
+
 def case_command_envelope(a):
     sku = unique("EN")
     answer = expect(a.post("/v1/commands", {"type": "CreateSku", "sku": sku, "data": {"name": "env"}}), 202)
@@ -1782,6 +1802,8 @@ def main():
             cases.run("Idempotency-Key reused on another instance: 422", case_idempotency_across_instances, a, b)
             cases.run("Idempotency-Key table keeps client keys, not generated ids", case_idempotency_table_keeps_client_keys,
                       a, b)
+            cases.run("Idempotency-Key forgotten by the table: a reuse does not block the retry",
+                      case_idempotency_forgotten_key_retry, a, b)
             cases.run("too many waits: 503 too-many-waits with Retry-After, nothing produced",
                       case_too_many_waits, run, b)
             cases.run("instance with role api only: 503 view-unavailable, Prefer ignored",
