@@ -1158,7 +1158,7 @@ int stockd_config_flag_span(int argc, char **argv, int index)
     struct config_flag flag;
     struct stockd_config_error error;
     int next = index;
-    if (config_flag_next(argc, argv, &next, &flag, &error) != 0) return 1;
+    if (config_flag_next(argc, argv, &next, &flag, &error) != 0) return 0;
     return next - index;
 }
 

@@ -84,7 +84,8 @@ int stockd_config_load(struct stockd_config *config, int argc, char **argv, char
                        struct stockd_config_error *error);
 
 /* How many arguments the flag at argv[index] spans, as stockd_config_load reads it: 2 for "--KEY VALUE",
- * 1 for "--KEY=VALUE", a bare flag, or anything that is not a flag (the load reports those). */
+ * 1 for "--KEY=VALUE" or a bare flag, 0 for anything that is not one of stockd's flags (unknown, malformed,
+ * or a value missing at the end: the load reports those). */
 int stockd_config_flag_span(int argc, char **argv, int index);
 
 /* Applies one key=value (as from a flag or the environment). Returns 0 or -1 with *error set. */

@@ -104,10 +104,11 @@ expect tail_count_zero 2 '--count must be a positive integer' -- "$stockctl" tai
 expect help_word_as_field_value_is_sent 3 'connect' -- \
   "$stockctl" submit create-sku --sku S --name -h --url $closed
 expect help_word_as_key_value_is_sent 3 'connect' -- "$stockctl" views --key --help --url $closed
+# A bare stockd flag takes no value: the --help after it is a request for help.
+expect help_after_bare_stockd_flag 0 'Usage: stockctl send' -- "$stockctl" send --kafka.embedded --help
 
 # ---- the Kafka commands take stockd's flags in both forms, --KEY=VALUE and --KEY VALUE ----------------------
 expect send_two_word_flag_is_checked 2 'must be an integer in [1, 1024]' -- "$stockctl" send --kafka.partitions 0
-expect verify_two_word_config 2 'stockd-missing.json' -- "$stockctl" verify --config /nonexistent/stockd-missing.json
 expect verify_two_word_config_reads_it 2 'cannot open' -- "$stockctl" verify --config /nonexistent/stockd-missing.json
 # A data_dir with nothing to compare is no proof of anything: refused before Kafka is asked.
 expect verify_empty_data_dir 3 'nothing to compare' -- \

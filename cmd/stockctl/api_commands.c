@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <civetweb.h>
 
+#include "config.h"
 #include "domain/codec.h"
 #include "http.h"
 #include "json_writer.h"
@@ -75,9 +76,12 @@ int stockctl_wants_help(int argc, char **argv)
         const char *argument = argv[index];
         if (strcmp(argument, "--") == 0) return 0;
         if (strcmp(argument, "--help") == 0 || strcmp(argument, "-h") == 0) return 1;
-        /* "--name -h": -h is the value of --name (a product called "-h"), not a request for help. */
-        if (strncmp(argument, "--", 2) == 0 && strchr(argument, '=') == NULL && !option_is_flag(argument))
-            index++;
+        /* "--name -h": -h is the value of --name (a product called "-h"), not a request for help. stockd's
+         * own flags (the Kafka commands take them) span what stockd's parser says: a bare one, none. */
+        if (strncmp(argument, "--", 2) != 0 || strchr(argument, '=') != NULL || option_is_flag(argument))
+            continue;
+        int span = stockd_config_flag_span(argc, argv, index);
+        index += span == 0 ? 1 : span - 1;
     }
     return 0;
 }

@@ -91,6 +91,7 @@ static int kafka_config_load(int argc, char **argv, struct stockd_config *config
     for (int i = 0; i < argc; i++) {
         if (strncmp(argv[i], "--", 2) == 0) {
             int span = stockd_config_flag_span(argc, argv, i);
+            if (span == 0) span = 1; /* not stockd's: the load below says why */
             if (flag_count + span >= 256) {
                 fprintf(stderr, "stockctl: more than %d flags\n", 254);
                 return EXIT_USAGE;
