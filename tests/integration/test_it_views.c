@@ -414,9 +414,13 @@ static void test_views_exactly_once_after_kill_9_during_projection(void **state)
             harness_check(f->harness, harness_stockd_running(f->stockd), "stockd exited by itself");
             harness_check(f->harness, harness_reader_poll(f->events, 100) >= 0, "reading events");
         }
-        /* During projection: the views have events still to apply (the stream keeps them busy). */
+        /* During projection: the views have events still to apply (the stream keeps them busy). Looked
+         * for at most 2 s: when the views have caught up with a finished stream, each views_lag takes ~2 s
+         * (its ListOffsets wait behind the reader's 500 ms long-poll fetches), and 200 tries took 500 s
+         * in a CI run. */
         int64_t lag = views_lag(f);
-        for (int attempt = 0; lag <= 0 && attempt < 200; attempt++) {
+        int64_t lag_deadline_ms = harness_now_ms() + 2000;
+        while (lag <= 0 && harness_now_ms() < lag_deadline_ms) {
             harness_sleep_ms(5);
             lag = views_lag(f);
         }
