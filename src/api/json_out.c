@@ -79,17 +79,61 @@ void json_array_end(struct json_out *out)
     out->need_comma = true;
 }
 
-/* Writes a quoted, escaped string (no comma handling). */
+/* The length of the well-formed UTF-8 sequence at text[0] (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF), or 0 when it is not one. */
+static size_t utf8_sequence_length(const unsigned char *text, size_t available)
+{
+    unsigned char lead = text[0];
+    size_t length;
+    unsigned char low = 0x80, high = 0xbf; /* the range of the second byte */
+    if (lead >= 0xc2 && lead <= 0xdf) {
+        length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+        length = 3;
+        if (lead == 0xe0) low = 0xa0;  /* overlong */
+        if (lead == 0xed) high = 0x9f; /* surrogates */
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+        length = 4;
+        if (lead == 0xf0) low = 0x90;  /* overlong */
+        if (lead == 0xf4) high = 0x8f; /* above U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (available < length || text[1] < low || text[1] > high) return 0;
+    for (size_t i = 2; i < length; i++) {
+        if (text[i] < 0x80 || text[i] > 0xbf) return 0;
+    }
+    return length;
+}
+
+/* Writes text as a quoted JSON string (no comma handling). Control characters are escaped; a byte that does
+ * not start a well-formed UTF-8 sequence (a value cut to a length in the middle of a character, say) becomes
+ * U+FFFD, so that a body is always UTF-8 whatever the caller echoes. */
 static void quoted(struct json_out *out, const char *text, size_t text_bytes)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *bytes = (const unsigned char *)text;
     append(out, "\"", 1);
     size_t run = 0;
-    for (size_t i = 0; i < text_bytes; i++) {
-        unsigned char byte = (unsigned char)text[i];
-        if (byte >= 0x20 && byte != '"' && byte != '\\' && byte != 0x7f) continue;
+    for (size_t i = 0; i < text_bytes;) {
+        unsigned char byte = bytes[i];
+        if (byte >= 0x80) {
+            size_t length = utf8_sequence_length(bytes + i, text_bytes - i);
+            if (length > 0) {
+                i += length;
+                continue;
+            }
+            append(out, text + run, i - run);
+            append(out, "\\ufffd", 6);
+            run = ++i;
+            continue;
+        }
+        if (byte >= 0x20 && byte != '"' && byte != '\\' && byte != 0x7f) {
+            i++;
+            continue;
+        }
         append(out, text + run, i - run);
-        run = i + 1;
+        run = ++i;
         if (byte == '"' || byte == '\\') {
             char escaped[2] = {'\\', (char)byte};
             append(out, escaped, 2);

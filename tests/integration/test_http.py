@@ -1536,6 +1536,22 @@ def hostile_long_path(a):
     expect(a.get("/v1/skus/" + "A" * 65), 400, "invalid-path")  # under 512 bytes: routed, the SKU refused
 
 
+def hostile_multibyte_name_cut_in_detail(a):
+    """schemathesis, seed 832009397: a view name of 4-byte UTF-8 characters, echoed in the 404's detail cut to 64
+    bytes, ended the body in the middle of a character: not UTF-8, so not JSON. Every body is valid UTF-8."""
+    bold = "%F0%9D%90%93%F0%9D%90%A1%F0%9D%90%9E%20"  # three 4-byte letters and a space, percent-encoded
+    for name in ("x" + "%F0%9D%90%93" * 30, "xy" + "%F0%9D%90%93" * 30, "xyz" + "%F0%9D%90%93" * 30):
+        answer = a.post(f"/v1/views/{name}/rebuild")  # 64 bytes end 3, 2 or 1 byte(s) into a character
+        check(answer.status in (400, 404), f"rebuild of a 4-byte-character view name: {answer.status}")
+        check(answer.json["status"] == answer.status, f"problem body: {answer.json}")
+    answer = a.post(f"/v1/views/{bold * 12}/rebuild")
+    check(answer.status in (400, 404), f"rebuild of a 4-byte-character view name: {answer.status}")
+    check(answer.json["status"] == answer.status, f"problem body: {answer.json}")
+    for path in (f"/v1/skus/{bold * 12}", f"/v1/commands/{bold * 12}", f"/v1/skus?cursor={bold * 12}"):
+        answer = a.get(path)
+        check(answer.status == 400 and answer.json["status"] == 400, f"GET {path[:40]}...: {answer.status}")
+
+
 def hostile_percent_encoded_traversal(a):
     for path in ("/v1/skus/..%2F..%2Fetc%2Fpasswd", "/v1/skus/..%2F..%2F..%2Fetc%2Fpasswd/history",
                  "/v1/reservations/..%2F..%2Fetc%2Fpasswd", "/v1/commands/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
@@ -1826,6 +1842,7 @@ def main():
                 ("JSON nested 50 deep: 400 invalid-body", hostile_nested_json),
                 ("NUL in a SKU path segment: 400 invalid-path", hostile_nul_in_sku),
                 ("percent-encoded traversal: 400 or 404, never 200", hostile_percent_encoded_traversal),
+                ("a 4-byte UTF-8 name cut in a detail: the body stays UTF-8", hostile_multibyte_name_cut_in_detail),
                 ("path over 512 bytes: 400 invalid-path", hostile_long_path),
                 ("unknown route: 404", hostile_unknown_route),
                 ("unknown method: 405 with Allow", hostile_unknown_method),
