@@ -217,21 +217,14 @@ int command_send(int argc, char **argv)
     return unsent > 0 || kafka_failed ? EXIT_IO : invalid > 0 ? EXIT_INVALID : EXIT_OK;
 }
 
-/* Formats Unix epoch milliseconds as UTC ISO 8601 with milliseconds: 2026-11-25T10:00:00.123Z. */
+/* Formats Unix epoch milliseconds as kafka_time_rfc3339 does, and a negative time (none) as "-". */
 static void time_format(int64_t time_ms, char *out, size_t out_bytes)
 {
-    time_t seconds = (time_t)(time_ms / 1000);
-    struct tm utc;
-    if (time_ms < 0 || gmtime_r(&seconds, &utc) == NULL) {
+    if (time_ms < 0) {
         snprintf(out, out_bytes, "-");
         return;
     }
-    char date[24];
-    if (strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &utc) == 0) { /* a year past 9999 */
-        snprintf(out, out_bytes, "%" PRId64 "ms", time_ms);
-        return;
-    }
-    snprintf(out, out_bytes, "%s.%03dZ", date, (int)(time_ms % 1000));
+    kafka_time_rfc3339(time_ms, out, out_bytes);
 }
 
 /* Writes the fields that say what an event did: "location=WH-1 quantity=5". */

@@ -5,6 +5,7 @@
 #include "kafka/client.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -94,9 +95,14 @@ void kafka_time_rfc3339(int64_t time_ms, char *out, size_t out_bytes)
 {
     time_t seconds = (time_t)(time_ms / 1000);
     struct tm utc;
-    gmtime_r(&seconds, &utc);
     char date[32];
-    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &utc);
+    /* RFC 3339 has four-digit years: a time before 1970 or past year 9999 (only a foreign record's timestamp
+     * can be one; the codec bounds event times) is written as its milliseconds instead. */
+    if (time_ms < 0 || gmtime_r(&seconds, &utc) == NULL ||
+        strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &utc) == 0 || strlen(date) != 19) {
+        snprintf(out, out_bytes, "%" PRId64 "ms", time_ms);
+        return;
+    }
     snprintf(out, out_bytes, "%s.%03dZ", date, (int)(time_ms % 1000));
 }
 

@@ -36,7 +36,8 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, c
  * failure). Returns the handle or NULL with a message in error. */
 rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *error, size_t error_bytes);
 
-/* Formats a Unix time in milliseconds as RFC 3339 UTC ("2026-11-25T02:31:43.123Z"). */
+/* Formats a Unix time in milliseconds as RFC 3339 UTC ("2026-11-25T02:31:43.123Z"); one outside years
+ * 1970-9999 as "<milliseconds>ms". */
 void kafka_time_rfc3339(int64_t time_ms, char *out, size_t out_bytes);
 
 /* Current wall-clock time in Unix milliseconds. */

@@ -44,8 +44,12 @@ sqlite3_stmt *sqlite_util_cached_take(sqlite3 *db, const char *sql, char *error,
         if (!sqlite3_stmt_busy(statement) && strcmp(sqlite3_sql(statement), sql) == 0) return statement;
     }
     /* Each distinct SQL text (all of them constants in the views) is kept once, so more means statements
-     * that were never given back. */
+     * that were never given back: a bug, caught by tests; a release build refuses rather than grow. */
     assert(kept < SQLITE_UTIL_CACHED_MAX);
+    if (kept >= SQLITE_UTIL_CACHED_MAX) {
+        snprintf(error, error_bytes, "%d statements kept on one connection already", SQLITE_UTIL_CACHED_MAX);
+        return NULL;
+    }
     return sqlite_util_prepare(db, sql, error, error_bytes);
 }
 

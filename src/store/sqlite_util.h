@@ -36,7 +36,7 @@ sqlite3_stmt *sqlite_util_prepare(sqlite3 *db, const char *sql, char *error, siz
  * it gives it back with sqlite_util_cached_release, and the caller must give it back before it takes the
  * same SQL again on that connection (a taken statement that has not run yet looks free). Statements are kept
  * until sqlite_util_cached_close: one per distinct SQL text, which the callers must keep below
- * SQLITE_UTIL_CACHED_MAX (asserted). */
+ * SQLITE_UTIL_CACHED_MAX (asserted; past it a take fails instead of keeping more). */
 #define SQLITE_UTIL_CACHED_MAX 32
 
 /* A statement for sql, reset and without bindings: a kept one when there is one free, else a new one.

@@ -832,11 +832,7 @@ def case_idempotency_forgotten_key_retry(a, b):
     """b remembers 4 keys. Once a key has left its table, a reuse of it with other fields (same type and SKU) is
     answered with the key's outcome, which the outcomes view cannot tell apart; that reuse must not leave its own
     fields in the table, or the genuine retry of the key's command would then be refused with 422."""
-    sku = unique("IF")
-    sync(a, "/v1/skus", {"sku": sku, "name": "forgotten"}, 201)
-    key = unique("idem-f")
-    first = sync(b, f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 5}, 200, idempotency_key=key)
-    expect(b.get(f"/v1/commands/{key}?min_position={first.json['position']}"), 200)
+    sku, key, first = keyed_receipt_on_b(a, b, "IF", 5)
     for _ in range(5):
         expect(b.post(f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 1},
                       headers={"Idempotency-Key": unique("idem-evict")}), 202)
@@ -1130,15 +1126,22 @@ def case_idempotency_across_instances(a, b):
           f"(docs: the same key with the same command is safe to retry), got {again}")
 
 
+def keyed_receipt_on_b(a, b, sku_prefix, quantity):
+    """A new SKU (created on a) and a receipt of quantity submitted on b under a new Idempotency-Key, waited for
+    and visible in b's outcomes view. Returns (sku, key, the receipt's answer)."""
+    sku = unique(sku_prefix)
+    sync(a, "/v1/skus", {"sku": sku, "name": "keyed"}, 201)
+    key = unique("idem-" + sku_prefix.lower())
+    answer = sync(b, f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": quantity}, 200, idempotency_key=key)
+    expect(b.get(f"/v1/commands/{key}?min_position={answer.json['position']}"), 200)
+    return sku, key, answer
+
+
 def case_idempotency_table_keeps_client_keys(a, b):
     """b remembers 4 keys (--http.idempotency_keys_max=4). Commands without a key (generated ids) must not push
     a client's key out: the same key with other fields (same type and SKU, which the outcomes view cannot tell
     apart) is refused only by that table."""
-    sku = unique("IK")
-    sync(a, "/v1/skus", {"sku": sku, "name": "k"}, 201)
-    key = unique("idem-k")
-    answer = sync(b, f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 1}, 200, idempotency_key=key)
-    expect(b.get(f"/v1/commands/{key}?min_position={answer.json['position']}"), 200)
+    sku, key, _ = keyed_receipt_on_b(a, b, "IK", 1)
     for _ in range(5):
         expect(b.post(f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 1}), 202)
     expect(b.post(f"/v1/skus/{sku}/receipts", {"location": "L", "quantity": 2}, headers={"Idempotency-Key": key}),
