@@ -7,6 +7,7 @@
  *
  * Usage: bench_handler [--bootstrap H:P] [--commands N] [--skus N] [--partitions P] [--batch-max N]
  *                      [--poll-timeout-ms N]  (handler.poll_timeout_ms; default: the config's default)
+ *                      [--threads N]          (handler.threads; default: the config's default, the cores)
  *                      [--with-projector 1]   (also fold the stock view meanwhile: prints its lag) */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,6 +39,7 @@ struct options {
     int batch_max;
     int with_projector;  /* also run the stock view's projector and print its lag under the load */
     int poll_timeout_ms; /* handler.poll_timeout_ms, or -1 for the config's default */
+    int threads;         /* handler.threads, or 0 for the config's default */
 };
 
 static double now_s(void)
@@ -192,7 +194,7 @@ static long rss_kib(const char *field)
 
 static void options_parse(int argc, char **argv, struct options *options)
 {
-    *options = (struct options){"127.0.0.1:19092", 500000, 100000, 6, 5000, 0, -1};
+    *options = (struct options){"127.0.0.1:19092", 500000, 100000, 6, 5000, 0, -1, 0};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--bootstrap") == 0)
             options->bootstrap = argv[i + 1];
@@ -208,6 +210,8 @@ static void options_parse(int argc, char **argv, struct options *options)
             options->with_projector = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--poll-timeout-ms") == 0)
             options->poll_timeout_ms = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--threads") == 0)
+            options->threads = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_handler: unknown option %s\n", argv[i]);
             exit(2);
@@ -231,6 +235,7 @@ int main(int argc, char **argv)
     config.partitions = options.partitions;
     config.handler_batch_max = options.batch_max;
     if (options.poll_timeout_ms >= 0) config.handler_poll_timeout_ms = options.poll_timeout_ms;
+    if (options.threads > 0) config.handler_threads = options.threads;
     char error[1024];
     if (topics_ensure(&config, 1, error, sizeof(error)) != 0) {
         fprintf(stderr, "bench_handler: %s\n", error);
@@ -308,12 +313,12 @@ int main(int argc, char **argv)
            (unsigned long long)stats.commands_decided, seconds, end - start,
            (double)stats.commands_decided / seconds);
     printf("  rejected %llu (%.1f%%), events %llu, transactions %llu committed / %llu aborted, "
-           "batch_max %d, poll_timeout_ms %d\n",
+           "batch_max %d, poll_timeout_ms %d, threads %d\n",
            (unsigned long long)stats.commands_rejected,
            100.0 * (double)stats.commands_rejected / (double)stats.commands_decided,
            (unsigned long long)stats.events_produced, (unsigned long long)stats.batches_committed,
            (unsigned long long)stats.batches_aborted, config.handler_batch_max,
-           config.handler_poll_timeout_ms);
+           config.handler_poll_timeout_ms, config.handler_threads);
     printf("  RSS before handler %ld KiB, peak RSS %ld KiB (VmHWM%s)\n", rss_before, rss_kib("VmHWM:"),
            run.projector ? ", handler and projector" : "");
     if (run.projector != NULL) {

@@ -137,6 +137,14 @@ static const struct config_key config_keys[] = {
      .max = 31536000,
      .default_text = "604800",
      .help = "How long command ids are remembered for deduplication (default 7 days)."},
+    {.name = "handler.threads",
+     .type = CONFIG_INT,
+     CONFIG_FIELD(handler_threads),
+     .min = 1,
+     .max = STOCKD_HANDLER_THREADS_MAX,
+     .default_shown = "number of cores",
+     .help = "Handler threads: each a consumer in the handler group with its own transactional producer, "
+             "deciding its partitions in parallel with the others (more than kafka.partitions idle)."},
     {.name = "handler.punctuate_interval_ms",
      .type = CONFIG_INT,
      CONFIG_FIELD(handler_punctuate_interval_ms),
@@ -1220,6 +1228,14 @@ static void config_default_instance_id(char *buffer, size_t buffer_bytes)
     }
 }
 
+/* The number of cores online, within handler.threads' bounds. */
+static int32_t config_default_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) return 1;
+    return cores > STOCKD_HANDLER_THREADS_MAX ? STOCKD_HANDLER_THREADS_MAX : (int32_t)cores;
+}
+
 void stockd_config_defaults(struct stockd_config *config)
 {
     assert(config != NULL);
@@ -1232,6 +1248,7 @@ void stockd_config_defaults(struct stockd_config *config)
         (void)rc;
     }
     config_default_instance_id(config->instance_id, sizeof config->instance_id);
+    config->handler_threads = config_default_threads();
 }
 
 int stockd_config_load(struct stockd_config *config, int argc, char **argv, char **envp,

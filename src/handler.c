@@ -7,6 +7,7 @@
 #include "handler.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,12 @@
 #define PUNCTUATE_DUE_MAX   256
 #define PUNCTUATE_PRUNE_MAX 5000
 
-struct handler {
+/* One handler thread: its own consumer in the group, its own transactional producer and the shards of the
+ * partitions the group gave it. Workers share nothing but the configuration and the metrics registry. */
+struct handler_worker {
     const struct stockd_config *config;
+    int index;     /* 0 .. handler.threads - 1 */
+    char name[32]; /* log component and client role: "handler", then "handler/1", "handler/2", ... */
     struct kafka_topics topics;
     char group_id[STOCKD_SKU_BYTES_MAX + 32];
     char transactional_id[STOCKD_SKU_BYTES_MAX + STOCKD_ID_BYTES_MAX + 32];
@@ -82,14 +87,14 @@ static int64_t monotonic_us(void)
 
 /* ---- restore --------------------------------------------------------------------------------------- */
 
-static rd_kafka_t *restore_consumer_get(struct handler *handler, char *error, size_t error_bytes)
+static rd_kafka_t *restore_consumer_get(struct handler_worker *worker, char *error, size_t error_bytes)
 {
-    if (handler->restore_consumer != NULL) return handler->restore_consumer;
-    rd_kafka_conf_t *conf = kafka_conf_new(handler->config, "handler-restore", error, error_bytes);
+    if (worker->restore_consumer != NULL) return worker->restore_consumer;
+    rd_kafka_conf_t *conf = kafka_conf_new(worker->config, "handler-restore", error, error_bytes);
     if (conf == NULL) return NULL;
     /* assign() only: the group id is never joined nor committed to, but consumer_poll needs one. */
-    char group_id[sizeof(handler->group_id) + STOCKD_ID_BYTES_MAX + 16];
-    snprintf(group_id, sizeof(group_id), "%s-restore-%s", handler->group_id, handler->config->instance_id);
+    char group_id[sizeof(worker->group_id) + STOCKD_ID_BYTES_MAX + 16];
+    snprintf(group_id, sizeof(group_id), "%s-restore-%s", worker->group_id, worker->config->instance_id);
     if (kafka_conf_set(conf, "group.id", group_id, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.partition.eof", "true", error, error_bytes) != 0 ||
@@ -100,13 +105,13 @@ static rd_kafka_t *restore_consumer_get(struct handler *handler, char *error, si
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    handler->restore_consumer = kafka_client_new(RD_KAFKA_CONSUMER, conf, error, error_bytes);
-    return handler->restore_consumer;
+    worker->restore_consumer = kafka_client_new(RD_KAFKA_CONSUMER, conf, error, error_bytes);
+    return worker->restore_consumer;
 }
 
 /* Decodes one events record and folds it into the shard (inside the shard's open transaction). */
-static int restore_apply(struct handler *handler, struct shard *shard, const rd_kafka_message_t *message,
-                         char *error, size_t error_bytes)
+static int restore_apply(struct handler_worker *worker, struct shard *shard,
+                         const rd_kafka_message_t *message, char *error, size_t error_bytes)
 {
     struct event event;
     struct codec_error codec_error;
@@ -117,7 +122,7 @@ static int restore_apply(struct handler *handler, struct shard *shard, const rd_
         return -1;
     }
     if (shard_event_apply(shard, &event, error, error_bytes) != 0) return -1;
-    atomic_fetch_add(&handler->events_restored, 1);
+    atomic_fetch_add(&worker->events_restored, 1);
     return 0;
 }
 
@@ -140,12 +145,12 @@ static struct restore_slot *slot_find(struct restore_slot *slots, size_t count, 
 }
 
 /* Folds one record into its slot's shard, committing the checkpoint every RESTORE_COMMIT_EVERY events. */
-static void restore_record(struct handler *handler, struct restore_slot *slot,
+static void restore_record(struct handler_worker *worker, struct restore_slot *slot,
                            const rd_kafka_message_t *message)
 {
     if (slot->done || slot->failed) return;
     if (shard_begin(slot->shard, slot->error, sizeof(slot->error)) != 0 ||
-        restore_apply(handler, slot->shard, message, slot->error, sizeof(slot->error)) != 0) {
+        restore_apply(worker, slot->shard, message, slot->error, sizeof(slot->error)) != 0) {
         slot->failed = true;
         return;
     }
@@ -170,14 +175,14 @@ static void restore_end(struct restore_slot *slot)
 /* Reads the events partitions of all slots at once, each from its shard's checkpoint to its end (the last
  * stable offset), folding every event into its shard. Returns 0 when every slot is done or failed (see the
  * slots), -1 with a message when the whole restore could not go on (shutdown, no progress, errors). */
-static int restore_replay(struct handler *handler, struct restore_slot *slots, size_t count, char *error,
-                          size_t error_bytes)
+static int restore_replay(struct handler_worker *worker, struct restore_slot *slots, size_t count,
+                          char *error, size_t error_bytes)
 {
-    rd_kafka_t *consumer = restore_consumer_get(handler, error, error_bytes);
+    rd_kafka_t *consumer = restore_consumer_get(worker, error, error_bytes);
     if (consumer == NULL) return -1;
     rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new((int)count);
     for (size_t i = 0; i < count; i++)
-        rd_kafka_topic_partition_list_add(assignment, handler->topics.events, shard_partition(slots[i].shard))
+        rd_kafka_topic_partition_list_add(assignment, worker->topics.events, shard_partition(slots[i].shard))
             ->offset = shard_checkpoint(slots[i].shard);
     rd_kafka_assign(consumer, assignment);
     rd_kafka_topic_partition_list_destroy(assignment);
@@ -185,7 +190,7 @@ static int restore_replay(struct handler *handler, struct restore_slot *slots, s
     int idle_ms = 0;
     int errors_seen = 0;
     for (size_t open = count; open > 0;) {
-        if (handler->stop != NULL && atomic_load(handler->stop)) {
+        if (worker->stop != NULL && atomic_load(worker->stop)) {
             snprintf(error, error_bytes, "restore interrupted by shutdown");
             break;
         }
@@ -202,14 +207,14 @@ static int restore_replay(struct handler *handler, struct restore_slot *slots, s
             snprintf(error, error_bytes, "restore: %s", rd_kafka_message_errstr(message));
             rd_kafka_message_destroy(message);
             if (++errors_seen > RESTORE_ERRORS_MAX) break;
-            log_warn(COMPONENT, "%s", error);
+            log_warn(worker->name, "%s", error);
             continue;
         }
         bool was_open = slot != NULL && !slot->done && !slot->failed;
         if (slot != NULL && message->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
             restore_end(slot);
         else if (slot != NULL)
-            restore_record(handler, slot, message);
+            restore_record(worker, slot, message);
         rd_kafka_message_destroy(message);
         if (was_open && (slot->done || slot->failed)) open--;
         if (open == 0) status = 0;
@@ -217,7 +222,7 @@ static int restore_replay(struct handler *handler, struct restore_slot *slots, s
     for (size_t i = 0; i < count; i++) {
         if (!slots[i].done) shard_rollback(slots[i].shard);
         if (slots[i].done && slots[i].applied > 0)
-            log_info(COMPONENT, "partition %d restored: %ld events, checkpoint %lld",
+            log_info(worker->name, "partition %d restored: %ld events, checkpoint %lld",
                      (int)shard_partition(slots[i].shard), slots[i].applied,
                      (long long)shard_checkpoint(slots[i].shard));
     }
@@ -226,25 +231,25 @@ static int restore_replay(struct handler *handler, struct restore_slot *slots, s
 }
 
 /* A checkpoint past the partition's end means the topic was recreated: the shard is not its fold. */
-static int restore_check_bounds(struct handler *handler, struct shard *shard, bool *rebuild, char *error,
-                                size_t error_bytes)
+static int restore_check_bounds(struct handler_worker *worker, struct shard *shard, bool *rebuild,
+                                char *error, size_t error_bytes)
 {
     int64_t low = 0;
     int64_t high = 0;
     rd_kafka_resp_err_t status = RD_KAFKA_RESP_ERR_NO_ERROR;
     /* Just-created topics answer "not leader" until their leaders are elected: retry, bounded. */
     for (int attempt = 0; attempt < WATERMARK_ATTEMPTS_MAX; attempt++) {
-        status = rd_kafka_query_watermark_offsets(handler->restore_consumer, handler->topics.events,
+        status = rd_kafka_query_watermark_offsets(worker->restore_consumer, worker->topics.events,
                                                   shard_partition(shard), &low, &high, 10000);
-        if (status == RD_KAFKA_RESP_ERR_NO_ERROR || (handler->stop != NULL && atomic_load(handler->stop)))
+        if (status == RD_KAFKA_RESP_ERR_NO_ERROR || (worker->stop != NULL && atomic_load(worker->stop)))
             break;
-        log_info(COMPONENT, "watermarks of %s [%d]: %s (retrying)", handler->topics.events,
+        log_info(worker->name, "watermarks of %s [%d]: %s (retrying)", worker->topics.events,
                  (int)shard_partition(shard), rd_kafka_err2str(status));
         struct timespec pause = {0, 200 * 1000000L};
         nanosleep(&pause, NULL);
     }
     if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(error, error_bytes, "watermarks of %s [%d]: %s", handler->topics.events,
+        snprintf(error, error_bytes, "watermarks of %s [%d]: %s", worker->topics.events,
                  (int)shard_partition(shard), rd_kafka_err2str(status));
         return -1;
     }
@@ -252,7 +257,7 @@ static int restore_check_bounds(struct handler *handler, struct shard *shard, bo
     if (low > 0 && shard_checkpoint(shard) < low) {
         snprintf(error, error_bytes,
                  "%s [%d] starts at offset %lld but the shard needs %lld: events were deleted",
-                 handler->topics.events, (int)shard_partition(shard), (long long)low,
+                 worker->topics.events, (int)shard_partition(shard), (long long)low,
                  (long long)shard_checkpoint(shard));
         return -1;
     }
@@ -261,18 +266,19 @@ static int restore_check_bounds(struct handler *handler, struct shard *shard, bo
 
 /* Opens the shard of a partition ready to restore: a shard whose checkpoint is past the end of the events
  * partition (the topic was recreated) is removed and opened anew, from offset 0. */
-static struct shard *restore_open(struct handler *handler, int32_t partition, char *error, size_t error_bytes)
+static struct shard *restore_open(struct handler_worker *worker, int32_t partition, char *error,
+                                  size_t error_bytes)
 {
-    const char *data_dir = handler->config->data_dir;
+    const char *data_dir = worker->config->data_dir;
     struct shard *shard = shard_open(data_dir, partition, error, error_bytes);
     if (shard == NULL) return NULL;
     bool rebuild = false;
-    if (restore_check_bounds(handler, shard, &rebuild, error, error_bytes) != 0) {
+    if (restore_check_bounds(worker, shard, &rebuild, error, error_bytes) != 0) {
         shard_close(shard);
         return NULL;
     }
     if (!rebuild) return shard;
-    log_warn(COMPONENT,
+    log_warn(worker->name,
              "partition %d: checkpoint past the end of the events partition: rebuilding from offset 0",
              (int)partition);
     shard_close(shard);
@@ -282,31 +288,31 @@ static struct shard *restore_open(struct handler *handler, int32_t partition, ch
 
 /* Restores the shards of several partitions at once (one consumer with all of them assigned, so their
  * round trips overlap). A shard that does not fold cleanly is removed and rebuilt from offset 0, once. On
- * success handler->shards[p] is set for each; on failure none is. Returns 0 or -1 with a message. */
-static int shards_restore(struct handler *handler, const int32_t *partitions, size_t count, char *error,
+ * success worker->shards[p] is set for each; on failure none is. Returns 0 or -1 with a message. */
+static int shards_restore(struct handler_worker *worker, const int32_t *partitions, size_t count, char *error,
                           size_t error_bytes)
 {
-    struct restore_slot *slots = handler->restore_slots;
+    struct restore_slot *slots = worker->restore_slots;
     assert(count <= STOCKD_PARTITIONS_MAX);
-    if (restore_consumer_get(handler, error, error_bytes) == NULL) return -1;
+    if (restore_consumer_get(worker, error, error_bytes) == NULL) return -1;
     int status = 0;
     for (int attempt = 0; attempt < 2 && status == 0; attempt++) {
         size_t pending = 0;
         for (size_t i = 0; i < count && status == 0; i++) {
-            if (handler->shards[partitions[i]] != NULL) continue;
+            if (worker->shards[partitions[i]] != NULL) continue;
             memset(&slots[pending], 0, sizeof(slots[pending]));
             slots[pending].next_offset = -1;
-            slots[pending].shard = restore_open(handler, partitions[i], error, error_bytes);
+            slots[pending].shard = restore_open(worker, partitions[i], error, error_bytes);
             if (slots[pending].shard == NULL)
                 status = -1;
             else
                 pending++;
         }
-        if (status == 0 && pending > 0) status = restore_replay(handler, slots, pending, error, error_bytes);
+        if (status == 0 && pending > 0) status = restore_replay(worker, slots, pending, error, error_bytes);
         for (size_t i = 0; i < pending; i++) {
             int32_t partition = shard_partition(slots[i].shard);
             if (status == 0 && slots[i].done) {
-                handler->shards[partition] = slots[i].shard;
+                worker->shards[partition] = slots[i].shard;
                 continue;
             }
             shard_close(slots[i].shard);
@@ -316,15 +322,15 @@ static int shards_restore(struct handler *handler, const int32_t *partitions, si
                 status = -1;
                 continue;
             }
-            log_warn(COMPONENT, "partition %d: %s; rebuilding the shard from offset 0", (int)partition,
+            log_warn(worker->name, "partition %d: %s; rebuilding the shard from offset 0", (int)partition,
                      slots[i].error);
-            if (shard_remove(handler->config->data_dir, partition, error, error_bytes) != 0) status = -1;
+            if (shard_remove(worker->config->data_dir, partition, error, error_bytes) != 0) status = -1;
         }
         if (pending == 0) break;
     }
     for (size_t i = 0; status != 0 && i < count; i++) {
-        shard_close(handler->shards[partitions[i]]);
-        handler->shards[partitions[i]] = NULL;
+        shard_close(worker->shards[partitions[i]]);
+        worker->shards[partitions[i]] = NULL;
     }
     return status;
 }
@@ -333,63 +339,64 @@ static int shards_restore(struct handler *handler, const int32_t *partitions, si
 
 static int on_assigned(void *context, const rd_kafka_topic_partition_list_t *partitions)
 {
-    struct handler *handler = context;
+    struct handler_worker *worker = context;
     int32_t assigned[STOCKD_PARTITIONS_MAX];
     size_t count = 0;
     for (int i = 0; i < partitions->cnt; i++) {
         int32_t partition = partitions->elems[i].partition;
-        if (partition < 0 || partition >= handler->config->partitions) {
-            log_error(COMPONENT, "assigned partition %d, but kafka.partitions is %d", (int)partition,
-                      (int)handler->config->partitions);
+        if (partition < 0 || partition >= worker->config->partitions) {
+            log_error(worker->name, "assigned partition %d, but kafka.partitions is %d", (int)partition,
+                      (int)worker->config->partitions);
             return -1;
         }
         assigned[count++] = partition;
     }
     char error[512];
     int64_t start_ms = kafka_now_ms();
-    atomic_store(&handler->ready, false);
-    if (shards_restore(handler, assigned, count, error, sizeof(error)) == 0) {
-        log_info(COMPONENT, "%zu shard(s) ready in %lld ms", count, (long long)(kafka_now_ms() - start_ms));
-        atomic_store(&handler->ready, true);
+    atomic_store(&worker->ready, false);
+    if (shards_restore(worker, assigned, count, error, sizeof(error)) == 0) {
+        log_info(worker->name, "%zu shard(s) ready in %lld ms", count,
+                 (long long)(kafka_now_ms() - start_ms));
+        atomic_store(&worker->ready, true);
         return 0;
     }
-    bool stopping = handler->stop != NULL && atomic_load(handler->stop);
-    log_write(stopping ? LOG_INFO : LOG_ERROR, COMPONENT, "%s", error);
+    bool stopping = worker->stop != NULL && atomic_load(worker->stop);
+    log_write(stopping ? LOG_INFO : LOG_ERROR, worker->name, "%s", error);
     return -1;
 }
 
 static void on_revoked(void *context, const rd_kafka_topic_partition_list_t *partitions)
 {
-    struct handler *handler = context;
-    atomic_store(&handler->ready, false); /* until the next assignment is restored */
+    struct handler_worker *worker = context;
+    atomic_store(&worker->ready, false); /* until the next assignment is restored */
     for (int i = 0; i < partitions->cnt; i++) {
         int32_t partition = partitions->elems[i].partition;
         if (partition < 0 || partition >= STOCKD_PARTITIONS_MAX) continue;
-        shard_close(handler->shards[partition]);
-        handler->shards[partition] = NULL;
+        shard_close(worker->shards[partition]);
+        worker->shards[partition] = NULL;
     }
 }
 
 /* ---- deciding ------------------------------------------------------------------------------------------ */
 
 /* Opens the shard's transaction for this batch, remembering it for commit or rollback. */
-static struct shard *batch_touch(struct handler *handler, int32_t partition)
+static struct shard *batch_touch(struct handler_worker *worker, int32_t partition)
 {
-    struct shard *shard = handler->shards[partition];
+    struct shard *shard = worker->shards[partition];
     assert(shard != NULL); /* messages of revoked partitions were dropped by the loop */
     if (!shard_in_transaction(shard)) {
         char error[512];
         if (shard_begin(shard, error, sizeof(error)) != 0) {
-            log_error(COMPONENT, "%s", error);
+            log_error(worker->name, "%s", error);
             return NULL;
         }
-        handler->touched[handler->touched_count++] = partition;
+        worker->touched[worker->touched_count++] = partition;
     }
     return shard;
 }
 
 /* Produces one event to the events partition of its shard, with CloudEvents binary-mode headers. */
-static int event_produce(struct handler *handler, rd_kafka_t *producer, int32_t partition,
+static int event_produce(struct handler_worker *worker, rd_kafka_t *producer, int32_t partition,
                          const struct event *event)
 {
     char *value = codec_event_encode(event);
@@ -400,7 +407,7 @@ static int event_produce(struct handler *handler, rd_kafka_t *producer, int32_t 
     char time[40];
     snprintf(id, sizeof(id), "%s:%llu", event->sku, (unsigned long long)event->sequence);
     snprintf(type, sizeof(type), "stockd.%s", domain_event_type_name(event->type));
-    snprintf(source, sizeof(source), "/stockd/%s", handler->config->topic_prefix);
+    snprintf(source, sizeof(source), "/stockd/%s", worker->config->topic_prefix);
     kafka_time_rfc3339(event->time_ms, time, sizeof(time));
     rd_kafka_headers_t *headers = rd_kafka_headers_new(8);
     rd_kafka_header_add(headers, "ce_specversion", -1, "1.0", -1);
@@ -411,17 +418,17 @@ static int event_produce(struct handler *handler, rd_kafka_t *producer, int32_t 
     rd_kafka_header_add(headers, "ce_subject", -1, event->sku, -1);
     rd_kafka_header_add(headers, "content-type", -1, "application/json", -1);
     rd_kafka_header_add(headers, "stockd_command_id", -1, event->command_id, -1);
-    if (dlq_producev_owned(producer, handler->topics.events, partition, event->sku, strlen(event->sku), value,
+    if (dlq_producev_owned(producer, worker->topics.events, partition, event->sku, strlen(event->sku), value,
                            strlen(value), headers) != 0)
         return -1;
-    atomic_fetch_add(&handler->events_produced, 1);
+    atomic_fetch_add(&worker->events_produced, 1);
     return 0;
 }
 
 /* Decides a command against its shard, stores the new state and produces the events. Its time (load,
  * decide, evolve, store, queueing the events) goes to stockd_decide_seconds, its outcome to the batch's
  * stockd_commands_total. */
-static int command_decide(struct handler *handler, rd_kafka_t *producer, int32_t partition,
+static int command_decide(struct handler_worker *worker, rd_kafka_t *producer, int32_t partition,
                           struct shard *shard, const struct command *command, int64_t now_ms)
 {
     struct sku_state state;
@@ -447,64 +454,64 @@ static int command_decide(struct handler *handler, rd_kafka_t *producer, int32_t
     if (shard_sku_store(shard, &state, &set, error, sizeof(error)) != 0) goto out_error;
     for (uint32_t i = 0; i < decision.event_count; i++) {
         if (shard_command_record(shard, &decision.events[i], error, sizeof(error)) != 0) goto out_error;
-        if (event_produce(handler, producer, partition, &decision.events[i]) != 0) return -1;
+        if (event_produce(worker, producer, partition, &decision.events[i]) != 0) return -1;
     }
-    atomic_fetch_add(&handler->commands_decided, 1);
+    atomic_fetch_add(&worker->commands_decided, 1);
     bool rejected = decision.events[0].type == EVENT_COMMAND_REJECTED;
-    if (rejected) atomic_fetch_add(&handler->commands_rejected, 1);
-    metrics_commands_local_add(&handler->metrics_commands, command->type,
+    if (rejected) atomic_fetch_add(&worker->commands_rejected, 1);
+    metrics_commands_local_add(&worker->metrics_commands, command->type,
                                metrics_outcome_of(rejected ? decision.events[0].reject_reason : REJECT_NONE));
-    metrics_latency_local_add(&handler->metrics_decide, monotonic_us() - start_us);
+    metrics_latency_local_add(&worker->metrics_decide, monotonic_us() - start_us);
     if (command->type == COMMAND_EXPIRE_RESERVATIONS && decision.events[0].type == EVENT_RESERVATION_EXPIRED)
-        atomic_fetch_add(&handler->reservations_expired, decision.event_count);
+        atomic_fetch_add(&worker->reservations_expired, decision.event_count);
     return 0;
 out_error:
-    log_error(COMPONENT, "%s", error);
+    log_error(worker->name, "%s", error);
     return -1;
 }
 
 /* One by-sku record: decode, check it is on its SKU's partition, skip a seen command id, decide. */
-static int message_handle(struct handler *handler, rd_kafka_t *producer, const rd_kafka_message_t *message,
-                          int64_t now_ms)
+static int message_handle(struct handler_worker *worker, rd_kafka_t *producer,
+                          const rd_kafka_message_t *message, int64_t now_ms)
 {
     struct command command;
-    struct shard *shard = batch_touch(handler, message->partition);
+    struct shard *shard = batch_touch(worker, message->partition);
     if (shard == NULL) return -1;
     struct codec_error codec_error;
     if (codec_command_decode(message->payload, message->len, &command, &codec_error) != 0) {
-        atomic_fetch_add(&handler->commands_dead_lettered, 1);
-        metrics_commands_local_add(&handler->metrics_commands, COMMAND_NONE, METRICS_OUTCOME_DEAD_LETTERED);
-        return dlq_produce(producer, handler->topics.dlq, message, COMPONENT, codec_error.message,
+        atomic_fetch_add(&worker->commands_dead_lettered, 1);
+        metrics_commands_local_add(&worker->metrics_commands, COMMAND_NONE, METRICS_OUTCOME_DEAD_LETTERED);
+        return dlq_produce(producer, worker->topics.dlq, message, COMPONENT, codec_error.message,
                            codec_error.field);
     }
-    int32_t expected = murmur2_partition(command.sku, strlen(command.sku), handler->config->partitions);
+    int32_t expected = murmur2_partition(command.sku, strlen(command.sku), worker->config->partitions);
     if (expected != message->partition) {
         char reason[160];
         snprintf(reason, sizeof(reason), "SKU %s belongs to partition %d, not %d: written without murmur2?",
                  command.sku, (int)expected, (int)message->partition);
-        atomic_fetch_add(&handler->commands_dead_lettered, 1);
-        metrics_commands_local_add(&handler->metrics_commands, command.type, METRICS_OUTCOME_DEAD_LETTERED);
-        return dlq_produce(producer, handler->topics.dlq, message, COMPONENT, reason, "sku");
+        atomic_fetch_add(&worker->commands_dead_lettered, 1);
+        metrics_commands_local_add(&worker->metrics_commands, command.type, METRICS_OUTCOME_DEAD_LETTERED);
+        return dlq_produce(producer, worker->topics.dlq, message, COMPONENT, reason, "sku");
     }
     char error[512];
     int seen = shard_command_find(shard, command.command_id, NULL, error, sizeof(error));
     if (seen < 0) {
-        log_error(COMPONENT, "%s", error);
+        log_error(worker->name, "%s", error);
         return -1;
     }
     if (seen == 1) {
-        atomic_fetch_add(&handler->commands_duplicate, 1);
-        metrics_commands_local_add(&handler->metrics_commands, command.type, METRICS_OUTCOME_DUPLICATE);
+        atomic_fetch_add(&worker->commands_duplicate, 1);
+        metrics_commands_local_add(&worker->metrics_commands, command.type, METRICS_OUTCOME_DUPLICATE);
         return 0;
     }
-    if (command_decide(handler, producer, message->partition, shard, &command, now_ms) != 0) return -1;
+    if (command_decide(worker, producer, message->partition, shard, &command, now_ms) != 0) return -1;
     /* The router carries the submission's CreateTime over; any other kind of timestamp says nothing
      * about when the command was submitted. */
     rd_kafka_timestamp_type_t timestamp_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
     int64_t submitted_ms = rd_kafka_message_timestamp(message, &timestamp_type);
     if (timestamp_type == RD_KAFKA_TIMESTAMP_CREATE_TIME && submitted_ms > 0) {
-        assert(handler->submitted_count < (size_t)handler->config->handler_batch_max);
-        handler->submitted_ms[handler->submitted_count++] = submitted_ms;
+        assert(worker->submitted_count < (size_t)worker->config->handler_batch_max);
+        worker->submitted_ms[worker->submitted_count++] = submitted_ms;
     }
     return 0;
 }
@@ -513,13 +520,14 @@ static int message_handle(struct handler *handler, rd_kafka_t *producer, const r
 
 /* Expires the due reservations of one shard: one ExpireReservations decision per SKU and up to
  * STOCKD_EXPIRE_BATCH_MAX reservations. Decided once, recorded as events, never re-decided on replay. */
-static int shard_punctuate(struct handler *handler, rd_kafka_t *producer, int32_t partition, int64_t now_ms)
+static int shard_punctuate(struct handler_worker *worker, rd_kafka_t *producer, int32_t partition,
+                           int64_t now_ms)
 {
     struct shard_due_reservation due[PUNCTUATE_DUE_MAX];
     struct command command;
     bool used[PUNCTUATE_DUE_MAX];
     char error[512];
-    struct shard *shard = batch_touch(handler, partition);
+    struct shard *shard = batch_touch(worker, partition);
     if (shard == NULL) return -1;
     int count = shard_due_reservations(shard, now_ms, due, PUNCTUATE_DUE_MAX, error, sizeof(error));
     if (count < 0) goto out_error;
@@ -532,7 +540,7 @@ static int shard_punctuate(struct handler *handler, rd_kafka_t *producer, int32_
         memcpy(command.sku, due[i].sku, sizeof(command.sku));
         snprintf(command.command_id, sizeof(command.command_id), "expire.%.*s.%lld.%llu",
                  STOCKD_SKU_BYTES_MAX, due[i].sku, (long long)now_ms,
-                 (unsigned long long)++handler->expire_serial);
+                 (unsigned long long)++worker->expire_serial);
         for (int j = i; j < count && command.expire_count < STOCKD_EXPIRE_BATCH_MAX; j++) {
             if (used[j] || strcmp(due[j].sku, due[i].sku) != 0) continue;
             used[j] = true;
@@ -540,21 +548,21 @@ static int shard_punctuate(struct handler *handler, rd_kafka_t *producer, int32_
             memcpy(command.expire_ids[command.expire_count++], due[j].reservation_id,
                    sizeof(due[j].reservation_id));
         }
-        if (command_decide(handler, producer, partition, shard, &command, now_ms) != 0) return -1;
+        if (command_decide(worker, producer, partition, shard, &command, now_ms) != 0) return -1;
     }
-    int64_t forget_before_ms = now_ms - handler->config->handler_dedup_retention_s * 1000;
+    int64_t forget_before_ms = now_ms - worker->config->handler_dedup_retention_s * 1000;
     if (shard_commands_prune(shard, forget_before_ms, PUNCTUATE_PRUNE_MAX, error, sizeof(error)) < 0)
         goto out_error;
     return 0;
 out_error:
-    log_error(COMPONENT, "%s", error);
+    log_error(worker->name, "%s", error);
     return -1;
 }
 
 static bool on_tick_due(void *context, int64_t now_ms)
 {
-    const struct handler *handler = context;
-    return now_ms >= handler->tick_next_ms;
+    const struct handler_worker *worker = context;
+    return now_ms >= worker->tick_next_ms;
 }
 
 /* ---- eos callbacks: the batch ----------------------------------------------------------------------------
@@ -562,118 +570,125 @@ static bool on_tick_due(void *context, int64_t now_ms)
 
 static int on_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **messages, size_t count)
 {
-    struct handler *handler = context;
+    struct handler_worker *worker = context;
     int64_t now_ms = kafka_now_ms();
     for (size_t i = 0; i < count; i++) {
-        if (message_handle(handler, producer, messages[i], now_ms) != 0) return -1;
+        if (message_handle(worker, producer, messages[i], now_ms) != 0) return -1;
     }
-    if (now_ms < handler->tick_next_ms) return 0;
-    for (int32_t partition = 0; partition < handler->config->partitions; partition++) {
-        if (handler->shards[partition] != NULL && shard_punctuate(handler, producer, partition, now_ms) != 0)
+    if (now_ms < worker->tick_next_ms) return 0;
+    for (int32_t partition = 0; partition < worker->config->partitions; partition++) {
+        if (worker->shards[partition] != NULL && shard_punctuate(worker, producer, partition, now_ms) != 0)
             return -1;
     }
-    handler->tick_next_ms = now_ms + handler->config->handler_punctuate_interval_ms;
+    worker->tick_next_ms = now_ms + worker->config->handler_punctuate_interval_ms;
     return 0;
 }
 
 /* The batch's Kafka transaction committed: its outcomes count, and its decided commands are done
  * end to end (their events are committed) now. */
-static void batch_metrics_commit(struct handler *handler)
+static void batch_metrics_commit(struct handler_worker *worker)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
     struct metrics_latency_local end_to_end = {.count = 0};
-    for (size_t i = 0; i < handler->submitted_count; i++)
-        metrics_latency_local_add(&end_to_end, now_us - handler->submitted_ms[i] * 1000);
+    for (size_t i = 0; i < worker->submitted_count; i++)
+        metrics_latency_local_add(&end_to_end, now_us - worker->submitted_ms[i] * 1000);
     metrics_latency_merge(METRICS_LATENCY_END_TO_END, &end_to_end);
-    metrics_commands_merge(&handler->metrics_commands);
-    metrics_latency_merge(METRICS_LATENCY_DECIDE, &handler->metrics_decide);
+    metrics_commands_merge(&worker->metrics_commands);
+    metrics_latency_merge(METRICS_LATENCY_DECIDE, &worker->metrics_decide);
 }
 
-static void batch_reset(struct handler *handler)
+static void batch_reset(struct handler_worker *worker)
 {
-    for (size_t i = 0; i < handler->touched_count; i++)
-        handler->delivered_offset_max[handler->touched[i]] = -1;
-    handler->touched_count = 0;
-    handler->submitted_count = 0;
+    for (size_t i = 0; i < worker->touched_count; i++)
+        worker->delivered_offset_max[worker->touched[i]] = -1;
+    worker->touched_count = 0;
+    worker->submitted_count = 0;
 }
 
 /* Kafka committed: commit each touched shard with its checkpoint. A shard whose commit fails is behind
  * Kafka, never ahead: it is reopened and restored from its checkpoint, which replays this batch. */
 static void on_committed(void *context)
 {
-    struct handler *handler = context;
-    batch_metrics_commit(handler);
-    for (size_t i = 0; i < handler->touched_count; i++) {
-        int32_t partition = handler->touched[i];
-        int64_t offset_max = handler->delivered_offset_max[partition];
+    struct handler_worker *worker = context;
+    batch_metrics_commit(worker);
+    for (size_t i = 0; i < worker->touched_count; i++) {
+        int32_t partition = worker->touched[i];
+        int64_t offset_max = worker->delivered_offset_max[partition];
         char error[512];
-        if (shard_commit(handler->shards[partition], offset_max >= 0 ? offset_max + 1 : -1, error,
+        if (shard_commit(worker->shards[partition], offset_max >= 0 ? offset_max + 1 : -1, error,
                          sizeof(error)) == 0)
             continue;
-        log_error(COMPONENT, "%s: restoring partition %d from Kafka", error, (int)partition);
-        shard_close(handler->shards[partition]);
-        handler->shards[partition] = NULL;
-        if (shards_restore(handler, &partition, 1, error, sizeof(error)) != 0)
-            log_error(COMPONENT, "partition %d: %s", (int)partition, error);
+        log_error(worker->name, "%s: restoring partition %d from Kafka", error, (int)partition);
+        shard_close(worker->shards[partition]);
+        worker->shards[partition] = NULL;
+        if (shards_restore(worker, &partition, 1, error, sizeof(error)) != 0)
+            log_error(worker->name, "partition %d: %s", (int)partition, error);
     }
-    batch_reset(handler);
+    batch_reset(worker);
 }
 
 static void on_aborted(void *context)
 {
-    struct handler *handler = context;
+    struct handler_worker *worker = context;
     /* The batch will be read and decided again: its outcomes count then. The time spent was spent. */
-    metrics_commands_local_clear(&handler->metrics_commands);
-    metrics_latency_merge(METRICS_LATENCY_DECIDE, &handler->metrics_decide);
-    for (size_t i = 0; i < handler->touched_count; i++)
-        shard_rollback(handler->shards[handler->touched[i]]);
-    batch_reset(handler);
+    metrics_commands_local_clear(&worker->metrics_commands);
+    metrics_latency_merge(METRICS_LATENCY_DECIDE, &worker->metrics_decide);
+    for (size_t i = 0; i < worker->touched_count; i++)
+        shard_rollback(worker->shards[worker->touched[i]]);
+    batch_reset(worker);
 }
 
 static void on_delivered(void *context, const rd_kafka_message_t *message)
 {
-    struct handler *handler = context;
+    struct handler_worker *worker = context;
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) return;
-    if (strcmp(rd_kafka_topic_name(message->rkt), handler->topics.events) != 0) return;
+    if (strcmp(rd_kafka_topic_name(message->rkt), worker->topics.events) != 0) return;
     int32_t partition = message->partition;
     if (partition < 0 || partition >= STOCKD_PARTITIONS_MAX) return;
-    if (message->offset > handler->delivered_offset_max[partition])
-        handler->delivered_offset_max[partition] = message->offset;
+    if (message->offset > worker->delivered_offset_max[partition])
+        worker->delivered_offset_max[partition] = message->offset;
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------------------------- */
 
-struct handler *handler_create(const struct stockd_config *config, char *error, size_t error_bytes)
+static void worker_destroy(struct handler_worker *worker)
 {
-    assert(config != NULL);
-    struct handler *handler = calloc(1, sizeof(*handler));
-    if (handler == NULL) {
-        snprintf(error, error_bytes, "out of memory");
-        return NULL;
+    if (worker == NULL) return;
+    eos_stage_destroy(worker->stage);
+    free(worker->submitted_ms);
+    free(worker->restore_slots);
+    free(worker);
+}
+
+/* Worker 0 keeps the transactional id of a one-thread handler, <prefix>-handler-<instance.id>; worker k
+ * takes <prefix>-handler-<instance.id>/k. '/' is outside instance.id's charset, so no other instance's
+ * worker can ever share an id: each is stable across restarts and unique among live instances. */
+static struct handler_worker *worker_create(const struct stockd_config *config, int index, char *error,
+                                            size_t error_bytes)
+{
+    assert(index >= 0 && index < STOCKD_HANDLER_THREADS_MAX);
+    struct handler_worker *worker = calloc(1, sizeof(*worker));
+    if (worker == NULL) goto out_memory;
+    worker->config = config;
+    worker->index = index;
+    worker->restore_slots = calloc(STOCKD_PARTITIONS_MAX, sizeof(*worker->restore_slots));
+    worker->submitted_ms = calloc((size_t)config->handler_batch_max, sizeof(*worker->submitted_ms));
+    if (worker->restore_slots == NULL || worker->submitted_ms == NULL) goto out_memory;
+    kafka_topics_names(config->topic_prefix, &worker->topics);
+    snprintf(worker->group_id, sizeof(worker->group_id), "%s-handler", config->topic_prefix);
+    if (index == 0) {
+        snprintf(worker->name, sizeof(worker->name), "%s", COMPONENT);
+        snprintf(worker->transactional_id, sizeof(worker->transactional_id), "%s-handler-%s",
+                 config->topic_prefix, config->instance_id);
+    } else {
+        snprintf(worker->name, sizeof(worker->name), "%s/%d", COMPONENT, index);
+        snprintf(worker->transactional_id, sizeof(worker->transactional_id), "%s-handler-%s/%d",
+                 config->topic_prefix, config->instance_id, index);
     }
-    handler->config = config;
-    assert(config->handler_batch_max > 0);
-    handler->restore_slots = calloc(STOCKD_PARTITIONS_MAX, sizeof(*handler->restore_slots));
-    if (handler->restore_slots == NULL) {
-        snprintf(error, error_bytes, "out of memory");
-        free(handler);
-        return NULL;
-    }
-    handler->submitted_ms = calloc((size_t)config->handler_batch_max, sizeof(*handler->submitted_ms));
-    if (handler->submitted_ms == NULL) {
-        snprintf(error, error_bytes, "out of memory");
-        free(handler->restore_slots);
-        free(handler);
-        return NULL;
-    }
-    kafka_topics_names(config->topic_prefix, &handler->topics);
-    snprintf(handler->group_id, sizeof(handler->group_id), "%s-handler", config->topic_prefix);
-    snprintf(handler->transactional_id, sizeof(handler->transactional_id), "%s-handler-%s",
-             config->topic_prefix, config->instance_id);
     for (int i = 0; i < STOCKD_PARTITIONS_MAX; i++)
-        handler->delivered_offset_max[i] = -1;
+        worker->delivered_offset_max[i] = -1;
     static const struct eos_stage_ops ops = {
         .assigned = on_assigned,
         .revoked = on_revoked,
@@ -684,67 +699,161 @@ struct handler *handler_create(const struct stockd_config *config, char *error, 
         .tick_due = on_tick_due,
     };
     struct eos_stage_settings settings = {
-        .name = COMPONENT,
-        .input_topic = handler->topics.by_sku,
-        .group_id = handler->group_id,
-        .transactional_id = handler->transactional_id,
+        .name = worker->name,
+        .input_topic = worker->topics.by_sku,
+        .group_id = worker->group_id,
+        .transactional_id = worker->transactional_id,
         .batch_max = config->handler_batch_max,
         .poll_timeout_ms = config->handler_poll_timeout_ms,
         .metrics_stage = METRICS_STAGE_HANDLER,
     };
-    handler->stage = eos_stage_create(config, &settings, &ops, handler, error, error_bytes);
-    if (handler->stage == NULL) {
-        free(handler->submitted_ms);
-        free(handler->restore_slots);
-        free(handler);
+    worker->stage = eos_stage_create(config, &settings, &ops, worker, error, error_bytes);
+    if (worker->stage == NULL) {
+        worker_destroy(worker);
         return NULL;
+    }
+    return worker;
+out_memory:
+    snprintf(error, error_bytes, "out of memory");
+    worker_destroy(worker);
+    return NULL;
+}
+
+/* Runs a worker's loop until stop; closes what the loop leaves open. */
+static int worker_run(struct handler_worker *worker, const atomic_bool *stop)
+{
+    worker->stop = stop;
+    int status = eos_stage_run(worker->stage, stop);
+    for (int i = 0; i < STOCKD_PARTITIONS_MAX; i++) {
+        shard_close(worker->shards[i]); /* normally closed by the final revoke already */
+        worker->shards[i] = NULL;
+    }
+    if (worker->restore_consumer != NULL) {
+        rd_kafka_consumer_close(worker->restore_consumer);
+        rd_kafka_destroy(worker->restore_consumer);
+        worker->restore_consumer = NULL;
+    }
+    atomic_store(&worker->ready, false);
+    return status;
+}
+
+/* ---- the handler: handler.threads workers ------------------------------------------------------------ */
+
+/* How often handler_run looks at the caller's stop flag and at failed workers. */
+#define HANDLER_WATCH_INTERVAL_MS 20
+
+struct handler {
+    int worker_count;
+    struct handler_worker *workers[STOCKD_HANDLER_THREADS_MAX];
+    /* Raised when the caller's stop is, or when a worker fails: a failed worker takes the others down,
+     * as a failed stage takes the instance down (app.c). */
+    atomic_bool workers_stop;
+    atomic_int workers_failed;
+};
+
+struct handler *handler_create(const struct stockd_config *config, char *error, size_t error_bytes)
+{
+    assert(config != NULL);
+    assert(config->handler_batch_max > 0);
+    assert(config->handler_threads >= 1 && config->handler_threads <= STOCKD_HANDLER_THREADS_MAX);
+    struct handler *handler = calloc(1, sizeof(*handler));
+    if (handler == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < config->handler_threads; i++) {
+        handler->workers[i] = worker_create(config, i, error, error_bytes);
+        if (handler->workers[i] == NULL) {
+            handler_destroy(handler);
+            return NULL;
+        }
+        handler->worker_count++;
     }
     return handler;
 }
 
+struct worker_thread {
+    struct handler *handler;
+    struct handler_worker *worker;
+};
+
+static void *worker_thread_main(void *argument)
+{
+    struct worker_thread *thread = argument;
+    if (worker_run(thread->worker, &thread->handler->workers_stop) != 0) {
+        atomic_fetch_add(&thread->handler->workers_failed, 1);
+        atomic_store(&thread->handler->workers_stop, true);
+    }
+    return NULL;
+}
+
 int handler_run(struct handler *handler, const atomic_bool *stop)
 {
-    assert(handler != NULL);
-    handler->stop = stop;
-    int status = eos_stage_run(handler->stage, stop);
-    for (int i = 0; i < STOCKD_PARTITIONS_MAX; i++) {
-        shard_close(handler->shards[i]); /* normally closed by the final revoke already */
-        handler->shards[i] = NULL;
+    assert(handler != NULL && stop != NULL);
+    assert(handler->worker_count >= 1);
+    atomic_store(&handler->workers_stop, false);
+    atomic_store(&handler->workers_failed, 0);
+    if (handler->worker_count == 1) return worker_run(handler->workers[0], stop);
+    struct worker_thread threads[STOCKD_HANDLER_THREADS_MAX];
+    pthread_t ids[STOCKD_HANDLER_THREADS_MAX];
+    int started = 0;
+    for (; started < handler->worker_count; started++) {
+        threads[started] = (struct worker_thread){handler, handler->workers[started]};
+        if (pthread_create(&ids[started], NULL, worker_thread_main, &threads[started]) != 0) {
+            log_error(COMPONENT, "cannot start handler thread %d: stopping", started);
+            atomic_fetch_add(&handler->workers_failed, 1);
+            atomic_store(&handler->workers_stop, true);
+            break;
+        }
     }
-    if (handler->restore_consumer != NULL) {
-        rd_kafka_consumer_close(handler->restore_consumer);
-        rd_kafka_destroy(handler->restore_consumer);
-        handler->restore_consumer = NULL;
+    while (!atomic_load(stop) && !atomic_load(&handler->workers_stop)) {
+        struct timespec pause = {0, HANDLER_WATCH_INTERVAL_MS * 1000000L};
+        nanosleep(&pause, NULL);
     }
-    return status;
+    atomic_store(&handler->workers_stop, true);
+    for (int i = 0; i < started; i++)
+        pthread_join(ids[i], NULL);
+    return atomic_load(&handler->workers_failed) > 0 ? -1 : 0;
 }
 
 void handler_stats_get(const struct handler *handler, struct handler_stats *out)
 {
-    struct eos_stage_stats stage;
-    eos_stage_stats_get(handler->stage, &stage);
-    out->commands_decided = atomic_load(&handler->commands_decided);
-    out->commands_rejected = atomic_load(&handler->commands_rejected);
-    out->commands_duplicate = atomic_load(&handler->commands_duplicate);
-    out->commands_dead_lettered = atomic_load(&handler->commands_dead_lettered);
-    out->events_produced = atomic_load(&handler->events_produced);
-    out->events_restored = atomic_load(&handler->events_restored);
-    out->reservations_expired = atomic_load(&handler->reservations_expired);
-    out->batches_committed = stage.batches_committed;
-    out->batches_aborted = stage.batches_aborted;
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < handler->worker_count; i++) {
+        const struct handler_worker *worker = handler->workers[i];
+        struct eos_stage_stats stage;
+        eos_stage_stats_get(worker->stage, &stage);
+        out->commands_decided += atomic_load(&worker->commands_decided);
+        out->commands_rejected += atomic_load(&worker->commands_rejected);
+        out->commands_duplicate += atomic_load(&worker->commands_duplicate);
+        out->commands_dead_lettered += atomic_load(&worker->commands_dead_lettered);
+        out->events_produced += atomic_load(&worker->events_produced);
+        out->events_restored += atomic_load(&worker->events_restored);
+        out->reservations_expired += atomic_load(&worker->reservations_expired);
+        out->batches_committed += stage.batches_committed;
+        out->batches_aborted += stage.batches_aborted;
+    }
 }
 
 bool handler_ready(const struct handler *handler)
 {
     assert(handler != NULL);
-    return atomic_load(&((struct handler *)handler)->ready);
+    for (int i = 0; i < handler->worker_count; i++) {
+        if (!atomic_load(&((struct handler_worker *)handler->workers[i])->ready)) return false;
+    }
+    return true;
+}
+
+int handler_threads(const struct handler *handler)
+{
+    assert(handler != NULL);
+    return handler->worker_count;
 }
 
 void handler_destroy(struct handler *handler)
 {
     if (handler == NULL) return;
-    eos_stage_destroy(handler->stage);
-    free(handler->submitted_ms);
-    free(handler->restore_slots);
+    for (int i = 0; i < handler->worker_count; i++)
+        worker_destroy(handler->workers[i]);
     free(handler);
 }

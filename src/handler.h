@@ -15,10 +15,13 @@
 
 struct handler;
 
-/* Creates the handler (no Kafka connection yet). Returns NULL with a message in error. */
+/* Creates the handler with handler.threads workers (no Kafka connection yet): each is a consumer in the
+ * group <prefix>-handler with its own transactional producer, deciding the partitions the group gives it
+ * on its own thread. Returns NULL with a message in error. */
 struct handler *handler_create(const struct stockd_config *config, char *error, size_t error_bytes);
 
-/* Runs until *stop is true; returns 0 on a clean stop, -1 when the handler could not go on. */
+/* Runs every worker until *stop is true (the calling thread watches them); a worker that fails stops the
+ * others. Returns 0 on a clean stop, -1 when a worker could not go on. */
 int handler_run(struct handler *handler, const atomic_bool *stop);
 
 struct handler_stats {
@@ -33,12 +36,15 @@ struct handler_stats {
     uint64_t batches_aborted;
 };
 
-/* Counters since start (safe from any thread). */
+/* Counters since start, summed over the workers (safe from any thread). */
 void handler_stats_get(const struct handler *handler, struct handler_stats *out);
 
-/* True when the handler holds a group assignment whose shards are all restored (so it decides commands);
+/* True when every worker holds a group assignment whose shards are all restored (so it decides commands);
  * false before its first assignment, while a rebalance restores, and after it stopped. Any thread. */
 bool handler_ready(const struct handler *handler);
+
+/* The number of workers (handler.threads). */
+int handler_threads(const struct handler *handler);
 
 /* Destroys a handler that is not running. Accepts NULL. */
 void handler_destroy(struct handler *handler);

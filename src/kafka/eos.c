@@ -256,13 +256,14 @@ static void committed_wait(struct eos_stage *stage, rd_kafka_t *consumer,
     stage->assigned_committed = copy;
 }
 
-/* Forgets the lag of partitions this stage no longer owns (all of them when partitions is NULL). */
+/* Forgets the lag of partitions this stage no longer owns (all it was last assigned when partitions is
+ * NULL). Only its own: the other workers of a stage (handler.threads) share the metrics stage. */
 static void lag_forget(struct eos_stage *stage, const rd_kafka_topic_partition_list_t *partitions)
 {
     if (partitions == NULL) {
-        metrics_consumer_lag_clear_all(stage->metrics_stage);
-        if (stage->assigned_committed != NULL)
-            rd_kafka_topic_partition_list_destroy(stage->assigned_committed);
+        if (stage->assigned_committed == NULL) return;
+        lag_forget(stage, stage->assigned_committed);
+        rd_kafka_topic_partition_list_destroy(stage->assigned_committed);
         stage->assigned_committed = NULL;
         return;
     }

@@ -289,7 +289,7 @@ int harness_stockd_start(struct harness_stockd *stockd)
 {
     assert(stockd != NULL && stockd->pid == 0);
     const struct harness *harness = stockd->harness;
-    char flags[7][HARNESS_PATH_BYTES_MAX + 96];
+    char flags[8][HARNESS_PATH_BYTES_MAX + 96];
     snprintf(flags[0], sizeof(flags[0]), "--kafka.bootstrap=%s", harness->bootstrap);
     snprintf(flags[1], sizeof(flags[1]), "--kafka.topic_prefix=%s", harness->prefix);
     snprintf(flags[2], sizeof(flags[2]), "--kafka.partitions=%d", (int)harness->partitions);
@@ -297,10 +297,21 @@ int harness_stockd_start(struct harness_stockd *stockd)
     snprintf(flags[4], sizeof(flags[4]), "--instance.id=%s", stockd->instance_id);
     snprintf(flags[5], sizeof(flags[5]), "--roles=router,handler");
     snprintf(flags[6], sizeof(flags[6]), "--log.level=info");
-    char *argv[1 + 7 + HARNESS_STOCKD_ARGS_MAX + 1];
+    /* Two handler threads by default whatever the machine's cores (handler.threads' default), so that
+     * every write-path test runs with two consumers and transactional producers per instance. */
+    const char *threads = getenv("STOCKD_TEST_HANDLER_THREADS");
+    snprintf(flags[7], sizeof(flags[7]), "--handler.threads=%s", threads != NULL ? threads : "2");
+    stockd->handler_threads = atoi(flags[7] + strlen("--handler.threads="));
+    for (int i = 0; i < stockd->arg_count; i++) {
+        if (strncmp(stockd->args[i], "--handler.threads=", strlen("--handler.threads=")) == 0)
+            stockd->handler_threads = atoi(stockd->args[i] + strlen("--handler.threads="));
+    }
+    if (stockd->handler_threads < 1 || stockd->handler_threads > HARNESS_STAGE_WORKERS_MAX)
+        stockd->handler_threads = 1; /* stockd itself refuses the value: it will not start */
+    char *argv[1 + 8 + HARNESS_STOCKD_ARGS_MAX + 1];
     int argc = 0;
     argv[argc++] = stockd->harness->binary;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         argv[argc++] = flags[i];
     for (int i = 0; i < stockd->arg_count; i++)
         argv[argc++] = stockd->args[i];
@@ -352,6 +363,28 @@ bool harness_stockd_running(struct harness_stockd *stockd)
     return true;
 }
 
+/* The stage's worker a log line speaks for: " handler: " is worker 0, " handler/3: " worker 3
+ * (handler.threads); *rest points past ": ". Returns -1 when the line is not the stage's. */
+static int stage_worker_of(const char *line, const char *stage, const char **rest)
+{
+    size_t stage_length = strlen(stage);
+    for (const char *found = strstr(line, stage); found != NULL; found = strstr(found + 1, stage)) {
+        if (found == line || found[-1] != ' ') continue;
+        const char *cursor = found + stage_length;
+        long worker = 0;
+        if (*cursor == '/') {
+            char *end = NULL;
+            worker = strtol(cursor + 1, &end, 10);
+            if (end == cursor + 1 || worker < 1 || worker >= HARNESS_STAGE_WORKERS_MAX) continue;
+            cursor = end;
+        }
+        if (cursor[0] != ':' || cursor[1] != ' ') continue;
+        *rest = cursor + 2;
+        return (int)worker;
+    }
+    return -1;
+}
+
 /* Looks for a line holding every needle in the log from offset start. */
 static bool log_find(const char *path, off_t start, const char *const *needles, char *line_out,
                      size_t line_bytes)
@@ -386,10 +419,65 @@ int harness_stockd_wait_line(struct harness_stockd *stockd, const char *const *n
     }
 }
 
+/* Counts the lines of stage (any of its workers) from start on whose message begins with message_prefix;
+ * copies the first into line_out when given. */
+static int stage_lines_count(const char *path, off_t start, const char *stage, const char *message_prefix,
+                             char *line_out, size_t line_bytes)
+{
+    FILE *file = fopen(path, "r");
+    if (file == NULL) return 0;
+    int count = 0;
+    if (fseeko(file, start, SEEK_SET) == 0) {
+        char *line = NULL;
+        size_t capacity = 0;
+        while (getline(&line, &capacity, file) > 0) {
+            const char *rest = NULL;
+            if (stage_worker_of(line, stage, &rest) < 0 ||
+                strncmp(rest, message_prefix, strlen(message_prefix)))
+                continue;
+            if (count++ == 0 && line_out != NULL) snprintf(line_out, line_bytes, "%s", line);
+        }
+        free(line);
+    }
+    fclose(file);
+    return count;
+}
+
+int harness_stockd_wait_stage_line(struct harness_stockd *stockd, const char *stage,
+                                   const char *message_prefix, int timeout_ms, char *line_out,
+                                   size_t line_bytes)
+{
+    assert(stockd != NULL && stage != NULL && message_prefix != NULL);
+    int64_t deadline_ms = harness_now_ms() + timeout_ms;
+    for (;;) {
+        if (stage_lines_count(stockd->log_path, stockd->log_start, stage, message_prefix, line_out,
+                              line_bytes) > 0)
+            return 0;
+        if (!harness_stockd_running(stockd) || harness_now_ms() > deadline_ms) return -1;
+        harness_sleep_ms(100);
+    }
+}
+
+int harness_stockd_stage_log_count(const struct harness_stockd *stockd, const char *stage,
+                                   const char *message_prefix)
+{
+    return stage_lines_count(stockd->log_path, 0, stage, message_prefix, NULL, 0);
+}
+
 int harness_stockd_wait_assigned(struct harness_stockd *stockd, int timeout_ms)
 {
-    static const char *const needles[] = {" handler: ", "assigned partitions [", NULL};
-    return harness_stockd_wait_line(stockd, needles, timeout_ms, NULL, 0);
+    int64_t deadline_ms = harness_now_ms() + timeout_ms;
+    for (int worker = 0; worker < stockd->handler_threads; worker++) {
+        char stage[32];
+        char needle[48];
+        snprintf(stage, sizeof(stage), worker == 0 ? "handler" : "handler/%d", worker);
+        snprintf(needle, sizeof(needle), " %s: ", stage);
+        const char *const needles[] = {needle, "assigned partitions [", NULL};
+        int remaining_ms = (int)(deadline_ms - harness_now_ms());
+        if (harness_stockd_wait_line(stockd, needles, remaining_ms > 0 ? remaining_ms : 0, NULL, 0) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* How long a handler must stay up after its assignment to count as ready: a failed take-over (see
@@ -479,34 +567,70 @@ static int partitions_parse(const char *list, bool *owned, int32_t partitions)
     return count;
 }
 
-int harness_stockd_assignment(const struct harness_stockd *stockd, const char *stage, bool *owned,
-                              int32_t partitions)
+/* Reads the assignment of every worker of stage from the current incarnation's log into by_worker
+ * (HARNESS_STAGE_WORKERS_MAX rows of partitions). Returns true when any worker logged an assignment. */
+static bool workers_assignment(const struct harness_stockd *stockd, const char *stage, bool *by_worker,
+                               int32_t partitions)
 {
-    char assigned[64];
-    char revoked[64];
-    snprintf(assigned, sizeof(assigned), " %s: assigned partitions [", stage);
-    snprintf(revoked, sizeof(revoked), " %s: revoked partitions [", stage);
-    memset(owned, 0, (size_t)partitions * sizeof(*owned));
+    static const char assigned[] = "assigned partitions [";
+    static const char revoked[] = "revoked partitions [";
+    memset(by_worker, 0, (size_t)HARNESS_STAGE_WORKERS_MAX * (size_t)partitions * sizeof(*by_worker));
+    bool logged = false;
     FILE *file = fopen(stockd->log_path, "r");
-    if (file == NULL) return -1;
-    int count = -1;
+    if (file == NULL) return false;
     if (fseeko(file, stockd->log_start, SEEK_SET) == 0) {
         char *line = NULL;
         size_t capacity = 0;
         while (getline(&line, &capacity, file) > 0) {
-            const char *found = strstr(line, assigned);
-            if (found != NULL) {
-                memset(owned, 0, (size_t)partitions * sizeof(*owned));
-                count = partitions_parse(found, owned, partitions);
-            } else if (strstr(line, revoked) != NULL && count >= 0) {
-                memset(owned, 0, (size_t)partitions * sizeof(*owned));
-                count = 0;
+            const char *rest = NULL;
+            int worker = stage_worker_of(line, stage, &rest);
+            if (worker < 0) continue;
+            bool *worker_owned = by_worker + (size_t)worker * (size_t)partitions;
+            if (strncmp(rest, assigned, sizeof(assigned) - 1) == 0) {
+                memset(worker_owned, 0, (size_t)partitions * sizeof(*worker_owned));
+                partitions_parse(rest, worker_owned, partitions);
+                logged = true;
+            } else if (strncmp(rest, revoked, sizeof(revoked) - 1) == 0) {
+                memset(worker_owned, 0, (size_t)partitions * sizeof(*worker_owned));
             }
         }
         free(line);
     }
     fclose(file);
-    return count;
+    return logged;
+}
+
+int harness_stockd_worker_assignment(const struct harness_stockd *stockd, const char *stage, int worker,
+                                     bool *owned, int32_t partitions)
+{
+    assert(worker >= 0 && worker < HARNESS_STAGE_WORKERS_MAX);
+    bool *by_worker = calloc((size_t)HARNESS_STAGE_WORKERS_MAX * (size_t)partitions, sizeof(*by_worker));
+    assert(by_worker != NULL);
+    bool logged = workers_assignment(stockd, stage, by_worker, partitions);
+    int count = 0;
+    for (int32_t p = 0; p < partitions; p++) {
+        owned[p] = by_worker[(size_t)worker * (size_t)partitions + (size_t)p];
+        count += owned[p];
+    }
+    free(by_worker);
+    return logged ? count : -1;
+}
+
+int harness_stockd_assignment(const struct harness_stockd *stockd, const char *stage, bool *owned,
+                              int32_t partitions)
+{
+    bool *by_worker = calloc((size_t)HARNESS_STAGE_WORKERS_MAX * (size_t)partitions, sizeof(*by_worker));
+    assert(by_worker != NULL);
+    bool logged = workers_assignment(stockd, stage, by_worker, partitions);
+    int count = 0;
+    for (int32_t p = 0; p < partitions; p++) {
+        owned[p] = false;
+        for (int worker = 0; worker < HARNESS_STAGE_WORKERS_MAX && !owned[p]; worker++)
+            owned[p] = by_worker[(size_t)worker * (size_t)partitions + (size_t)p];
+        count += owned[p];
+    }
+    free(by_worker);
+    return logged ? count : -1;
 }
 
 int harness_stockd_log_count(const struct harness_stockd *stockd, const char *needle)

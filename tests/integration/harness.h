@@ -19,10 +19,12 @@
 /* Bounds of the harness itself: stockd processes per run, arguments per process, headers per record. */
 #define HARNESS_STOCKD_MAX      4
 #define HARNESS_STOCKD_ARGS_MAX 8
-#define HARNESS_HEADERS_MAX     12
-#define HARNESS_PATH_BYTES_MAX  512
-#define HARNESS_LOG_TAIL_LINES  60
-#define HARNESS_ERROR_BYTES     2048
+/* Workers of one stage logging as "<stage>", "<stage>/1", ... (handler.threads) that the log parsers know. */
+#define HARNESS_STAGE_WORKERS_MAX 16
+#define HARNESS_HEADERS_MAX       12
+#define HARNESS_PATH_BYTES_MAX    512
+#define HARNESS_LOG_TAIL_LINES    60
+#define HARNESS_ERROR_BYTES       2048
 
 /* A set of strings with a number each (harness.c). */
 struct harness_set;
@@ -51,6 +53,7 @@ struct harness_stockd {
     int starts;
     int arg_count;
     char args[HARNESS_STOCKD_ARGS_MAX][128]; /* extra --key=value flags */
+    int handler_threads;                     /* --handler.threads of the current incarnation */
 };
 
 /* Creates a run: reads STOCKD_BINARY and STOCKD_TEST_BOOTSTRAP (set by ctest), draws the prefix, makes
@@ -97,7 +100,8 @@ int harness_stockd_start(struct harness_stockd *stockd);
 int harness_stockd_wait_line(struct harness_stockd *stockd, const char *const *needles, int timeout_ms,
                              char *line_out, size_t line_bytes);
 
-/* Waits until the handler of the current incarnation logged its partitions assignment. Returns 0 or -1. */
+/* Waits until every handler worker of the current incarnation (handler.threads) logged its partitions
+ * assignment. Returns 0 or -1. */
 int harness_stockd_wait_assigned(struct harness_stockd *stockd, int timeout_ms);
 
 /* Waits until the handler got its partitions and is still running a moment later (a handler that cannot
@@ -120,10 +124,27 @@ bool harness_stockd_running(struct harness_stockd *stockd);
 void harness_stockd_log_tail(const struct harness_stockd *stockd, int lines);
 
 /* The partitions a stage ("handler", "router") of the current incarnation owns according to its log
- * ("assigned partitions [..]" and "revoked partitions [..]" lines, in order): owned[p] for p below
- * partitions. Returns how many it owns, or -1 when it logged no assignment yet. */
+ * ("assigned partitions [..]" and "revoked partitions [..]" lines, in order), over all its workers
+ * ("handler", "handler/1", ...: handler.threads): owned[p] for p below partitions. Returns how many it
+ * owns, or -1 when no worker logged an assignment yet. */
 int harness_stockd_assignment(const struct harness_stockd *stockd, const char *stage, bool *owned,
                               int32_t partitions);
+
+/* The same for one worker of the stage (0 logs as "handler", k as "handler/k"). Returns how many it owns,
+ * or -1 when no worker logged an assignment yet. */
+int harness_stockd_worker_assignment(const struct harness_stockd *stockd, const char *stage, int worker,
+                                     bool *owned, int32_t partitions);
+
+/* Waits until a line of stage, from any of its workers ("handler", "handler/1", ...), whose message starts
+ * with message_prefix appears in the current incarnation's log; copies it into line_out when given.
+ * Returns 0, or -1 on timeout or when stockd exited. */
+int harness_stockd_wait_stage_line(struct harness_stockd *stockd, const char *stage,
+                                   const char *message_prefix, int timeout_ms, char *line_out,
+                                   size_t line_bytes);
+
+/* Counts the log lines (all incarnations) of stage, any worker, whose message starts with message_prefix. */
+int harness_stockd_stage_log_count(const struct harness_stockd *stockd, const char *stage,
+                                   const char *message_prefix);
 
 /* Counts the log lines (all incarnations) containing needle. */
 int harness_stockd_log_count(const struct harness_stockd *stockd, const char *needle);
