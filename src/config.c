@@ -141,10 +141,18 @@ static const struct config_key config_keys[] = {
      .type = CONFIG_INT,
      CONFIG_FIELD(handler_threads),
      .min = 1,
-     .max = STOCKD_HANDLER_THREADS_MAX,
+     .max = STOCKD_STAGE_THREADS_MAX,
      .default_shown = "number of cores",
      .help = "Handler threads: each a consumer in the handler group with its own transactional producer, "
              "deciding its partitions in parallel with the others (more than kafka.partitions idle)."},
+    {.name = "router.threads",
+     .type = CONFIG_INT,
+     CONFIG_FIELD(router_threads),
+     .min = 1,
+     .max = STOCKD_STAGE_THREADS_MAX,
+     .default_shown = "number of cores",
+     .help = "Router threads: each a consumer in the router group with its own transactional producer "
+             "(more than the partitions of <prefix>.commands idle)."},
     {.name = "handler.punctuate_interval_ms",
      .type = CONFIG_INT,
      CONFIG_FIELD(handler_punctuate_interval_ms),
@@ -1233,7 +1241,7 @@ static int32_t config_default_threads(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) return 1;
-    return cores > STOCKD_HANDLER_THREADS_MAX ? STOCKD_HANDLER_THREADS_MAX : (int32_t)cores;
+    return cores > STOCKD_STAGE_THREADS_MAX ? STOCKD_STAGE_THREADS_MAX : (int32_t)cores;
 }
 
 void stockd_config_defaults(struct stockd_config *config)
@@ -1249,6 +1257,7 @@ void stockd_config_defaults(struct stockd_config *config)
     }
     config_default_instance_id(config->instance_id, sizeof config->instance_id);
     config->handler_threads = config_default_threads();
+    config->router_threads = config_default_threads();
 }
 
 int stockd_config_load(struct stockd_config *config, int argc, char **argv, char **envp,

@@ -55,6 +55,7 @@ struct stockd_config {
     int32_t handler_batch_max;         /* handler.batch_max: commands per transaction */
     int32_t handler_poll_timeout_ms;   /* handler.poll_timeout_ms: wait for more before the batch commits */
     int64_t handler_dedup_retention_s; /* handler.dedup_retention_s: how long command ids are remembered */
+    int32_t router_threads;            /* router.threads: workers routing in parallel */
     int32_t handler_threads;           /* handler.threads: workers deciding partitions in parallel */
     int32_t handler_punctuate_interval_ms; /* handler.punctuate_interval_ms: reservation expiry ticks */
 

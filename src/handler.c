@@ -7,7 +7,6 @@
 #include "handler.h"
 
 #include <assert.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include "kafka/murmur2.h"
 #include "log.h"
 #include "metrics.h"
+#include "stage_threads.h"
 #include "store/shard.h"
 
 #define COMPONENT "handler"
@@ -668,7 +668,7 @@ static void worker_destroy(struct handler_worker *worker)
 static struct handler_worker *worker_create(const struct stockd_config *config, int index, char *error,
                                             size_t error_bytes)
 {
-    assert(index >= 0 && index < STOCKD_HANDLER_THREADS_MAX);
+    assert(index >= 0 && index < STOCKD_STAGE_THREADS_MAX);
     struct handler_worker *worker = calloc(1, sizeof(*worker));
     if (worker == NULL) goto out_memory;
     worker->config = config;
@@ -739,23 +739,16 @@ static int worker_run(struct handler_worker *worker, const atomic_bool *stop)
 
 /* ---- the handler: handler.threads workers ------------------------------------------------------------ */
 
-/* How often handler_run looks at the caller's stop flag and at failed workers. */
-#define HANDLER_WATCH_INTERVAL_MS 20
-
 struct handler {
     int worker_count;
-    struct handler_worker *workers[STOCKD_HANDLER_THREADS_MAX];
-    /* Raised when the caller's stop is, or when a worker fails: a failed worker takes the others down,
-     * as a failed stage takes the instance down (app.c). */
-    atomic_bool workers_stop;
-    atomic_int workers_failed;
+    struct handler_worker *workers[STOCKD_STAGE_THREADS_MAX];
 };
 
 struct handler *handler_create(const struct stockd_config *config, char *error, size_t error_bytes)
 {
     assert(config != NULL);
     assert(config->handler_batch_max > 0);
-    assert(config->handler_threads >= 1 && config->handler_threads <= STOCKD_HANDLER_THREADS_MAX);
+    assert(config->handler_threads >= 1 && config->handler_threads <= STOCKD_STAGE_THREADS_MAX);
     struct handler *handler = calloc(1, sizeof(*handler));
     if (handler == NULL) {
         snprintf(error, error_bytes, "out of memory");
@@ -772,48 +765,15 @@ struct handler *handler_create(const struct stockd_config *config, char *error, 
     return handler;
 }
 
-struct worker_thread {
-    struct handler *handler;
-    struct handler_worker *worker;
-};
-
-static void *worker_thread_main(void *argument)
+static int worker_run_stage(void *worker, const atomic_bool *stop)
 {
-    struct worker_thread *thread = argument;
-    if (worker_run(thread->worker, &thread->handler->workers_stop) != 0) {
-        atomic_fetch_add(&thread->handler->workers_failed, 1);
-        atomic_store(&thread->handler->workers_stop, true);
-    }
-    return NULL;
+    return worker_run(worker, stop);
 }
 
 int handler_run(struct handler *handler, const atomic_bool *stop)
 {
     assert(handler != NULL && stop != NULL);
-    assert(handler->worker_count >= 1);
-    atomic_store(&handler->workers_stop, false);
-    atomic_store(&handler->workers_failed, 0);
-    if (handler->worker_count == 1) return worker_run(handler->workers[0], stop);
-    struct worker_thread threads[STOCKD_HANDLER_THREADS_MAX];
-    pthread_t ids[STOCKD_HANDLER_THREADS_MAX];
-    int started = 0;
-    for (; started < handler->worker_count; started++) {
-        threads[started] = (struct worker_thread){handler, handler->workers[started]};
-        if (pthread_create(&ids[started], NULL, worker_thread_main, &threads[started]) != 0) {
-            log_error(COMPONENT, "cannot start handler thread %d: stopping", started);
-            atomic_fetch_add(&handler->workers_failed, 1);
-            atomic_store(&handler->workers_stop, true);
-            break;
-        }
-    }
-    while (!atomic_load(stop) && !atomic_load(&handler->workers_stop)) {
-        struct timespec pause = {0, HANDLER_WATCH_INTERVAL_MS * 1000000L};
-        nanosleep(&pause, NULL);
-    }
-    atomic_store(&handler->workers_stop, true);
-    for (int i = 0; i < started; i++)
-        pthread_join(ids[i], NULL);
-    return atomic_load(&handler->workers_failed) > 0 ? -1 : 0;
+    return stage_threads_run(worker_run_stage, (void *const *)handler->workers, handler->worker_count, stop);
 }
 
 void handler_stats_get(const struct handler *handler, struct handler_stats *out)

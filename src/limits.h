@@ -65,10 +65,10 @@
 /* Partitions of by-sku and events: each is one SQLite shard file per owning instance. */
 #define STOCKD_PARTITIONS_MAX 1024
 
-/* Handler threads of one instance (handler.threads): each is a consumer in the handler group with its own
- * transactional producer and librdkafka threads, so a few per core is already too many; more threads than
- * partitions leave the extra ones idle. */
-#define STOCKD_HANDLER_THREADS_MAX 64
+/* Threads of one stage of an instance (handler.threads, router.threads): each is a consumer in the stage's
+ * group with its own transactional producer and librdkafka threads, so a few per core is already too many;
+ * more threads than partitions leave the extra ones idle. */
+#define STOCKD_STAGE_THREADS_MAX 64
 
 _Static_assert(STOCKD_QUANTITY_MAX < STOCKD_ON_HAND_MAX, "one command fits in a location");
 _Static_assert(STOCKD_ON_HAND_MAX + STOCKD_QUANTITY_MAX < STOCKD_JSON_INTEGER_MAX, "sums stay exact");

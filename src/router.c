@@ -20,6 +20,7 @@
 #include "kafka/topics.h"
 #include "log.h"
 #include "metrics.h"
+#include "stage_threads.h"
 
 #define COMPONENT "router"
 
@@ -33,8 +34,10 @@ _Static_assert(ROUTER_TIMESTAMP_AGE_MAX_MS * 4 <= TOPICS_BY_SKU_RETENTION_MS,
 /* How many times a full producer queue is waited on (10 ms each) before giving up: 30 s. */
 #define ROUTER_QUEUE_FULL_RETRIES 3000
 
-struct router {
+/* One router thread: its own consumer in the router group and its own transactional producer. */
+struct router_worker {
     const struct stockd_config *config;
+    char name[32]; /* log component and client role: "router", then "router/1", ... */
     struct kafka_topics topics;
     char group_id[STOCKD_SKU_BYTES_MAX + 32];
     char transactional_id[STOCKD_SKU_BYTES_MAX + STOCKD_ID_BYTES_MAX + 32];
@@ -80,20 +83,20 @@ static int produce_owned(rd_kafka_t *producer, const char *topic, int32_t partit
 }
 
 /* Routes one record: decode, re-encode, produce to the SKU's partition of by-sku (or to the DLQ). */
-static int message_route(struct router *router, rd_kafka_t *producer, const rd_kafka_message_t *message,
-                         int64_t now_ms)
+static int message_route(struct router_worker *worker, rd_kafka_t *producer,
+                         const rd_kafka_message_t *message, int64_t now_ms)
 {
     static _Thread_local struct command command;
     struct codec_error codec_error;
     if (message->payload == NULL || message->len == 0) {
-        atomic_fetch_add(&router->commands_dead_lettered, 1);
-        router->batch_dead_lettered++;
-        return dlq_produce(producer, router->topics.dlq, message, COMPONENT, "empty record value", "");
+        atomic_fetch_add(&worker->commands_dead_lettered, 1);
+        worker->batch_dead_lettered++;
+        return dlq_produce(producer, worker->topics.dlq, message, COMPONENT, "empty record value", "");
     }
     if (codec_command_decode(message->payload, message->len, &command, &codec_error) != 0) {
-        atomic_fetch_add(&router->commands_dead_lettered, 1);
-        router->batch_dead_lettered++;
-        return dlq_produce(producer, router->topics.dlq, message, COMPONENT, codec_error.message,
+        atomic_fetch_add(&worker->commands_dead_lettered, 1);
+        worker->batch_dead_lettered++;
+        return dlq_produce(producer, worker->topics.dlq, message, COMPONENT, codec_error.message,
                            codec_error.field);
     }
     char *value = codec_command_encode(&command);
@@ -101,21 +104,21 @@ static int message_route(struct router *router, rd_kafka_t *producer, const rd_k
     rd_kafka_headers_t *headers = rd_kafka_headers_new(1);
     rd_kafka_header_add(headers, "stockd_command_id", -1, command.command_id, -1);
     size_t sku_bytes = strlen(command.sku);
-    int32_t partition = murmur2_partition(command.sku, sku_bytes, router->config->partitions);
-    if (produce_owned(producer, router->topics.by_sku, partition, command.sku, sku_bytes, value,
+    int32_t partition = murmur2_partition(command.sku, sku_bytes, worker->config->partitions);
+    if (produce_owned(producer, worker->topics.by_sku, partition, command.sku, sku_bytes, value,
                       strlen(value), headers, timestamp_carried(message, now_ms)) != 0)
         return -1;
-    atomic_fetch_add(&router->commands_routed, 1);
-    router->batch_routed++;
+    atomic_fetch_add(&worker->commands_routed, 1);
+    worker->batch_routed++;
     return 0;
 }
 
 static int on_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **messages, size_t count)
 {
-    struct router *router = context;
+    struct router_worker *worker = context;
     int64_t now_ms = kafka_now_ms();
     for (size_t i = 0; i < count; i++) {
-        if (message_route(router, producer, messages[i], now_ms) != 0) return -1;
+        if (message_route(worker, producer, messages[i], now_ms) != 0) return -1;
     }
     return 0;
 }
@@ -124,73 +127,127 @@ static int on_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **
  * batch's counts, which count once it commits. */
 static void on_committed(void *context)
 {
-    struct router *router = context;
-    metrics_router_commands_add(router->batch_routed, router->batch_dead_lettered);
-    router->batch_routed = 0;
-    router->batch_dead_lettered = 0;
+    struct router_worker *worker = context;
+    metrics_router_commands_add(worker->batch_routed, worker->batch_dead_lettered);
+    worker->batch_routed = 0;
+    worker->batch_dead_lettered = 0;
 }
 
 static void on_aborted(void *context)
 {
-    struct router *router = context;
-    router->batch_routed = 0;
-    router->batch_dead_lettered = 0;
+    struct router_worker *worker = context;
+    worker->batch_routed = 0;
+    worker->batch_dead_lettered = 0;
 }
 
-struct router *router_create(const struct stockd_config *config, char *error, size_t error_bytes)
+static void worker_destroy(struct router_worker *worker)
 {
-    assert(config != NULL);
-    struct router *router = calloc(1, sizeof(*router));
-    if (router == NULL) {
+    if (worker == NULL) return;
+    eos_stage_destroy(worker->stage);
+    free(worker);
+}
+
+/* Worker 0 keeps the transactional id of a one-thread router, <prefix>-router-<instance.id>; worker k takes
+ * <prefix>-router-<instance.id>/k ('/' is outside instance.id's charset: unique among instances). */
+static struct router_worker *worker_create(const struct stockd_config *config, int index, char *error,
+                                           size_t error_bytes)
+{
+    assert(index >= 0 && index < STOCKD_STAGE_THREADS_MAX);
+    struct router_worker *worker = calloc(1, sizeof(*worker));
+    if (worker == NULL) {
         snprintf(error, error_bytes, "out of memory");
         return NULL;
     }
-    router->config = config;
-    kafka_topics_names(config->topic_prefix, &router->topics);
-    snprintf(router->group_id, sizeof(router->group_id), "%s-router", config->topic_prefix);
-    snprintf(router->transactional_id, sizeof(router->transactional_id), "%s-router-%s", config->topic_prefix,
-             config->instance_id);
+    worker->config = config;
+    kafka_topics_names(config->topic_prefix, &worker->topics);
+    snprintf(worker->group_id, sizeof(worker->group_id), "%s-router", config->topic_prefix);
+    if (index == 0) {
+        snprintf(worker->name, sizeof(worker->name), "%s", COMPONENT);
+        snprintf(worker->transactional_id, sizeof(worker->transactional_id), "%s-router-%s",
+                 config->topic_prefix, config->instance_id);
+    } else {
+        snprintf(worker->name, sizeof(worker->name), "%s/%d", COMPONENT, index);
+        snprintf(worker->transactional_id, sizeof(worker->transactional_id), "%s-router-%s/%d",
+                 config->topic_prefix, config->instance_id, index);
+    }
     static const struct eos_stage_ops ops = {
         .process = on_process,
         .committed = on_committed,
         .aborted = on_aborted,
     };
     struct eos_stage_settings settings = {
-        .name = COMPONENT,
-        .input_topic = router->topics.commands,
-        .group_id = router->group_id,
-        .transactional_id = router->transactional_id,
+        .name = worker->name,
+        .input_topic = worker->topics.commands,
+        .group_id = worker->group_id,
+        .transactional_id = worker->transactional_id,
         .batch_max = config->handler_batch_max,
         .poll_timeout_ms = config->handler_poll_timeout_ms,
         .metrics_stage = METRICS_STAGE_ROUTER,
     };
-    router->stage = eos_stage_create(config, &settings, &ops, router, error, error_bytes);
-    if (router->stage == NULL) {
-        free(router);
+    worker->stage = eos_stage_create(config, &settings, &ops, worker, error, error_bytes);
+    if (worker->stage == NULL) {
+        free(worker);
         return NULL;
+    }
+    return worker;
+}
+
+/* ---- the router: router.threads workers ---------------------------------------------------------------- */
+
+struct router {
+    int worker_count;
+    struct router_worker *workers[STOCKD_STAGE_THREADS_MAX];
+};
+
+struct router *router_create(const struct stockd_config *config, char *error, size_t error_bytes)
+{
+    assert(config != NULL);
+    assert(config->router_threads >= 1 && config->router_threads <= STOCKD_STAGE_THREADS_MAX);
+    struct router *router = calloc(1, sizeof(*router));
+    if (router == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < config->router_threads; i++) {
+        router->workers[i] = worker_create(config, i, error, error_bytes);
+        if (router->workers[i] == NULL) {
+            router_destroy(router);
+            return NULL;
+        }
+        router->worker_count++;
     }
     return router;
 }
 
+static int worker_run(void *worker, const atomic_bool *stop)
+{
+    return eos_stage_run(((struct router_worker *)worker)->stage, stop);
+}
+
 int router_run(struct router *router, const atomic_bool *stop)
 {
-    assert(router != NULL);
-    return eos_stage_run(router->stage, stop);
+    assert(router != NULL && stop != NULL);
+    return stage_threads_run(worker_run, (void *const *)router->workers, router->worker_count, stop);
 }
 
 void router_stats_get(const struct router *router, struct router_stats *out)
 {
-    struct eos_stage_stats stage;
-    eos_stage_stats_get(router->stage, &stage);
-    out->commands_routed = atomic_load(&router->commands_routed);
-    out->commands_dead_lettered = atomic_load(&router->commands_dead_lettered);
-    out->batches_committed = stage.batches_committed;
-    out->batches_aborted = stage.batches_aborted;
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < router->worker_count; i++) {
+        const struct router_worker *worker = router->workers[i];
+        struct eos_stage_stats stage;
+        eos_stage_stats_get(worker->stage, &stage);
+        out->commands_routed += atomic_load(&worker->commands_routed);
+        out->commands_dead_lettered += atomic_load(&worker->commands_dead_lettered);
+        out->batches_committed += stage.batches_committed;
+        out->batches_aborted += stage.batches_aborted;
+    }
 }
 
 void router_destroy(struct router *router)
 {
     if (router == NULL) return;
-    eos_stage_destroy(router->stage);
+    for (int i = 0; i < router->worker_count; i++)
+        worker_destroy(router->workers[i]);
     free(router);
 }

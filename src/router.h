@@ -14,9 +14,12 @@
 
 struct router;
 
+/* Creates the router with router.threads workers (no Kafka connection yet): each is a consumer in the group
+ * <prefix>-router with its own transactional producer. Returns NULL with a message in error. */
 struct router *router_create(const struct stockd_config *config, char *error, size_t error_bytes);
 
-/* Runs until *stop is true; returns 0 on a clean stop, -1 when the router could not go on. */
+/* Runs every worker until *stop is true; a worker that fails stops the others. Returns 0 on a clean stop,
+ * -1 when a worker could not go on. */
 int router_run(struct router *router, const atomic_bool *stop);
 
 struct router_stats {
@@ -25,6 +28,7 @@ struct router_stats {
     uint64_t batches_committed;
     uint64_t batches_aborted;
 };
+/* Counters since start, summed over the workers (safe from any thread). */
 void router_stats_get(const struct router *router, struct router_stats *out);
 
 /* Destroys a router that is not running. Accepts NULL. */

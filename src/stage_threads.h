@@ -1,0 +1,18 @@
+/* stage_threads.h - runs several workers of one stage (handler.threads, router.threads), one thread each.
+ *
+ * A worker that fails stops the others, as a failed stage stops the instance (app.c). Knows nothing of
+ * Kafka: a worker is a run function and its argument. */
+#ifndef STOCKD_STAGE_THREADS_H
+#define STOCKD_STAGE_THREADS_H
+
+#include <stdatomic.h>
+
+/* One worker's loop: runs until *stop is true; returns 0 on a clean stop, -1 when it could not go on. */
+typedef int (*stage_threads_run_fn)(void *worker, const atomic_bool *stop);
+
+/* Runs run(workers[i], ...) for each of count workers, on the calling thread when count is 1 and on one
+ * thread each otherwise, until *stop is true or a worker fails (then the others are stopped too). Returns
+ * when every worker returned: 0 when all stopped cleanly, -1 when one failed or could not be started. */
+int stage_threads_run(stage_threads_run_fn run, void *const *workers, int count, const atomic_bool *stop);
+
+#endif
