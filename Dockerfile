@@ -1,5 +1,7 @@
-# stockd - multi-stage image: build and unit-test on Debian 12, run on a slim Debian 12 as a non-root user.
-FROM debian:12 AS build
+# stockd - multi-stage image: build and unit-test on Debian 13, run on a slim Debian 13 as a non-root user.
+# Debian 13 (trixie) packages librdkafka 2.8.0, the version stockd needs (CMakeLists.txt refuses older ones):
+# nothing is built from source here, unlike on Debian 12 (scripts/bootstrap).
+FROM debian:13 AS build
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       build-essential cmake ninja-build pkg-config clang-format \
@@ -13,7 +15,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
  && cmake --build /build \
  && ctest --test-dir /build --output-on-failure -LE kafka
 
-FROM debian:12-slim AS runtime
+FROM debian:13-slim AS runtime
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       librdkafka1 libsqlite3-0 libcjson1 libcivetweb1 ca-certificates \

@@ -65,7 +65,7 @@ static int embedded_start(struct app *app, char *error, size_t error_bytes)
     app->mock_owner = kafka_client_new(RD_KAFKA_PRODUCER, conf, error, error_bytes);
     if (app->mock_owner == NULL) return -1;
     rd_kafka_mock_cluster_t *cluster = rd_kafka_handle_mock_cluster(app->mock_owner);
-    /* The 2.0.2 mock does not serve CreateTopics: create the topics through its own API. */
+    /* librdkafka's mock (2.0.2, 2.8.0) serves no CreateTopics: create the topics through its own API. */
     struct kafka_topics names;
     kafka_topics_names(app->config.topic_prefix, &names);
     const char *const topics[] = {names.commands, names.by_sku, names.events};

@@ -39,8 +39,8 @@
  * the one queue every partition feeds (rd_kafka_q_len follows the forwarding), so they bound the whole
  * prefetch: 40,000 events, 8 MiB of payloads. Fetches of at most 256 KiB per partition keep a reply from
  * overshooting the bound by much (1 MiB, the default, held about 190,000 events after one reply; peak RSS
- * follows). While the prefetch is full librdkafka 2.0.2 does not fetch, and looks again only at its next
- * wake-up, up to a second later: fold_prefetch_kick wakes it. */
+ * follows). While the prefetch is full librdkafka does not fetch, and looks again only at its next wake-up,
+ * up to a second later (2.0.2; 2.8.0 alike, fetch.queue.backoff.ms 1000 ms): fold_prefetch_kick wakes it. */
 #define PROJECTOR_PREFETCH_EVENTS       40000
 #define PROJECTOR_PREFETCH_MESSAGES     "40000" /* PROJECTOR_PREFETCH_EVENTS */
 #define PROJECTOR_PREFETCH_KBYTES       "8192"
@@ -991,7 +991,7 @@ static int live_replace(struct projector *projector, const char *source, char *e
 
 /* ---- the live fold ------------------------------------------------------------------------------------ */
 
-/* Wakes the consumer's fetcher once its prefetch, seen full, has drained to half. librdkafka 2.0.2 stops
+/* Wakes the consumer's fetcher once its prefetch, seen full, has drained to half. librdkafka stops
  * fetching while the prefetch (all partitions together: they feed one queue) is at its bound and looks
  * again only at its next wake-up: a second later, unless a request or a reply wakes it. A fold that
  * drains the bound in a fraction of that second would then wait out the rest: a ListOffsets round trip
