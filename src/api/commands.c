@@ -330,7 +330,8 @@ void api_command_route(struct api_request *request)
         goto out_free;
     }
     char error[256];
-    int sent = api_producer_send(request->api->producer, key, encoded, encoded_bytes, error, sizeof(error));
+    int sent = api_producer_send(request->api->producer, command->sku, key, encoded, encoded_bytes, error,
+                                 sizeof(error));
     /* Claimed again after the produce: a request with the same command that claimed the key first may
      * have given it back meanwhile (refused, not produced). A failed produce keeps the claim: a timed-out
      * message may still have been written. */

@@ -169,11 +169,14 @@ void api_positions_format(const int64_t *next_offsets, int32_t partition_count, 
 
 struct api_producer *api_producer_create(const struct stockd_config *config, char *error, size_t error_bytes);
 
-/* Produces value to <prefix>.commands keyed by key and waits for Kafka's acknowledgement (acks=all,
- * idempotent). Returns 0, 1 when the local queue stayed full (overloaded), -1 when delivery failed (error
- * says why). */
-int api_producer_send(struct api_producer *producer, const char *key, const char *value, size_t value_bytes,
-                      char *error, size_t error_bytes);
+/* Produces value, a command's canonical encoding (codec_command_encode of a valid command: what the router
+ * would write), to <prefix>.commands.by-sku keyed by sku on partition murmur2(sku) % kafka.partitions, with
+ * the header stockd_command_id, stamped with the time of the call (CreateTime: the handler's end-to-end
+ * latency starts there), and waits for Kafka's acknowledgement (acks=all, idempotent). Returns 0, 1 when
+ * the local queue stayed full (overloaded), -1 when delivery failed (error says why; the record may still
+ * have been written). */
+int api_producer_send(struct api_producer *producer, const char *sku, const char *command_id,
+                      const char *value, size_t value_bytes, char *error, size_t error_bytes);
 
 /* Asks the cluster for metadata within timeout_ms: true when a broker answered. */
 bool api_producer_broker_reachable(struct api_producer *producer, int timeout_ms);
