@@ -505,8 +505,8 @@ static int message_handle(struct handler_worker *worker, rd_kafka_t *producer,
         return 0;
     }
     if (command_decide(worker, producer, message->partition, shard, &command, now_ms) != 0) return -1;
-    /* The router carries the submission's CreateTime over; any other kind of timestamp says nothing
-     * about when the command was submitted. */
+    /* The API stamps the submission's CreateTime and the router carries it over from commands; any
+     * other kind of timestamp says nothing about when the command was submitted. */
     rd_kafka_timestamp_type_t timestamp_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
     int64_t submitted_ms = rd_kafka_message_timestamp(message, &timestamp_type);
     if (timestamp_type == RD_KAFKA_TIMESTAMP_CREATE_TIME && submitted_ms > 0) {

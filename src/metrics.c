@@ -588,8 +588,9 @@ static int write_latencies(struct metrics_text *out)
                         &latency_spec) != 0)
         return -1;
     if (metrics_text_family(out, "stockd_command_end_to_end_seconds", "histogram",
-                            "From a command's record timestamp on <prefix>.commands (CreateTime) to the "
-                            "handler's Kafka commit of its events.") != 0 ||
+                            "From a command's submission (CreateTime of its by-sku record: the API's, or "
+                            "carried over by the router from <prefix>.commands) to the handler's Kafka "
+                            "commit of its events.") != 0 ||
         histogram_write(out, "stockd_command_end_to_end_seconds", "",
                         &registry.latencies[METRICS_LATENCY_END_TO_END], &latency_spec) != 0)
         return -1;

@@ -23,8 +23,8 @@ static const char validate_help[] =
 static const char partition_help[] =
     "Usage: stockctl partition SKU [--partitions P]\n"
     "\n"
-    "Prints the partition of SKU among P (default 6), as Java's default partitioner and stockd's router\n"
-    "compute it (murmur2). Works offline.\n"
+    "Prints the partition of SKU among P (default 6), as Java's default partitioner and stockd's API and\n"
+    "router compute it (murmur2). Works offline.\n"
     "Exit codes: 0 printed, 1 not a valid SKU, 2 usage.\n";
 
 /* Reads all of a stream, at most STOCKD_MESSAGE_BYTES_MAX + 1 bytes (one more shows it was too big).

@@ -1,7 +1,9 @@
-/* admin.c - operations routes: views with lag, rebuild, liveness, readiness, metrics, the OpenAPI file. */
+/* admin.c - operations routes: views with lag, rebuild, liveness, readiness, metrics, the OpenAPI file.
+ *
+ * Handlers of the route table (routes.c); they read the stages' status and never change a view but to ask
+ * for its rebuild. */
 #include "api/internal.h"
 
-#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@ static const char *view_state(const struct projector_status *status)
     return status->ready ? "ready" : "catching_up";
 }
 
-static void views_list(struct api_request *request)
+void api_views_list(struct api_request *request)
 {
     if (!api_query_allow(request, NULL)) return;
     struct projector_status *status = malloc(sizeof(*status));
@@ -84,7 +86,7 @@ static void views_list(struct api_request *request)
     free(status);
 }
 
-static void view_rebuild(struct api_request *request)
+void api_view_rebuild(struct api_request *request)
 {
     if (!api_query_allow(request, NULL)) return;
     size_t body_bytes = 0;
@@ -127,13 +129,13 @@ static void view_rebuild(struct api_request *request)
     json_out_free(&out);
 }
 
-static void healthz(struct api_request *request)
+void api_healthz(struct api_request *request)
 {
     static const char body[] = "{\"status\":\"ok\"}";
     api_respond(request, 200, "application/json", body, sizeof(body) - 1, NULL);
 }
 
-static void readyz(struct api_request *request)
+void api_readyz(struct api_request *request)
 {
     const struct api_stages *stages = &request->api->stages;
     bool broker = api_producer_broker_reachable(request->api->producer, API_READYZ_BROKER_TIMEOUT_MS);
@@ -204,7 +206,7 @@ static int views_metrics_write(struct metrics_text *text, const struct api_stage
     return result;
 }
 
-static void metrics(struct api_request *request)
+void api_metrics(struct api_request *request)
 {
     if (!api_query_allow(request, NULL)) return;
     struct metrics_text text;
@@ -220,33 +222,7 @@ static void metrics(struct api_request *request)
     metrics_text_free(&text);
 }
 
-static void openapi(struct api_request *request)
+void api_openapi(struct api_request *request)
 {
     api_respond(request, 200, "application/yaml", api_openapi_yaml, api_openapi_yaml_bytes, NULL);
-}
-
-void api_admin_route(struct api_request *request)
-{
-    switch (request->route->id) {
-    case API_ROUTE_VIEWS_LIST:
-        views_list(request);
-        return;
-    case API_ROUTE_VIEW_REBUILD:
-        view_rebuild(request);
-        return;
-    case API_ROUTE_HEALTHZ:
-        healthz(request);
-        return;
-    case API_ROUTE_READYZ:
-        readyz(request);
-        return;
-    case API_ROUTE_METRICS:
-        metrics(request);
-        return;
-    case API_ROUTE_OPENAPI:
-        openapi(request);
-        return;
-    default:
-        assert(!"unreachable: not an admin route");
-    }
 }

@@ -1,8 +1,8 @@
 /* api.h - the HTTP API (role api): command submission, queries, operations, on civetweb.
  *
- * Commands are produced to <prefix>.commands; queries read the views of this instance's projectors.
- * Never decides a command and never writes a view. docs/http-api.md is the guide, schema/openapi.yaml
- * the contract. */
+ * Commands are produced to their SKU's partition of <prefix>.commands.by-sku (no router hop); queries
+ * read the views of this instance's projectors. Never decides a command and never writes a view.
+ * docs/http-api.md is the guide, schema/openapi.yaml the contract. */
 #ifndef STOCKD_API_H
 #define STOCKD_API_H
 

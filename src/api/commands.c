@@ -1,7 +1,8 @@
-/* commands.c - the command routes: decode the body strictly, name the command, produce it, answer.
+/* commands.c - the command routes: build the command strictly, claim its key, produce it, answer.
  *
- * 202 once Kafka has the command; with Prefer: wait=N the outcome from this instance's outcomes view
- * (201/200, or 409/422 with the reason). Nothing is produced for a request that is refused. */
+ * 202 once Kafka has the command on its SKU's partition of commands.by-sku; with Prefer: wait=N the outcome
+ * from this instance's outcomes view (201/200, or 409/422 with the reason). Nothing is produced for a request
+ * that is refused. One handler for every command route of the table: the route's id gives the shape. */
 #include "api/internal.h"
 
 #include <assert.h>
@@ -271,84 +272,123 @@ static bool outcome_answer(struct api_request *request, const struct view_outcom
     return true;
 }
 
-void api_command_route(struct api_request *request)
+/* One command request on its way: built, claimed, produced, answered. */
+struct submission {
+    struct command *command; /* malloc'd (a command is 3 KiB) */
+    char *encoded;           /* the canonical encoding that is produced, malloc'd */
+    size_t encoded_bytes;
+    /* The id is the client's (Idempotency-Key, or command_id in the body): only such an id can have been seen
+     * or have an outcome. Generated ids are not remembered: they would push client keys out of the table. */
+    bool client_key;
+    uint64_t fingerprint; /* of the encoding, when client_key */
+    bool claimed;         /* this request claimed the key first: given back if it does not go through */
+    int wait_ms;          /* Prefer: wait, 0 without it or without an outcomes view */
+};
+
+/* Builds the command from the route, path and body, names it (Idempotency-Key, the body's command_id or a
+ * new UUID) and encodes it. Returns true, or false after answering. */
+static bool submission_build(struct api_request *request, const char *body, size_t body_bytes,
+                             struct submission *submission)
 {
-    if (!api_query_allow(request, NULL)) return;
-    size_t body_bytes = 0;
-    char *body = api_body_read(request, &body_bytes);
-    if (body == NULL) return;
-    struct command *command = NULL;
-    char *encoded = NULL;
-    if (!api_content_type_check(request, body_bytes)) goto out_free;
-    command = malloc(sizeof(*command));
-    if (command == NULL) {
-        api_problem(request, 500, "internal", "Internal error", NULL, "out of memory");
-        goto out_free;
-    }
-    if (!command_build(request, body, body_bytes, command)) goto out_free;
+    struct command *command = submission->command;
+    if (!command_build(request, body, body_bytes, command)) return false;
     char id[STOCKD_ID_BYTES_MAX + 1];
-    if (!command_id_assign(request, id)) goto out_free;
-    if (command->command_id[0] != '\0' && api_header_get(request, "Idempotency-Key") != NULL &&
-        strcmp(command->command_id, id) != 0) {
+    if (!command_id_assign(request, id)) return false;
+    bool header_given = api_header_get(request, "Idempotency-Key") != NULL;
+    bool body_given = command->command_id[0] != '\0';
+    if (body_given && header_given && strcmp(command->command_id, id) != 0) {
         api_problem(request, 422, "idempotency-key-mismatch", "Idempotency-Key differs from command_id",
                     "command_id", "the body's command_id and the Idempotency-Key header must be equal");
-        goto out_free;
+        return false;
     }
-    bool command_id_given = command->command_id[0] != '\0';
-    if (!command_id_given) snprintf(command->command_id, sizeof(command->command_id), "%s", id);
-    encoded = codec_command_encode(command);
-    if (encoded == NULL) {
+    if (!body_given) snprintf(command->command_id, sizeof(command->command_id), "%s", id);
+    submission->encoded = codec_command_encode(command);
+    if (submission->encoded == NULL) {
         api_problem(request, 500, "internal", "Internal error", NULL, "out of memory");
-        goto out_free;
+        return false;
     }
-    size_t encoded_bytes = strlen(encoded);
-    const char *key = command->command_id;
-    /* A generated id is new: only a client's key (header or body) can have been seen, or have an outcome
-     * already. Generated ids are not remembered either: they would push client keys out of the table. */
-    bool client_key = api_header_get(request, "Idempotency-Key") != NULL || command_id_given;
-    uint64_t fingerprint = client_key ? api_fingerprint(encoded, encoded_bytes) : 0;
-    enum api_idempotency_result claim =
-        client_key ? api_idempotency_claim(request->api->idempotency, key, fingerprint)
-                   : API_IDEMPOTENCY_SAME;
-    if (claim == API_IDEMPOTENCY_CONFLICT) {
-        idempotency_conflict(request, key);
-        goto out_free;
+    submission->encoded_bytes = strlen(submission->encoded);
+    submission->client_key = header_given || body_given;
+    return true;
+}
+
+/* Gives the key back when this request claimed it first and does not go through. */
+static void submission_unclaim(struct api_request *request, const struct submission *submission)
+{
+    if (submission->claimed)
+        api_idempotency_forget(request->api->idempotency, submission->command->command_id,
+                               submission->fingerprint);
+}
+
+/* Claims a client's key for this command (422 when the key is another command's), answers the key's outcome
+ * when it is known already, and takes a wait slot for Prefer: wait. Returns true when the command is to be
+ * produced, false after answering. */
+static bool submission_claim(struct api_request *request, struct submission *submission)
+{
+    const char *key = submission->command->command_id;
+    if (submission->client_key) {
+        submission->fingerprint = api_fingerprint(submission->encoded, submission->encoded_bytes);
+        enum api_idempotency_result claim =
+            api_idempotency_claim(request->api->idempotency, key, submission->fingerprint);
+        if (claim == API_IDEMPOTENCY_CONFLICT) {
+            idempotency_conflict(request, key);
+            return false;
+        }
+        submission->claimed = claim == API_IDEMPOTENCY_NEW;
     }
-    bool claimed = claim == API_IDEMPOTENCY_NEW; /* given back below if this request does not go through */
     struct projector *outcomes = request->api->stages.outcomes;
     struct view_outcome outcome;
-    if (client_key && outcomes != NULL && outcome_lookup(outcomes, key, &outcome) == 1) {
+    if (submission->client_key && outcomes != NULL && outcome_lookup(outcomes, key, &outcome) == 1) {
         /* The key was used before, by a command the table had forgotten: this request's fields are not
          * that command's for sure (the outcome cannot tell), so they must not stay as the key's. */
-        if (claimed) api_idempotency_forget(request->api->idempotency, key, fingerprint);
-        outcome_answer(request, &outcome, 0, command);
-        goto out_free;
+        submission_unclaim(request, submission);
+        outcome_answer(request, &outcome, 0, submission->command);
+        return false;
     }
-    int wait_ms = outcomes != NULL ? prefer_wait_ms(request) : 0;
-    if (wait_ms > 0 && !api_wait_acquire(request)) {
-        if (claimed) api_idempotency_forget(request->api->idempotency, key, fingerprint);
-        goto out_free;
+    submission->wait_ms = outcomes != NULL ? prefer_wait_ms(request) : 0;
+    if (submission->wait_ms > 0 && !api_wait_acquire(request)) {
+        submission_unclaim(request, submission);
+        return false;
     }
+    return true;
+}
+
+/* Produces the command to its SKU's partition and waits for Kafka's ack. Returns true, or false after
+ * answering 503. */
+static bool submission_produce(struct api_request *request, const struct submission *submission)
+{
+    const struct command *command = submission->command;
     char error[256];
-    int sent = api_producer_send(request->api->producer, key, encoded, encoded_bytes, error, sizeof(error));
+    int sent = api_producer_send(request->api->producer, command->sku, command->command_id,
+                                 submission->encoded, submission->encoded_bytes, error, sizeof(error));
     /* Claimed again after the produce: a request with the same command that claimed the key first may
      * have given it back meanwhile (refused, not produced). A failed produce keeps the claim: a timed-out
      * message may still have been written. */
-    if (client_key) (void)api_idempotency_claim(request->api->idempotency, key, fingerprint);
-    if (sent != 0) {
-        log_warn(COMPONENT, "request %s: command %s not produced: %s", request->request_id, key, error);
-        api_problem(request, 503, sent > 0 ? "overloaded" : "kafka-unavailable",
-                    sent > 0 ? "Overloaded" : "Kafka unavailable", NULL, "the command was not accepted: %s",
-                    error);
-        goto out_free;
-    }
-    if (wait_ms > 0) {
-        int found = outcome_wait(outcomes, key, wait_ms, &outcome, error, sizeof(error));
+    if (submission->client_key)
+        (void)api_idempotency_claim(request->api->idempotency, command->command_id, submission->fingerprint);
+    if (sent == 0) return true;
+    log_warn(COMPONENT, "request %s: command %s not produced: %s", request->request_id, command->command_id,
+             error);
+    api_problem(request, 503, sent > 0 ? "overloaded" : "kafka-unavailable",
+                sent > 0 ? "Overloaded" : "Kafka unavailable", NULL, "the command was not accepted: %s",
+                error);
+    return false;
+}
+
+/* Answers a produced command: its outcome when Prefer: wait sees it in time, else 202 pending. */
+static void submission_answer(struct api_request *request, const struct submission *submission)
+{
+    const char *key = submission->command->command_id;
+    if (submission->wait_ms > 0) {
+        struct view_outcome outcome;
+        char error[256];
+        int found = outcome_wait(request->api->stages.outcomes, key, submission->wait_ms, &outcome, error,
+                                 sizeof(error));
         if (found == 1) {
             /* Another command's outcome: the handler dropped this one as a duplicate of it. */
-            if (!outcome_answer(request, &outcome, wait_ms, command) && claimed)
-                api_idempotency_forget(request->api->idempotency, key, fingerprint);
-            goto out_free;
+            if (!outcome_answer(request, &outcome, submission->wait_ms, submission->command))
+                submission_unclaim(request, submission);
+            return;
         }
     }
     char location[32 + STOCKD_ID_BYTES_MAX];
@@ -362,8 +402,26 @@ void api_command_route(struct api_request *request)
     json_object_end(&out);
     api_respond_json(request, 202, &out, headers);
     json_out_free(&out);
+}
+
+void api_command_route(struct api_request *request)
+{
+    if (!api_query_allow(request, NULL)) return;
+    size_t body_bytes = 0;
+    char *body = api_body_read(request, &body_bytes);
+    if (body == NULL) return;
+    struct submission submission = {.command = NULL};
+    if (!api_content_type_check(request, body_bytes)) goto out_free;
+    submission.command = malloc(sizeof(*submission.command));
+    if (submission.command == NULL) {
+        api_problem(request, 500, "internal", "Internal error", NULL, "out of memory");
+        goto out_free;
+    }
+    if (submission_build(request, body, body_bytes, &submission) && submission_claim(request, &submission) &&
+        submission_produce(request, &submission))
+        submission_answer(request, &submission);
 out_free:
-    free(encoded);
-    free(command);
+    free(submission.encoded);
+    free(submission.command);
     free(body);
 }

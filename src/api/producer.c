@@ -1,8 +1,10 @@
-/* producer.c - the API's Kafka producer: commands to <prefix>.commands, each request waiting for its ack.
+/* producer.c - the API's Kafka producer: commands straight to <prefix>.commands.by-sku, each request waiting
+ * for its ack.
  *
- * Idempotent (enable.idempotence: acks=all, no duplicates from retries), keyed by command id with Java's
- * murmur2 partitioner. A request thread produces and sleeps on its own condition variable; one poller
- * thread serves delivery reports. A full local queue is retried briefly, then reported as overload. */
+ * Idempotent (enable.idempotence: acks=all, no duplicates or reordering from retries), keyed by SKU on the
+ * partition the handler expects, murmur2(SKU) % kafka.partitions, given explicitly: no router hop. A request
+ * thread produces and sleeps on its own condition variable; one poller thread serves delivery reports. A
+ * full local queue is retried briefly, then reported as overload. Never validates: the caller does. */
 #include "api/internal.h"
 
 #include <assert.h>
@@ -15,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kafka/client.h"
+#include "kafka/murmur2.h"
 #include "log.h"
 
 #define COMPONENT "api"
@@ -28,6 +31,7 @@
 struct api_producer {
     rd_kafka_t *kafka;
     char topic[STOCKD_SKU_BYTES_MAX + 32];
+    int32_t partition_count; /* kafka.partitions: topics_ensure refused to start when by-sku differs */
     pthread_t poller;
     atomic_bool stop;
     bool poller_running;
@@ -71,16 +75,17 @@ struct api_producer *api_producer_create(const struct stockd_config *config, cha
     }
     struct kafka_topics topics;
     kafka_topics_names(config->topic_prefix, &topics);
-    snprintf(producer->topic, sizeof(producer->topic), "%s", topics.commands);
+    snprintf(producer->topic, sizeof(producer->topic), "%s", topics.by_sku);
+    producer->partition_count = config->partitions;
     rd_kafka_conf_t *conf = kafka_conf_new(config, "api", error, error_bytes);
     if (conf == NULL) goto out_free;
     char queue_max[16];
     snprintf(queue_max, sizeof(queue_max), "%d", API_PRODUCER_QUEUE_MAX);
     char delivery_ms[16];
     snprintf(delivery_ms, sizeof(delivery_ms), "%d", API_PRODUCER_DELIVERY_MS);
+    /* No partitioner: every record names its partition (record_queue). */
     if (kafka_conf_set(conf, "enable.idempotence", "true", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "acks", "all", error, error_bytes) != 0 ||
-        kafka_conf_set(conf, "partitioner", "murmur2_random", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "linger.ms", "1", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queue.buffering.max.messages", queue_max, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "message.timeout.ms", delivery_ms, error, error_bytes) != 0) {
@@ -102,25 +107,38 @@ out_free:
     return NULL;
 }
 
-int api_producer_send(struct api_producer *producer, const char *key, const char *value, size_t value_bytes,
-                      char *error, size_t error_bytes)
+/* Queues one record on the SKU's partition, retrying a full local queue for up to
+ * API_PRODUCER_FULL_WAIT_MS. Its header stockd_command_id is the one the router writes too: what the
+ * handler reads is the same whichever way a command came. */
+static rd_kafka_resp_err_t record_queue(struct api_producer *producer, const char *sku,
+                                        const char *command_id, const char *value, size_t value_bytes,
+                                        struct delivery *delivery)
 {
-    assert(producer != NULL && key != NULL && value != NULL);
-    struct delivery delivery = {.done = false};
-    pthread_mutex_init(&delivery.mutex, NULL);
-    pthread_cond_init(&delivery.done_cond, NULL);
+    size_t sku_bytes = strlen(sku);
+    int32_t partition = murmur2_partition(sku, sku_bytes, producer->partition_count);
     int64_t full_since_ms = kafka_now_ms();
-    rd_kafka_resp_err_t status;
     for (;;) {
-        status = rd_kafka_producev(
-            producer->kafka, RD_KAFKA_V_TOPIC(producer->topic), RD_KAFKA_V_KEY(key, strlen(key)),
-            RD_KAFKA_V_VALUE((void *)value, value_bytes), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(&delivery), RD_KAFKA_V_END);
-        if (status != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
-        if (kafka_now_ms() - full_since_ms > API_PRODUCER_FULL_WAIT_MS) break;
+        rd_kafka_resp_err_t status = rd_kafka_producev(
+            producer->kafka, RD_KAFKA_V_TOPIC(producer->topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_KEY(sku, sku_bytes), RD_KAFKA_V_VALUE((void *)value, value_bytes),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("stockd_command_id", command_id, -1),
+            RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
+        if (status != RD_KAFKA_RESP_ERR__QUEUE_FULL) return status;
+        if (kafka_now_ms() - full_since_ms > API_PRODUCER_FULL_WAIT_MS) return status;
         struct timespec pause = {0, 5 * 1000000L};
         nanosleep(&pause, NULL);
     }
+}
+
+int api_producer_send(struct api_producer *producer, const char *sku, const char *command_id,
+                      const char *value, size_t value_bytes, char *error, size_t error_bytes)
+{
+    assert(producer != NULL && sku != NULL && command_id != NULL && value != NULL);
+    assert(sku[0] != '\0' && command_id[0] != '\0');
+    struct delivery delivery = {.done = false};
+    pthread_mutex_init(&delivery.mutex, NULL);
+    pthread_cond_init(&delivery.done_cond, NULL);
+    rd_kafka_resp_err_t status = record_queue(producer, sku, command_id, value, value_bytes, &delivery);
     int result = 0;
     if (status == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         snprintf(error, error_bytes, "the producer queue stayed full for %d ms", API_PRODUCER_FULL_WAIT_MS);

@@ -1,7 +1,8 @@
 /* queries.c - the query routes: one read transaction on a view's reader, rows and positions together.
  *
- * Every answer carries X-Stockd-Position (what the view has passed); min_position waits, bounded, until
- * the view has passed the caller's tokens (read-your-writes on any instance). */
+ * Every answer carries X-Stockd-Position (what the view has passed), problem answers too (through
+ * api_position_problem_header); min_position waits, bounded, until the view has passed the caller's tokens
+ * (read-your-writes on any instance). Which view a route reads is the route table's (routes.c) to say. */
 #include "api/internal.h"
 
 #include <assert.h>
@@ -15,7 +16,36 @@
 #include "projector.h"
 #include "views/query.h"
 
-void api_positions_format(const int64_t *next_offsets, int32_t partition_count, char *out, size_t out_bytes)
+/* X-Stockd-Position: "partition:offset," per partition: 4 + 1 + 19 + 1 bytes each. */
+#define API_POSITION_HEADER_BYTES_MAX (STOCKD_PARTITIONS_MAX * 26)
+
+/* The names of the views in problem details, by enum api_view. */
+static const char *const view_names[API_VIEW_COUNT] = {
+    [API_VIEW_NONE] = "",
+    [API_VIEW_STOCK] = "stock",
+    [API_VIEW_RESERVATIONS] = "reservations",
+    [API_VIEW_HISTORY] = "history",
+    [API_VIEW_OUTCOMES] = "outcomes",
+};
+
+/* The view of the request's route: NULL when this instance runs no projectors. */
+static struct projector *route_view(const struct api_request *request)
+{
+    const struct api_stages *stages = &request->api->stages;
+    struct projector *const views[API_VIEW_COUNT] = {
+        [API_VIEW_NONE] = NULL,
+        [API_VIEW_STOCK] = stages->stock,
+        [API_VIEW_RESERVATIONS] = stages->reservations,
+        [API_VIEW_HISTORY] = stages->history,
+        [API_VIEW_OUTCOMES] = stages->outcomes,
+    };
+    assert(request->route != NULL && request->route->view != API_VIEW_NONE);
+    return views[request->route->view];
+}
+
+/* Formats position tokens "p:o" (last offsets passed) from next offsets, comma-separated. */
+static void positions_format(const int64_t *next_offsets, int32_t partition_count, char *out,
+                             size_t out_bytes)
 {
     size_t used = 0;
     out[0] = '\0';
@@ -73,7 +103,9 @@ void api_outcome_write(struct json_out *out, const struct view_outcome *outcome)
     json_object_end(out);
 }
 
-bool api_min_position_wait(struct api_request *request, struct projector *projector)
+/* Waits for min_position (when given) on projector. Returns true, or false after answering (400 bad token,
+ * 503 not reached or no slot). */
+static bool min_position_wait(struct api_request *request, struct projector *projector)
 {
     const char *tokens = api_query_get(request, "min_position");
     if (tokens == NULL) return true;
@@ -125,10 +157,41 @@ static bool position_read(sqlite3 *reader, int32_t partition_count, char *out, s
         return false;
     }
     bool ok = projector_reader_positions_read(reader, next_offsets, partition_count, error, error_bytes) == 0;
-    if (ok) api_positions_format(next_offsets, partition_count, out, out_bytes);
+    if (ok) positions_format(next_offsets, partition_count, out, out_bytes);
     free(next_offsets);
     return ok;
 }
+
+/* Formats the view's current position into out. Returns false when it cannot be read now. */
+static bool position_current(struct projector *projector, int32_t partition_count, char *out,
+                             size_t out_bytes)
+{
+    char error[256];
+    sqlite3 *reader = projector_reader_acquire_within(projector, 0, error, sizeof(error)); /* never waits */
+    if (reader == NULL) return false;
+    bool ok = projector_reader_begin(reader) == 0 &&
+              position_read(reader, partition_count, out, out_bytes, error, sizeof(error));
+    projector_reader_release(projector, reader); /* rolls back the read transaction */
+    return ok;
+}
+
+/* The view's current position (X-Stockd-Position) for a problem answer of a query route: malloc'd, or NULL
+ * when the view has none here or it cannot be read now (no reader free: it does not wait). */
+static char *position_problem_value(const struct api_request *request)
+{
+    struct projector *projector = route_view(request);
+    if (projector == NULL) return NULL;
+    char *position = malloc(API_POSITION_HEADER_BYTES_MAX);
+    if (position == NULL) return NULL;
+    if (!position_current(projector, request->api->config->partitions, position,
+                          API_POSITION_HEADER_BYTES_MAX)) {
+        free(position);
+        return NULL;
+    }
+    return position;
+}
+
+const struct api_problem_header api_position_problem_header = {"X-Stockd-Position", position_problem_value};
 
 /* A query's shared frame: which view, its reader, the transaction, the positions. */
 struct query_frame {
@@ -138,11 +201,12 @@ struct query_frame {
     char error[256];
 };
 
-/* Opens the frame: view present, min_position passed, reader acquired, BEGIN. Returns true, or false
- * after answering. */
-static bool frame_open(struct api_request *request, struct query_frame *frame, struct projector *projector,
-                       const char *view_name)
+/* Opens the frame on the route's view: view present, min_position passed, reader acquired, BEGIN. Returns
+ * true, or false after answering. */
+static bool frame_open(struct api_request *request, struct query_frame *frame)
 {
+    struct projector *projector = route_view(request);
+    const char *view_name = view_names[request->route->view];
     frame->projector = projector;
     frame->reader = NULL;
     if (projector == NULL) {
@@ -150,10 +214,10 @@ static bool frame_open(struct api_request *request, struct query_frame *frame, s
                     "this instance does not run the projector role, so it has no %s view", view_name);
         return false;
     }
-    if (!api_min_position_wait(request, projector)) return false;
+    if (!min_position_wait(request, projector)) return false;
     frame->reader = projector_reader_acquire(projector, frame->error, sizeof(frame->error));
     if (frame->reader == NULL || projector_reader_begin(frame->reader) != 0) {
-        request->position_view = NULL; /* unreadable now: the answer goes without a position */
+        request->problem_header = NULL; /* unreadable now: the answer goes without a position */
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL,
                     "the %s view cannot be read now", view_name);
         projector_reader_release(projector, frame->reader);
@@ -173,7 +237,7 @@ static bool frame_close(struct api_request *request, struct query_frame *frame)
     projector_reader_release(frame->projector, frame->reader);
     frame->reader = NULL;
     if (!ok) {
-        request->position_view = NULL; /* unreadable now: the answer goes without a position */
+        request->problem_header = NULL; /* unreadable now: the answer goes without a position */
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "positions unreadable");
     }
     return ok;
@@ -189,7 +253,7 @@ static void frame_fail(struct api_request *request, struct query_frame *frame, i
     if (result == VIEW_QUERY_INVALID) {
         api_problem(request, 400, "invalid-parameter", "Invalid request", field, "%s", frame->error);
     } else {
-        request->position_view = NULL; /* unreadable now: the answer goes without a position */
+        request->problem_header = NULL; /* unreadable now: the answer goes without a position */
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "the view could not be read");
     }
 }
@@ -248,14 +312,14 @@ static void stock_summary_write(struct json_out *out, const struct view_stock_su
     time_write(out, "updated_at", summary->updated_ms);
 }
 
-static void sku_get(struct api_request *request)
+void api_sku_get(struct api_request *request)
 {
     static const char *const allowed[] = {"min_position", NULL};
     if (!api_query_allow(request, allowed) ||
         !identifier_param(request, request->params[0], STOCKD_SKU_BYTES_MAX))
         return;
     struct query_frame frame;
-    if (!frame_open(request, &frame, request->api->stages.stock, "stock")) return;
+    if (!frame_open(request, &frame)) return;
     struct view_stock_sku *sku = malloc(sizeof(*sku));
     int found = sku != NULL
                     ? view_stock_get(frame.reader, request->params[0], sku, frame.error, sizeof(frame.error))
@@ -289,7 +353,7 @@ static void sku_get(struct api_request *request)
     free(sku);
 }
 
-static void sku_list(struct api_request *request)
+void api_sku_list(struct api_request *request)
 {
     static const char *const allowed[] = {"below_reorder_point", "limit", "cursor", "min_position", NULL};
     if (!api_query_allow(request, allowed)) return;
@@ -302,7 +366,7 @@ static void sku_list(struct api_request *request)
         return;
     }
     struct query_frame frame;
-    if (!frame_open(request, &frame, request->api->stages.stock, "stock")) return;
+    if (!frame_open(request, &frame)) return;
     struct view_stock_page *page = malloc(sizeof(*page));
     int count = page != NULL ? view_stock_list(frame.reader, below != NULL && strcmp(below, "true") == 0,
                                                api_query_get(request, "cursor"), limit, page, frame.error,
@@ -360,7 +424,7 @@ void api_ambiguous_skus_write(struct json_out *out, const void *context)
     json_array_end(out);
 }
 
-static void reservation_get(struct api_request *request)
+void api_reservation_get(struct api_request *request)
 {
     static const char *const allowed[] = {"sku", "min_position", NULL};
     if (!api_query_allow(request, allowed) ||
@@ -372,7 +436,7 @@ static void reservation_get(struct api_request *request)
         return;
     }
     struct query_frame frame;
-    if (!frame_open(request, &frame, request->api->stages.reservations, "reservations")) return;
+    if (!frame_open(request, &frame)) return;
     struct view_reservation reservation;
     struct view_reservation_skus ambiguous;
     int found = sku != NULL ? view_reservation_get(frame.reader, sku, request->params[0], &reservation,
@@ -401,7 +465,7 @@ static void reservation_get(struct api_request *request)
     }
 }
 
-static void sku_history(struct api_request *request)
+void api_sku_history(struct api_request *request)
 {
     static const char *const allowed[] = {"order", "limit", "cursor", "min_position", NULL};
     if (!api_query_allow(request, allowed) ||
@@ -419,7 +483,7 @@ static void sku_history(struct api_request *request)
         return;
     }
     struct query_frame frame;
-    if (!frame_open(request, &frame, request->api->stages.history, "history")) return;
+    if (!frame_open(request, &frame)) return;
     struct view_history_page *page = malloc(sizeof(*page));
     int count = page != NULL ? view_history_list(frame.reader, request->params[0], order,
                                                  api_query_get(request, "cursor"), limit, page, frame.error,
@@ -455,14 +519,14 @@ static void sku_history(struct api_request *request)
     free(page);
 }
 
-static void command_get(struct api_request *request)
+void api_command_get(struct api_request *request)
 {
     static const char *const allowed[] = {"min_position", NULL};
     if (!api_query_allow(request, allowed) ||
         !identifier_param(request, request->params[0], STOCKD_ID_BYTES_MAX))
         return;
     struct query_frame frame;
-    if (!frame_open(request, &frame, request->api->stages.outcomes, "outcomes")) return;
+    if (!frame_open(request, &frame)) return;
     struct view_outcome outcome;
     int found =
         view_outcome_get(frame.reader, request->params[0], &outcome, frame.error, sizeof(frame.error));
@@ -480,56 +544,4 @@ static void command_get(struct api_request *request)
     api_outcome_write(&out, &outcome);
     respond_with_position(request, 200, &out, &frame);
     json_out_free(&out);
-}
-
-struct projector *api_query_view(const struct api_request *request)
-{
-    const struct api_stages *stages = &request->api->stages;
-    switch (request->route->id) {
-    case API_ROUTE_SKU_GET:
-    case API_ROUTE_SKU_LIST:
-        return stages->stock;
-    case API_ROUTE_RESERVATION_GET:
-        return stages->reservations;
-    case API_ROUTE_SKU_HISTORY:
-        return stages->history;
-    case API_ROUTE_COMMAND_GET:
-        return stages->outcomes;
-    default:
-        return NULL;
-    }
-}
-
-bool api_position_current(struct projector *projector, int32_t partition_count, char *out, size_t out_bytes)
-{
-    char error[256];
-    sqlite3 *reader = projector_reader_acquire_within(projector, 0, error, sizeof(error)); /* never waits */
-    if (reader == NULL) return false;
-    bool ok = projector_reader_begin(reader) == 0 &&
-              position_read(reader, partition_count, out, out_bytes, error, sizeof(error));
-    projector_reader_release(projector, reader); /* rolls back the read transaction */
-    return ok;
-}
-
-void api_query_route(struct api_request *request)
-{
-    switch (request->route->id) {
-    case API_ROUTE_SKU_GET:
-        sku_get(request);
-        return;
-    case API_ROUTE_SKU_LIST:
-        sku_list(request);
-        return;
-    case API_ROUTE_RESERVATION_GET:
-        reservation_get(request);
-        return;
-    case API_ROUTE_SKU_HISTORY:
-        sku_history(request);
-        return;
-    case API_ROUTE_COMMAND_GET:
-        command_get(request);
-        return;
-    default:
-        assert(!"unreachable: not a query route");
-    }
 }

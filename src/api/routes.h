@@ -1,7 +1,8 @@
-/* routes.h - the HTTP API's route table: every method, path template, role and status the server answers.
+/* routes.h - the HTTP API's route table: every method, path template, role, status and handler.
  *
- * One table, read by the server (to route and to authorise) and by the OpenAPI check (tests/tools), which
- * compares it with schema/openapi.yaml both ways: a route or status in one and not the other fails. */
+ * One table, read by the server (to route, to authorise and to call the route's handler) and by the OpenAPI
+ * check (tests/tools), which compares it with schema/openapi.yaml both ways: a route or status in one and not
+ * the other fails. The handlers live in commands.c, queries.c and admin.c; the table only points to them. */
 #ifndef STOCKD_API_ROUTES_H
 #define STOCKD_API_ROUTES_H
 
@@ -20,6 +21,22 @@ enum api_role {
 
 /* A path template has at most this many segments ("/v1/reservations/{id}/release" has 4). */
 #define API_ROUTE_SEGMENTS_MAX 4
+
+/* The view a query route reads, whose position its answers carry (X-Stockd-Position). */
+enum api_view {
+    API_VIEW_NONE = 0, /* not a query route */
+    API_VIEW_STOCK,
+    API_VIEW_RESERVATIONS,
+    API_VIEW_HISTORY,
+    API_VIEW_OUTCOMES,
+    API_VIEW_COUNT
+};
+
+struct api_request;
+
+/* Answers one request of its route, exactly once. server.c has matched the path, checked the key and parsed
+ * the query string before it runs. */
+typedef void api_route_handler(struct api_request *request);
 
 enum api_route_id {
     API_ROUTE_SKU_CREATE,
@@ -51,7 +68,16 @@ struct api_route {
     enum api_role role;                   /* least role that may call it */
     const char *summary;                  /* one line, for logs and the OpenAPI check's messages */
     int statuses[API_ROUTE_STATUSES_MAX]; /* every status it can answer, ascending, 0-terminated */
+    api_route_handler *handler;
+    enum api_view view; /* API_VIEW_NONE but for the query routes */
 };
+
+/* The handlers. commands.c: every command route (the route's id names the command's shape). */
+api_route_handler api_command_route;
+/* queries.c */
+api_route_handler api_sku_get, api_sku_list, api_reservation_get, api_sku_history, api_command_get;
+/* admin.c */
+api_route_handler api_views_list, api_view_rebuild, api_healthz, api_readyz, api_metrics, api_openapi;
 
 /* The table, indexed by enum api_route_id. */
 extern const struct api_route api_routes[API_ROUTE_COUNT];

@@ -5,8 +5,11 @@ Starts its own stockd subprocesses (own temp data dirs, one unique kafka.topic_p
 127.0.0.1 ports, 3 partitions) and drives every route of src/api/routes.c: successes, every documented error
 with its problem+json body, commands async and sync, idempotency, queries with paging and min_position on
 two instances, API keys and roles, and hostile requests by name (each must get its 4xx, leave the server
-answering /healthz and write nothing to <prefix>.commands). At the end it checks that every (method, route,
-status) it saw is in the route table and lists the ones it never saw; every route must have had a 2xx.
+answering /healthz and write nothing to <prefix>.commands or <prefix>.commands.by-sku). HTTP commands go to
+<prefix>.commands.by-sku without the router (docs/write-path.md): one SKU's commands are decided in submission
+order on any API instance, a key sent again while in flight is decided once, an instance without the router
+role decides them, and nothing reaches <prefix>.commands or the DLQ. At the end it checks that every (method,
+route, status) it saw is in the route table and lists the ones it never saw; every route must have had a 2xx.
 
 Docs are the contract (docs/http-api.md, schema/openapi.yaml): a case asserts what they say, so a failing
 case names a server bug (or a doc bug) precisely. Python 3 standard library only.
@@ -46,6 +49,8 @@ STOP_TIMEOUT_S = 30  # SIGTERM to exit
 OUTCOME_TIMEOUT_S = 20  # an async command's outcome reaches the outcomes view
 HTTP_TIMEOUT_S = 15  # any single answer
 BODY_BYTES_MAX = 65536  # http.body_bytes_max default
+ORDER_COMMANDS = 40  # commands of one SKU submitted one after another in the ordering case
+IN_FLIGHT_COPIES = 4  # one Idempotency-Key and one command sent this many times at once
 
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 POSITION_LIST_RE = re.compile(r"^([0-9]{1,4}:[0-9]{1,18}(,[0-9]{1,4}:[0-9]{1,18})*)?$")
@@ -441,11 +446,18 @@ class Run:
         self.root = tempfile.mkdtemp(prefix="stockd-test-http.")
         self.instances = []
         self.commands_topic = self.prefix + ".commands"
+        self.by_sku_topic = self.prefix + ".commands.by-sku"
 
-    def commands_end(self):
-        output = subprocess.run([self.topic_offsets, self.bootstrap, self.commands_topic], check=True,
+    def topic_end(self, topic):
+        """The sum of the topic's end offsets (0 when it does not exist)."""
+        output = subprocess.run([self.topic_offsets, self.bootstrap, topic], check=True,
                                 capture_output=True, text=True, timeout=60).stdout
         return int(output.strip())
+
+    def produced_end(self):
+        """Records on <prefix>.commands and <prefix>.commands.by-sku: what a command the API took adds to. The
+        API writes by-sku itself; the router writes it only from <prefix>.commands."""
+        return self.topic_end(self.commands_topic) + self.topic_end(self.by_sku_topic)
 
 
 class Cases:
@@ -560,13 +572,13 @@ def poll_outcome(instance, command_id, key=None):
 
 
 def nothing_produced(run, instance, action):
-    """Runs action (which asserts its own answer), then checks /healthz and that <prefix>.commands did
-    not grow."""
-    before = run.commands_end()
+    """Runs action (which asserts its own answer), then checks /healthz and that neither <prefix>.commands nor
+    <prefix>.commands.by-sku grew."""
+    before = run.produced_end()
     action()
     instance.healthy()
-    after = run.commands_end()
-    check(after == before, f"{run.commands_topic} grew from {before} to {after} for a refused request")
+    after = run.produced_end()
+    check(after == before, f"the command topics grew from {before} to {after} records for a refused request")
 
 
 # ---- cases: operations routes -------------------------------------------------------------------------------
@@ -922,12 +934,12 @@ def case_every_command_route(run, a):
             expect(a.post(path + "?x=1", body), 400, "invalid-parameter")
 
     nothing_produced(run, a, refusals)
-    before = run.commands_end()
+    before = run.produced_end()
     for path, body in command_routes(sku, "ev-r"):
         answer = expect(a.post(path, body), 202)
         check(answer.header("Location") == "/v1/commands/" + answer.json["command_id"], f"{answer}: Location")
-    after = run.commands_end()  # the check itself sees what is produced: one record per 202
-    check(after == before + 8, f"8 commands answered 202, {run.commands_topic} grew from {before} to {after}")
+    after = run.produced_end()  # the check itself sees what is produced: one record per 202
+    check(after == before + 8, f"8 commands answered 202, the command topics grew from {before} to {after}")
     # on_hand_limit: a count at the maximum on-hand, then one more received
     sku2 = unique("EV")
     create_sku(a, sku2)
@@ -1148,6 +1160,118 @@ def case_idempotency_table_keeps_client_keys(a, b):
            422, "idempotency-key-reused")
 
 
+# ---- cases: HTTP commands skip the router (docs/write-path.md) ------------------------------------------------
+
+
+def history_command_ids(instance, sku, position):
+    """The command ids of a SKU's history, oldest first, once the view has passed position."""
+    page = expect(instance.get(f"/v1/skus/{sku}/history?limit=100&min_position={position}"), 200).json
+    check(page["next_cursor"] is None, f"history of {sku}: more than one page")
+    return [item["command_id"] for item in page["items"]]
+
+
+def case_sku_commands_decided_in_submission_order(a, b, d):
+    """Each 202 means the command is on its SKU's by-sku partition, so the commands of one SKU submitted one after
+    another (each after the previous answer) are decided in that order, whichever API instance took each: a (all
+    roles), b (api,projector) and d (api only) in turn. Counted adjustments make the last one decided show."""
+    sku = unique("SO")
+    create_sku(a, sku)
+    instances = (a, b, d)
+    submitted = []
+    for index in range(ORDER_COMMANDS):
+        key = unique("order")
+        body = {"location": "L1", "reason": "count", "counted": index + 1}
+        expect(instances[index % len(instances)].post(f"/v1/skus/{sku}/adjustments", body,
+                                                      headers={"Idempotency-Key": key}), 202)
+        submitted.append(key)
+    position = poll_outcome(a, submitted[-1]).json["position"]
+    decided = history_command_ids(a, sku, position)[1:]  # after the CreateSku
+    check(decided == submitted, f"{sku}: decided in the order {decided}, submitted in the order {submitted}")
+    stock = expect(a.get(f"/v1/skus/{sku}?min_position={position}"), 200).json
+    check(stock["on_hand"] == ORDER_COMMANDS, f"{sku}: on_hand {stock['on_hand']}, the last count was {ORDER_COMMANDS}")
+
+
+def case_same_key_while_in_flight(a, b):
+    """One Idempotency-Key with one command, sent IN_FLIGHT_COPIES times at once with Prefer: wait (on a, and once
+    on b, which keeps its own key table): the copies go to the SKU's one partition and the handler decides the
+    first and drops the rest as duplicates. One decision; every answer with an outcome has that outcome."""
+    sku = unique("IQ")
+    create_sku(a, sku)
+    total = 0
+    for round_number in range(3):
+        key = unique("idem-flight")
+        body = {"location": "L", "quantity": round_number + 1}
+        total += round_number + 1
+        answers = [None] * IN_FLIGHT_COPIES
+        barrier = threading.Barrier(IN_FLIGHT_COPIES)
+
+        def send(index):
+            barrier.wait()
+            instance = b if index == 0 else a
+            answers[index] = instance.post(f"/v1/skus/{sku}/receipts", body, headers={"Idempotency-Key": key, **WAIT})
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(IN_FLIGHT_COPIES)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        outcome = poll_outcome(a, key)
+        check_outcome(outcome, "ReceiveStock", sku)  # decision_count 1
+        for answer in answers:
+            check(answer.status in (200, 202), f"round {round_number}: a copy of key {key} got {answer}")
+            if answer.status == 200:  # 202: its wait ran out first (a slow run)
+                check(answer.json["events"] == outcome.json["events"],
+                      f"round {round_number}: a copy answered another outcome: {answer} vs {outcome}")
+        position = outcome.json["position"]
+    stock = expect(a.get(f"/v1/skus/{sku}?min_position={position}"), 200).json
+    check(stock["on_hand"] == total, f"{sku}: on_hand {stock['on_hand']}, expected {total}: a copy was decided twice")
+
+
+def case_router_not_on_the_path(run):
+    """An instance with roles api,handler,projector on a prefix that no router serves decides HTTP commands: the
+    API writes them to <prefix>.commands.by-sku itself, and <prefix>.commands and the DLQ stay empty."""
+    prefix = run.prefix + "-norouter"
+    n = Stockd(run, "n", roles="api,handler,projector", extra=[f"--kafka.topic_prefix={prefix}"])
+    try:
+        n.start()
+        n.wait_ready()
+        skus = [unique("NR") for _ in range(2 * PARTITIONS)]  # every partition, most likely
+        for sku in skus:
+            create_sku(n, sku)
+        for quantity in (1, 2, 3):
+            receive(n, skus[0], "L1", quantity)
+        position = check_outcome(reserve(n, skus[0], "nr-1", "L1", 4), "ReserveStock", skus[0])["position"]
+        stock = expect(n.get(f"/v1/skus/{skus[0]}?min_position={position}"), 200).json
+        check(stock["on_hand"] == 6 and stock["reserved"] == 4, f"{skus[0]} without a router: {stock}")
+        by_sku = run.topic_end(prefix + ".commands.by-sku")
+        check(by_sku == len(skus) + 4, f"{prefix}.commands.by-sku holds {by_sku} records, {len(skus) + 4} sent")
+        for topic in (prefix + ".commands", prefix + ".dlq"):
+            check(run.topic_end(topic) == 0, f"{topic} holds {run.topic_end(topic)} records, expected none")
+        # the handler's end-to-end latency starts at the API's CreateTime: one observation per decided command
+        # (counted just after the handler's commit, which the views may see first: polled briefly)
+        deadline = time.monotonic() + 5
+        while True:
+            metrics = expect(n.get("/metrics"), 200).body.decode()
+            count = re.search(r"^stockd_command_end_to_end_seconds_count (\d+)$", metrics, re.MULTILINE)
+            observed = int(count.group(1)) if count else None
+            if observed == len(skus) + 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        check(observed == len(skus) + 4,
+              f"stockd_command_end_to_end_seconds_count is {observed}, {len(skus) + 4} commands were decided")
+    finally:
+        n.stop()
+        if run.topics_delete and not os.environ.get("STOCKD_KEEP"):
+            subprocess.run([run.topics_delete, run.bootstrap, prefix], capture_output=True, timeout=60)
+
+
+def case_nothing_routed_nothing_dead_lettered(run):
+    """After every case: the API wrote no record to <prefix>.commands (the router had nothing to do) and none to
+    the DLQ (the handler found every HTTP command decodable and on its SKU's partition)."""
+    for topic in (run.commands_topic, run.prefix + ".dlq"):
+        check(run.topic_end(topic) == 0, f"{topic} holds {run.topic_end(topic)} records, expected none")
+
+
 def case_too_many_waits(run, b):
     """b runs with --http.waits_max=2: two held min_position waits, the third wait is 503 too-many-waits."""
     held = []
@@ -1169,11 +1293,11 @@ def case_too_many_waits(run, b):
             expect(answer, 503, "too-many-waits")
             check(answer.header("Retry-After") is not None, f"{answer}: no Retry-After")
 
-        before = run.commands_end()
+        before = run.produced_end()
         refused_command()
         for path, body in command_routes("TW-SKU", "tw-r"):
             expect(b.post(path, body, headers=dict(WAIT)), 503, "too-many-waits")
-        after = run.commands_end()
+        after = run.produced_end()
         check(after == before, f"a command refused with too-many-waits was produced ({before} -> {after})")
         expect(b.get("/v1/skus?limit=1"), 200)  # no wait: still served
     finally:
@@ -1823,6 +1947,12 @@ def main():
                       a, b)
             cases.run("Idempotency-Key forgotten by the table: a reuse does not block the retry",
                       case_idempotency_forgotten_key_retry, a, b)
+            cases.run("one SKU's commands on three API instances: decided in submission order",
+                      case_sku_commands_decided_in_submission_order, a, b, d)
+            cases.run("Idempotency-Key sent again while in flight: decided once, one outcome",
+                      case_same_key_while_in_flight, a, b)
+            cases.run("no router on the path: roles api,handler,projector decide HTTP commands",
+                      case_router_not_on_the_path, run)
             cases.run("too many waits: 503 too-many-waits with Retry-After, nothing produced",
                       case_too_many_waits, run, b)
             cases.run("instance with role api only: 503 view-unavailable, Prefer ignored",
@@ -1864,6 +1994,8 @@ def main():
             for name, function in hostile:
                 cases.run("hostile: " + name, nothing_produced, run, a, lambda f=function: f(a))
             cases.run("rebuild: 202, 409 running, 404, 400, 413", case_rebuild, a)
+            cases.run("nothing on <prefix>.commands or the DLQ after every case",
+                      case_nothing_routed_nothing_dead_lettered, run)
     finally:
         for instance in list(run.instances):
             code = instance.stop()
