@@ -29,6 +29,7 @@
 #include "kafka/topics.h"
 #include "log.h"
 #include "projector.h"
+#include "store/sqlite_util.h"
 #include "views/view.h"
 
 struct options {
@@ -241,6 +242,7 @@ int main(int argc, char **argv)
     }
     if (options.skus < 1 || options.skus > options.events) options.skus = options.events;
     log_init(getenv("BENCH_LOG") ? getenv("BENCH_LOG") : "warn");
+    sqlite_util_process_init(); /* as stockd (src/app.c) */
     static struct stockd_config config;
     stockd_config_defaults(&config);
     snprintf(config.kafka_bootstrap, sizeof(config.kafka_bootstrap), "%s", options.bootstrap);
