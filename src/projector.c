@@ -74,11 +74,22 @@
 #define PROJECTOR_REBUILD_COMMIT_MS 1000
 #define PROJECTOR_REBUILD_PRAGMAS   "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
 #define PROJECTOR_SWAP_PRAGMAS      "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL;"
-/* Every fold's connection (a rebuild's then takes the above): a 16 MiB page cache, and a WAL checkpointed
- * every 20,000 pages (80 MB) instead of 1,000: a batch of the history view adds ~1,000 pages, so the
- * default checkpointed after nearly every batch. Measured (bench_replay, live fold of 1M events): history
- * 148,000 -> 190,000 events/s, stock 230,000 -> 250,000. */
-#define PROJECTOR_FOLD_PRAGMAS "PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=20000;"
+/* Every fold's connection (a rebuild's then takes the above): a 16 MiB page cache, and no checkpoint of its
+ * own: a live fold's WAL is checkpointed by a thread of its own (struct checkpointer). */
+#define PROJECTOR_FOLD_PRAGMAS "PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=0;"
+/* The checkpointer copies the WAL into the file once it holds this many pages (80 MB) after a commit: a
+ * batch of the history view adds ~1,000 pages, so SQLite's default (1,000) checkpointed after nearly every
+ * batch (history 148,000 -> 190,000 events/s when it went to 20,000, inline). Inline, each of those
+ * checkpoints stopped the fold for its fsync: ~0.35 s every 20 batches, commits 1.6 s of the 3.4 s a
+ * live fold of 1M events took (bench_replay, reservations, instrumented). (tests/test_projector.c makes it
+ * small.) */
+#ifndef PROJECTOR_CHECKPOINT_PAGES
+#define PROJECTOR_CHECKPOINT_PAGES 20000
+#endif
+/* While the fold commits, a checkpoint running beside it rarely catches up with the last frame, and SQLite
+ * only starts the WAL over once one has: past this many pages, the fold checkpoints inline at its commit
+ * (whatever the checkpointer has not copied yet), so the WAL stays within about 320 MB. */
+#define PROJECTOR_WAL_PAGES_MAX (4 * PROJECTOR_CHECKPOINT_PAGES)
 /* Events decoded per hand-over to a fold's decoder thread: decoding (about 2 us an event) runs on the
  * second core while the fold thread applies the chunk before. Large enough that the hand-over (a lock and a
  * wake-up) costs nothing per event, small enough that the first and last chunk of a batch, which do not
@@ -125,6 +136,18 @@ struct decoder {
     struct chunk chunks[2];
 };
 
+/* A live fold's WAL checkpoints, on a thread and a connection of their own, so that the fold never waits
+ * for their fsync. Woken by the fold connection's WAL hook; lives as long as that connection. */
+struct checkpointer {
+    pthread_t thread;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+    bool due;      /* the WAL has grown past PROJECTOR_CHECKPOINT_PAGES; under mutex */
+    bool stopping; /* under mutex */
+    sqlite3 *db;   /* its own read-write connection to the fold's file */
+    const char *view_name;
+};
+
 /* One database folded by one consumer: the live view, or a rebuild. Used by the projector thread only. */
 struct fold {
     const char *role; /* "live" or "rebuild", in messages and the consumer's client id */
@@ -142,6 +165,7 @@ struct fold {
     struct decoder *decoder;                 /* while the consumer runs */
     rd_kafka_queue_t *queue;                 /* the consumer's, for its length */
     bool prefetch_full;                      /* seen at its bound since the last kick */
+    struct checkpointer *checkpointer;       /* live fold: while db is open */
 };
 
 struct reader_slot {
@@ -334,6 +358,96 @@ static void counter_add(struct projector *projector, uint64_t *counter, uint64_t
     pthread_mutex_unlock(&projector->state_mutex);
 }
 
+/* ---- checkpoints beside the live fold ---------------------------------------------------------------- */
+
+static void *checkpointer_main(void *argument)
+{
+    struct checkpointer *checkpointer = argument;
+    pthread_mutex_lock(&checkpointer->mutex);
+    for (;;) {
+        while (!checkpointer->due && !checkpointer->stopping)
+            pthread_cond_wait(&checkpointer->wake, &checkpointer->mutex);
+        if (checkpointer->stopping) break;
+        checkpointer->due = false;
+        pthread_mutex_unlock(&checkpointer->mutex);
+        /* PASSIVE: never waits for the writer nor the readers, copies what it can. */
+        int status = sqlite3_wal_checkpoint_v2(checkpointer->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (status != SQLITE_OK && status != SQLITE_BUSY)
+            log_warn(COMPONENT, "view %s: checkpoint: %s", checkpointer->view_name,
+                     sqlite3_errmsg(checkpointer->db));
+        pthread_mutex_lock(&checkpointer->mutex);
+    }
+    pthread_mutex_unlock(&checkpointer->mutex);
+    return NULL;
+}
+
+/* The fold connection's WAL hook, after each commit: wakes the checkpointer past
+ * PROJECTOR_CHECKPOINT_PAGES, and checkpoints inline past PROJECTOR_WAL_PAGES_MAX (see there). */
+static int checkpointer_wal_hook(void *argument, sqlite3 *db, const char *schema, int pages)
+{
+    struct checkpointer *checkpointer = argument;
+    if (pages >= PROJECTOR_WAL_PAGES_MAX) {
+        (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL); /* BUSY: later */
+    } else if (pages >= PROJECTOR_CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&checkpointer->mutex);
+        checkpointer->due = true;
+        pthread_cond_signal(&checkpointer->wake);
+        pthread_mutex_unlock(&checkpointer->mutex);
+    }
+    return SQLITE_OK;
+}
+
+/* Opens a connection to path (in WAL mode already) and starts the thread. Returns it, or NULL with a
+ * message. */
+static struct checkpointer *checkpointer_create(const char *path, const char *view_name, char *error,
+                                                size_t error_bytes)
+{
+    struct checkpointer *checkpointer = calloc(1, sizeof(*checkpointer));
+    if (checkpointer == NULL) {
+        snprintf(error, error_bytes, "out of memory for a checkpointer");
+        return NULL;
+    }
+    checkpointer->view_name = view_name;
+    /* Its close never checkpoints nor deletes the WAL: the fold connection's close does, once. */
+    if (sqlite3_open_v2(path, &checkpointer->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_db_config(checkpointer->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK) {
+        snprintf(error, error_bytes, "%.600s: checkpointer: %s", path,
+                 checkpointer->db != NULL ? sqlite3_errmsg(checkpointer->db) : "out of memory");
+        sqlite3_close(checkpointer->db);
+        free(checkpointer);
+        return NULL;
+    }
+    int status = pthread_mutex_init(&checkpointer->mutex, NULL);
+    status |= pthread_cond_init(&checkpointer->wake, NULL);
+    assert(status == 0); /* these only fail on invalid attributes or exhausted kernel objects */
+    if ((status = pthread_create(&checkpointer->thread, NULL, checkpointer_main, checkpointer)) == 0)
+        return checkpointer;
+    snprintf(error, error_bytes, "cannot start a checkpointer thread: %s", strerror(status));
+    pthread_cond_destroy(&checkpointer->wake);
+    pthread_mutex_destroy(&checkpointer->mutex);
+    sqlite3_close(checkpointer->db);
+    free(checkpointer);
+    return NULL;
+}
+
+/* Stops the thread (after the checkpoint it is in, if any) and closes its connection. Accepts NULL. */
+static void checkpointer_destroy(struct checkpointer *checkpointer)
+{
+    if (checkpointer == NULL) return;
+    pthread_mutex_lock(&checkpointer->mutex);
+    checkpointer->stopping = true;
+    pthread_cond_signal(&checkpointer->wake);
+    pthread_mutex_unlock(&checkpointer->mutex);
+    pthread_join(checkpointer->thread, NULL);
+    int status = sqlite3_close(checkpointer->db);
+    assert(status == SQLITE_OK); /* it never prepares a statement */
+    (void)status;
+    pthread_cond_destroy(&checkpointer->wake);
+    pthread_mutex_destroy(&checkpointer->mutex);
+    free(checkpointer);
+}
+
 /* ---- a fold's database -------------------------------------------------------------------------------- */
 
 static int fold_positions_load(struct projector *projector, struct fold *fold, char *error,
@@ -385,6 +499,10 @@ static void fold_db_close(struct projector *projector, struct fold *fold)
 {
     if (fold->db == NULL) return;
     fold_rollback(fold);
+    /* Before the fold connection, whose close checkpoints what is left and deletes the WAL. */
+    sqlite3_wal_hook(fold->db, NULL, NULL);
+    checkpointer_destroy(fold->checkpointer);
+    fold->checkpointer = NULL;
     if (fold->view_state != NULL) projector->view->close(fold->view_state);
     fold->view_state = NULL;
     sqlite3_finalize(fold->position_store);
@@ -418,6 +536,11 @@ static int fold_db_open(struct projector *projector, struct fold *fold, char *er
     if (fold->position_store == NULL || fold_positions_load(projector, fold, error, error_bytes) != 0)
         goto out_close;
     if (sqlite_util_exec(fold->db, PROJECTOR_FOLD_PRAGMAS, error, error_bytes) != 0) goto out_close;
+    if (fold == &projector->live) { /* a rebuild folds without a journal until its swap */
+        fold->checkpointer = checkpointer_create(fold->path, projector->view->name, error, error_bytes);
+        if (fold->checkpointer == NULL) goto out_close;
+        sqlite3_wal_hook(fold->db, checkpointer_wal_hook, fold->checkpointer);
+    }
     char detail[512];
     fold->view_state = projector->view->open(fold->db, detail, sizeof(detail));
     if (fold->view_state == NULL) {
