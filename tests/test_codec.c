@@ -1523,6 +1523,12 @@ static void test_event_compact_agrees_with_strict_on_mutations(void **state)
                     fail_msg("compact accepted what strict refuses (%s): %.*s", error.message, (int)length,
                              input);
                 assert_memory_equal(&compact, &strict, sizeof(compact));
+                /* ... and it was the encoder's own bytes (the history view stores them as such). */
+                char *again = codec_event_encode(&compact);
+                assert_non_null(again);
+                assert_int_equal(strlen(again), length);
+                assert_memory_equal(again, input, length);
+                free(again);
                 compact_accepted++;
             }
             assert_int_equal(full_result, strict_result);

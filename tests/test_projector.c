@@ -97,9 +97,10 @@ static int statement_run(sqlite3_stmt *statement, char *error, size_t error_byte
     return -1;
 }
 
-static int tally_apply(void *state, const struct event *event, struct view_position position, char *error,
-                       size_t error_bytes)
+static int tally_apply(void *state, const struct event *event, struct view_position position,
+                       struct view_json json, char *error, size_t error_bytes)
 {
+    (void)json;
     struct tally *tally = state;
     if (tally->live && atomic_load(&tally_live_failing)) {
         snprintf(error, error_bytes, "injected failure (until cleared)");

@@ -52,8 +52,9 @@ int codec_event_decode(const char *json, size_t json_bytes, struct event *out, s
 /* The fast path of codec_event_decode: decodes an event only when it is in the compact form
  * codec_event_encode writes (no whitespace, keys in table order, strings without escapes, integers as
  * plain digits) and every field passes the strict checks. Returns 0 with *out filled exactly as
- * codec_event_decode fills it, or 1 for any other input (*out is then undefined): only the strict path
- * refuses, and words why. Never reads past json[json_bytes - 1]; never allocates. */
+ * codec_event_decode fills it, and then the input is byte for byte what codec_event_encode(out) writes;
+ * or 1 for any other input (*out is then undefined): only the strict path refuses, and words why. Never
+ * reads past json[json_bytes - 1]; never allocates. */
 int codec_event_decode_compact(const char *json, size_t json_bytes, struct event *out);
 
 /* Encodes an event as compact JSON; same contract as codec_command_encode. */

@@ -158,11 +158,12 @@ static int outcomes_event_add(struct outcomes_view *view, const struct event *ev
     return view_step_done(statement, OUTCOMES_VIEW_NAME, error, error_bytes);
 }
 
-static int outcomes_apply(void *state, const struct event *event, struct view_position position, char *error,
-                          size_t error_bytes)
+static int outcomes_apply(void *state, const struct event *event, struct view_position position,
+                          struct view_json json, char *error, size_t error_bytes)
 {
     struct outcomes_view *view = state;
     assert(view != NULL && event != NULL);
+    (void)json;
     if (event->type <= EVENT_NONE || event->type >= EVENT_TYPE_COUNT) return 0; /* no command to speak of */
     int first = outcomes_first(view, event, error, error_bytes);
     if (first < 0) return -1;
