@@ -97,7 +97,9 @@
 /* While the fold commits, a checkpoint running beside it rarely catches up with the last frame, and SQLite
  * only starts the WAL over once one has: past this many pages, the fold checkpoints inline at its commit
  * (whatever the checkpointer has not copied yet), so the WAL stays within about 320 MB. */
+#ifndef PROJECTOR_WAL_PAGES_MAX
 #define PROJECTOR_WAL_PAGES_MAX (4 * PROJECTOR_CHECKPOINT_PAGES)
+#endif
 /* Events decoded per hand-over to a fold's decoder thread: decoding (about 2 us an event) runs on the
  * second core while the fold thread applies the chunk before. Large enough that the hand-over (a lock and a
  * wake-up) costs nothing per event, small enough that the first and last chunk of a batch, which do not
@@ -425,10 +427,13 @@ static struct checkpointer *checkpointer_create(const char *path, const char *vi
         return NULL;
     }
     checkpointer->view_name = view_name;
-    /* Its close never checkpoints nor deletes the WAL: the fold connection's close does, once. */
+    /* Its close never checkpoints nor deletes the WAL: the fold connection's close does, once. It reads
+     * once: a connection that has read nothing does not know the file is in WAL mode, and its checkpoints
+     * do nothing (they return SQLITE_OK all the same). */
     if (sqlite3_open_v2(path, &checkpointer->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
             SQLITE_OK ||
-        sqlite3_db_config(checkpointer->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK) {
+        sqlite3_db_config(checkpointer->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK ||
+        sqlite3_exec(checkpointer->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(error, error_bytes, "%.600s: checkpointer: %s", path,
                  checkpointer->db != NULL ? sqlite3_errmsg(checkpointer->db) : "out of memory");
         sqlite3_close(checkpointer->db);
