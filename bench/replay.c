@@ -1,13 +1,15 @@
 /* replay.c - benchmark: how fast a view is rebuilt by replaying the events topic, and its memory.
  *
  * Pre-loads N valid events (every SKU created, then receipts, reservations and releases in turn) into
- * <prefix>.events of a real broker, in a child process; then, for each of the stock and history views,
- * times two folds of the whole topic from offset 0: the live fold into an empty database (a new view, or
- * one whose schema changed), then a rebuild (projector_rebuild_request) beside that caught-up live view,
- * until it is swapped in. Prints events/s of each and peak RSS. Not a test: it asserts nothing about
+ * <prefix>.events of a real broker, in a child process; then, for each view asked for (all four by
+ * default), times two folds of the whole topic from offset 0: the live fold into an empty database (a new
+ * view, or one whose schema changed), then a rebuild (projector_rebuild_request) beside that caught-up live
+ * view, until it is swapped in. Prints events/s of each, the CPU time this process spent per event
+ * (all its threads; the broker's is not counted) and peak RSS. Not a test: it asserts nothing about
  * speed.
  *
- * Usage: bench_replay [--bootstrap H:P] [--events N] [--skus N] [--partitions P] */
+ * Usage: bench_replay [--bootstrap H:P] [--events N] [--skus N] [--partitions P]
+ *                     [--views stock,reservations,history,outcomes] */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -27,6 +29,7 @@
 #include "kafka/topics.h"
 #include "log.h"
 #include "projector.h"
+#include "store/sqlite_util.h"
 #include "views/view.h"
 
 struct options {
@@ -34,7 +37,25 @@ struct options {
     long events;
     long skus;
     int partitions;
+    const char *views; /* comma-separated names */
 };
+
+static const struct view_ops *const bench_views[] = {&view_stock_ops, &view_reservations_ops,
+                                                     &view_history_ops, &view_outcomes_ops};
+#define BENCH_VIEW_COUNT (sizeof(bench_views) / sizeof(bench_views[0]))
+
+/* Whether name is one of the comma-separated names in list. */
+static bool view_listed(const char *list, const char *name)
+{
+    size_t length = strlen(name);
+    for (const char *cursor = list; *cursor != '\0';) {
+        const char *comma = strchr(cursor, ',');
+        size_t item = comma != NULL ? (size_t)(comma - cursor) : strlen(cursor);
+        if (item == length && strncmp(cursor, name, length) == 0) return true;
+        cursor += item + (comma != NULL ? 1 : 0);
+    }
+    return false;
+}
 
 static double now_s(void)
 {
@@ -115,6 +136,14 @@ static void *projector_thread(void *argument)
     return NULL;
 }
 
+/* CPU seconds this process has used, all threads: noisy neighbours change the wall clock, hardly this. */
+static double cpu_s(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
 static long rss_kib(const char *field)
 {
     FILE *status = fopen("/proc/self/status", "r");
@@ -168,19 +197,23 @@ static int replay_view(struct stockd_config *config, const struct view_ops *view
     pthread_t thread;
     pthread_create(&thread, NULL, projector_thread, &run);
     static struct projector_status status;
+    double cpu_start = cpu_s();
     double seconds = status_wait(run.projector, events, live_done, &status);
-    printf("view %-8s live fold: %llu events in %.2f s: %.0f events/s (%llu batches)\n", view->name,
-           (unsigned long long)status.events_applied, seconds, (double)status.events_applied / seconds,
-           (unsigned long long)status.batches_committed);
+    printf("view %-12s live fold: %llu events in %.2f s: %.0f events/s (%llu batches), %.2f us CPU/event\n",
+           view->name, (unsigned long long)status.events_applied, seconds,
+           (double)status.events_applied / seconds, (unsigned long long)status.batches_committed,
+           (cpu_s() - cpu_start) * 1e6 / (double)events);
     bool live_ok = (long)status.events_applied >= events;
     bool rebuild_ok = false;
     if (live_ok) {
         projector_rebuild_request(run.projector);
+        cpu_start = cpu_s();
         seconds = status_wait(run.projector, events, rebuild_done, &status);
         rebuild_ok = status.rebuilds_completed == 1 && (long)status.rebuild_events_applied >= events;
-        printf("view %-8s rebuild:   %llu events in %.2f s: %.0f events/s (%s)\n", view->name,
-               (unsigned long long)status.rebuild_events_applied, seconds,
-               (double)status.rebuild_events_applied / seconds, rebuild_ok ? "swapped in" : "FAILED");
+        printf("view %-12s rebuild:   %llu events in %.2f s: %.0f events/s (%s), %.2f us CPU/event\n",
+               view->name, (unsigned long long)status.rebuild_events_applied, seconds,
+               (double)status.rebuild_events_applied / seconds, rebuild_ok ? "swapped in" : "FAILED",
+               (cpu_s() - cpu_start) * 1e6 / (double)events);
     }
     atomic_store(&run.stop, true);
     pthread_join(thread, NULL);
@@ -190,7 +223,7 @@ static int replay_view(struct stockd_config *config, const struct view_ops *view
 
 int main(int argc, char **argv)
 {
-    struct options options = {"127.0.0.1:19092", 1000000, 100000, 6};
+    struct options options = {"127.0.0.1:19092", 1000000, 100000, 6, "stock,reservations,history,outcomes"};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--bootstrap") == 0)
             options.bootstrap = argv[i + 1];
@@ -200,6 +233,8 @@ int main(int argc, char **argv)
             options.skus = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--partitions") == 0)
             options.partitions = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--views") == 0)
+            options.views = argv[i + 1];
         else {
             fprintf(stderr, "bench_replay: unknown option %s\n", argv[i]);
             return 2;
@@ -207,6 +242,7 @@ int main(int argc, char **argv)
     }
     if (options.skus < 1 || options.skus > options.events) options.skus = options.events;
     log_init(getenv("BENCH_LOG") ? getenv("BENCH_LOG") : "warn");
+    sqlite_util_process_init(); /* as stockd (src/app.c) */
     static struct stockd_config config;
     stockd_config_defaults(&config);
     snprintf(config.kafka_bootstrap, sizeof(config.kafka_bootstrap), "%s", options.bootstrap);
@@ -232,9 +268,12 @@ int main(int argc, char **argv)
     }
     printf("preloaded %ld events (%ld SKUs, %d partitions) to %s in %.1f s\n", options.events, options.skus,
            options.partitions, topics.events, now_s() - preload_start);
-    int status = replay_view(&config, &view_stock_ops, options.events);
-    if (status == 0) status = replay_view(&config, &view_history_ops, options.events);
-    printf("peak RSS %ld KiB (VmHWM, both replays)\n", rss_kib("VmHWM:"));
+    int status = 0;
+    for (size_t i = 0; i < BENCH_VIEW_COUNT && status == 0; i++) {
+        if (view_listed(options.views, bench_views[i]->name))
+            status = replay_view(&config, bench_views[i], options.events);
+    }
+    printf("peak RSS %ld KiB (VmHWM, all replays)\n", rss_kib("VmHWM:"));
     if (topics_delete(config.kafka_bootstrap, config.topic_prefix, error, sizeof(error)) != 0)
         fprintf(stderr, "bench_replay: deleting the topics of %s: %s\n", config.topic_prefix, error);
     char command[sizeof(config.data_dir) + 16];

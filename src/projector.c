@@ -28,9 +28,17 @@
 
 #define COMPONENT "projector"
 
-/* Events per SQLite transaction: large enough for group commit (one WAL sync per batch), small enough
- * that a batch takes tens of milliseconds, so waiters, a rebuild and a stop interleave with it. */
+/* Events a rebuild step polls before the live fold has its turn again. */
 #define PROJECTOR_BATCH_EVENTS_MAX 5000
+/* A live batch (one SQLite transaction) ends when the poll runs dry, or at this many events, or once it
+ * has lasted this long: a fold that is caught up commits every few events, one that is catching up about
+ * ten times a second, so that waiters, a rebuild and a stop wait at most a tenth of a second for it. In
+ * batches of 5,000 events the commits took a third to a half of a live fold's wall time (bench_replay,
+ * instrumented: stock 1.3 s of 4.9 s, history 3.3 s of 6.6 s, 200 commits each); in batches of up to 100 ms
+ * (~30 commits) stock went from 196,000-212,000 to 275,000-280,000 events/s, history 164,000-170,000 to
+ * 183,000-185,000, outcomes 200,000-211,000 to 290,000-313,000. */
+#define PROJECTOR_LIVE_BATCH_EVENTS_MAX 50000
+#define PROJECTOR_LIVE_BATCH_MS         100
 /* How long an idle fold waits for the first event of a batch: bounds how late it sees a stop. */
 #define PROJECTOR_POLL_TIMEOUT_MS 100
 /* While a rebuild runs, the rebuild consumer waits this long when the live one had nothing. */
@@ -74,16 +82,33 @@
 #define PROJECTOR_REBUILD_COMMIT_MS 1000
 #define PROJECTOR_REBUILD_PRAGMAS   "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
 #define PROJECTOR_SWAP_PRAGMAS      "PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL;"
-/* Every fold's connection (a rebuild's then takes the above): a 16 MiB page cache, and a WAL checkpointed
- * every 20,000 pages (80 MB) instead of 1,000: a batch of the history view adds ~1,000 pages, so the
- * default checkpointed after nearly every batch. Measured (bench_replay, live fold of 1M events): history
- * 148,000 -> 190,000 events/s, stock 230,000 -> 250,000. */
-#define PROJECTOR_FOLD_PRAGMAS "PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=20000;"
+/* Every fold's connection (a rebuild's then takes the above): a 16 MiB page cache, and no checkpoint of its
+ * own: a live fold's WAL is checkpointed by a thread of its own (struct checkpointer). */
+#define PROJECTOR_FOLD_PRAGMAS "PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=0;"
+/* The checkpointer copies the WAL into the file once it holds this many pages (80 MB) after a commit: a
+ * batch of the history view adds ~1,000 pages, so SQLite's default (1,000) checkpointed after nearly every
+ * batch (history 148,000 -> 190,000 events/s when it went to 20,000, inline). Inline, each of those
+ * checkpoints stopped the fold for its fsync: ~0.35 s every 20 batches, commits 1.6 s of the 3.4 s a
+ * live fold of 1M events took (bench_replay, reservations, instrumented). (tests/test_projector.c makes it
+ * small.) */
+#ifndef PROJECTOR_CHECKPOINT_PAGES
+#define PROJECTOR_CHECKPOINT_PAGES 20000
+#endif
+/* While the fold commits, a checkpoint running beside it rarely catches up with the last frame, and SQLite
+ * only starts the WAL over once one has: past this many pages, the fold checkpoints inline at its commit
+ * (whatever the checkpointer has not copied yet), so the WAL stays within about 320 MB. */
+#ifndef PROJECTOR_WAL_PAGES_MAX
+#define PROJECTOR_WAL_PAGES_MAX (4 * PROJECTOR_CHECKPOINT_PAGES)
+#endif
 /* Events decoded per hand-over to a fold's decoder thread: decoding (about 2 us an event) runs on the
  * second core while the fold thread applies the chunk before. Large enough that the hand-over (a lock and a
  * wake-up) costs nothing per event, small enough that the first and last chunk of a batch, which do not
  * overlap, stay short. Two chunks of 256 events of ~1.3 KB each per fold. */
 #define PROJECTOR_CHUNK_EVENTS 256
+/* Bytes of canonical JSON a chunk keeps for its events (the records' own, when compact: the history view
+ * stores them instead of encoding each event again): 512 an event, where the bench's events take 150-230.
+ * An event past the room goes without, and is encoded by a view that needs it. */
+#define PROJECTOR_CHUNK_JSON_BYTES (PROJECTOR_CHUNK_EVENTS * 512)
 /* <data_dir>/views/<name>.db.rebuild-journal fits. */
 #define PROJECTOR_PATH_BYTES_MAX (STOCKD_CONFIG_STRING_BYTES_MAX + PROJECTOR_VIEW_NAME_BYTES_MAX + 64)
 /* The positions table, compiled in from schema/ (not a numbered migration: run on every open). */
@@ -91,7 +116,9 @@
 /* Messages: paths in them are cut to 600 bytes, nested messages to 900, so that they fit. */
 #define PROJECTOR_ERROR_BYTES 1024
 
-_Static_assert(PROJECTOR_BATCH_EVENTS_MAX > 0 && PROJECTOR_READERS_MAX > 0, "bounds are positive");
+_Static_assert(PROJECTOR_BATCH_EVENTS_MAX > 0 && PROJECTOR_LIVE_BATCH_EVENTS_MAX > 0 &&
+                   PROJECTOR_READERS_MAX > 0,
+               "bounds are positive");
 
 /* What a step of the fold came to, besides a number of events consumed (>= 0). */
 enum step_status {
@@ -109,6 +136,9 @@ struct chunk {
     int64_t offsets[PROJECTOR_CHUNK_EVENTS];
     bool decodable[PROJECTOR_CHUNK_EVENTS];
     struct event events[PROJECTOR_CHUNK_EVENTS];
+    struct view_json json[PROJECTOR_CHUNK_EVENTS]; /* into json_text, or NULL */
+    size_t json_used;
+    char json_text[PROJECTOR_CHUNK_JSON_BYTES];
 };
 
 /* A fold's decoder thread and its two chunks: the fold thread fills one while the decoder decodes the
@@ -123,6 +153,18 @@ struct decoder {
     struct chunk *filling;    /* the fold thread's: messages not yet handed over */
     struct chunk *in_flight;  /* handed over (decoded or not), not yet applied; NULL: none */
     struct chunk chunks[2];
+};
+
+/* A live fold's WAL checkpoints, on a thread and a connection of their own, so that the fold never waits
+ * for their fsync. Woken by the fold connection's WAL hook; lives as long as that connection. */
+struct checkpointer {
+    pthread_t thread;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+    bool due;      /* the WAL has grown past PROJECTOR_CHECKPOINT_PAGES; under mutex */
+    bool stopping; /* under mutex */
+    sqlite3 *db;   /* its own read-write connection to the fold's file */
+    const char *view_name;
 };
 
 /* One database folded by one consumer: the live view, or a rebuild. Used by the projector thread only. */
@@ -142,6 +184,7 @@ struct fold {
     struct decoder *decoder;                 /* while the consumer runs */
     rd_kafka_queue_t *queue;                 /* the consumer's, for its length */
     bool prefetch_full;                      /* seen at its bound since the last kick */
+    struct checkpointer *checkpointer;       /* live fold: while db is open */
 };
 
 struct reader_slot {
@@ -334,6 +377,99 @@ static void counter_add(struct projector *projector, uint64_t *counter, uint64_t
     pthread_mutex_unlock(&projector->state_mutex);
 }
 
+/* ---- checkpoints beside the live fold ---------------------------------------------------------------- */
+
+static void *checkpointer_main(void *argument)
+{
+    struct checkpointer *checkpointer = argument;
+    pthread_mutex_lock(&checkpointer->mutex);
+    for (;;) {
+        while (!checkpointer->due && !checkpointer->stopping)
+            pthread_cond_wait(&checkpointer->wake, &checkpointer->mutex);
+        if (checkpointer->stopping) break;
+        checkpointer->due = false;
+        pthread_mutex_unlock(&checkpointer->mutex);
+        /* PASSIVE: never waits for the writer nor the readers, copies what it can. */
+        int status = sqlite3_wal_checkpoint_v2(checkpointer->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (status != SQLITE_OK && status != SQLITE_BUSY)
+            log_warn(COMPONENT, "view %s: checkpoint: %s", checkpointer->view_name,
+                     sqlite3_errmsg(checkpointer->db));
+        pthread_mutex_lock(&checkpointer->mutex);
+    }
+    pthread_mutex_unlock(&checkpointer->mutex);
+    return NULL;
+}
+
+/* The fold connection's WAL hook, after each commit: wakes the checkpointer past
+ * PROJECTOR_CHECKPOINT_PAGES, and checkpoints inline past PROJECTOR_WAL_PAGES_MAX (see there). */
+static int checkpointer_wal_hook(void *argument, sqlite3 *db, const char *schema, int pages)
+{
+    struct checkpointer *checkpointer = argument;
+    if (pages >= PROJECTOR_WAL_PAGES_MAX) {
+        (void)sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL); /* BUSY: later */
+    } else if (pages >= PROJECTOR_CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&checkpointer->mutex);
+        checkpointer->due = true;
+        pthread_cond_signal(&checkpointer->wake);
+        pthread_mutex_unlock(&checkpointer->mutex);
+    }
+    return SQLITE_OK;
+}
+
+/* Opens a connection to path (in WAL mode already) and starts the thread. Returns it, or NULL with a
+ * message. */
+static struct checkpointer *checkpointer_create(const char *path, const char *view_name, char *error,
+                                                size_t error_bytes)
+{
+    struct checkpointer *checkpointer = calloc(1, sizeof(*checkpointer));
+    if (checkpointer == NULL) {
+        snprintf(error, error_bytes, "out of memory for a checkpointer");
+        return NULL;
+    }
+    checkpointer->view_name = view_name;
+    /* Its close never checkpoints nor deletes the WAL: the fold connection's close does, once. It reads
+     * once: a connection that has read nothing does not know the file is in WAL mode, and its checkpoints
+     * do nothing (they return SQLITE_OK all the same). */
+    if (sqlite3_open_v2(path, &checkpointer->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_db_config(checkpointer->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK ||
+        sqlite3_exec(checkpointer->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(error, error_bytes, "%.600s: checkpointer: %s", path,
+                 checkpointer->db != NULL ? sqlite3_errmsg(checkpointer->db) : "out of memory");
+        sqlite3_close(checkpointer->db);
+        free(checkpointer);
+        return NULL;
+    }
+    int status = pthread_mutex_init(&checkpointer->mutex, NULL);
+    status |= pthread_cond_init(&checkpointer->wake, NULL);
+    assert(status == 0); /* these only fail on invalid attributes or exhausted kernel objects */
+    if ((status = pthread_create(&checkpointer->thread, NULL, checkpointer_main, checkpointer)) == 0)
+        return checkpointer;
+    snprintf(error, error_bytes, "cannot start a checkpointer thread: %s", strerror(status));
+    pthread_cond_destroy(&checkpointer->wake);
+    pthread_mutex_destroy(&checkpointer->mutex);
+    sqlite3_close(checkpointer->db);
+    free(checkpointer);
+    return NULL;
+}
+
+/* Stops the thread (after the checkpoint it is in, if any) and closes its connection. Accepts NULL. */
+static void checkpointer_destroy(struct checkpointer *checkpointer)
+{
+    if (checkpointer == NULL) return;
+    pthread_mutex_lock(&checkpointer->mutex);
+    checkpointer->stopping = true;
+    pthread_cond_signal(&checkpointer->wake);
+    pthread_mutex_unlock(&checkpointer->mutex);
+    pthread_join(checkpointer->thread, NULL);
+    int status = sqlite3_close(checkpointer->db);
+    assert(status == SQLITE_OK); /* it never prepares a statement */
+    (void)status;
+    pthread_cond_destroy(&checkpointer->wake);
+    pthread_mutex_destroy(&checkpointer->mutex);
+    free(checkpointer);
+}
+
 /* ---- a fold's database -------------------------------------------------------------------------------- */
 
 static int fold_positions_load(struct projector *projector, struct fold *fold, char *error,
@@ -385,6 +521,10 @@ static void fold_db_close(struct projector *projector, struct fold *fold)
 {
     if (fold->db == NULL) return;
     fold_rollback(fold);
+    /* Before the fold connection, whose close checkpoints what is left and deletes the WAL. */
+    sqlite3_wal_hook(fold->db, NULL, NULL);
+    checkpointer_destroy(fold->checkpointer);
+    fold->checkpointer = NULL;
     if (fold->view_state != NULL) projector->view->close(fold->view_state);
     fold->view_state = NULL;
     sqlite3_finalize(fold->position_store);
@@ -418,6 +558,11 @@ static int fold_db_open(struct projector *projector, struct fold *fold, char *er
     if (fold->position_store == NULL || fold_positions_load(projector, fold, error, error_bytes) != 0)
         goto out_close;
     if (sqlite_util_exec(fold->db, PROJECTOR_FOLD_PRAGMAS, error, error_bytes) != 0) goto out_close;
+    if (fold == &projector->live) { /* a rebuild folds without a journal until its swap */
+        fold->checkpointer = checkpointer_create(fold->path, projector->view->name, error, error_bytes);
+        if (fold->checkpointer == NULL) goto out_close;
+        sqlite3_wal_hook(fold->db, checkpointer_wal_hook, fold->checkpointer);
+    }
     char detail[512];
     fold->view_state = projector->view->open(fold->db, detail, sizeof(detail));
     if (fold->view_state == NULL) {
@@ -471,16 +616,36 @@ out_rollback:
 
 /* ---- decoding beside the fold ------------------------------------------------------------------------ */
 
-/* Decodes a chunk's messages into its events, destroying each message it decoded. An undecodable one is
- * kept for the fold thread, which decodes it again to log why. */
+/* Keeps a copy of a record that is its event's canonical JSON, while the chunk has room. */
+static void chunk_json_keep(struct chunk *chunk, size_t i, const rd_kafka_message_t *message)
+{
+    chunk->json[i] = (struct view_json){NULL, 0};
+    if (message->len > sizeof(chunk->json_text) - chunk->json_used) return;
+    char *text = chunk->json_text + chunk->json_used;
+    memcpy(text, message->payload, message->len);
+    chunk->json[i] = (struct view_json){text, message->len};
+    chunk->json_used += message->len;
+}
+
+/* Decodes a chunk's messages into its events, destroying each message it decoded; a record in the compact
+ * form (the encoder's) is kept as the event's canonical JSON. An undecodable one is kept for the fold
+ * thread, which decodes it again to log why. */
 static void chunk_decode(struct chunk *chunk)
 {
+    chunk->json_used = 0;
     for (size_t i = 0; i < chunk->count; i++) {
         rd_kafka_message_t *message = chunk->messages[i];
         struct codec_error ignored;
-        chunk->decodable[i] =
-            message->payload != NULL &&
-            codec_event_decode(message->payload, message->len, &chunk->events[i], &ignored) == 0;
+        chunk->json[i] = (struct view_json){NULL, 0};
+        if (message->payload != NULL &&
+            codec_event_decode_compact(message->payload, message->len, &chunk->events[i]) == 0) {
+            chunk->decodable[i] = true;
+            chunk_json_keep(chunk, i, message);
+        } else {
+            chunk->decodable[i] =
+                message->payload != NULL &&
+                codec_event_decode(message->payload, message->len, &chunk->events[i], &ignored) == 0;
+        }
         if (!chunk->decodable[i]) continue;
         rd_kafka_message_destroy(message);
         chunk->messages[i] = NULL;
@@ -594,8 +759,8 @@ static int chunk_apply(struct projector *projector, struct fold *fold, struct ch
             continue;
         }
         char detail[512];
-        if (projector->view->apply(fold->view_state, &chunk->events[i], position, detail, sizeof(detail)) !=
-            0) {
+        if (projector->view->apply(fold->view_state, &chunk->events[i], position, chunk->json[i], detail,
+                                   sizeof(detail)) != 0) {
             snprintf(error, error_bytes, "view %s (%s): applying %s [%d] offset %lld: %s",
                      projector->view->name, fold->role, projector->topics.events, (int)position.partition,
                      (long long)position.offset, detail);
@@ -1008,18 +1173,21 @@ static void fold_prefetch_kick(struct projector *projector, struct fold *fold)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
-/* Folds one batch of the live consumer: polls until the batch is full or the poll runs dry (only the first
- * poll waits, up to timeout_ms), then commits the events with the consumer's positions; commits too when
- * only the positions moved (past a transaction marker). Returns the events consumed (>= 0), or with a
- * message STEP_FAILED (rolled back, consumer rewound), STEP_FATAL or STEP_OUT_OF_RANGE. */
+/* Folds one batch of the live consumer: polls until the batch is full, old (PROJECTOR_LIVE_BATCH_MS after
+ * its first event) or the poll runs dry (only the first poll waits, up to timeout_ms), then commits the
+ * events with the consumer's positions; commits too when only the positions moved (past a transaction
+ * marker). Returns the events consumed (>= 0), or with a message STEP_FAILED (rolled back, consumer
+ * rewound), STEP_FATAL or STEP_OUT_OF_RANGE. */
 static int live_batch(struct projector *projector, int timeout_ms, char *error, size_t error_bytes)
 {
     struct fold *live = &projector->live;
     int consumed = 0;
     int status = 0;
-    for (int polls = 0; status == 0 && consumed < PROJECTOR_BATCH_EVENTS_MAX; polls++) {
+    int64_t ends_ms = INT64_MAX; /* set by the first event */
+    for (int polls = 0; status == 0 && consumed < PROJECTOR_LIVE_BATCH_EVENTS_MAX; polls++) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(live->consumer, polls == 0 ? timeout_ms : 0);
         if (message == NULL) break;
+        if (polls == 0) ends_ms = monotonic_ms() + PROJECTOR_LIVE_BATCH_MS;
         if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             status = fold_consumer_error(projector, live, message, error, error_bytes);
             rd_kafka_message_destroy(message);
@@ -1027,7 +1195,9 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
         }
         assert(message->partition >= 0 && message->partition < projector->partition_count); /* assigned */
         if ((status = fold_event(projector, live, message, error, error_bytes)) == 0) consumed++;
-        if (consumed % PROJECTOR_CHUNK_EVENTS == 0) fold_prefetch_kick(projector, live);
+        if (consumed % PROJECTOR_CHUNK_EVENTS != 0) continue;
+        fold_prefetch_kick(projector, live);
+        if (monotonic_ms() >= ends_ms) break;
     }
     if (status == 0) status = fold_flush(projector, live, error, error_bytes);
     if (status == 0) {

@@ -1288,6 +1288,262 @@ static void test_event_encode_cleans_invalid_detail(void **state)
     free(encoded);
 }
 
+/* ---- the compact form (codec_event_decode_compact) --------------------------------------------------- */
+
+/* Decodes on the strict path only: a leading space means nothing to JSON and is never in the compact form,
+ * so codec_event_decode hands the input to cJSON. From a heap copy of exactly the bytes, as above. */
+static int event_decode_strict(const char *json, size_t length, struct event *out, struct codec_error *error)
+{
+    char *copy = malloc(length + 1);
+    assert_non_null(copy);
+    copy[0] = ' ';
+    memcpy(copy + 1, json, length);
+    int result = codec_event_decode(copy, length + 1, out, error);
+    free(copy);
+    return result;
+}
+
+/* codec_event_decode_compact from a heap copy of exactly length bytes. */
+static int event_decode_compact_exact(const char *json, size_t length, struct event *out)
+{
+    char *copy = malloc(length > 0 ? length : 1);
+    assert_non_null(copy);
+    memcpy(copy, json, length);
+    int result = codec_event_decode_compact(copy, length, out);
+    free(copy);
+    return result;
+}
+
+/* Valid events of every type, optional fields present and absent, values at their bounds, free text
+ * beyond ASCII. Returns how many were written into events[0 .. count_max). */
+static size_t event_corpus(struct event *events, size_t count_max)
+{
+    size_t count = 0;
+    struct event event = event_make(EVENT_SKU_CREATED);
+    strcpy(event.name, "Mug \xE2\x82\xAC 0,5 l: {blue}");
+    event.reorder_point = STOCKD_REORDER_POINT_MAX;
+    events[count++] = event;
+    event = event_make(EVENT_STOCK_RECEIVED);
+    strcpy(event.location, "WH-1");
+    event.quantity = STOCKD_QUANTITY_MAX;
+    event.sequence = (uint64_t)STOCKD_JSON_INTEGER_MAX;
+    event.time_ms = 0;
+    events[count++] = event;
+    event = event_make(EVENT_STOCK_ADJUSTED);
+    strcpy(event.location, "a.b_c:d-e");
+    strcpy(event.reason, "damaged in transit");
+    event.delta = -STOCKD_ON_HAND_MAX;
+    events[count++] = event;
+    event.delta = 0;
+    event.counted_set = true;
+    event.counted = 0;
+    events[count++] = event;
+    for (enum event_type type = EVENT_STOCK_RESERVED; type <= EVENT_RESERVATION_EXPIRED; type++) {
+        if (type == EVENT_STOCK_TRANSFERRED) continue;
+        event = event_make(type);
+        strcpy(event.reservation_id, "r-1");
+        strcpy(event.location, "WH-1");
+        event.quantity = 1;
+        events[count++] = event;
+        if (type != EVENT_STOCK_RESERVED) continue;
+        event.expires_at_ms = STOCKD_JSON_INTEGER_MAX;
+        events[count++] = event;
+    }
+    event = event_make(EVENT_STOCK_TRANSFERRED);
+    strcpy(event.location, "A");
+    strcpy(event.to_location, "B");
+    event.quantity = 10;
+    events[count++] = event;
+    for (int reason = REJECT_NONE + 1; reason < REJECT_REASON_COUNT; reason++) {
+        event = event_make(EVENT_COMMAND_REJECTED);
+        event.rejected_type = (enum command_type)(1 + reason % (COMMAND_TYPE_COUNT - 1));
+        event.reject_reason = (enum reject_reason)reason;
+        snprintf(event.detail, sizeof(event.detail), reason % 2 ? "" : "short by %d \xC3\xA9", reason);
+        events[count++] = event;
+    }
+    assert_true(count <= count_max);
+    return count;
+}
+
+#define EVENT_CORPUS_MAX 64
+
+/* Whatever the encoder writes (no escapes needed) is read by the compact path, to exactly what the strict
+ * path reads from the same bytes. */
+static void test_event_compact_reads_what_the_encoder_writes(void **state)
+{
+    (void)state;
+    static struct event corpus[EVENT_CORPUS_MAX];
+    size_t count = event_corpus(corpus, EVENT_CORPUS_MAX);
+    for (size_t i = 0; i < count; i++) {
+        char *encoded = codec_event_encode(&corpus[i]);
+        assert_non_null(encoded);
+        struct event compact, strict;
+        struct codec_error error;
+        assert_int_equal(event_decode_compact_exact(encoded, strlen(encoded), &compact), 0);
+        assert_int_equal(event_decode_strict(encoded, strlen(encoded), &strict, &error), 0);
+        event_equal(&compact, &corpus[i]);
+        assert_memory_equal(&compact, &strict, sizeof(compact));
+        free(encoded);
+    }
+}
+
+/* Decoding must leave this input to the strict path (compact returns 1), whose verdict stands. */
+static void compact_declines(const char *json, size_t length, bool strict_accepts)
+{
+    struct event event;
+    struct codec_error error;
+    assert_int_equal(event_decode_compact_exact(json, length, &event), 1);
+    assert_int_equal(event_decode_exact(json, length, &event, &error), strict_accepts ? 0 : -1);
+}
+
+#define COMPACT_DECLINES(literal, strict_accepts)                                                            \
+    compact_declines(literal, sizeof(literal) - 1, strict_accepts)
+#define RECEIVED(sequence, data)                                                                             \
+    "{\"type\":\"StockReceived\",\"sku\":\"S\",\"sequence\":" sequence                                       \
+    ",\"command_id\":\"c\",\"time_ms\":0,\"data\":" data "}"
+
+/* Valid JSON the compact path does not vouch for goes to the strict path, and so does every hostile input
+ * (their messages are checked above). */
+static void test_event_compact_declines_all_but_the_compact_form(void **state)
+{
+    (void)state;
+    struct event event;
+    assert_int_equal(
+        event_decode_compact_exact(RECEIVED("1", "{\"location\":\"W\",\"quantity\":1}"),
+                                   sizeof(RECEIVED("1", "{\"location\":\"W\",\"quantity\":1}")) - 1, &event),
+        0);
+    /* Accepted by the strict path, not compact. */
+    COMPACT_DECLINES(RECEIVED("1", "{ \"location\":\"W\",\"quantity\":1}"), true);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"quantity\":1}") " ", true);
+    COMPACT_DECLINES(RECEIVED("1", "{\"quantity\":1,\"location\":\"W\"}"), true);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"\\u0057\",\"quantity\":1}"), true);
+    COMPACT_DECLINES(RECEIVED("1.0", "{\"location\":\"W\",\"quantity\":1}"), true);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"quantity\":1e0}"), true);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"quantity\":1.0}"), true);
+    COMPACT_DECLINES(
+        EVENT("StockAdjusted", "{\"location\":\"W\",\"delta\":-0,\"reason\":\"r\",\"counted\":1}"), true);
+    /* Refused by the strict path. */
+    COMPACT_DECLINES(RECEIVED("01", "{\"location\":\"W\",\"quantity\":1}"), false);
+    COMPACT_DECLINES(RECEIVED("0", "{\"location\":\"W\",\"quantity\":1}"), false);
+    COMPACT_DECLINES(RECEIVED("-1", "{\"location\":\"W\",\"quantity\":1}"), false);
+    COMPACT_DECLINES(RECEIVED("9007199254740992", "{\"location\":\"W\",\"quantity\":1}"), false);
+    COMPACT_DECLINES(RECEIVED("99999999999999999999", "{\"location\":\"W\",\"quantity\":1}"), false);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"quantity\":1,\"location\":\"W\"}"), false);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"Quantity\":1}"), false);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"quantity\":1,\"extra\":1}"), false);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\"}"), false);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"quantity\":1,}"), false);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W W\",\"quantity\":1}"), false);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"quantity\":0}"), false);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"quantity\":\"1\"}"), false);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"quantity\":1}") "x", false);
+    COMPACT_DECLINES(RECEIVED("1", "{\"location\":\"W\",\"quantity\":1}") "}", false);
+    COMPACT_DECLINES(EVENT("SkuCreated", "{\"name\":\"a\xC3\",\"reorder_point\":0}"), false);
+    COMPACT_DECLINES(EVENT("SkuCreated", "{\"name\":\"a\x7F\",\"reorder_point\":0}"), false);
+    COMPACT_DECLINES(EVENT("SkuCreated", "{\"name\":\"a\x01\",\"reorder_point\":0}"), false);
+    COMPACT_DECLINES(EVENT("StockAdjusted", "{\"location\":\"W\",\"delta\":0,\"reason\":\"r\"}"), false);
+    COMPACT_DECLINES(
+        EVENT("StockReserved",
+              "{\"reservation_id\":\"r\",\"location\":\"W\",\"quantity\":1,\"expires_at_ms\":0}"),
+        false);
+    COMPACT_DECLINES(EVENT("Nope", "{}"), false);
+    COMPACT_DECLINES("", false);
+    COMPACT_DECLINES("{", false);
+    COMPACT_DECLINES("\xEF\xBB\xBF{}", false);
+}
+
+/* xorshift64: the same sequence on every run and machine. */
+static uint64_t random_next(uint64_t *seed)
+{
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    return *seed;
+}
+
+/* Mutates bytes[0 .. *length) in place (room for length_max): a byte replaced, removed, inserted, or a
+ * stretch repeated, favouring the bytes JSON gives a meaning to. */
+static void input_mutate(char *bytes, size_t *length, size_t length_max, uint64_t *seed)
+{
+    static const char interesting[] = "{}[],:\"\\0123456789-+.eE ntfu\x01\x1f\x7f\xc3\xa9\xff";
+    size_t position = *length > 0 ? (size_t)(random_next(seed) % *length) : 0;
+    uint64_t draw = random_next(seed);
+    char byte = draw % 4 == 0 ? (char)(draw >> 8) : interesting[(draw >> 8) % (sizeof(interesting) - 1)];
+    switch ((draw >> 32) % 4) {
+    case 0:
+        if (*length > 0) bytes[position] = byte;
+        break;
+    case 1:
+        if (*length > 0) memmove(bytes + position, bytes + position + 1, --*length - position);
+        break;
+    case 2:
+        if (*length < length_max) {
+            memmove(bytes + position + 1, bytes + position, (*length)++ - position);
+            bytes[position] = byte;
+        }
+        break;
+    default: {
+        size_t stretch = 1 + (size_t)((draw >> 40) % 12);
+        if (position + stretch > *length || *length + stretch > length_max) break;
+        memmove(bytes + position + stretch, bytes + position, *length - position);
+        *length += stretch;
+        break;
+    }
+    }
+}
+
+/* Whatever the compact path accepts, the strict path accepts with the same result; and codec_event_decode
+ * always gives the strict path's verdict. Over 90,000 mutations of valid events (one to three changes
+ * each), some 3,500 of them still valid. */
+static void test_event_compact_agrees_with_strict_on_mutations(void **state)
+{
+    (void)state;
+    static struct event corpus[EVENT_CORPUS_MAX];
+    size_t count = event_corpus(corpus, EVENT_CORPUS_MAX);
+    uint64_t seed = UINT64_C(0x9E3779B97F4A7C15);
+    size_t compact_accepted = 0;
+    size_t strict_accepted = 0;
+    for (size_t i = 0; i < count; i++) {
+        char *encoded = codec_event_encode(&corpus[i]);
+        assert_non_null(encoded);
+        for (int round = 0; round < 4000; round++) {
+            char input[1024];
+            size_t length = strlen(encoded);
+            assert_true(length < sizeof(input));
+            memcpy(input, encoded, length);
+            for (uint64_t changes = 1 + random_next(&seed) % 3; changes > 0; changes--)
+                input_mutate(input, &length, sizeof(input), &seed);
+            struct event compact, strict, full;
+            struct codec_error error;
+            int compact_result = event_decode_compact_exact(input, length, &compact);
+            int strict_result = event_decode_strict(input, length, &strict, &error);
+            int full_result = event_decode_exact(input, length, &full, &error);
+            if (compact_result == 0) {
+                if (strict_result != 0)
+                    fail_msg("compact accepted what strict refuses (%s): %.*s", error.message, (int)length,
+                             input);
+                assert_memory_equal(&compact, &strict, sizeof(compact));
+                /* ... and it was the encoder's own bytes (the history view stores them as such). */
+                char *again = codec_event_encode(&compact);
+                assert_non_null(again);
+                assert_int_equal(strlen(again), length);
+                assert_memory_equal(again, input, length);
+                free(again);
+                compact_accepted++;
+            }
+            assert_int_equal(full_result, strict_result);
+            if (strict_result == 0) {
+                assert_memory_equal(&full, &strict, sizeof(full));
+                strict_accepted++;
+            }
+        }
+        free(encoded);
+    }
+    /* Not vacuous: both paths saw valid variants (digits changed, letters of a name, ...). */
+    assert_true(compact_accepted > 1000);
+    assert_true(strict_accepted > compact_accepted);
+}
+
 /* ---- route bodies (POST /v1/skus/{sku}/receipts ...) and POST /v1/commands ---------------------------- */
 
 static void test_body_decode_receipt_fills_data_fields_without_prefix(void **state)
@@ -1455,6 +1711,9 @@ int main(void)
         cmocka_unit_test(test_event_decode_wrong_type_refused),
         cmocka_unit_test(test_event_decode_nul_escape_in_detail_refused),
         cmocka_unit_test(test_event_encode_cleans_invalid_detail),
+        cmocka_unit_test(test_event_compact_reads_what_the_encoder_writes),
+        cmocka_unit_test(test_event_compact_declines_all_but_the_compact_form),
+        cmocka_unit_test(test_event_compact_agrees_with_strict_on_mutations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

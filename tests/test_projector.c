@@ -37,6 +37,10 @@
 /* The projector itself, compiled in with room for few held events, so that a rebuild running ahead of the
  * live fold pauses partitions within a small test (its symbols take the place of stockd_core's). */
 #define PROJECTOR_HELD_MAX 500
+/* ... and a WAL checkpointed every few pages, so that small streams make the checkpointer work, which
+ * alone checkpoints (the fold's own fallback never comes). */
+#define PROJECTOR_CHECKPOINT_PAGES 4
+#define PROJECTOR_WAL_PAGES_MAX    (1 << 30)
 #include "projector.c"
 
 #define PARTITIONS     3
@@ -48,7 +52,7 @@
 #define REBUILD_EXTRA  10000 /* at most this many more events produced while a rebuild runs */
 #define PRODUCE_CHUNK  200
 #define TEST_VIEW_NAME "tally"
-#define TEST_COUNT_MAX 16
+#define TEST_COUNT_MAX 17
 
 /* ---- the tally view ----------------------------------------------------------------------------------- */
 
@@ -95,9 +99,10 @@ static int statement_run(sqlite3_stmt *statement, char *error, size_t error_byte
     return -1;
 }
 
-static int tally_apply(void *state, const struct event *event, struct view_position position, char *error,
-                       size_t error_bytes)
+static int tally_apply(void *state, const struct event *event, struct view_position position,
+                       struct view_json json, char *error, size_t error_bytes)
 {
+    (void)json;
     struct tally *tally = state;
     if (tally->live && atomic_load(&tally_live_failing)) {
         snprintf(error, error_bytes, "injected failure (until cleared)");
@@ -522,6 +527,38 @@ static void test_fold_catches_up_and_positions_equal_end_offsets(void **state)
     assert_int_equal(read, 0);
     for (int32_t partition = 0; partition < PARTITIONS; partition++)
         assert_int_equal(positions[partition], f->produced[partition]);
+}
+
+static int64_t file_bytes(const char *path)
+{
+    struct stat status;
+    return stat(path, &status) == 0 ? (int64_t)status.st_size : -1;
+}
+
+/* The live fold's WAL is copied into the file while the fold runs, by its checkpointer (this file's
+ * PROJECTOR_WAL_PAGES_MAX keeps the fold from doing it), the WAL starts over between rounds and stays
+ * small, and the view is exact. */
+static void test_live_wal_is_checkpointed_while_the_fold_runs(void **state)
+{
+    struct fixture *f = *state;
+    char path[STOCKD_CONFIG_STRING_BYTES_MAX + 64];
+    char wal[STOCKD_CONFIG_STRING_BYTES_MAX + 64];
+    view_path(f, "", path, sizeof(path));
+    view_path(f, "-wal", wal, sizeof(wal));
+    projector_start(f);
+    int64_t bytes_at_start = file_bytes(path);
+    for (int round = 0; round < 20; round++) { /* 20 commits at least */
+        events_produce(f, 200);
+        produced_flush();
+        caught_up_wait(f, false);
+    }
+    int64_t deadline_ms = monotonic_ms() + WAIT_MS_MAX;
+    while (file_bytes(path) <= bytes_at_start + 16 * 4096 && monotonic_ms() < deadline_ms)
+        sleep_ms(10);
+    assert_true(file_bytes(path) > bytes_at_start + 16 * 4096); /* pages reached the file, not only the WAL */
+    /* A WAL file never shrinks: its size is its largest. Frames are a page and a 24-byte header. */
+    assert_true(file_bytes(wal) <= 32 + 256 * (4096 + 24));
+    tally_check_exact(f);
 }
 
 struct waiter {
@@ -1068,6 +1105,7 @@ static void test_position_token_parse_accepts_and_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_live_wal_is_checkpointed_while_the_fold_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fold_catches_up_and_positions_equal_end_offsets, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_wait_position_passes_at_once_and_times_out_cleanly, setup,

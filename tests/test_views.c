@@ -150,18 +150,24 @@ static void reader_end(sqlite3 *reader)
     exec_ok(reader, "COMMIT");
 }
 
-/* Folds one event into every view at the next offset of its SKU's partition. */
+/* Folds one event into every view at the next offset of its SKU's partition. Every other event comes with
+ * its canonical JSON, as the projector hands over a compact record, the others without: the views must
+ * make the same rows of both. */
 static struct view_position event_feed(struct fixture *f, const struct event *event)
 {
     int32_t partition = 0;
     for (const char *c = event->sku; *c != '\0'; c++)
         partition = (partition + (unsigned char)*c) % PARTITIONS;
     struct view_position position = {.partition = partition, .offset = f->offsets[partition]++};
+    bool has_json = position.offset % 2 == 0 && domain_event_type_name(event->type) != NULL;
+    char *encoded = has_json ? codec_event_encode(event) : NULL;
+    struct view_json json = {encoded, encoded != NULL ? strlen(encoded) : 0};
     for (int i = 0; i < VIEW_COUNT; i++) {
         const struct view_handle *view = &f->views[i];
-        if (view->ops->apply(view->state, event, position, f->error, sizeof(f->error)) != 0)
+        if (view->ops->apply(view->state, event, position, json, f->error, sizeof(f->error)) != 0)
             fail_msg("%s refused %s: %s", view->ops->name, domain_event_type_name(event->type), f->error);
     }
+    free(encoded);
     return position;
 }
 
@@ -1141,9 +1147,9 @@ static void test_history_refuses_a_duplicate_sequence(void **state)
     struct event again = f->decision.events[0];
     exec_ok(f->views[VIEW_HISTORY].db, "BEGIN");
     struct view_position position = {.partition = 0, .offset = 99};
-    assert_int_equal(
-        view_history_ops.apply(f->views[VIEW_HISTORY].state, &again, position, f->error, sizeof(f->error)),
-        -1);
+    assert_int_equal(view_history_ops.apply(f->views[VIEW_HISTORY].state, &again, position,
+                                            (struct view_json){NULL, 0}, f->error, sizeof(f->error)),
+                     -1);
     assert_non_null(strstr(f->error, "history"));
     exec_ok(f->views[VIEW_HISTORY].db, "ROLLBACK");
 }

@@ -45,8 +45,17 @@ int codec_command_body_decode(enum command_type type, const char *json, size_t j
  * when out of memory. The command must be valid (asserted for the type). */
 char *codec_command_encode(const struct command *command);
 
-/* Decodes an event envelope; same contract as codec_command_decode. */
+/* Decodes an event envelope; same contract as codec_command_decode. Tries codec_event_decode_compact
+ * first: what the encoder wrote is read without cJSON. */
 int codec_event_decode(const char *json, size_t json_bytes, struct event *out, struct codec_error *error);
+
+/* The fast path of codec_event_decode: decodes an event only when it is in the compact form
+ * codec_event_encode writes (no whitespace, keys in table order, strings without escapes, integers as
+ * plain digits) and every field passes the strict checks. Returns 0 with *out filled exactly as
+ * codec_event_decode fills it, and then the input is byte for byte what codec_event_encode(out) writes;
+ * or 1 for any other input (*out is then undefined): only the strict path refuses, and words why. Never
+ * reads past json[json_bytes - 1]; never allocates. */
+int codec_event_decode_compact(const char *json, size_t json_bytes, struct event *out);
 
 /* Encodes an event as compact JSON; same contract as codec_command_encode. */
 char *codec_event_encode(const struct event *event);

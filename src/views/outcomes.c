@@ -18,6 +18,7 @@
 #define OUTCOMES_VIEW_NAME "outcomes"
 
 enum outcomes_statement {
+    OUTCOMES_FIRST,
     OUTCOMES_GET,
     OUTCOMES_DECIDE,
     OUTCOMES_EXTEND,
@@ -27,6 +28,11 @@ enum outcomes_statement {
 };
 
 static const char *const outcomes_statement_sql[OUTCOMES_STATEMENT_COUNT] = {
+    /* The first decision of an id (nearly every event): one statement where a later one takes three. */
+    [OUTCOMES_FIRST] =
+        "INSERT INTO outcomes (command_id, sku, command_type, accepted, reason, detail, decided_ms,"
+        " last_sequence, decision_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1)"
+        " ON CONFLICT (command_id) DO NOTHING",
     [OUTCOMES_GET] = "SELECT sku, accepted, decided_ms, last_sequence FROM outcomes WHERE command_id = ?1",
     /* A new decision of an id replaces the previous one and counts it. */
     [OUTCOMES_DECIDE] =
@@ -91,18 +97,16 @@ static int outcomes_continues(struct outcomes_view *view, const struct event *ev
     return result;
 }
 
-/* Records the event's decision as the command id's outcome, dropping the events of a previous one. */
-static int outcomes_decide(struct outcomes_view *view, const struct event *event, char *error,
-                           size_t error_bytes)
+/* Binds the outcome of the event's decision to OUTCOMES_FIRST or OUTCOMES_DECIDE (same parameters) and
+ * runs it. Returns 0, or -1 with a message. */
+static int outcomes_record(struct outcomes_view *view, enum outcomes_statement kind,
+                           const struct event *event, char *error, size_t error_bytes)
 {
-    sqlite3_stmt *statement = view_statement_reset(view->statements[OUTCOMES_EVENTS_CLEAR]);
-    sqlite3_bind_text(statement, 1, event->command_id, -1, SQLITE_STATIC);
-    if (view_step_done(statement, OUTCOMES_VIEW_NAME, error, error_bytes) != 0) return -1;
-
+    assert(kind == OUTCOMES_FIRST || kind == OUTCOMES_DECIDE);
     bool accepted = event->type != EVENT_COMMAND_REJECTED;
     const char *command_type = domain_command_type_name(outcomes_command_of(event));
     const char *reason = accepted ? "" : domain_reject_reason_code(event->reject_reason);
-    statement = view_statement_reset(view->statements[OUTCOMES_DECIDE]);
+    sqlite3_stmt *statement = view_statement_reset(view->statements[kind]);
     sqlite3_bind_text(statement, 1, event->command_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(statement, 2, event->sku, -1, SQLITE_STATIC);
     sqlite3_bind_text(statement, 3, command_type != NULL ? command_type : "", -1, SQLITE_STATIC);
@@ -112,6 +116,25 @@ static int outcomes_decide(struct outcomes_view *view, const struct event *event
     sqlite3_bind_int64(statement, 7, event->time_ms);
     sqlite3_bind_int64(statement, 8, (sqlite3_int64)event->sequence);
     return view_step_done(statement, OUTCOMES_VIEW_NAME, error, error_bytes);
+}
+
+/* Records the event's decision as the command id's first outcome. Returns 1 recorded, 0 when the id has
+ * one already (nothing changed), or -1 with a message. */
+static int outcomes_first(struct outcomes_view *view, const struct event *event, char *error,
+                          size_t error_bytes)
+{
+    if (outcomes_record(view, OUTCOMES_FIRST, event, error, error_bytes) != 0) return -1;
+    return sqlite3_changes(sqlite3_db_handle(view->statements[OUTCOMES_FIRST])) > 0 ? 1 : 0;
+}
+
+/* Records the event's decision as the command id's outcome, dropping the events of a previous one. */
+static int outcomes_decide(struct outcomes_view *view, const struct event *event, char *error,
+                           size_t error_bytes)
+{
+    sqlite3_stmt *statement = view_statement_reset(view->statements[OUTCOMES_EVENTS_CLEAR]);
+    sqlite3_bind_text(statement, 1, event->command_id, -1, SQLITE_STATIC);
+    if (view_step_done(statement, OUTCOMES_VIEW_NAME, error, error_bytes) != 0) return -1;
+    return outcomes_record(view, OUTCOMES_DECIDE, event, error, error_bytes);
 }
 
 static int outcomes_extend(struct outcomes_view *view, const struct event *event, char *error,
@@ -135,17 +158,22 @@ static int outcomes_event_add(struct outcomes_view *view, const struct event *ev
     return view_step_done(statement, OUTCOMES_VIEW_NAME, error, error_bytes);
 }
 
-static int outcomes_apply(void *state, const struct event *event, struct view_position position, char *error,
-                          size_t error_bytes)
+static int outcomes_apply(void *state, const struct event *event, struct view_position position,
+                          struct view_json json, char *error, size_t error_bytes)
 {
     struct outcomes_view *view = state;
     assert(view != NULL && event != NULL);
+    (void)json;
     if (event->type <= EVENT_NONE || event->type >= EVENT_TYPE_COUNT) return 0; /* no command to speak of */
-    int continues = outcomes_continues(view, event, error, error_bytes);
-    if (continues < 0) return -1;
-    int recorded = continues ? outcomes_extend(view, event, error, error_bytes)
-                             : outcomes_decide(view, event, error, error_bytes);
-    if (recorded != 0) return -1;
+    int first = outcomes_first(view, event, error, error_bytes);
+    if (first < 0) return -1;
+    if (first == 0) { /* the id has an outcome: this event continues that decision or replaces it */
+        int continues = outcomes_continues(view, event, error, error_bytes);
+        if (continues < 0) return -1;
+        int recorded = continues ? outcomes_extend(view, event, error, error_bytes)
+                                 : outcomes_decide(view, event, error, error_bytes);
+        if (recorded != 0) return -1;
+    }
     return outcomes_event_add(view, event, position, error, error_bytes);
 }
 

@@ -62,11 +62,12 @@ static int reservations_settle(struct reservations_view *view, const struct even
 }
 
 static int reservations_apply(void *state, const struct event *event, struct view_position position,
-                              char *error, size_t error_bytes)
+                              struct view_json json, char *error, size_t error_bytes)
 {
     struct reservations_view *view = state;
     assert(view != NULL && event != NULL);
     (void)position;
+    (void)json;
     switch (event->type) {
     case EVENT_STOCK_RESERVED:
         return reservations_create(view, event, error, error_bytes);

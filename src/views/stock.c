@@ -131,12 +131,13 @@ static int stock_transfer(struct stock_view *view, const struct event *event, ch
     return stock_sku_move(view, event, 0, 0, error, error_bytes);
 }
 
-static int stock_apply(void *state, const struct event *event, struct view_position position, char *error,
-                       size_t error_bytes)
+static int stock_apply(void *state, const struct event *event, struct view_position position,
+                       struct view_json json, char *error, size_t error_bytes)
 {
     struct stock_view *view = state;
     assert(view != NULL && event != NULL);
     (void)position;
+    (void)json;
     switch (event->type) {
     case EVENT_SKU_CREATED:
         return stock_sku_define(view, event, error, error_bytes);

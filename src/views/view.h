@@ -19,6 +19,14 @@ struct view_position {
     int64_t offset;
 };
 
+/* An event's canonical JSON (codec_event_encode's bytes, not NUL-terminated) when the projector has it at
+ * hand: the record on the topic was in that form (codec_event_decode_compact read it). text NULL: a view
+ * that needs the JSON encodes the event itself. */
+struct view_json {
+    const char *text;
+    size_t bytes;
+};
+
 /* The write side of a view, driven by the projector. All callbacks run on the projector's thread, inside a
  * transaction the projector opened (and commits together with the view's positions). */
 struct view_ops {
@@ -28,8 +36,8 @@ struct view_ops {
     void *(*open)(sqlite3 *db, char *error, size_t error_bytes);
     /* Folds one event (which may be of a type the view ignores: then it does nothing and returns 0).
      * Returns 0, or -1 with a message on a SQLite error (the projector then rolls the batch back). */
-    int (*apply)(void *state, const struct event *event, struct view_position position, char *error,
-                 size_t error_bytes);
+    int (*apply)(void *state, const struct event *event, struct view_position position, struct view_json json,
+                 char *error, size_t error_bytes);
     /* Finalises the statements. Accepts NULL. */
     void (*close)(void *state);
 };

@@ -71,9 +71,10 @@ static void *ledger_open(sqlite3 *db, char *error, size_t error_bytes)
     return NULL;
 }
 
-static int ledger_apply(void *state, const struct event *event, struct view_position position, char *error,
-                        size_t error_bytes)
+static int ledger_apply(void *state, const struct event *event, struct view_position position,
+                        struct view_json json, char *error, size_t error_bytes)
 {
+    (void)json;
     struct ledger *ledger = state;
     if (event->type == EVENT_COMMAND_REJECTED) return 0; /* ignored: only the position moves past it */
     sqlite3_bind_int(ledger->insert, 1, position.partition);
