@@ -1,13 +1,14 @@
 /* replay.c - benchmark: how fast a view is rebuilt by replaying the events topic, and its memory.
  *
  * Pre-loads N valid events (every SKU created, then receipts, reservations and releases in turn) into
- * <prefix>.events of a real broker, in a child process; then, for each of the stock and history views,
- * times two folds of the whole topic from offset 0: the live fold into an empty database (a new view, or
- * one whose schema changed), then a rebuild (projector_rebuild_request) beside that caught-up live view,
+ * <prefix>.events of a real broker, in a child process; then, for each view of --views (default: all
+ * four), times two folds of the whole topic from offset 0: the live fold into an empty database (a new view,
+ * or one whose schema changed), then a rebuild (projector_rebuild_request) beside that caught-up live view,
  * until it is swapped in. Prints events/s of each and peak RSS. Not a test: it asserts nothing about
  * speed.
  *
- * Usage: bench_replay [--bootstrap H:P] [--events N] [--skus N] [--partitions P] */
+ * Usage: bench_replay [--bootstrap H:P] [--events N] [--skus N] [--partitions P]
+ *                     [--views stock,reservations,history,outcomes] */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -169,7 +170,7 @@ static int replay_view(struct stockd_config *config, const struct view_ops *view
     pthread_create(&thread, NULL, projector_thread, &run);
     static struct projector_status status;
     double seconds = status_wait(run.projector, events, live_done, &status);
-    printf("view %-8s live fold: %llu events in %.2f s: %.0f events/s (%llu batches)\n", view->name,
+    printf("view %-12s live fold: %llu events in %.2f s: %.0f events/s (%llu batches)\n", view->name,
            (unsigned long long)status.events_applied, seconds, (double)status.events_applied / seconds,
            (unsigned long long)status.batches_committed);
     bool live_ok = (long)status.events_applied >= events;
@@ -178,7 +179,7 @@ static int replay_view(struct stockd_config *config, const struct view_ops *view
         projector_rebuild_request(run.projector);
         seconds = status_wait(run.projector, events, rebuild_done, &status);
         rebuild_ok = status.rebuilds_completed == 1 && (long)status.rebuild_events_applied >= events;
-        printf("view %-8s rebuild:   %llu events in %.2f s: %.0f events/s (%s)\n", view->name,
+        printf("view %-12s rebuild:   %llu events in %.2f s: %.0f events/s (%s)\n", view->name,
                (unsigned long long)status.rebuild_events_applied, seconds,
                (double)status.rebuild_events_applied / seconds, rebuild_ok ? "swapped in" : "FAILED");
     }
@@ -188,9 +189,35 @@ static int replay_view(struct stockd_config *config, const struct view_ops *view
     return live_ok && rebuild_ok ? 0 : -1;
 }
 
+/* The views of a comma-separated list, into views (at most 4). Returns how many, or -1 naming the unknown. */
+static int views_parse(const char *list, const struct view_ops **views)
+{
+    static const struct view_ops *const known[] = {&view_stock_ops, &view_reservations_ops, &view_history_ops,
+                                                   &view_outcomes_ops};
+    int count = 0;
+    for (const char *name = list; *name != '\0';) {
+        size_t length = strcspn(name, ",");
+        const struct view_ops *found = NULL;
+        for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+            if (strlen(known[k]->name) == length && strncmp(known[k]->name, name, length) == 0)
+                found = known[k];
+        }
+        if (found == NULL || count == 4) {
+            fprintf(stderr,
+                    "bench_replay: --views: '%.*s' is not one of stock, reservations, history, outcomes\n",
+                    (int)length, name);
+            return -1;
+        }
+        views[count++] = found;
+        name += length + (name[length] == ',');
+    }
+    return count;
+}
+
 int main(int argc, char **argv)
 {
     struct options options = {"127.0.0.1:19092", 1000000, 100000, 6};
+    const char *view_list = "stock,reservations,history,outcomes";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--bootstrap") == 0)
             options.bootstrap = argv[i + 1];
@@ -200,11 +227,16 @@ int main(int argc, char **argv)
             options.skus = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--partitions") == 0)
             options.partitions = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--views") == 0)
+            view_list = argv[i + 1];
         else {
             fprintf(stderr, "bench_replay: unknown option %s\n", argv[i]);
             return 2;
         }
     }
+    const struct view_ops *views[4];
+    int view_count = views_parse(view_list, views);
+    if (view_count <= 0) return 2;
     if (options.skus < 1 || options.skus > options.events) options.skus = options.events;
     log_init(getenv("BENCH_LOG") ? getenv("BENCH_LOG") : "warn");
     static struct stockd_config config;
@@ -232,9 +264,10 @@ int main(int argc, char **argv)
     }
     printf("preloaded %ld events (%ld SKUs, %d partitions) to %s in %.1f s\n", options.events, options.skus,
            options.partitions, topics.events, now_s() - preload_start);
-    int status = replay_view(&config, &view_stock_ops, options.events);
-    if (status == 0) status = replay_view(&config, &view_history_ops, options.events);
-    printf("peak RSS %ld KiB (VmHWM, both replays)\n", rss_kib("VmHWM:"));
+    int status = 0;
+    for (int v = 0; status == 0 && v < view_count; v++)
+        status = replay_view(&config, views[v], options.events);
+    printf("peak RSS %ld KiB (VmHWM, every replay)\n", rss_kib("VmHWM:"));
     if (topics_delete(config.kafka_bootstrap, config.topic_prefix, error, sizeof(error)) != 0)
         fprintf(stderr, "bench_replay: deleting the topics of %s: %s\n", config.topic_prefix, error);
     char command[sizeof(config.data_dir) + 16];
