@@ -81,6 +81,15 @@ static const double age_bounds_s[METRICS_LATENCY_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 };
 
+/* SIGINT or SIGTERM (bench/run's timeout): stop watching, stop stockd, delete the topics. */
+static volatile sig_atomic_t interrupted;
+
+static void interrupt_note(int signal_number)
+{
+    (void)signal_number;
+    interrupted = 1;
+}
+
 static double now_s(void)
 {
     struct timespec now;
@@ -490,6 +499,11 @@ static int run_watch(const struct options *options, pid_t pid, int port, rd_kafk
             return -1;
         }
         double now = now_s();
+        if (interrupted) {
+            fprintf(stderr, "bench_e2e: interrupted: %lld of %ld commands settled\n", scrape->settled,
+                    options->commands);
+            return -1;
+        }
         if (now - timeline->start_s > options->timeout_s) {
             fprintf(stderr, "bench_e2e: gave up after %d s: %lld of %ld commands settled, %lld routed\n",
                     options->timeout_s, scrape->settled, options->commands, scrape->routed);
@@ -575,6 +589,10 @@ int main(int argc, char **argv)
     static struct options options;
     options_parse(argc, argv, &options);
     log_init(getenv("BENCH_LOG") ? getenv("BENCH_LOG") : "warn");
+    struct sigaction action = {.sa_handler = interrupt_note};
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
     if (access(options.stockd, X_OK) != 0) {
         fprintf(stderr, "bench_e2e: %s is not an executable (--stockd PATH)\n", options.stockd);
         return 2;
@@ -595,10 +613,15 @@ int main(int argc, char **argv)
     int result = 1;
     double preload_start = now_s();
     pid_t child = fork();
-    if (child == 0) _exit(preload(&options, topics.commands));
+    if (child == 0) {
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        _exit(preload(&options, topics.commands));
+    }
     int child_status = 0;
-    waitpid(child, &child_status, 0);
-    if (!WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0) {
+    while (waitpid(child, &child_status, 0) < 0 && errno == EINTR)
+        if (interrupted) kill(child, SIGTERM);
+    if (interrupted || !WIFEXITED(child_status) || WEXITSTATUS(child_status) != 0) {
         fprintf(stderr, "bench_e2e: preload failed\n");
         goto out_cleanup;
     }
@@ -636,7 +659,7 @@ int main(int argc, char **argv)
     if (watched != 0 || stopped != 0) {
         char command[sizeof(log_path) + 32];
         snprintf(command, sizeof(command), "tail -n 20 '%s' >&2", log_path);
-        fprintf(stderr, "bench_e2e: last lines of stockd's log:\n");
+        fprintf(stderr, "bench_e2e: last lines of stockd's log (kept: %s):\n", log_path);
         if (system(command) != 0) fprintf(stderr, "bench_e2e: (no log at %s)\n", log_path);
     } else {
         unlink(log_path);
