@@ -66,7 +66,7 @@ struct options {
 
 /* What one /metrics scrape says. */
 struct scrape {
-    long long settled;  /* stockd_commands_total of client commands: every outcome */
+    long long settled;  /* stockd_commands_total of client commands (every outcome) + router dead letters */
     long long rejected; /* ... of those, refused (a reason code) */
     long long routed;   /* stockd_router_commands_total, both results */
     int view_count;
@@ -394,6 +394,9 @@ static void scrape_line(struct scrape *scrape, const char *line)
             scrape->rejected += (long long)value;
     } else if (strcmp(name, "stockd_router_commands_total") == 0) {
         scrape->routed += (long long)value;
+        /* unparseable on <prefix>.commands: settled by the router, never seen by the handler */
+        if (label_get(labels, "result", outcome, sizeof(outcome)) && strcmp(outcome, "dead_lettered") == 0)
+            scrape->settled += (long long)value;
     } else if (strcmp(name, "stockd_view_position") == 0 && label_get(labels, "view", view, sizeof(view)) &&
                label_get(labels, "partition", text, sizeof(text))) {
         int v = scrape_view(scrape, view);
