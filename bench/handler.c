@@ -1,8 +1,8 @@
 /* handler.c - benchmark: how fast the handler drains commands.by-sku with exactly-once, and its memory.
  *
- * Pre-loads N commands (CreateSku for every SKU, then a mix of receipts, reservations, releases,
- * fulfilments, adjustments and transfers with ~10% rejections) into <prefix>.commands.by-sku of a real
- * broker, in a child process; then runs the handler in this process and times the drain. Prints
+ * Pre-loads N commands (bench/workload.h: CreateSku for every SKU, then a mix of receipts, reservations,
+ * releases, fulfilments, adjustments and transfers with ~10% rejections) into <prefix>.commands.by-sku of a
+ * real broker, in a child process; then runs the handler in this process and times the drain. Prints
  * commands/s, transactions, and peak RSS. Not a test: it asserts nothing about speed.
  *
  * Usage: bench_handler [--bootstrap H:P] [--commands N] [--skus N] [--partitions P] [--batch-max N]
@@ -30,6 +30,7 @@
 #include "log.h"
 #include "projector.h"
 #include "views/view.h"
+#include "workload.h"
 
 struct options {
     const char *bootstrap;
@@ -49,88 +50,6 @@ static double now_s(void)
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
-static uint64_t rng_state = 88172645463325252ULL;
-
-static uint64_t rng_next(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
-
-/* Reservations made so far and not yet settled by the workload, to release or fulfil later. */
-#define OPEN_RESERVATIONS_MAX 65536
-static long open_reservations[OPEN_RESERVATIONS_MAX]; /* command index of the ReserveStock */
-static long open_reservation_skus[OPEN_RESERVATIONS_MAX];
-static long open_reservation_count;
-
-/* Takes a random open reservation; -1 when there is none. */
-static long open_reservation_take(long *sku_index)
-{
-    if (open_reservation_count == 0) return -1;
-    long slot = (long)(rng_next() % (uint64_t)open_reservation_count);
-    long reservation = open_reservations[slot];
-    *sku_index = open_reservation_skus[slot];
-    open_reservation_count--;
-    open_reservations[slot] = open_reservations[open_reservation_count];
-    open_reservation_skus[slot] = open_reservation_skus[open_reservation_count];
-    return reservation;
-}
-
-/* The i-th command of the workload: every SKU is created and receives stock at two locations first
- * (when the command count allows), then a mix of 30% receipts, 35% reservations, 20% releases and
- * fulfilments, 3% repeated CreateSku, 6% adjustments, 6% transfers. About 10% of the mix is refused:
- * oversized reservations, settling unknown reservations, creating a SKU twice. */
-static void command_make(const struct options *options, long i, struct command *command)
-{
-    memset(command, 0, sizeof(*command));
-    snprintf(command->command_id, sizeof(command->command_id), "b-%ld", i);
-    long sku_index = i < options->skus ? i : (long)(rng_next() % (uint64_t)options->skus);
-    snprintf(command->location, sizeof(command->location), "WH-%d", (int)(rng_next() % 2));
-    int roll = (int)(rng_next() % 100);
-    command->quantity = 1 + (int64_t)(rng_next() % 5);
-    if (i < options->skus) {
-        command->type = COMMAND_CREATE_SKU;
-        snprintf(command->name, sizeof(command->name), "Bench item %ld", sku_index);
-        command->reorder_point = 10;
-    } else if (i < 3 * options->skus) {
-        /* The initial stock take: each SKU receives stock at WH-0 and WH-1. */
-        sku_index = (i - options->skus) % options->skus;
-        command->type = COMMAND_RECEIVE_STOCK;
-        snprintf(command->location, sizeof(command->location), "WH-%d",
-                 (int)((i - options->skus) / options->skus));
-        command->quantity = 20 + (int64_t)(rng_next() % 60);
-    } else if (roll < 30) {
-        command->type = COMMAND_RECEIVE_STOCK;
-        command->quantity = 20 + (int64_t)(rng_next() % 60);
-    } else if (roll < 65) {
-        command->type = COMMAND_RESERVE_STOCK;
-        snprintf(command->reservation_id, sizeof(command->reservation_id), "r-%ld", i);
-        if (roll >= 60) command->quantity = 100000; /* more than any location holds: insufficient_stock */
-        if (roll < 60 && open_reservation_count < OPEN_RESERVATIONS_MAX) {
-            open_reservations[open_reservation_count] = i;
-            open_reservation_skus[open_reservation_count++] = sku_index;
-        }
-    } else if (roll < 85) {
-        long reservation = roll >= 82 ? -1 : open_reservation_take(&sku_index); /* -1: unknown_reservation */
-        command->type = roll < 75 ? COMMAND_RELEASE_RESERVATION : COMMAND_FULFIL_RESERVATION;
-        snprintf(command->reservation_id, sizeof(command->reservation_id), "r-%ld",
-                 reservation < 0 ? i : reservation);
-    } else if (roll < 88) {
-        command->type = COMMAND_CREATE_SKU; /* again: sku_exists */
-        snprintf(command->name, sizeof(command->name), "Bench item %ld", sku_index);
-    } else if (roll < 94) {
-        command->type = COMMAND_ADJUST_STOCK;
-        command->delta = 1 + (int64_t)(rng_next() % 5);
-        snprintf(command->reason, sizeof(command->reason), "cycle count");
-    } else {
-        command->type = COMMAND_TRANSFER_STOCK;
-        snprintf(command->to_location, sizeof(command->to_location), "WH-%d", 2 + (int)(rng_next() % 2));
-    }
-    snprintf(command->sku, sizeof(command->sku), "SKU-%07ld", sku_index);
-}
-
 /* Child process: produce the workload to by-sku with an idempotent producer, then exit. */
 static int preload(const struct options *options, const char *topic)
 {
@@ -144,7 +63,7 @@ static int preload(const struct options *options, const char *topic)
     if (producer == NULL) return 1;
     static struct command command;
     for (long i = 0; i < options->commands; i++) {
-        command_make(options, i, &command);
+        workload_command_make(options->skus, i, &command);
         char *value = codec_command_encode(&command);
         int32_t partition = murmur2_partition(command.sku, strlen(command.sku), options->partitions);
         while (rd_kafka_producev(

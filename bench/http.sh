@@ -5,6 +5,7 @@
 # Compares the intake with a minimal civetweb handler (bench/http_baseline.c) measured in the same run.
 # Needs a broker (scripts/kafka start) and a release build with the bench targets:
 #   cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build/release
+# The synchronous line (bench/sync_load.py) is key=value pairs, which bench/run reads.
 # Usage: bench/http.sh   (env: STOCKD_BUILD_DIR, BENCH_BOOTSTRAP, BENCH_SECONDS, BENCH_CONNECTIONS,
 #                          BENCH_SYNC_RATE, BENCH_HTTP_THREADS)
 set -euo pipefail

@@ -3,7 +3,8 @@
 
 Sends POST /v1/skus/{sku}/receipts with Prefer: wait=5 at RATE requests/s for SECONDS over keep-alive
 connections (one thread per connection, each on its own schedule, so a slow answer delays only its
-connection), and prints the latency percentiles and how many answers were not 200. Not a test."""
+connection), and prints the latency percentiles and how many answers were not 200 as one line of
+key=value pairs. Not a test."""
 import http.client
 import json
 import sys
@@ -62,9 +63,10 @@ def main():
     def pct(p):
         return latencies[min(n - 1, int(n * p / 100))]
 
-    print(f"sync submit: {n} requests in {took:.1f} s ({n / took:.0f} req/s), "
-          f"p50 {pct(50):.1f} ms, p90 {pct(90):.1f} ms, p99 {pct(99):.1f} ms, max {latencies[-1]:.1f} ms, "
-          f"not 200: {len(failures)} {sorted(set(map(str, failures)))[:5]}")
+    # One line of key=value pairs (bench/run reads it); the statuses other than 200 last, for people.
+    print(f"sync submit: rate_target={rate:g} n={n} seconds={took:.1f} achieved_req_s={n / took:.0f} "
+          f"p50_ms={pct(50):.1f} p90_ms={pct(90):.1f} p99_ms={pct(99):.1f} max_ms={latencies[-1]:.1f} "
+          f"not_200={len(failures)} {sorted(set(map(str, failures)))[:5]}")
 
 
 if __name__ == "__main__":

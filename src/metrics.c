@@ -285,6 +285,7 @@ static const char *const http_methods[HTTP_METHODS] = {"GET",    "HEAD",  "POST"
 /* A series key packs route (6 bits), method (3) and status (10) and adds 1, so that 0 means empty. */
 _Static_assert(METRICS_HTTP_ROUTES_MAX <= 64 && HTTP_METHODS <= 8, "key fields fit");
 _Static_assert(2 * METRICS_HTTP_ROUTE_BYTES_MAX + 64 < LABELS_BYTES_MAX, "route, method, status, le fit");
+_Static_assert(2 * METRICS_VIEW_NAME_BYTES_MAX + 64 < LABELS_BYTES_MAX, "view, le fit");
 _Static_assert((METRICS_HTTP_SERIES_MAX & (METRICS_HTTP_SERIES_MAX - 1)) == 0, "power of two");
 _Static_assert((METRICS_HTTP_ROUTES_MAX & (METRICS_HTTP_ROUTES_MAX - 1)) == 0, "power of two");
 
@@ -296,6 +297,8 @@ static struct {
     _Atomic uint64_t transactions[METRICS_STAGE_COUNT][2]; /* [stage][committed] */
     struct histogram batch_sizes[METRICS_STAGE_COUNT];
     struct histogram latencies[METRICS_LATENCY_COUNT];
+    _Atomic(const char *) views[METRICS_VIEWS_MAX];
+    struct histogram view_commit_ages[METRICS_VIEWS_MAX + 1];                 /* the last: "other" */
     _Atomic int64_t lag_plus_one[METRICS_STAGE_COUNT][STOCKD_PARTITIONS_MAX]; /* 0: not owned */
     _Atomic(const char *) http_routes[METRICS_HTTP_ROUTES_MAX];
     struct histogram http_seconds[METRICS_HTTP_ROUTES_MAX + 1]; /* the last: overflow */
@@ -322,11 +325,10 @@ void metrics_latency_local_add(struct metrics_latency_local *local, int64_t dura
     local->count++;
 }
 
-void metrics_latency_merge(enum metrics_latency which, struct metrics_latency_local *local)
+/* Adds local's observations to a latency histogram and zeroes local. */
+static void latency_local_merge(struct histogram *histogram, struct metrics_latency_local *local)
 {
-    assert(which >= 0 && which < METRICS_LATENCY_COUNT && local != NULL);
     if (local->count == 0) return;
-    struct histogram *histogram = &registry.latencies[which];
     for (int i = 0; i <= METRICS_LATENCY_BUCKETS; i++) {
         if (local->bucket_counts[i] != 0)
             atomic_fetch_add_explicit(&histogram->bucket_counts[i], local->bucket_counts[i],
@@ -336,10 +338,43 @@ void metrics_latency_merge(enum metrics_latency which, struct metrics_latency_lo
     memset(local, 0, sizeof(*local));
 }
 
+void metrics_latency_merge(enum metrics_latency which, struct metrics_latency_local *local)
+{
+    assert(which >= 0 && which < METRICS_LATENCY_COUNT && local != NULL);
+    latency_local_merge(&registry.latencies[which], local);
+}
+
 void metrics_latency_observe(enum metrics_latency which, int64_t duration_us)
 {
     assert(which >= 0 && which < METRICS_LATENCY_COUNT);
     histogram_observe(&registry.latencies[which], &latency_spec, duration_us);
+}
+
+/* ---- views ------------------------------------------------------------------------------------------ */
+
+/* The slot of a view name, claimed on first use; METRICS_VIEWS_MAX ("other") when all are taken. Slots are
+ * never freed and every thread scans them in the same order, so a name gets exactly one slot. */
+static int view_slot(const char *view_name)
+{
+    if (strnlen(view_name, METRICS_VIEW_NAME_BYTES_MAX + 1) > METRICS_VIEW_NAME_BYTES_MAX)
+        return METRICS_VIEWS_MAX;
+    for (int slot = 0; slot < METRICS_VIEWS_MAX; slot++) {
+        const char *held = atomic_load(&registry.views[slot]);
+        if (held == NULL) {
+            const char *expected = NULL;
+            if (atomic_compare_exchange_strong(&registry.views[slot], &expected, view_name)) return slot;
+            held = expected; /* another thread took it meanwhile: maybe for this very name */
+        }
+        if (held == view_name || strcmp(held, view_name) == 0) return slot;
+    }
+    return METRICS_VIEWS_MAX;
+}
+
+void metrics_view_commit_age_merge(const char *view_name, struct metrics_latency_local *local)
+{
+    assert(view_name != NULL && local != NULL);
+    if (local->count == 0) return;
+    latency_local_merge(&registry.view_commit_ages[view_slot(view_name)], local);
 }
 
 /* ---- stages ----------------------------------------------------------------------------------------------
@@ -597,6 +632,30 @@ static int write_latencies(struct metrics_text *out)
     return 0;
 }
 
+static int write_view_commit_ages(struct metrics_text *out)
+{
+    static const char *const name = "stockd_view_commit_age_seconds";
+    if (metrics_text_family(out, name, "histogram",
+                            "From an event's record timestamp on <prefix>.events to the commit of the live "
+                            "view batch that holds it.") != 0)
+        return -1;
+    for (int slot = 0; slot <= METRICS_VIEWS_MAX; slot++) {
+        const char *view_name = slot < METRICS_VIEWS_MAX ? atomic_load(&registry.views[slot]) : "other";
+        const struct histogram *histogram = &registry.view_commit_ages[slot];
+        if (view_name == NULL) continue;
+        if (slot == METRICS_VIEWS_MAX) {
+            uint64_t count = 0;
+            for (int i = 0; i <= METRICS_LATENCY_BUCKETS; i++)
+                count += atomic_load(&histogram->bucket_counts[i]);
+            if (count == 0) continue;
+        }
+        char labels[LABELS_BYTES_MAX];
+        labels_make(labels, sizeof(labels), "view", view_name, NULL, NULL, NULL, NULL);
+        if (histogram_write(out, name, labels, histogram, &latency_spec) != 0) return -1;
+    }
+    return 0;
+}
+
 static int write_lag(struct metrics_text *out)
 {
     static const char *const name = "stockd_consumer_lag";
@@ -674,7 +733,7 @@ int metrics_write_all(struct metrics_text *out)
 {
     assert(out != NULL);
     if (write_commands(out) != 0 || write_stages(out) != 0 || write_latencies(out) != 0 ||
-        write_lag(out) != 0 || write_http(out) != 0)
+        write_view_commit_ages(out) != 0 || write_lag(out) != 0 || write_http(out) != 0)
         return -1;
     return out->failed ? -1 : 0;
 }

@@ -83,6 +83,19 @@ void metrics_latency_merge(enum metrics_latency which, struct metrics_latency_lo
 /* One observation straight into the registry (three atomic adds). */
 void metrics_latency_observe(enum metrics_latency which, int64_t duration_us);
 
+/* ---- views: the age of an event when its view commits it ---------------------------------------------
+ * stockd_view_commit_age_seconds{view}: from an event record's timestamp on <prefix>.events (CreateTime:
+ * the handler's producer stamps it when it produces the event, before its transaction commits) to the SQLite
+ * commit of the live fold's batch that holds it; latency buckets. Rebuilds are not counted. At most
+ * METRICS_VIEWS_MAX view names get a series; further names, and longer ones, count into view="other". */
+
+#define METRICS_VIEWS_MAX           8
+#define METRICS_VIEW_NAME_BYTES_MAX 64 /* longer names count into "other" (projector.h allows 31) */
+
+/* Adds local's observations (ages in microseconds) to the view's histogram and zeroes local. view_name must
+ * live as long as the process (a view_ops name): it is kept by pointer, never copied. Lock-free. */
+void metrics_view_commit_age_merge(const char *view_name, struct metrics_latency_local *local);
+
 /* ---- stages: commands, transactions, batches, consumer lag -------------------------------------------- */
 
 enum metrics_stage {

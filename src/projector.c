@@ -23,6 +23,7 @@
 #include "domain/codec.h"
 #include "kafka/client.h"
 #include "log.h"
+#include "metrics.h"
 #include "store/schema_files.h"
 #include "store/sqlite_util.h"
 
@@ -217,6 +218,10 @@ struct projector {
     int64_t rebuild_committed_ms; /* when the rebuild last committed */
     int64_t ends_due_ms;
     int failures;
+    /* Record timestamps (Unix ms) of the events in the open live batch: their ages are observed when it
+     * commits (stockd_view_commit_age_seconds). */
+    int64_t batch_timestamps_ms[PROJECTOR_LIVE_BATCH_EVENTS_MAX];
+    int batch_timestamp_count;
 
     /* Shared with readers, waiters and status, under state_mutex; state_changed is signalled on commit. */
     pthread_mutex_t state_mutex;
@@ -1173,6 +1178,16 @@ static void fold_prefetch_kick(struct projector *projector, struct fold *fold)
     rd_kafka_topic_partition_list_destroy(list);
 }
 
+/* The live batch committed: each of its events is now as old as its record timestamp says. */
+static void live_commit_ages_observe(struct projector *projector)
+{
+    int64_t now_us = kafka_now_ms() * 1000;
+    struct metrics_latency_local ages = {.count = 0};
+    for (int i = 0; i < projector->batch_timestamp_count; i++)
+        metrics_latency_local_add(&ages, now_us - projector->batch_timestamps_ms[i] * 1000);
+    metrics_view_commit_age_merge(projector->view->name, &ages);
+}
+
 /* Folds one batch of the live consumer: polls until the batch is full, old (PROJECTOR_LIVE_BATCH_MS after
  * its first event) or the poll runs dry (only the first poll waits, up to timeout_ms), then commits the
  * events with the consumer's positions; commits too when only the positions moved (past a transaction
@@ -1185,6 +1200,7 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
     int status = 0;
     int64_t ends_ms = INT64_MAX; /* set by the first event */
     for (int polls = 0; status == 0 && consumed < PROJECTOR_LIVE_BATCH_EVENTS_MAX; polls++) {
+        projector->batch_timestamp_count = 0;
         rd_kafka_message_t *message = rd_kafka_consumer_poll(live->consumer, polls == 0 ? timeout_ms : 0);
         if (message == NULL) break;
         if (polls == 0) ends_ms = monotonic_ms() + PROJECTOR_LIVE_BATCH_MS;
@@ -1194,6 +1210,11 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
             continue;
         }
         assert(message->partition >= 0 && message->partition < projector->partition_count); /* assigned */
+        rd_kafka_timestamp_type_t timestamp_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+        int64_t timestamp_ms = rd_kafka_message_timestamp(message, &timestamp_type); /* before fold_event */
+        assert(projector->batch_timestamp_count <= consumed); /* so below PROJECTOR_LIVE_BATCH_EVENTS_MAX */
+        if (timestamp_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && timestamp_ms > 0)
+            projector->batch_timestamps_ms[projector->batch_timestamp_count++] = timestamp_ms;
         if ((status = fold_event(projector, live, message, error, error_bytes)) == 0) consumed++;
         if (consumed % PROJECTOR_CHUNK_EVENTS != 0) continue;
         fold_prefetch_kick(projector, live);
@@ -1209,6 +1230,7 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
             live->batch_applied = 0;
             live->batch_undecodable = 0;
             if (committed > 0) live_publish(projector, applied, undecodable, true);
+            live_commit_ages_observe(projector);
             return consumed;
         }
         status = STEP_FAILED;

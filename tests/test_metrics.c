@@ -635,6 +635,47 @@ static void test_http_series_past_the_bound_count_into_overflow_never_grow(void 
     free(text);
 }
 
+/* ---- views --------------------------------------------------------------------------------------------- */
+
+/* View names must live as long as the process: these do. */
+static char many_views[METRICS_VIEWS_MAX + 3][32];
+
+static void test_view_commit_ages_by_view_and_past_the_bound_into_other(void **state)
+{
+    (void)state;
+    struct metrics_latency_local local = {.count = 0};
+    metrics_latency_local_add(&local, 3000); /* <= 0.005 */
+    metrics_latency_local_add(&local, -7);   /* a clock step: 0 */
+    metrics_view_commit_age_merge("stock", &local);
+    assert_int_equal(local.count, 0); /* merged and zeroed */
+    metrics_latency_local_add(&local, 600000);
+    metrics_view_commit_age_merge("stock", &local);
+    metrics_view_commit_age_merge("history", &local); /* empty: claims no series */
+    for (int i = 0; i < METRICS_VIEWS_MAX + 3; i++) {
+        snprintf(many_views[i], sizeof(many_views[i]), "view-%d", i);
+        metrics_latency_local_add(&local, 10);
+        metrics_view_commit_age_merge(many_views[i], &local);
+    }
+    static char long_name[METRICS_VIEW_NAME_BYTES_MAX + 2];
+    memset(long_name, 'v', sizeof(long_name) - 1);
+    metrics_latency_local_add(&local, 10);
+    metrics_view_commit_age_merge(long_name, &local);
+    char *text = render();
+    assert_int_equal(sample_value(text, "stockd_view_commit_age_seconds_bucket{view=\"stock\",le=\"0.005\"}"),
+                     2);
+    assert_int_equal(sample_value(text, "stockd_view_commit_age_seconds_bucket{view=\"stock\",le=\"0.5\"}"),
+                     2);
+    assert_int_equal(sample_value(text, "stockd_view_commit_age_seconds_bucket{view=\"stock\",le=\"1\"}"), 3);
+    assert_non_null(strstr(text, "stockd_view_commit_age_seconds_sum{view=\"stock\"} 0.603000\n"));
+    assert_int_equal(sample_value(text, "stockd_view_commit_age_seconds_count{view=\"history\"}"), -1);
+    /* "stock" took one slot: METRICS_VIEWS_MAX - 1 of the many, then 4 more and the long name into other */
+    assert_int_equal(lines_starting_with(text, "stockd_view_commit_age_seconds_count{view=\"view-"),
+                     METRICS_VIEWS_MAX - 1);
+    assert_int_equal(sample_value(text, "stockd_view_commit_age_seconds_count{view=\"other\"}"), 5);
+    exposition_check(text);
+    free(text);
+}
+
 /* ---- threads ------------------------------------------------------------------------------------------- */
 
 static void *observer_run(void *argument)
@@ -710,7 +751,8 @@ static void test_write_all_of_an_empty_registry_is_valid(void **state)
     char *text = render();
     int samples = exposition_check(text);
     assert_true(samples > 0);
-    assert_int_equal(lines_starting_with(text, "# TYPE "), 9);
+    assert_int_equal(lines_starting_with(text, "# TYPE "), 10);
+    assert_int_equal(lines_starting_with(text, "stockd_view_commit_age_seconds"), 0);
     assert_int_equal(lines_starting_with(text, "stockd_http_requests_total{"), 0);
     free(text);
 }
@@ -733,6 +775,7 @@ int main(void)
         cmocka_unit_test_setup(test_http_series_by_route_method_status, setup),
         cmocka_unit_test_setup(test_http_routes_past_the_bound_count_into_overflow, setup),
         cmocka_unit_test_setup(test_http_series_past_the_bound_count_into_overflow_never_grow, setup),
+        cmocka_unit_test_setup(test_view_commit_ages_by_view_and_past_the_bound_into_other, setup),
         cmocka_unit_test_setup(test_threads_observing_at_once_give_exact_totals, setup),
         cmocka_unit_test_setup(test_write_all_of_an_empty_registry_is_valid, setup),
     };

@@ -52,7 +52,7 @@
 #define REBUILD_EXTRA  10000 /* at most this many more events produced while a rebuild runs */
 #define PRODUCE_CHUNK  200
 #define TEST_VIEW_NAME "tally"
-#define TEST_COUNT_MAX 17
+#define TEST_COUNT_MAX 25
 
 /* ---- the tally view ----------------------------------------------------------------------------------- */
 
@@ -820,6 +820,36 @@ static void test_apply_failure_rolls_back_and_retries(void **state)
     assert_int_equal(status.events_applied, 500);
 }
 
+/* stockd_view_commit_age_seconds counts each event once, when its live batch commits: not the batches
+ * rolled back, not a rebuild. */
+static void test_commit_age_observed_once_per_committed_event(void **state)
+{
+    struct fixture *f = *state;
+    metrics_reset(); /* no fold runs yet */
+    events_produce(f, 700);
+    produced_flush();
+    atomic_store(&tally_failures_to_inject, 2);
+    projector_start(f);
+    caught_up_wait(f, false);
+    projector_rebuild_request(f->projector);
+    static struct projector_status status;
+    for (int waited_ms = 0; waited_ms < WAIT_MS_MAX; waited_ms += 10) {
+        projector_status_get(f->projector, &status);
+        if (status.rebuilds_completed > 0) break;
+        sleep_ms(10);
+    }
+    assert_int_equal(status.rebuilds_completed, 1);
+    assert_int_equal(status.batches_failed, 2);
+    struct metrics_text text;
+    metrics_text_init(&text);
+    assert_int_equal(metrics_write_all(&text), 0);
+    const char *count =
+        strstr(text.data, "stockd_view_commit_age_seconds_count{view=\"" TEST_VIEW_NAME "\"} ");
+    assert_non_null(count);
+    assert_int_equal(strtol(strchr(count, ' ') + 1, NULL, 10), 700);
+    metrics_text_free(&text);
+}
+
 static void test_older_schema_version_is_deleted_at_create(void **state)
 {
     struct fixture *f = *state;
@@ -1121,6 +1151,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_undecodable_events_in_decoded_chunks_are_skipped_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_apply_failure_rolls_back_and_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_age_observed_once_per_committed_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_older_schema_version_is_deleted_at_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leftover_rebuild_is_removed_at_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild_swaps_in_equal_database_while_readers_query, setup,
