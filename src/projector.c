@@ -1199,8 +1199,8 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
     int consumed = 0;
     int status = 0;
     int64_t ends_ms = INT64_MAX; /* set by the first event */
+    projector->batch_timestamp_count = 0;
     for (int polls = 0; status == 0 && consumed < PROJECTOR_LIVE_BATCH_EVENTS_MAX; polls++) {
-        projector->batch_timestamp_count = 0;
         rd_kafka_message_t *message = rd_kafka_consumer_poll(live->consumer, polls == 0 ? timeout_ms : 0);
         if (message == NULL) break;
         if (polls == 0) ends_ms = monotonic_ms() + PROJECTOR_LIVE_BATCH_MS;
