@@ -662,9 +662,7 @@ static void worker_destroy(struct handler_worker *worker)
     free(worker);
 }
 
-/* Worker 0 keeps the transactional id of a one-thread handler, <prefix>-handler-<instance.id>; worker k
- * takes <prefix>-handler-<instance.id>/k. '/' is outside instance.id's charset, so no other instance's
- * worker can ever share an id: each is stable across restarts and unique among live instances. */
+/* Names and transactional ids: stage_threads_worker_names. */
 static struct handler_worker *worker_create(const struct stockd_config *config, int index, char *error,
                                             size_t error_bytes)
 {
@@ -678,15 +676,8 @@ static struct handler_worker *worker_create(const struct stockd_config *config, 
     if (worker->restore_slots == NULL || worker->submitted_ms == NULL) goto out_memory;
     kafka_topics_names(config->topic_prefix, &worker->topics);
     snprintf(worker->group_id, sizeof(worker->group_id), "%s-handler", config->topic_prefix);
-    if (index == 0) {
-        snprintf(worker->name, sizeof(worker->name), "%s", COMPONENT);
-        snprintf(worker->transactional_id, sizeof(worker->transactional_id), "%s-handler-%s",
-                 config->topic_prefix, config->instance_id);
-    } else {
-        snprintf(worker->name, sizeof(worker->name), "%s/%d", COMPONENT, index);
-        snprintf(worker->transactional_id, sizeof(worker->transactional_id), "%s-handler-%s/%d",
-                 config->topic_prefix, config->instance_id, index);
-    }
+    stage_threads_worker_names(config, COMPONENT, index, worker->name, sizeof(worker->name),
+                               worker->transactional_id, sizeof(worker->transactional_id));
     for (int i = 0; i < STOCKD_PARTITIONS_MAX; i++)
         worker->delivered_offset_max[i] = -1;
     static const struct eos_stage_ops ops = {

@@ -147,8 +147,7 @@ static void worker_destroy(struct router_worker *worker)
     free(worker);
 }
 
-/* Worker 0 keeps the transactional id of a one-thread router, <prefix>-router-<instance.id>; worker k takes
- * <prefix>-router-<instance.id>/k ('/' is outside instance.id's charset: unique among instances). */
+/* Names and transactional ids: stage_threads_worker_names. */
 static struct router_worker *worker_create(const struct stockd_config *config, int index, char *error,
                                            size_t error_bytes)
 {
@@ -161,15 +160,8 @@ static struct router_worker *worker_create(const struct stockd_config *config, i
     worker->config = config;
     kafka_topics_names(config->topic_prefix, &worker->topics);
     snprintf(worker->group_id, sizeof(worker->group_id), "%s-router", config->topic_prefix);
-    if (index == 0) {
-        snprintf(worker->name, sizeof(worker->name), "%s", COMPONENT);
-        snprintf(worker->transactional_id, sizeof(worker->transactional_id), "%s-router-%s",
-                 config->topic_prefix, config->instance_id);
-    } else {
-        snprintf(worker->name, sizeof(worker->name), "%s/%d", COMPONENT, index);
-        snprintf(worker->transactional_id, sizeof(worker->transactional_id), "%s-router-%s/%d",
-                 config->topic_prefix, config->instance_id, index);
-    }
+    stage_threads_worker_names(config, COMPONENT, index, worker->name, sizeof(worker->name),
+                               worker->transactional_id, sizeof(worker->transactional_id));
     static const struct eos_stage_ops ops = {
         .process = on_process,
         .committed = on_committed,

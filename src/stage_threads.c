@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "limits.h"
@@ -65,4 +66,21 @@ int stage_threads_run(stage_threads_run_fn run, void *const *workers, int count,
     for (int i = 0; i < started; i++)
         pthread_join(ids[i], NULL);
     return atomic_load(&shared.failed) > 0 ? -1 : 0;
+}
+
+void stage_threads_worker_names(const struct stockd_config *config, const char *stage, int index, char *name,
+                                size_t name_bytes, char *transactional_id, size_t transactional_id_bytes)
+{
+    assert(config != NULL && stage != NULL && name != NULL && transactional_id != NULL);
+    assert(index >= 0 && index < STOCKD_STAGE_THREADS_MAX);
+    int name_length = index == 0 ? snprintf(name, name_bytes, "%s", stage)
+                                 : snprintf(name, name_bytes, "%s/%d", stage, index);
+    int id_length = index == 0 ? snprintf(transactional_id, transactional_id_bytes, "%s-%s-%s",
+                                          config->topic_prefix, stage, config->instance_id)
+                               : snprintf(transactional_id, transactional_id_bytes, "%s-%s-%s/%d",
+                                          config->topic_prefix, stage, config->instance_id, index);
+    assert(name_length > 0 && (size_t)name_length < name_bytes);
+    assert(id_length > 0 && (size_t)id_length < transactional_id_bytes);
+    (void)name_length;
+    (void)id_length;
 }

@@ -6,6 +6,9 @@
 #define STOCKD_STAGE_THREADS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
+
+#include "config.h"
 
 /* One worker's loop: runs until *stop is true; returns 0 on a clean stop, -1 when it could not go on. */
 typedef int (*stage_threads_run_fn)(void *worker, const atomic_bool *stop);
@@ -14,5 +17,12 @@ typedef int (*stage_threads_run_fn)(void *worker, const atomic_bool *stop);
  * thread each otherwise, until *stop is true or a worker fails (then the others are stopped too). Returns
  * when every worker returned: 0 when all stopped cleanly, -1 when one failed or could not be started. */
 int stage_threads_run(stage_threads_run_fn run, void *const *workers, int count, const atomic_bool *stop);
+
+/* Names worker index of stage ("handler", "router"): its log component and client role (stage for worker
+ * 0, "stage/k" for worker k) and its transactional id (<prefix>-<stage>-<instance.id>, then "/k"). Worker
+ * 0 keeps the id of a one-thread stage; '/' is outside instance.id's charset, so no worker of another
+ * instance can share an id, and each is stable across restarts. Both outputs must fit (asserted). */
+void stage_threads_worker_names(const struct stockd_config *config, const char *stage, int index, char *name,
+                                size_t name_bytes, char *transactional_id, size_t transactional_id_bytes);
 
 #endif
