@@ -73,6 +73,17 @@
  * last commit keeps collecting until then. At 500 sync submits/s (bench/http.sh): p50 34-35 ms -> 25-27 ms,
  * p99 89-103 -> 63-93 ms (0, 4, 6 and 10 ms compared: 4 and 6 best). A lone command is not delayed. */
 #define EOS_COMMIT_GAP_MS 4
+/* How long the group waits for a member that vanished (kill -9, a cut network) before its partitions move:
+ * the floor of the time to recover from a crashed instance. 6 s is the broker's default
+ * group.min.session.timeout.ms, the lowest it accepts; 10 s gave 12.1 s from kill -9 to every partition
+ * answering again (tests/chaos/instances). Heartbeats come from librdkafka's own thread, not the loop, so a
+ * busy loop does not miss them.
+ * A member that stops cleanly (SIGTERM) leaves the group at once, but the others learn of the rebalance
+ * only from their next heartbeat's answer: with librdkafka's default 3 s between heartbeats, every
+ * partition stalled 1.4-3.0 s after a SIGTERM (tests/chaos/instances). 500 ms: twelve heartbeats per
+ * session, a negligible load on the coordinator. */
+#define EOS_SESSION_TIMEOUT_MS    "6000"
+#define EOS_HEARTBEAT_INTERVAL_MS "500"
 /* Consumer lag is sampled at most this often: it reads librdkafka's cached watermarks, no round trip. */
 #define EOS_LAG_SAMPLE_INTERVAL_MS 1000
 
@@ -434,7 +445,8 @@ static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t 
         kafka_conf_set(conf, "enable.auto.offset.store", "false", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "auto.offset.reset", "earliest", error, error_bytes) != 0 ||
-        kafka_conf_set(conf, "session.timeout.ms", "10000", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "session.timeout.ms", EOS_SESSION_TIMEOUT_MS, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "heartbeat.interval.ms", EOS_HEARTBEAT_INTERVAL_MS, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queued.min.messages", EOS_PREFETCH_MESSAGES, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queued.max.messages.kbytes", EOS_PREFETCH_KBYTES, error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);
