@@ -82,8 +82,15 @@
  * only from their next heartbeat's answer: with librdkafka's default 3 s between heartbeats, every
  * partition stalled 1.4-3.0 s after a SIGTERM (tests/chaos/instances). 500 ms: twelve heartbeats per
  * session, a negligible load on the coordinator. */
-#define EOS_SESSION_TIMEOUT_MS    "6000"
-#define EOS_HEARTBEAT_INTERVAL_MS "500"
+#define EOS_SESSION_TIMEOUT_MS "6000"
+/* transaction.timeout.ms bounds how long a crashed instance's open transaction blocks the new owner of its
+ * partitions (committed offsets with require_stable, the shard restore reading to the last stable offset):
+ * the coordinator aborts it this long after it began, plus its sweep interval (the broker's
+ * transaction.abort.timed.out.transaction.cleanup.interval.ms, 1 s in scripts/kafka). At 10 s a kill -9
+ * stalled the partitions 14 s; 5 s keeps it near the session timeout. A batch's transaction lasts
+ * milliseconds; one that a broker outage holds longer is aborted and its batch retried. */
+#define EOS_TRANSACTION_TIMEOUT_MS "5000"
+#define EOS_HEARTBEAT_INTERVAL_MS  "500"
 /* Consumer lag is sampled at most this often: it reads librdkafka's cached watermarks, no round trip. */
 #define EOS_LAG_SAMPLE_INTERVAL_MS 1000
 
@@ -478,9 +485,8 @@ static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *s
 {
     rd_kafka_conf_t *conf = kafka_conf_new(stage->config, stage->name, error, error_bytes);
     if (conf == NULL) return NULL;
-    /* transaction.timeout.ms bounds how long a crashed instance's open transaction blocks readers. */
     if (kafka_conf_set(conf, "transactional.id", stage->transactional_id, error, error_bytes) != 0 ||
-        kafka_conf_set(conf, "transaction.timeout.ms", "10000", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "transaction.timeout.ms", EOS_TRANSACTION_TIMEOUT_MS, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "partitioner", "murmur2_random", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "linger.ms", EOS_LINGER_MS, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "retry.backoff.ms", EOS_RETRY_BACKOFF_MS, error, error_bytes) != 0) {

@@ -124,6 +124,16 @@ class StockdProcess:
         if not self.running():
             return self.process.returncode if self.process else 0
         self.process.send_signal(signal.SIGTERM)
+        return self.wait_exit(timeout_s)
+
+    def signal_term(self):
+        """Sends SIGTERM without waiting (wait_exit then reaps)."""
+        if self.running():
+            self.process.send_signal(signal.SIGTERM)
+
+    def wait_exit(self, timeout_s=STOP_TIMEOUT_S):
+        """Waits for the exit. Returns the status; raises RuntimeError after timeout_s (the process is then
+        killed)."""
         try:
             return self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
