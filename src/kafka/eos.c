@@ -19,7 +19,8 @@
  * total time) and the stop flag, looked at between calls.
  *
  * The transactional calls that librdkafka lets an application resume after a timeout (init_transactions,
- * commit_transaction, abort_transaction: call it again and it goes on where it was) wait at most
+ * send_offsets_to_transaction, commit_transaction, abort_transaction: call it again and it goes on where it
+ * was) wait at most
  * EOS_CALL_SLICE_MS each, so that a SIGTERM is seen within that even while a broker is away; a healthy
  * commit takes a few ms and never meets the slice. */
 #define EOS_CALL_SLICE_MS 500
@@ -38,8 +39,8 @@
 #define EOS_IDLE_POLL_MS     100
 /* Fetching the committed offsets of newly assigned partitions (with require_stable, waiting for the previous
  * owner's transaction): attempts of EOS_COMMITTED_TIMEOUT_MS each. When they all fail the stage takes no
- * partition on unknown offsets: it assigns nothing and rejoins. 6 x 5 s covers a 10 s transaction timeout
- * of the previous owner with room to spare. */
+ * partition on unknown offsets: it assigns nothing and rejoins. 6 x 5 s covers the previous owner's 5 s
+ * transaction timeout plus the broker's sweep interval (10 s by default) with room to spare. */
 #define EOS_COMMITTED_TIMEOUT_MS 5000
 #define EOS_COMMITTED_ATTEMPTS   6
 /* A batch stops collecting this long after its first message. With a poll_timeout_ms above 0 and a steady
