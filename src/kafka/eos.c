@@ -50,11 +50,14 @@
 #define EOS_COMMIT_GAP_MS 4
 /* Consumer lag is sampled at most this often: it reads librdkafka's cached watermarks, no round trip. */
 #define EOS_LAG_SAMPLE_INTERVAL_MS 1000
+/* How long the producer's creation waits for the output topics' metadata (best effort). */
+#define EOS_WARM_TIMEOUT_MS 5000
 
 struct eos_stage {
     const struct stockd_config *config;
     char name[32];
     char input_topic[256];
+    char output_topics[EOS_OUTPUT_TOPICS_MAX][256]; /* "" for an unused slot */
     char group_id[256];
     char transactional_id[256];
     int32_t batch_max;
@@ -116,6 +119,14 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
         if (stage->batch == NULL) snprintf(error, error_bytes, "out of memory");
         eos_stage_destroy(stage);
         return NULL;
+    }
+    for (size_t i = 0; i < EOS_OUTPUT_TOPICS_MAX; i++) {
+        if (settings->output_topics[i] != NULL &&
+            copy_string(stage->output_topics[i], sizeof(stage->output_topics[i]), settings->output_topics[i],
+                        "output topic", error, error_bytes) != 0) {
+            eos_stage_destroy(stage);
+            return NULL;
+        }
     }
     stage->config = config;
     stage->batch_max = settings->batch_max;
@@ -393,6 +404,20 @@ static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t 
 
 /* The transactional producer; init_transactions fences any older incarnation of this transactional id and
  * aborts its open transaction. Retries while the broker is unreachable, until stop. */
+/* Fetches the output topics' metadata (best effort: a cold topic is only slower). */
+static void producer_warm(struct eos_stage *stage, rd_kafka_t *producer)
+{
+    const char *topics[EOS_OUTPUT_TOPICS_MAX];
+    size_t count = 0;
+    for (size_t i = 0; i < EOS_OUTPUT_TOPICS_MAX; i++) {
+        if (stage->output_topics[i][0] != '\0') topics[count++] = stage->output_topics[i];
+    }
+    char error[256];
+    if (kafka_topics_warm(producer, topics, count, EOS_WARM_TIMEOUT_MS, error, sizeof(error)) != 0)
+        log_warn(stage->name, "metadata of the output topics: %s (the first transaction may wait for it)",
+                 error);
+}
+
 static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *stop, char *error,
                                    size_t error_bytes)
 {
@@ -415,7 +440,10 @@ static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *s
     if (producer == NULL) return NULL;
     while (!atomic_load(stop)) {
         rd_kafka_error_t *failure = rd_kafka_init_transactions(producer, EOS_CALL_TIMEOUT_MS);
-        if (failure == NULL) return producer;
+        if (failure == NULL) {
+            producer_warm(stage, producer);
+            return producer;
+        }
         bool retriable = rd_kafka_error_is_retriable(failure);
         snprintf(error, error_bytes, "init_transactions: %s", rd_kafka_error_string(failure));
         rd_kafka_error_destroy(failure);
