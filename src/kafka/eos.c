@@ -27,11 +27,12 @@
 #define EOS_BACKOFF_MAX_MS 1000
 /* begin_transaction failures in a row after which the clients are recreated. */
 #define EOS_BEGIN_FAILURES_MAX 5
-/* Prefetched input per partition: librdkafka's defaults (100,000 messages, 64 MiB per partition) would be
- * most of the memory budget of an instance; 10,000 messages or 4 MiB per partition still hold several
- * full batches. */
+/* Prefetched input: librdkafka's defaults (100,000 messages, 64 MiB) would be most of the memory budget of
+ * an instance. 10,000 messages per partition or 1 MiB of payload in the consumer's queue still hold more
+ * than a full batch (about 7,000 commands) while the previous transaction commits; 4 MiB had cost 30-40 MB
+ * of peak RSS with two handler threads at the same CPU per command (bench_handler, 300k commands). */
 #define EOS_PREFETCH_MESSAGES "10000"
-#define EOS_PREFETCH_KBYTES   "4096"
+#define EOS_PREFETCH_KBYTES   "1024"
 /* A transaction's messages wait up to this long to be sent in larger ProduceRequests; commit_transaction
  * flushes what is left at once, so a lone command waits for none of it. With 0 (each message sent as soon
  * as it is queued) a busy stage sent many tiny requests: bench_handler, 300k commands, 2 threads, CPU per
