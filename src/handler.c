@@ -692,6 +692,7 @@ static struct handler_worker *worker_create(const struct stockd_config *config, 
     struct eos_stage_settings settings = {
         .name = worker->name,
         .input_topic = worker->topics.by_sku,
+        .output_topics = {worker->topics.events, worker->topics.dlq},
         .group_id = worker->group_id,
         .transactional_id = worker->transactional_id,
         .batch_max = config->handler_batch_max,

@@ -53,11 +53,12 @@
 #define EOS_REJOIN_BACKOFF_ATTEMPT 7
 /* begin_transaction failures in a row after which the clients are recreated. */
 #define EOS_BEGIN_FAILURES_MAX 5
-/* Prefetched input per partition: librdkafka's defaults (100,000 messages, 64 MiB per partition) would be
- * most of the memory budget of an instance; 10,000 messages or 4 MiB per partition still hold several
- * full batches. */
+/* Prefetched input: librdkafka's defaults (100,000 messages, 64 MiB) would be most of the memory budget of
+ * an instance. 10,000 messages per partition or 1 MiB of payload in the consumer's queue still hold more
+ * than a full batch (about 7,000 commands) while the previous transaction commits; 4 MiB had cost 30-40 MB
+ * of peak RSS with two handler threads at the same CPU per command (bench_handler, 300k commands). */
 #define EOS_PREFETCH_MESSAGES "10000"
-#define EOS_PREFETCH_KBYTES   "4096"
+#define EOS_PREFETCH_KBYTES   "1024"
 /* A transaction's messages wait up to this long to be sent in larger ProduceRequests; commit_transaction
  * flushes what is left at once, so a lone command waits for none of it. With 0 (each message sent as soon
  * as it is queued) a busy stage sent many tiny requests: bench_handler, 300k commands, 2 threads, CPU per
@@ -94,11 +95,14 @@
 #define EOS_HEARTBEAT_INTERVAL_MS  "500"
 /* Consumer lag is sampled at most this often: it reads librdkafka's cached watermarks, no round trip. */
 #define EOS_LAG_SAMPLE_INTERVAL_MS 1000
+/* How long the producer's creation waits for the output topics' metadata (best effort). */
+#define EOS_WARM_TIMEOUT_MS 5000
 
 struct eos_stage {
     const struct stockd_config *config;
     char name[32];
     char input_topic[256];
+    char output_topics[EOS_OUTPUT_TOPICS_MAX][256]; /* "" for an unused slot */
     char group_id[256];
     char transactional_id[256];
     int32_t batch_max;
@@ -161,6 +165,14 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
         if (stage->batch == NULL) snprintf(error, error_bytes, "out of memory");
         eos_stage_destroy(stage);
         return NULL;
+    }
+    for (size_t i = 0; i < EOS_OUTPUT_TOPICS_MAX; i++) {
+        if (settings->output_topics[i] != NULL &&
+            copy_string(stage->output_topics[i], sizeof(stage->output_topics[i]), settings->output_topics[i],
+                        "output topic", error, error_bytes) != 0) {
+            eos_stage_destroy(stage);
+            return NULL;
+        }
     }
     stage->config = config;
     stage->batch_max = settings->batch_max;
@@ -478,6 +490,20 @@ static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t 
     return consumer;
 }
 
+/* Fetches the output topics' metadata (best effort: a cold topic is only slower). */
+static void producer_warm(struct eos_stage *stage, rd_kafka_t *producer)
+{
+    const char *topics[EOS_OUTPUT_TOPICS_MAX];
+    size_t count = 0;
+    for (size_t i = 0; i < EOS_OUTPUT_TOPICS_MAX; i++) {
+        if (stage->output_topics[i][0] != '\0') topics[count++] = stage->output_topics[i];
+    }
+    char error[256];
+    if (kafka_topics_warm(producer, topics, count, EOS_WARM_TIMEOUT_MS, error, sizeof(error)) != 0)
+        log_warn(stage->name, "metadata of the output topics: %s (the first transaction may wait for it)",
+                 error);
+}
+
 /* The transactional producer; init_transactions fences any older incarnation of this transactional id and
  * aborts its open transaction. Retries (resuming the call) while the broker is unreachable, until stop,
  * which it looks at every EOS_CALL_SLICE_MS. */
@@ -503,7 +529,10 @@ static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *s
     double warned_ms = 0;
     while (!atomic_load(stop)) {
         rd_kafka_error_t *failure = rd_kafka_init_transactions(producer, EOS_CALL_SLICE_MS);
-        if (failure == NULL) return producer;
+        if (failure == NULL) {
+            producer_warm(stage, producer);
+            return producer;
+        }
         bool retriable = rd_kafka_error_is_retriable(failure);
         snprintf(error, error_bytes, "init_transactions: %s", rd_kafka_error_string(failure));
         rd_kafka_error_destroy(failure);
