@@ -168,8 +168,10 @@ int catalog_attribute_put(struct catalog_data *data, const char *key, const char
         if (data->attribute_count == STOCKD_CATALOG_ATTRIBUTES_MAX) return -1;
         memmove(slot + 1, slot, (data->attribute_count - index) * sizeof(*slot));
         data->attribute_count++;
-        strcpy(slot->key, key); /* fits: catalog_key_valid bounds it */
+        memset(slot->key, 0, sizeof(slot->key)); /* every byte set: equal data compare equal bytewise */
+        strcpy(slot->key, key);                  /* fits: catalog_key_valid bounds it */
     }
+    memset(slot->value, 0, sizeof(slot->value));
     strcpy(slot->value, value); /* fits: asserted above */
     return 0;
 }

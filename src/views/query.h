@@ -32,7 +32,7 @@
 
 /* Cursors are opaque, URL-safe (base64url, no padding) and at most this long: a kind byte and a SKU (or
  * a sequence number) encoded, 4 characters per 3 bytes. Longer input is refused before decoding. */
-#define VIEW_CURSOR_BYTES_MAX 96
+#define VIEW_CURSOR_BYTES_MAX 128
 
 /* An event's canonical JSON (codec_event_encode) is at most this long: the free text (each byte at most
  * 2 when escaped: the codec refuses control characters), the identifiers, and under 400 bytes of keys,
