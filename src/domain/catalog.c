@@ -182,31 +182,49 @@ static bool text_field_valid(const char *text, size_t max_bytes)
     return strnlen(text, max_bytes + 1) <= max_bytes && catalog_text_is_normal(text);
 }
 
-const char *catalog_data_check(const char *name, const struct catalog_data *data)
+const char *catalog_data_check(const char *name, const struct catalog_data *data, const char **field)
 {
-    assert(name != NULL && data != NULL);
-    if (!codec_identifier_valid(data->source, STOCKD_CATALOG_SOURCE_BYTES_MAX))
-        return "data.source: must be 1 to 32 of [A-Za-z0-9._:-] starting with a letter or digit";
-    if (!text_field_valid(name, STOCKD_NAME_BYTES_MAX))
-        return "data.name: must be normalised (no leading, trailing or repeated white space)";
-    if (!text_field_valid(data->description, STOCKD_CATALOG_DESCRIPTION_BYTES_MAX))
-        return "data.description: must be normalised (no leading, trailing or repeated white space)";
-    if (!text_field_valid(data->brand, STOCKD_CATALOG_BRAND_BYTES_MAX))
-        return "data.brand: must be normalised (no leading, trailing or repeated white space)";
-    if (data->attribute_count > STOCKD_CATALOG_ATTRIBUTES_MAX) return "data.attributes: too many attributes";
+    assert(name != NULL && data != NULL && field != NULL);
+    static const char normal[] = "must be normalised text: no leading, trailing or repeated white space, no "
+                                 "white space but U+0020";
+    *field = "data";
+    if (!codec_identifier_valid(data->source, STOCKD_CATALOG_SOURCE_BYTES_MAX)) {
+        *field = "data.source";
+        return "must be 1 to 32 of [A-Za-z0-9._:-] starting with a letter or digit";
+    }
+    const struct {
+        const char *field;
+        const char *text;
+        size_t max_bytes;
+    } texts[] = {
+        {"data.name", name, STOCKD_NAME_BYTES_MAX},
+        {"data.description", data->description, STOCKD_CATALOG_DESCRIPTION_BYTES_MAX},
+        {"data.brand", data->brand, STOCKD_CATALOG_BRAND_BYTES_MAX},
+    };
+    for (size_t index = 0; index < sizeof(texts) / sizeof(texts[0]); index++) {
+        if (!text_field_valid(texts[index].text, texts[index].max_bytes)) {
+            *field = texts[index].field;
+            return normal;
+        }
+    }
+    *field = "data.attributes";
+    if (data->attribute_count > STOCKD_CATALOG_ATTRIBUTES_MAX) return "too many attributes";
     for (uint32_t index = 0; index < data->attribute_count; index++) {
         const struct catalog_attribute *attribute = &data->attributes[index];
         if (!catalog_key_valid(attribute->key))
-            return "data.attributes: a key must be 1 to 32 of [a-z0-9_.-] starting with a letter or digit";
+            return "a key must be 1 to 32 of [a-z0-9_.-] starting with a letter or digit";
         if (index > 0 && strcmp(data->attributes[index - 1].key, attribute->key) >= 0)
-            return "data.attributes: keys must be unique";
+            return "keys must be unique";
         if (attribute->value[0] == '\0' ||
             !text_field_valid(attribute->value, STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX))
-            return "data.attributes: a value must be non-empty normalised text (no leading, trailing or "
-                   "repeated white space)";
+            return "a value must be non-empty normalised text: no leading, trailing or repeated white space, "
+                   "no "
+                   "white space but U+0020";
     }
     const char *gtin = catalog_attribute_get(data, CATALOG_GTIN_KEY);
-    if (gtin != NULL && !catalog_gtin_valid(gtin))
-        return "data.attributes.gtin: must be 8, 12, 13 or 14 digits with a valid GS1 check digit";
+    if (gtin != NULL && !catalog_gtin_valid(gtin)) {
+        *field = "data.attributes.gtin";
+        return "must be 8, 12, 13 or 14 digits with a valid GS1 check digit";
+    }
     return NULL;
 }

@@ -55,7 +55,7 @@ int catalog_attribute_put(struct catalog_data *data, const char *key, const char
 /* Checks catalog data and the name that goes with it, as UpdateCatalog and CatalogUpdated carry them:
  * source an identifier, texts normal, attributes in strictly ascending key order with valid keys and
  * non-empty normal values, a gtin attribute with a valid check digit. Returns NULL when valid, or a
- * static message naming the field at fault ("data.attributes.gtin: ..."). */
-const char *catalog_data_check(const char *name, const struct catalog_data *data);
+ * static message with *field set to the envelope path at fault ("data.attributes.gtin"). */
+const char *catalog_data_check(const char *name, const struct catalog_data *data, const char **field);
 
 #endif

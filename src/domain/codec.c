@@ -190,8 +190,9 @@ static const struct field_spec update_catalog_fields[] = {CATALOG_FIELDS(command
 static int catalog_command_check(const void *value, struct codec_error *error)
 {
     const struct command *command = value;
-    const char *problem = catalog_data_check(command->name, &command->catalog);
-    return problem == NULL ? 0 : error_set(error, "", "%s", problem);
+    const char *field = NULL;
+    const char *problem = catalog_data_check(command->name, &command->catalog, &field);
+    return problem == NULL ? 0 : error_set(error, field, "%s", problem);
 }
 
 /* AdjustStock carries exactly one of delta (never 0 when present) and counted. */
@@ -298,8 +299,9 @@ static const struct field_spec catalog_updated_fields[] = {CATALOG_FIELDS(event)
 static int catalog_event_check(const void *value, struct codec_error *error)
 {
     const struct event *event = value;
-    const char *problem = catalog_data_check(event->name, &event->catalog);
-    return problem == NULL ? 0 : error_set(error, "", "%s", problem);
+    const char *field = NULL;
+    const char *problem = catalog_data_check(event->name, &event->catalog, &field);
+    return problem == NULL ? 0 : error_set(error, field, "%s", problem);
 }
 
 static const struct type_spec event_types[EVENT_TYPE_COUNT] = {

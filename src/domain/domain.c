@@ -420,9 +420,10 @@ static void decide_expire(const struct sku_state *sku, struct reservation_set *r
  * command built in code never went through the codec. */
 static enum reject_reason decide_catalog(const struct command *command, const char **detail)
 {
-    const char *problem = catalog_data_check(command->name, &command->catalog);
+    const char *field = NULL;
+    const char *problem = catalog_data_check(command->name, &command->catalog, &field);
     if (problem == NULL) return REJECT_NONE;
-    *detail = problem;
+    *detail = field; /* a static string: the path names what is wrong ("data.attributes.gtin") */
     return REJECT_INVALID_COMMAND;
 }
 
@@ -575,7 +576,10 @@ static int evolve_apply(struct sku_state *sku, struct reservation_set *reservati
     case EVENT_COMMAND_REJECTED:
         return 0;
     case EVENT_CATALOG_UPDATED: /* descriptive only: the catalog view keeps it, the shard only counts it */
-        return catalog_data_check(event->name, &event->catalog) == NULL ? 0 : -1;
+    {
+        const char *field = NULL;
+        return catalog_data_check(event->name, &event->catalog, &field) == NULL ? 0 : -1;
+    }
     default:
         return -1;
     }

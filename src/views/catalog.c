@@ -385,16 +385,18 @@ static int entry_columns_read(sqlite3_stmt *statement, int first, struct view_ca
     return 0;
 }
 
-static int sources_read(sqlite3 *reader, struct view_catalog_sku *out, char *error, size_t error_bytes)
+static int sources_read(sqlite3 *reader, const char *source, struct view_catalog_sku *out, char *error,
+                        size_t error_bytes)
 {
     sqlite3_stmt *statement = view_query_prepare(
         reader,
         "SELECT source, name, description, brand, sequence, updated_ms FROM catalog_sources WHERE sku = ?1"
-        " ORDER BY sequence DESC LIMIT ?2",
+        " AND (?3 IS NULL OR source = ?3) ORDER BY sequence DESC LIMIT ?2",
         error, error_bytes);
     if (statement == NULL) return VIEW_QUERY_ERROR;
     sqlite3_bind_text(statement, 1, out->sku, -1, SQLITE_STATIC);
     sqlite3_bind_int(statement, 2, VIEW_CATALOG_SOURCES_MAX + 1);
+    if (source != NULL) sqlite3_bind_text(statement, 3, source, -1, SQLITE_STATIC);
     out->source_count = 0;
     out->sources_truncated = false;
     int status;
@@ -424,11 +426,13 @@ static int sources_read(sqlite3 *reader, struct view_catalog_sku *out, char *err
     return result;
 }
 
-int view_catalog_get(sqlite3 *reader, const char *sku, struct view_catalog_sku *out, char *error,
-                     size_t error_bytes)
+int view_catalog_get(sqlite3 *reader, const char *sku, const char *source, struct view_catalog_sku *out,
+                     char *error, size_t error_bytes)
 {
     assert(reader != NULL && out != NULL);
-    if (view_identifier_check(sku, STOCKD_SKU_BYTES_MAX, "sku", error, error_bytes) != 0)
+    if (view_identifier_check(sku, STOCKD_SKU_BYTES_MAX, "sku", error, error_bytes) != 0 ||
+        (source != NULL &&
+         view_identifier_check(source, STOCKD_CATALOG_SOURCE_BYTES_MAX, "source", error, error_bytes) != 0))
         return VIEW_QUERY_INVALID;
     memset(out, 0, sizeof(*out));
     snprintf(out->sku, sizeof(out->sku), "%s", sku);
@@ -449,7 +453,7 @@ int view_catalog_get(sqlite3 *reader, const char *sku, struct view_catalog_sku *
     view_query_finish(statement);
     if (result != 1) return result;
     if (attributes_read(reader, sku, NULL, &out->merged, error, error_bytes) != 0 ||
-        sources_read(reader, out, error, error_bytes) != 0)
+        sources_read(reader, source, out, error, error_bytes) != 0)
         return VIEW_QUERY_ERROR;
     return 1;
 }

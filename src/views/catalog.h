@@ -99,10 +99,11 @@ extern const struct view_ops view_catalog_ops;
 int view_catalog_fts_query(const char *query, size_t query_bytes, char *out, size_t out_bytes, char *error,
                            size_t error_bytes);
 
-/* Reads a SKU's merged entry and its sources. Returns 1, 0 when no source says anything about it,
- * VIEW_QUERY_INVALID for a malformed SKU, VIEW_QUERY_ERROR. */
-int view_catalog_get(sqlite3 *reader, const char *sku, struct view_catalog_sku *out, char *error,
-                     size_t error_bytes);
+/* Reads a SKU's merged entry and its sources: the VIEW_CATALOG_SOURCES_MAX most recent, or only source
+ * when it is not NULL (none when that source says nothing). Returns 1, 0 when no source says anything
+ * about the SKU, VIEW_QUERY_INVALID for a malformed SKU or source, VIEW_QUERY_ERROR. */
+int view_catalog_get(sqlite3 *reader, const char *sku, const char *source, struct view_catalog_sku *out,
+                     char *error, size_t error_bytes);
 
 /* Searches the merged entries (view_catalog_fts_query), best first, at most limit from cursor ("" or NULL:
  * the first page; a cursor holds the last hit's score and SKU, and the query it was made for). Pages
