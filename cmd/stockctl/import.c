@@ -421,7 +421,6 @@ static void row_refuse(struct importer *importer, long line, const char *reason)
 /* Cleans, compares and sends one row. */
 static void row_process(struct importer *importer, long line, const struct import_field *fields, size_t count)
 {
-    importer->rows++;
     static struct command command;
     char reason[256];
     uint64_t content_hash = 0;
@@ -596,12 +595,13 @@ static void csv_import(struct importer *importer, FILE *stream)
         long line = lines + 1;
         int count = csv_record(stream, buffer, sizeof(buffer), starts, lengths, &lines, &reason);
         if (count == 0) break;
+        if (count == 1 && lengths[0] == 0) continue; /* an empty line */
+        importer->rows++;
         if (count < 0) {
             csv_skip_line(stream, &lines);
             row_refuse(importer, line, reason);
             continue;
         }
-        if (count == 1 && lengths[0] == 0) continue; /* an empty line */
         if (count != columns) {
             char message[96];
             snprintf(message, sizeof(message), "%d fields, the header has %d", count, columns);
@@ -666,6 +666,7 @@ static void jsonl_import(struct importer *importer, FILE *stream)
             continue;
         }
         if (strspn(line, " \t") == length) continue;
+        importer->rows++;
         if (memchr(line, '\0', length) != NULL || strlen(line) != length) {
             row_refuse(importer, line_number, "a NUL byte in the line");
             continue;

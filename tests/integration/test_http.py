@@ -623,7 +623,7 @@ def case_views_list(a):
     views = answer.json.get("views")
     check(isinstance(views, list), f"{answer}: no views list")
     names = sorted(view["name"] for view in views)
-    check(names == ["history", "outcomes", "reservations", "stock"], f"{answer}: views {names}")
+    check(names == ["catalog", "history", "outcomes", "reservations", "stock"], f"{answer}: views {names}")
     for view in views:
         for member in ("name", "state", "lag", "ready", "events_applied", "rebuild", "partitions"):
             check(member in view, f"{answer}: view lacks {member}")
