@@ -169,29 +169,36 @@ static int row_clean(const struct importer *importer, const struct import_field 
     memset(command, 0, sizeof(*command));
     command->type = COMMAND_UPDATE_CATALOG;
     snprintf(command->catalog.source, sizeof(command->catalog.source), "%s", importer->source);
-    bool sku_found = false;
+    /* sku, name, description, brand: by their cleaned names ("Brand " is brand), each at most once. */
+    static const char *const known[] = {"sku", "name", "description", "brand"};
+    char *const targets[] = {command->sku, command->name, command->catalog.description,
+                             command->catalog.brand};
+    const size_t target_bytes[] = {sizeof(command->sku), sizeof(command->name),
+                                   sizeof(command->catalog.description), sizeof(command->catalog.brand)};
+    bool given[4] = {false, false, false, false};
     for (size_t index = 0; index < count; index++) {
         const struct import_field *field = &fields[index];
+        char key[STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX + 1];
+        const char *problem = NULL;
+        size_t which = 4;
+        if (catalog_key_normalise(field->name, strlen(field->name), key, &problem) >= 0)
+            for (which = 0; which < 4 && strcmp(key, known[which]) != 0; which++) {
+            }
         int status = 0;
-        if (strcmp(field->name, "sku") == 0) {
-            status = text_clean("sku", field->value, field->value_bytes, command->sku, sizeof(command->sku),
-                                reason, reason_bytes);
-            sku_found = true;
-        } else if (strcmp(field->name, "name") == 0) {
-            status = text_clean("name", field->value, field->value_bytes, command->name,
-                                sizeof(command->name), reason, reason_bytes);
-        } else if (strcmp(field->name, "description") == 0) {
-            status = text_clean("description", field->value, field->value_bytes, command->catalog.description,
-                                sizeof(command->catalog.description), reason, reason_bytes);
-        } else if (strcmp(field->name, "brand") == 0) {
-            status = text_clean("brand", field->value, field->value_bytes, command->catalog.brand,
-                                sizeof(command->catalog.brand), reason, reason_bytes);
+        if (which < 4 && given[which]) {
+            snprintf(reason, reason_bytes, "%s is given twice", known[which]);
+            status = -1;
+        } else if (which < 4) {
+            given[which] = true;
+            status = text_clean(known[which], field->value, field->value_bytes, targets[which],
+                                target_bytes[which], reason, reason_bytes);
         } else {
             status =
                 attribute_clean(command, field->name, field->value, field->value_bytes, reason, reason_bytes);
         }
         if (status != 0) return -1;
     }
+    bool sku_found = given[0];
     if (!sku_found || command->sku[0] == '\0') {
         snprintf(reason, reason_bytes, "no sku");
         return -1;

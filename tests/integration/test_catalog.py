@@ -16,6 +16,7 @@ Reuses test_http.py's harness. Environment (ctest sets it): STOCKD_BINARY, STOCK
 STOCKD_TEST_BOOTSTRAP, STOCKD_TOPIC_OFFSETS, STOCKD_TOPICS_DELETE; STOCKD_KEEP=1 keeps files and topics.
 """
 
+import json
 import os
 import re
 import shutil
@@ -146,6 +147,33 @@ def ghost_command_id(catalog):
             return items[0]["command_id"]
         check(time.monotonic() < deadline, f"no ghost event within {VIEW_TIMEOUT_S} s")
         time.sleep(0.1)
+
+
+def case_import_json_lines(catalog):
+    s = catalog.skus
+    path = os.path.join(catalog.run.root, "feed.jsonl")
+    lines = [
+        {"sku": s["RED"], "name": " Red  widget ", "attributes": {"Size": " L ", "EAN": "9638-5074"}, "material": "steel"},
+        "not an object",
+        {"sku": s["SPANNER"], "name": 42},
+        {"sku": s["CAN"], "brand": "Fizz", "brand ": "x"},
+        {"sku": s["CAN"], "brand": "Fizz", "attributes": {"size": "330 ml"}, "Size": "0.33 l"},
+    ]
+    with open(path, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write((json.dumps(line) if isinstance(line, dict) else line) + "\n")
+        f.write("\n")  # an empty line is no row
+    result, counts = catalog.import_file(path, "feed")
+    check(counts == {"rows": 5, "sent": 1, "unchanged": 0, "repeated": 0, "refused": 4}, f"jsonl: {counts}")
+    for line, reason in {2: "not a JSON object", 3: "name must be a string", 4: "brand is given twice",
+                         5: "attribute size is given twice"}.items():
+        check(re.search(rf"feed\.jsonl:{line}: .*{re.escape(reason)}", result.stderr), f"line {line}: no '{reason}'")
+    red = catalog.wait_catalog(s["RED"], lambda body: any(x["source"] == "feed" for x in body["sources"]), "feed").json
+    feed = next(x for x in red["sources"] if x["source"] == "feed")
+    check(feed["name"] == "Red widget", f"{feed}")
+    check(feed["attributes"] == {"gtin": "96385074", "material": "steel", "size": "L"}, f"{feed['attributes']}")
+    again, counts = catalog.import_file(path, "feed", "--format", "jsonl")
+    check(counts["sent"] == 0 and counts["unchanged"] == 1, f"jsonl again: {counts}")
 
 
 def case_second_source_merges_most_recent(catalog):
@@ -291,6 +319,8 @@ def main():
             if cases.run("create the SKUs", case_create_skus, catalog):
                 cases.run("import a CSV twice: cleaned, refused rows reported, second run sends nothing",
                           case_import_twice, catalog)
+                cases.run("import JSON Lines: nested attributes, refusals by line, second run sends nothing",
+                          case_import_json_lines, catalog)
                 cases.run("a second source: most recent value wins field by field", case_second_source_merges_most_recent,
                           catalog)
                 cases.run("search: ranking, cursors, min_position", case_search_ranking_and_cursors, catalog)
