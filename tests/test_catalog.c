@@ -243,6 +243,7 @@ static void test_update_catalog_for_unknown_sku_is_rejected_and_for_known_one_em
     strcpy(command.catalog.attributes[0].value, "4006381333932");
     domain_decide(&sku, &set, &command, NOW_MS, &decision);
     assert_int_equal(decision.events[0].reject_reason, REJECT_INVALID_COMMAND);
+    assert_non_null(strstr(decision.events[0].detail, "data.attributes.gtin: must be"));
 }
 
 /* ---- FTS5 quoting ---------------------------------------------------------------------------------------

@@ -417,13 +417,15 @@ static void decide_expire(const struct sku_state *sku, struct reservation_set *r
 }
 
 /* UpdateCatalog: the SKU exists (checked by the caller); its data must be what the codec accepts, since a
- * command built in code never went through the codec. */
-static enum reject_reason decide_catalog(const struct command *command, const char **detail)
+ * command built in code never went through the codec. The refusal's detail goes into buffer. */
+static enum reject_reason decide_catalog(const struct command *command, char *buffer, size_t buffer_bytes,
+                                         const char **detail)
 {
     const char *field = NULL;
     const char *problem = catalog_data_check(command->name, &command->catalog, &field);
     if (problem == NULL) return REJECT_NONE;
-    *detail = field; /* a static string: the path names what is wrong ("data.attributes.gtin") */
+    snprintf(buffer, buffer_bytes, "%s: %s", field, problem);
+    *detail = buffer;
     return REJECT_INVALID_COMMAND;
 }
 
@@ -439,6 +441,7 @@ void domain_decide(const struct sku_state *sku, const struct reservation_set *re
     out->event_count = 0;
 
     const char *detail = "";
+    char catalog_detail[STOCKD_DETAIL_BYTES_MAX + 1];
     enum reject_reason reason = REJECT_NONE;
     if (command->type != COMMAND_CREATE_SKU && !sku->exists) {
         reason = REJECT_UNKNOWN_SKU;
@@ -468,7 +471,7 @@ void domain_decide(const struct sku_state *sku, const struct reservation_set *re
             decide_expire(sku, lookup, command, now_ms, out);
             return;
         case COMMAND_UPDATE_CATALOG:
-            reason = decide_catalog(command, &detail);
+            reason = decide_catalog(command, catalog_detail, sizeof(catalog_detail), &detail);
             break;
         default:
             assert(!"unreachable: command type checked above");
