@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -305,6 +306,28 @@ def case_rebuild_gives_the_same_catalog(catalog):
     check(expect(catalog.a.get("/v1/catalog/duplicates"), 200).json == before_duplicates, "duplicates after")
 
 
+def verify(catalog):
+    result = subprocess.run([catalog.stockctl, "verify", f"--kafka.bootstrap={catalog.run.bootstrap}",
+                             f"--kafka.topic_prefix={catalog.run.prefix}", f"--kafka.partitions={test_http.PARTITIONS}",
+                             f"--data_dir={catalog.a.data_dir}"], capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S)
+    say(f"    stockctl verify -> {result.returncode}\n    {result.stdout.strip()[-600:]}\n    {result.stderr.strip()[-600:]}")
+    return result
+
+
+def case_verify(catalog):
+    """After the stop: verify folds CatalogUpdated itself (sources, merge) and agrees with the view; then a
+    merged name changed behind the view's back is reported."""
+    first = verify(catalog)
+    check(first.returncode == 0, f"verify of an untouched run: exit {first.returncode}")
+    path = os.path.join(catalog.a.data_dir, "views", "catalog.db")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE catalog_skus SET name = 'tampered' WHERE sku = ?", (catalog.skus["DELUXE"],))
+    second = verify(catalog)
+    check(second.returncode == 1, f"verify of a tampered view: exit {second.returncode}")
+    check(re.search(rf"view catalog: SKU {catalog.skus['DELUXE']}: merged entry differs from the fold: name",
+                    second.stdout + second.stderr), "the tampered name is not reported")
+
+
 def main():
     run = test_http.Run()
     test_http.ROUTES = test_http.RouteTable(run.routes_dump)
@@ -312,6 +335,7 @@ def main():
     started = time.monotonic()
     say(f"test_catalog.py: prefix {run.prefix}, files in {run.root}, broker {run.bootstrap}")
     a = Stockd(run, "a")
+    catalog = None
     try:
         a.start()
         if cases.run("start: instance a ready", a.wait_ready):
@@ -331,6 +355,9 @@ def main():
     finally:
         code = a.stop()
         cases.run("stop: a exits 0 on SIGTERM", lambda: check(code == 0, f"exited {code}:\n{a.log_tail()}"))
+    if catalog is not None:
+        cases.run("stockctl verify: the catalog view equals verify's own fold; a tampered entry is found",
+                  case_verify, catalog)
     cases.run("sanitizers: no ASan/UBSan report", lambda: check(
         not re.search(r"runtime error|AddressSanitizer|LeakSanitizer", a.log_text()), a.log_tail(60)))
     failed = [result for result in cases.results if not result[1]]
