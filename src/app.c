@@ -25,17 +25,15 @@
 #include "projector.h"
 #include "router.h"
 #include "store/sqlite_util.h"
+#include "views/catalog.h"
 #include "views/view.h"
 
 #define COMPONENT "app"
 
 /* The read models every projector-role instance maintains. */
-#define APP_VIEWS_COUNT 4
+#define APP_VIEWS_COUNT 5
 static const struct view_ops *const app_views[APP_VIEWS_COUNT] = {
-    &view_stock_ops,
-    &view_reservations_ops,
-    &view_history_ops,
-    &view_outcomes_ops,
+    &view_stock_ops, &view_reservations_ops, &view_history_ops, &view_outcomes_ops, &view_catalog_ops,
 };
 
 /* A thread's stage: what it runs, for the shared thread function. */
@@ -100,6 +98,7 @@ static int app_api_create(struct app *app, char *error, size_t error_bytes)
         .reservations = app->projectors[1],
         .history = app->projectors[2],
         .outcomes = app->projectors[3],
+        .catalog = app->projectors[4],
         .projectors = app->projectors,
         .projector_count = projecting ? APP_VIEWS_COUNT : 0,
         .handler = app->handler,
