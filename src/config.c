@@ -18,6 +18,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "domain/json_scan.h"
+#include "domain/number.h"
+
 extern char **environ; /* POSIX; not declared by <unistd.h> without _GNU_SOURCE */
 
 enum config_type {
@@ -936,6 +939,29 @@ static int config_file_walk(struct stockd_config *config, const cJSON *object, c
     return 0;
 }
 
+/* Refuses a number with a fraction (1.5, 1e-400) anywhere in the file, while its text is still seen: cJSON
+ * reads 1e-400 as 0 and 1.0000000000000001 as 1, and every number of the file is an integer key's. Returns
+ * 0, or -1 with *error naming the key (with its range) or the position. */
+static int config_file_fraction_refuse(const char *text, size_t length, const char *path,
+                                       struct stockd_config_error *error)
+{
+    struct json_scan_result scan;
+    if (json_scan(text, length, STOCKD_JSON_DEPTH_MAX, &scan) == 0 || scan.problem != JSON_SCAN_NOT_INTEGER)
+        return 0; /* other problems are cJSON's to report */
+    size_t token_length = strspn(text + scan.offset, "0123456789+-.eE");
+    int shown = token_length > 32 ? 32 : (int)token_length;
+    const struct config_key *key = config_key_find(scan.path);
+    if (key != NULL && key->type == CONFIG_INT) {
+        config_error_set(error, "%s: must be an integer in [%lld, %lld], got %.*s (from config file %s)",
+                         key->name, (long long)key->min, (long long)key->max, shown, text + scan.offset,
+                         path);
+    } else {
+        config_error_set(error, "config file %s: %s: must be an integer, got %.*s", path, scan.path, shown,
+                         text + scan.offset);
+    }
+    return -1;
+}
+
 /* Reads, parses and applies the JSON file at path over *config. Returns 0 or -1 with *error set. */
 static int config_file_apply(struct stockd_config *config, const char *path,
                              struct stockd_config_error *error)
@@ -943,6 +969,10 @@ static int config_file_apply(struct stockd_config *config, const char *path,
     char *text = NULL;
     size_t length = 0;
     if (config_file_read(path, &text, &length, error) != 0) return -1;
+    if (config_file_fraction_refuse(text, length, path, error) != 0) {
+        free(text);
+        return -1;
+    }
     char reason[160];
     cJSON *root = config_json_parse(text, length, reason, sizeof reason);
     free(text);
@@ -966,17 +996,10 @@ static int config_file_apply(struct stockd_config *config, const char *path,
 
 /* ---- text values (environment, flags, stockd_config_set) --------------------------------------------- */
 
-/* Parses a whole decimal integer ("-12"; no spaces, signs other than '-', fractions or exponents). */
+/* Parses a whole decimal integer ("-12"; no spaces, '+', leading zeros, fractions or exponents): number.h. */
 static bool config_int_parse(const char *text, int64_t *value_out)
 {
-    const char *digits = text[0] == '-' ? text + 1 : text;
-    size_t count = strlen(digits);
-    if (count == 0 || count > 19 || strspn(digits, "0123456789") != count) return false;
-    errno = 0;
-    long long value = strtoll(text, NULL, 10);
-    if (errno != 0) return false;
-    *value_out = value;
-    return true;
+    return number_integer_parse_string(text, INT64_MIN, INT64_MAX, value_out) == NUMBER_OK;
 }
 
 /* Applies kafka.properties given as text: a JSON object {"name": "value"} merged into the current set. */
