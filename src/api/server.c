@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "domain/number.h"
 #include "log.h"
 #include "metrics.h"
 #include "projector.h"
@@ -99,6 +100,106 @@ static bool request_authorize(struct api_request *request)
     return true;
 }
 
+/* ---- framing and targets ------------------------------------------------------------------------------- */
+
+/* Makes civetweb close the connection after this answer: when a request's framing is in doubt, so is
+ * where the next request starts (a request smuggled past a proxy that reads the framing another way).
+ * civetweb 1.15 decides keep-alive after begin_request returns, from the request's Connection header
+ * (should_keep_alive): every Connection header is set to close, or one is added (there is room: a request
+ * with MG_MAX_HEADERS fields is refused before). request_info is the connection's own, writable storage that
+ * mg_get_request_info hands out const; test_http_hostile.py checks that the connection ends. */
+static void request_connection_close(struct api_request *request)
+{
+    struct mg_request_info *info = (struct mg_request_info *)request->info;
+    bool found = false;
+    for (int i = 0; i < info->num_headers; i++) {
+        if (strcasecmp(info->http_headers[i].name, "Connection") == 0) {
+            info->http_headers[i].value = "close";
+            found = true;
+        }
+    }
+    if (!found && info->num_headers < MG_MAX_HEADERS) {
+        info->http_headers[info->num_headers].name = "Connection";
+        info->http_headers[info->num_headers].value = "close";
+        info->num_headers++;
+    }
+}
+
+/* Refuses (400 invalid-framing, then closes) a request whose body framing two readers could take two ways
+ * (RFC 9112 6.3): Content-Length twice, or not plain digits ("+5", "5, 5", "0x5": civetweb reads them with
+ * strtoll), Content-Length with Transfer-Encoding, Transfer-Encoding twice, other than chunked, or in
+ * HTTP/1.0. Returns true when the framing is clear. */
+static bool request_framing_check(struct api_request *request)
+{
+    const struct mg_request_info *info = request->info;
+    int length_count = 0, encoding_count = 0;
+    const char *length_text = NULL, *encoding = NULL;
+    for (int i = 0; i < info->num_headers; i++) {
+        if (strcasecmp(info->http_headers[i].name, "Content-Length") == 0) {
+            length_count++;
+            length_text = info->http_headers[i].value;
+        } else if (strcasecmp(info->http_headers[i].name, "Transfer-Encoding") == 0) {
+            encoding_count++;
+            encoding = info->http_headers[i].value;
+        }
+    }
+    int64_t length = 0;
+    const char *detail = NULL;
+    if (length_count > 1) {
+        detail = "Content-Length is given more than once";
+    } else if (length_count == 1 && encoding_count > 0) {
+        detail = "Content-Length and Transfer-Encoding are both given";
+    } else if (encoding_count > 1) {
+        detail = "Transfer-Encoding is given more than once";
+    } else if (encoding_count == 1 && strcasecmp(encoding, "chunked") != 0) {
+        detail = "Transfer-Encoding must be chunked";
+    } else if (encoding_count == 1 && strcmp(info->http_version, "1.1") != 0) {
+        detail = "an HTTP/1.0 request has no Transfer-Encoding";
+    } else if (length_count == 1 &&
+               number_integer_parse_string(length_text, 0, INT64_MAX, &length) != NUMBER_OK) {
+        detail = "Content-Length must be decimal digits only";
+    }
+    if (detail == NULL) return true;
+    request_connection_close(request);
+    const struct api_header headers[] = {{"Connection", "close"}, {NULL, NULL}};
+    api_problem_ex(request, 400, "invalid-framing", "Ambiguous message framing", NULL, detail, NULL, NULL,
+                   headers);
+    return false;
+}
+
+/* Set on a worker thread when civetweb's error callback answered the request of its connection; read and
+ * cleared when that connection closes (connection_closing). */
+static _Thread_local bool request_error_answered;
+
+/* civetweb's connection_close: answers the request civetweb 1.15 drops without a word (its "TODO: handle
+ * non-local request"): a target that is neither a path nor an absolute URL of this server ("*", as in
+ * OPTIONS *, and http://other-host/...). Such a request was parsed (request_uri set), found no local path
+ * (local_uri_raw NULL: every routed request has one) and got no error answer. */
+static void connection_closing(const struct mg_connection *closing)
+{
+    bool answered = request_error_answered;
+    request_error_answered = false;
+    struct mg_connection *connection = (struct mg_connection *)closing; /* civetweb's own, writable */
+    const struct mg_request_info *info = mg_get_request_info(connection);
+    if (answered || info == NULL || info->user_data == NULL || info->request_uri == NULL ||
+        info->local_uri_raw != NULL || info->http_version == NULL || info->request_method == NULL)
+        return;
+    if (strcmp(info->http_version, "1.0") != 0 && strcmp(info->http_version, "1.1") != 0) return;
+    struct api_request request = {0};
+    request.connection = connection;
+    request.info = info;
+    request.api = info->user_data;
+    request.config = request.api->config;
+    request.waits = &request.api->waits;
+    request_id_assign(&request);
+    const struct api_header headers[] = {{"Connection", "close"}, {NULL, NULL}};
+    api_problem_ex(&request, 400, "invalid-target", "Invalid request target", NULL,
+                   "the request target must be a path such as /v1/skus (origin-form): '*' and absolute URLs "
+                   "are not served",
+                   NULL, NULL, headers);
+    metrics_http_observe("unmatched", info->request_method, 400, 0);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------------------ */
 
 /* Routes one request; answers exactly once. */
@@ -170,7 +271,7 @@ static int request_begin(struct mg_connection *connection)
         /* civetweb keeps the first MG_MAX_HEADERS and drops the rest silently: refuse instead. */
         api_problem(request, 431, "headers-too-large", "Too many header fields", NULL,
                     "a request may have at most %d header fields", MG_MAX_HEADERS - 1);
-    } else {
+    } else if (request_framing_check(request)) {
         request_dispatch(request);
     }
     assert(request->status != 0);
@@ -208,6 +309,7 @@ static bool method_unknown_to_civetweb(const char *method)
 /* civetweb's own errors (malformed request line, headers too large, timeouts): problem+json too. */
 static int request_error(struct mg_connection *connection, int status, const char *message)
 {
+    request_error_answered = true;
     struct api_request request = {0};
     request.connection = connection;
     request.info = mg_get_request_info(connection);
@@ -351,6 +453,7 @@ int api_start(struct api *api, char *error, size_t error_bytes)
     memset(&callbacks, 0, sizeof(callbacks));
     callbacks.begin_request = request_begin;
     callbacks.http_error = request_error;
+    callbacks.connection_close = connection_closing;
     callbacks.log_message = civetweb_log;
     api->context = mg_start(&callbacks, api, options);
     if (api->context == NULL) {
