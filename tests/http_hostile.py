@@ -11,8 +11,8 @@ data dir and free port) and checks, by name:
     smuggled after it is never answered;
   - odd targets: "*" and absolute URLs get an answer (400 invalid-target), not a silent close;
   - integers: 1e-400 and 1.0000000000000001 are not integers, in a command body and a query parameter.
-Python 3 standard library only. Usage: http_hostile.py STOCKD_BINARY [--measure N] (--measure: print the
-normal client's latency beside N slow connections and exit, for docs/http-api.md).
+Python 3 standard library only. Usage: http_hostile.py STOCKD_BINARY [--measure N [FLAG...]] (--measure: print the
+normal client's latency beside N slow connections and exit, for docs/http-api.md; stockd flags may follow).
 """
 
 import json
@@ -277,8 +277,8 @@ def main():
     binary = sys.argv[1]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * SLOW_CONNECTIONS + 256)), hard))
-    if len(sys.argv) == 4 and sys.argv[2] == "--measure":
-        stockd = Stockd(binary)
+    if len(sys.argv) >= 4 and sys.argv[2] == "--measure":
+        stockd = Stockd(binary, sys.argv[4:])
         try:
             latencies, open_count = slowloris(stockd, int(sys.argv[3]), SLOW_HOLD_S)
             say(f"{sys.argv[3]} slow ({open_count} open at the end): normal latencies "

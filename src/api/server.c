@@ -404,28 +404,47 @@ out_destroy:
     return NULL;
 }
 
+/* How long an answer may take without a byte moving, beyond the longest wait a request may ask for:
+ * producing to Kafka is bounded by the producer's delivery timeout, well inside this. */
+#define API_ANSWER_MARGIN_MS 60000
+/* At shutdown, how long the gate relays the answers civetweb wrote last. */
+#define API_STOP_RELAY_MS 2000
+
+/* Splits host:port ([v6]:port) of a validated listen address into host (brackets dropped) and port. */
+static int listen_split(const char *listen, char *host, size_t host_bytes)
+{
+    const char *colon = strrchr(listen, ':');
+    assert(colon != NULL);
+    const char *start = listen[0] == '[' ? listen + 1 : listen;
+    size_t length = (size_t)(colon - start) - (listen[0] == '[' ? 1 : 0);
+    snprintf(host, host_bytes, "%.*s", (int)length, start);
+    int64_t port = 0;
+    int rc = number_integer_parse_string(colon + 1, 0, 65535, &port);
+    assert(rc == NUMBER_OK); /* config_check_listen */
+    (void)rc;
+    return (int)port;
+}
+
 int api_start(struct api *api, char *error, size_t error_bytes)
 {
     assert(api != NULL && api->context == NULL);
     const struct stockd_config *config = api->config;
     char listen[STOCKD_CONFIG_STRING_BYTES_MAX + 16];
-    const char *colon = strrchr(config->http_listen, ':');
-    assert(colon != NULL);
-    api->port = atoi(colon + 1);
+    char host[STOCKD_CONFIG_STRING_BYTES_MAX];
+    int port = listen_split(config->http_listen, host, sizeof(host));
     if (api->key_count == 0) {
-        snprintf(listen, sizeof(listen), "127.0.0.1:%d", api->port);
+        snprintf(host, sizeof(host), "127.0.0.1");
         log_warn(COMPONENT,
                  "no API keys configured (http.api_keys): every request is allowed, so the API listens on "
                  "127.0.0.1:%d only (http.listen %s is not used)",
-                 api->port, config->http_listen);
-    } else {
-        snprintf(listen, sizeof(listen), "%s", config->http_listen);
+                 port, config->http_listen);
     }
-    char threads[16], timeout[16], body[24], header_bytes[16];
+    /* civetweb on an ephemeral loopback port; the gate (gate.c) on the public address in front of it. */
+    snprintf(listen, sizeof(listen), "127.0.0.1:0");
+    char threads[16], timeout[16], header_bytes[16];
     snprintf(threads, sizeof(threads), "%d", config->http_threads);
     snprintf(timeout, sizeof(timeout), "%d", config->http_request_timeout_ms);
     snprintf(header_bytes, sizeof(header_bytes), "%d", API_HEADER_BYTES_MAX);
-    snprintf(body, sizeof(body), "%" PRId64, config->http_body_bytes_max);
     const char *options[] = {
         "listening_ports",
         listen,
@@ -448,7 +467,6 @@ int api_start(struct api *api, char *error, size_t error_bytes)
         "no",
         NULL,
     };
-    (void)body;
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof(callbacks));
     callbacks.begin_request = request_begin;
@@ -456,13 +474,27 @@ int api_start(struct api *api, char *error, size_t error_bytes)
     callbacks.connection_close = connection_closing;
     callbacks.log_message = civetweb_log;
     api->context = mg_start(&callbacks, api, options);
-    if (api->context == NULL) {
-        snprintf(error, error_bytes,
-                 "http: cannot listen on %s (in use? see the debug log for civetweb's reason)", listen);
+    struct mg_server_port ports[2];
+    if (api->context == NULL || mg_get_server_ports(api->context, 2, ports) < 1) {
+        snprintf(error, error_bytes, "http: civetweb cannot listen on the loopback (see the debug log)");
         return -1;
     }
-    log_info(COMPONENT, "HTTP API on http://%s (%d threads, %d key(s))", listen, config->http_threads,
-             api->key_count);
+    const struct api_gate_limits limits = {
+        .request_timeout_ms = config->http_request_timeout_ms,
+        .head_bytes_max = API_HEADER_BYTES_MAX,
+        .body_bytes_max = (size_t)config->http_body_bytes_max,
+        .answer_timeout_ms =
+            config->http_wait_ms_max + config->http_request_timeout_ms + API_ANSWER_MARGIN_MS,
+    };
+    api->gate = api_gate_start(host, port, ports[0].port, &limits, error, error_bytes);
+    if (api->gate == NULL) {
+        mg_stop(api->context);
+        api->context = NULL;
+        return -1;
+    }
+    api->port = api_gate_port(api->gate);
+    log_info(COMPONENT, "HTTP API on http://%s%s%s:%d (%d threads, %d key(s))", strchr(host, ':') ? "[" : "",
+             host, strchr(host, ':') ? "]" : "", api->port, config->http_threads, api->key_count);
     return 0;
 }
 
@@ -470,6 +502,7 @@ void api_stop(struct api *api)
 {
     if (api == NULL || api->context == NULL) return;
     atomic_store(&api->stopping, true);
+    api_gate_close_listener(api->gate);
     /* Requests in a bounded wait (min_position, Prefer: wait) answer now, with their fallbacks (503, 202),
      * instead of sleeping out http.wait_ms_max; mg_stop must come after their answers, because civetweb
      * writes nothing once it is stopping. */
@@ -482,6 +515,8 @@ void api_stop(struct api *api)
     }
     mg_stop(api->context);
     api->context = NULL;
+    api_gate_stop(api->gate, API_STOP_RELAY_MS);
+    api->gate = NULL;
 }
 
 void api_destroy(struct api *api)

@@ -1,0 +1,800 @@
+/* gate.c - the HTTP API's front door: gathers each request whole, then hands it to civetweb (gate.h).
+ *
+ * One thread, one epoll set, level-triggered. A connection is in one of two states: gathering a request
+ * (bytes buffered, nothing sent on) or with civetweb (the request written to a fresh loopback connection
+ * that is then half-closed, the answer relayed back until civetweb closes it). Framing is read just enough
+ * to know where a request ends (Content-Length, chunked); a request whose framing is in doubt goes to
+ * civetweb as it is, which refuses it (server.c), and the client's connection ends with that answer. */
+#include "api/gate.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "domain/number.h"
+#include "log.h"
+
+#define COMPONENT "api"
+
+/* Events handled per epoll_wait, and how often deadlines are looked at. */
+#define GATE_EVENTS_MAX   256
+#define GATE_SWEEP_MS     250
+#define GATE_BUFFER_FIRST 2048 /* a request buffer starts this large and doubles */
+/* Descriptors kept free for the rest of stockd (Kafka, SQLite, civetweb's side of each connection). */
+#define GATE_DESCRIPTORS_RESERVED 256
+
+enum chunk_state {
+    CHUNK_SIZE,
+    CHUNK_EXTENSION,
+    CHUNK_DATA,
+    CHUNK_DATA_END,
+    CHUNK_TRAILER_START,
+    CHUNK_TRAILER
+};
+
+enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
+
+struct gate_endpoint {
+    struct gate_connection *connection; /* NULL: the listener or the wake descriptor */
+    bool upstream;
+};
+
+struct gate_connection {
+    struct gate_endpoint client_endpoint, upstream_endpoint;
+    int client_fd, upstream_fd; /* upstream_fd -1 but while a request is with civetweb */
+    bool with_upstream;         /* the request was complete and went to civetweb */
+    char *in;                   /* the request being gathered, then bytes pipelined after it */
+    size_t in_used, in_capacity;
+    size_t head_scan, head_end; /* head_end: 0 until the blank line is seen, then the offset past it */
+    enum body_kind body;
+    uint64_t body_length;
+    enum chunk_state chunk;
+    size_t chunk_position;
+    uint64_t chunk_left;
+    size_t request_end;   /* offset past the request once it is complete, else 0 */
+    bool close_after;     /* the client's connection ends with this answer */
+    size_t upstream_sent; /* bytes of in[0 .. request_end) written to civetweb */
+    bool upstream_connected, upstream_eof;
+    char *answer; /* API_GATE_ANSWER_BYTES_MAX bytes while with civetweb */
+    size_t answer_used, answer_sent;
+    size_t answer_total; /* bytes of civetweb's answer relayed so far */
+    bool upstream_watched, closed;
+    int64_t deadline_ms;
+    struct gate_connection *previous, *next; /* the open connections; next also links the closed ones */
+};
+
+struct api_gate {
+    struct api_gate_limits limits;
+    int listen_fd, epoll_fd, wake_fd;
+    int port;
+    struct sockaddr_in upstream;
+    size_t connections_max, connection_count, buffered_bytes;
+    struct gate_connection *connections; /* every open connection, a list */
+    struct gate_connection *closed;      /* closed in this batch of events, freed after it */
+    struct gate_endpoint listen_endpoint, wake_endpoint;
+    pthread_t thread;
+    atomic_bool close_listener, stopping;
+    atomic_int_fast64_t drain_until_ms;
+};
+
+static int64_t gate_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void gate_watch(struct api_gate *gate, int fd, struct gate_endpoint *endpoint, uint32_t events,
+                       int operation)
+{
+    struct epoll_event event = {.events = events, .data.ptr = endpoint};
+    int rc = epoll_ctl(gate->epoll_fd, operation, fd, &event);
+    assert(rc == 0 || operation == EPOLL_CTL_DEL); /* our own descriptors, added once */
+    (void)rc;
+}
+
+/* ---- connections ------------------------------------------------------------------------------------- */
+
+/* Closes both sides; the memory goes when the batch of events is done (a later event of the batch may
+ * name it: it is then skipped). */
+static void connection_close(struct api_gate *gate, struct gate_connection *connection)
+{
+    assert(!connection->closed);
+    if (connection->upstream_fd >= 0) close(connection->upstream_fd); /* close() leaves the epoll set */
+    close(connection->client_fd);
+    gate->buffered_bytes -= connection->in_capacity;
+    free(connection->in);
+    free(connection->answer);
+    connection->in = connection->answer = NULL;
+    if (connection->previous != NULL) connection->previous->next = connection->next;
+    if (connection->next != NULL) connection->next->previous = connection->previous;
+    if (gate->connections == connection) gate->connections = connection->next;
+    gate->connection_count--;
+    connection->closed = true;
+    connection->next = gate->closed;
+    gate->closed = connection;
+}
+
+static void gate_closed_free(struct api_gate *gate)
+{
+    while (gate->closed != NULL) {
+        struct gate_connection *next = gate->closed->next;
+        free(gate->closed);
+        gate->closed = next;
+    }
+}
+
+/* Watches civetweb's side for events; with none wanted it leaves the set (a hung-up socket would report
+ * EPOLLHUP without end). */
+static void upstream_watch(struct api_gate *gate, struct gate_connection *connection, uint32_t events)
+{
+    if (events == 0) {
+        if (connection->upstream_watched)
+            epoll_ctl(gate->epoll_fd, EPOLL_CTL_DEL, connection->upstream_fd, NULL);
+        connection->upstream_watched = false;
+        return;
+    }
+    gate_watch(gate, connection->upstream_fd, &connection->upstream_endpoint, events,
+               connection->upstream_watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD);
+    connection->upstream_watched = true;
+}
+
+/* Sends a short answer of the gate's own (408, 503) and closes. Best effort: the socket takes it whole. */
+static void connection_refuse(struct api_gate *gate, struct gate_connection *connection, int status)
+{
+    char answer[512];
+    const char *title = status == 408 ? "Request timeout" : "Service unavailable";
+    const char *code = status == 408 ? "request-timeout" : "unavailable";
+    const char *detail = status == 408 ? "the request did not arrive within http.request_timeout_ms"
+                                       : "too many connections or too much buffered: retry shortly";
+    char body[320];
+    int body_length =
+        snprintf(body, sizeof(body),
+                 "{\"type\":\"urn:stockd:problem:%s\",\"title\":\"%s\",\"status\":%d,\"detail\":\"%s\"}",
+                 code, title, status, detail);
+    int length = snprintf(answer, sizeof(answer),
+                          "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nContent-Length: %d\r\n"
+                          "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n%s",
+                          status, title, body_length, status == 503 ? "Retry-After: 1\r\n" : "", body);
+    assert(length > 0 && (size_t)length < sizeof(answer));
+    (void)send(connection->client_fd, answer, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
+    connection_close(gate, connection);
+}
+
+/* Resets the request state for the next request, keeping bytes pipelined after the last one. */
+static void connection_request_reset(struct gate_connection *connection)
+{
+    size_t leftover = connection->in_used - connection->request_end;
+    memmove(connection->in, connection->in + connection->request_end, leftover);
+    connection->in_used = leftover;
+    connection->head_scan = connection->head_end = 0;
+    connection->body = BODY_NONE;
+    connection->body_length = connection->chunk_left = 0;
+    connection->chunk = CHUNK_SIZE;
+    connection->chunk_position = 0;
+    connection->request_end = 0;
+    connection->upstream_sent = 0;
+    connection->upstream_connected = connection->upstream_eof = false;
+    connection->answer_used = connection->answer_sent = connection->answer_total = 0;
+}
+
+/* ---- reading a request --------------------------------------------------------------------------------- */
+
+/* Finds the blank line that ends the head (CRLF CRLF, or bare LFs as civetweb takes them). */
+static bool head_find(struct gate_connection *connection)
+{
+    for (size_t i = connection->head_scan; i < connection->in_used; i++) {
+        if (connection->in[i] != '\n') continue;
+        if (i + 1 < connection->in_used && connection->in[i + 1] == '\n') {
+            connection->head_end = i + 2;
+            return true;
+        }
+        if (i + 2 < connection->in_used && connection->in[i + 1] == '\r' && connection->in[i + 2] == '\n') {
+            connection->head_end = i + 3;
+            return true;
+        }
+    }
+    connection->head_scan = connection->in_used >= 2 ? connection->in_used - 2 : 0;
+    return false;
+}
+
+static bool token_is(const char *value, size_t length, const char *token)
+{
+    return strlen(token) == length && strncasecmp(value, token, length) == 0;
+}
+
+/* Whether a comma list header value holds token. */
+static bool list_has(const char *value, size_t length, const char *token)
+{
+    size_t start = 0;
+    while (start < length) {
+        size_t end = start;
+        while (end < length && value[end] != ',')
+            end++;
+        size_t a = start, b = end;
+        while (a < b && (value[a] == ' ' || value[a] == '\t'))
+            a++;
+        while (b > a && (value[b - 1] == ' ' || value[b - 1] == '\t'))
+            b--;
+        if (token_is(value + a, b - a, token)) return true;
+        start = end + 1;
+    }
+    return false;
+}
+
+/* Reads the framing of a complete head: body kind and length, whether the connection ends after it,
+ * whether the client waits for 100 Continue. Framing that is in doubt (what server.c refuses) sends the
+ * request on as it is and ends the connection. Returns whether the client expects 100 Continue. */
+static bool head_framing(struct api_gate *gate, struct gate_connection *connection)
+{
+    const char *head = connection->in;
+    size_t end = connection->head_end;
+    size_t line_end = 0;
+    while (line_end < end && head[line_end] != '\n')
+        line_end++;
+    size_t version_end = line_end > 0 && head[line_end - 1] == '\r' ? line_end - 1 : line_end;
+    bool http10 = version_end >= 8 && memcmp(head + version_end - 8, "HTTP/1.0", 8) == 0;
+    bool http11 = version_end >= 8 && memcmp(head + version_end - 8, "HTTP/1.1", 8) == 0;
+    int length_count = 0, encoding_count = 0;
+    bool length_bad = false, encoding_bad = false, wants_close = http10, expect_continue = false;
+    int64_t length = 0;
+    for (size_t start = line_end + 1; start < end;) {
+        size_t stop = start;
+        while (stop < end && head[stop] != '\n')
+            stop++;
+        size_t colon = start;
+        while (colon < stop && head[colon] != ':')
+            colon++;
+        size_t value = colon + 1, value_end = stop;
+        while (value < value_end && (head[value] == ' ' || head[value] == '\t'))
+            value++;
+        while (value_end > value &&
+               (head[value_end - 1] == '\r' || head[value_end - 1] == ' ' || head[value_end - 1] == '\t'))
+            value_end--;
+        const char *name = head + start;
+        size_t name_length = colon - start;
+        if (colon < stop && token_is(name, name_length, "Content-Length")) {
+            length_count++;
+            length_bad = length_bad || number_integer_parse(head + value, value_end - value, 0, INT64_MAX,
+                                                            &length) != NUMBER_OK;
+        } else if (colon < stop && token_is(name, name_length, "Transfer-Encoding")) {
+            encoding_count++;
+            encoding_bad = encoding_bad || !token_is(head + value, value_end - value, "chunked");
+        } else if (colon < stop && token_is(name, name_length, "Connection")) {
+            if (list_has(head + value, value_end - value, "close")) wants_close = true;
+            if (http10 && list_has(head + value, value_end - value, "keep-alive")) wants_close = false;
+        } else if (colon < stop && token_is(name, name_length, "Expect")) {
+            expect_continue = token_is(head + value, value_end - value, "100-continue");
+        }
+        start = stop + 1;
+    }
+    connection->close_after = wants_close || !(http10 || http11);
+    bool doubtful = length_count > 1 || (length_count == 1 && encoding_count > 0) || encoding_count > 1 ||
+                    length_bad || encoding_bad || (encoding_count == 1 && !http11);
+    if (doubtful || (length_count == 1 && (uint64_t)length > gate->limits.body_bytes_max)) {
+        /* civetweb answers (400, 413) without reading a body: send what came, end the connection. */
+        connection->close_after = true;
+        connection->request_end = connection->in_used;
+        return false;
+    }
+    if (length_count == 1 && length > 0) {
+        connection->body = BODY_LENGTH;
+        connection->body_length = (uint64_t)length;
+    } else if (encoding_count == 1) {
+        connection->body = BODY_CHUNKED;
+        connection->chunk_position = connection->head_end;
+    } else {
+        connection->request_end = connection->head_end;
+    }
+    return expect_continue && connection->body != BODY_NONE;
+}
+
+static int hex_value(char byte)
+{
+    if (byte >= '0' && byte <= '9') return byte - '0';
+    if (byte >= 'a' && byte <= 'f') return byte - 'a' + 10;
+    if (byte >= 'A' && byte <= 'F') return byte - 'A' + 10;
+    return -1;
+}
+
+/* Steps the chunked-body reader over the bytes that came; sets request_end at the end of the trailers. A
+ * malformed body goes to civetweb as it is (it refuses it) and ends the connection. */
+static void chunks_read(struct api_gate *gate, struct gate_connection *connection)
+{
+    char *in = connection->in;
+    size_t position = connection->chunk_position;
+    bool malformed = false;
+    bool seen_digit = connection->chunk_left > 0;
+    while (position < connection->in_used && connection->request_end == 0 && !malformed) {
+        char byte = in[position];
+        switch (connection->chunk) {
+        case CHUNK_SIZE: {
+            int digit = hex_value(byte);
+            if (digit >= 0) {
+                if (connection->chunk_left > gate->limits.body_bytes_max) malformed = true; /* too large */
+                connection->chunk_left = connection->chunk_left * 16 + (uint64_t)digit;
+                seen_digit = true;
+                position++;
+            } else if (!seen_digit) {
+                malformed = true;
+            } else {
+                connection->chunk = CHUNK_EXTENSION; /* ';' extensions, spaces, then the line end */
+            }
+            break;
+        }
+        case CHUNK_EXTENSION:
+            position++;
+            if (byte == '\n') {
+                connection->chunk = connection->chunk_left == 0 ? CHUNK_TRAILER_START : CHUNK_DATA;
+                seen_digit = false;
+            }
+            break;
+        case CHUNK_DATA: {
+            size_t available = connection->in_used - position;
+            size_t take = connection->chunk_left < available ? (size_t)connection->chunk_left : available;
+            position += take;
+            connection->chunk_left -= take;
+            if (connection->chunk_left == 0) connection->chunk = CHUNK_DATA_END;
+            break;
+        }
+        case CHUNK_DATA_END: /* CRLF (or LF) after the data */
+            position++;
+            if (byte == '\n') {
+                connection->chunk = CHUNK_SIZE;
+            } else if (byte != '\r') {
+                malformed = true;
+            }
+            break;
+        case CHUNK_TRAILER_START: /* an empty line ends the body, else a trailer field */
+            position++;
+            if (byte == '\n') {
+                connection->request_end = position;
+            } else if (byte != '\r') {
+                connection->chunk = CHUNK_TRAILER;
+            }
+            break;
+        case CHUNK_TRAILER:
+            position++;
+            if (byte == '\n') connection->chunk = CHUNK_TRAILER_START;
+            break;
+        }
+    }
+    connection->chunk_position = position;
+    if (malformed || (connection->request_end == 0 &&
+                      connection->in_used - connection->head_end > 2 * gate->limits.body_bytes_max + 1024)) {
+        connection->close_after = true;
+        connection->request_end = connection->in_used;
+    }
+}
+
+static void connection_forward(struct api_gate *gate, struct gate_connection *connection);
+
+/* Looks at what has come of the request; sends it on once it is whole. */
+static void request_progress(struct api_gate *gate, struct gate_connection *connection)
+{
+    if (connection->in_used == 0) return;
+    if (connection->head_end == 0) {
+        if (!head_find(connection)) {
+            if (connection->in_used >= gate->limits.head_bytes_max) { /* civetweb answers 431 */
+                connection->close_after = true;
+                connection->request_end = connection->in_used;
+                connection_forward(gate, connection);
+            }
+            return;
+        }
+        if (head_framing(gate, connection)) {
+            static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            (void)send(connection->client_fd, go_on, sizeof(go_on) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+    }
+    if (connection->request_end == 0 && connection->body == BODY_LENGTH &&
+        connection->in_used - connection->head_end >= connection->body_length)
+        connection->request_end = connection->head_end + (size_t)connection->body_length;
+    if (connection->request_end == 0 && connection->body == BODY_CHUNKED) chunks_read(gate, connection);
+    if (connection->request_end != 0) connection_forward(gate, connection);
+}
+
+/* Reads what the client sent. Returns false when the connection was closed. */
+static bool client_read(struct api_gate *gate, struct gate_connection *connection)
+{
+    size_t capacity_max = gate->limits.head_bytes_max + 2 * gate->limits.body_bytes_max + 4096;
+    if (connection->in_used == connection->in_capacity) {
+        size_t grown = connection->in_capacity == 0 ? GATE_BUFFER_FIRST : connection->in_capacity * 2;
+        if (grown > capacity_max) grown = capacity_max;
+        if (grown <= connection->in_capacity ||
+            gate->buffered_bytes + (grown - connection->in_capacity) > API_GATE_BUFFERED_BYTES_MAX) {
+            connection_refuse(gate, connection, 503);
+            return false;
+        }
+        char *larger = realloc(connection->in, grown);
+        if (larger == NULL) {
+            connection_refuse(gate, connection, 503);
+            return false;
+        }
+        gate->buffered_bytes += grown - connection->in_capacity;
+        connection->in = larger;
+        connection->in_capacity = grown;
+    }
+    ssize_t got = recv(connection->client_fd, connection->in + connection->in_used,
+                       connection->in_capacity - connection->in_used, 0);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+    if (got <= 0 && connection->in_used > 0 && !connection->with_upstream) {
+        /* The client ended its side in the middle of a request: civetweb answers what came (400). */
+        connection->close_after = true;
+        connection->request_end = connection->in_used;
+        connection_forward(gate, connection);
+        return true;
+    }
+    if (got <= 0) { /* the client is gone */
+        connection_close(gate, connection);
+        return false;
+    }
+    if (connection->in_used == 0) connection->deadline_ms = gate_now_ms() + gate->limits.request_timeout_ms;
+    connection->in_used += (size_t)got;
+    request_progress(gate, connection);
+    return true;
+}
+
+/* ---- with civetweb ------------------------------------------------------------------------------------- */
+
+/* Opens a connection to civetweb for the complete request; the client is not read meanwhile. */
+static void connection_forward(struct api_gate *gate, struct gate_connection *connection)
+{
+    assert(connection->request_end > 0 && !connection->with_upstream);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        connection_refuse(gate, connection, 503);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (const struct sockaddr *)&gate->upstream, sizeof(gate->upstream)) != 0 &&
+        errno != EINPROGRESS) {
+        close(fd);
+        connection_refuse(gate, connection, 503);
+        return;
+    }
+    if (connection->answer == NULL) connection->answer = malloc(API_GATE_ANSWER_BYTES_MAX);
+    if (connection->answer == NULL) {
+        close(fd);
+        connection_refuse(gate, connection, 503);
+        return;
+    }
+    connection->upstream_fd = fd;
+    connection->with_upstream = true;
+    connection->deadline_ms = gate_now_ms() + gate->limits.answer_timeout_ms;
+    gate_watch(gate, connection->client_fd, &connection->client_endpoint, 0, EPOLL_CTL_MOD);
+    upstream_watch(gate, connection, EPOLLOUT | EPOLLIN);
+}
+
+/* The answer was relayed whole (civetweb closed its side): back to reading the client's next request, or
+ * closed. */
+static void answer_done(struct api_gate *gate, struct gate_connection *connection)
+{
+    if (connection->answer_total == 0) { /* civetweb is stopping, or failed: say so */
+        connection_refuse(gate, connection, 503);
+        return;
+    }
+    close(connection->upstream_fd);
+    connection->upstream_fd = -1;
+    connection->upstream_watched = false;
+    connection->with_upstream = false;
+    free(connection->answer);
+    connection->answer = NULL;
+    if (connection->close_after || connection->upstream_sent < connection->request_end) {
+        connection_close(gate, connection);
+        return;
+    }
+    connection_request_reset(connection);
+    connection->deadline_ms =
+        gate_now_ms() + (connection->in_used > 0 ? gate->limits.request_timeout_ms : API_GATE_IDLE_MS);
+    gate_watch(gate, connection->client_fd, &connection->client_endpoint, EPOLLIN, EPOLL_CTL_MOD);
+    request_progress(gate, connection); /* a pipelined request may be whole already */
+}
+
+/* Moves what it can: request bytes to civetweb, answer bytes from civetweb and on to the client. Returns
+ * false when the connection was closed. */
+static bool relay(struct api_gate *gate, struct gate_connection *connection)
+{
+    if (connection->upstream_sent < connection->request_end) {
+        ssize_t sent = send(connection->upstream_fd, connection->in + connection->upstream_sent,
+                            connection->request_end - connection->upstream_sent, MSG_NOSIGNAL);
+        if (sent > 0) connection->upstream_sent += (size_t)sent;
+        if (sent < 0 && errno != EAGAIN && errno != EINTR && errno != ENOTCONN) {
+            connection->upstream_eof = true; /* civetweb closed early (it answered already, or failed) */
+            connection->close_after = true;
+        }
+        if (connection->upstream_sent == connection->request_end) shutdown(connection->upstream_fd, SHUT_WR);
+    }
+    if (!connection->upstream_eof && connection->answer_used < API_GATE_ANSWER_BYTES_MAX) {
+        ssize_t got = recv(connection->upstream_fd, connection->answer + connection->answer_used,
+                           API_GATE_ANSWER_BYTES_MAX - connection->answer_used, 0);
+        if (got > 0) {
+            connection->answer_used += (size_t)got;
+            connection->answer_total += (size_t)got;
+        }
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR && errno != ENOTCONN)) {
+            if (got < 0) connection->close_after = true;
+            connection->upstream_eof = true;
+        }
+    }
+    if (connection->answer_sent < connection->answer_used) {
+        ssize_t sent = send(connection->client_fd, connection->answer + connection->answer_sent,
+                            connection->answer_used - connection->answer_sent, MSG_NOSIGNAL);
+        if (sent < 0 && errno != EAGAIN && errno != EINTR) {
+            connection_close(gate, connection);
+            return false;
+        }
+        if (sent > 0) {
+            connection->answer_sent += (size_t)sent;
+            connection->deadline_ms = gate_now_ms() + gate->limits.answer_timeout_ms;
+        }
+        if (connection->answer_sent == connection->answer_used)
+            connection->answer_sent = connection->answer_used = 0;
+    }
+    bool answer_pending = connection->answer_sent < connection->answer_used;
+    if (connection->upstream_eof && !answer_pending) {
+        answer_done(gate, connection);
+        return true;
+    }
+    uint32_t upstream_events =
+        (connection->upstream_sent < connection->request_end ? EPOLLOUT : 0) |
+        (!connection->upstream_eof && connection->answer_used < API_GATE_ANSWER_BYTES_MAX ? EPOLLIN : 0);
+    upstream_watch(gate, connection, upstream_events);
+    gate_watch(gate, connection->client_fd, &connection->client_endpoint, answer_pending ? EPOLLOUT : 0,
+               EPOLL_CTL_MOD);
+    return true;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------------------ */
+
+static void gate_accept(struct api_gate *gate)
+{
+    for (;;) {
+        int fd = accept(gate->listen_fd, NULL, NULL);
+        if (fd < 0) return; /* EAGAIN, or out of descriptors: the backlog waits */
+        if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+            close(fd);
+            continue;
+        }
+        struct gate_connection *connection = calloc(1, sizeof(*connection));
+        if (connection == NULL || gate->connection_count >= gate->connections_max) {
+            static const char busy[] =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n"
+                "Connection: close\r\n\r\n";
+            (void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            close(fd);
+            free(connection);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        connection->client_fd = fd;
+        connection->upstream_fd = -1;
+        connection->client_endpoint = (struct gate_endpoint){connection, false};
+        connection->upstream_endpoint = (struct gate_endpoint){connection, true};
+        connection->chunk = CHUNK_SIZE;
+        connection->deadline_ms = gate_now_ms() + API_GATE_IDLE_MS;
+        connection->next = gate->connections;
+        if (gate->connections != NULL) gate->connections->previous = connection;
+        gate->connections = connection;
+        gate->connection_count++;
+        gate_watch(gate, fd, &connection->client_endpoint, EPOLLIN, EPOLL_CTL_ADD);
+    }
+}
+
+/* Ends the connections whose deadline passed: 408 for a request begun and not finished, silence for an
+ * idle one or an answer nobody reads. */
+static void gate_sweep(struct api_gate *gate, int64_t now_ms)
+{
+    struct gate_connection *connection = gate->connections;
+    while (connection != NULL) {
+        struct gate_connection *next = connection->next;
+        if (now_ms >= connection->deadline_ms) {
+            if (!connection->with_upstream && connection->in_used > 0) {
+                connection_refuse(gate, connection, 408);
+            } else {
+                connection_close(gate, connection);
+            }
+        }
+        connection = next;
+    }
+}
+
+static bool gate_busy(const struct api_gate *gate)
+{
+    for (const struct gate_connection *connection = gate->connections; connection != NULL;
+         connection = connection->next)
+        if (connection->with_upstream) return true;
+    return false;
+}
+
+static void *gate_run(void *argument)
+{
+    struct api_gate *gate = argument;
+    struct epoll_event events[GATE_EVENTS_MAX];
+    int64_t next_sweep_ms = gate_now_ms() + GATE_SWEEP_MS;
+    for (;;) {
+        if (atomic_load(&gate->close_listener) && gate->listen_fd >= 0) {
+            close(gate->listen_fd);
+            gate->listen_fd = -1;
+        }
+        if (atomic_load(&gate->stopping) &&
+            (gate_now_ms() >= atomic_load(&gate->drain_until_ms) || !gate_busy(gate)))
+            break;
+        int count = epoll_wait(gate->epoll_fd, events, GATE_EVENTS_MAX, GATE_SWEEP_MS);
+        for (int i = 0; i < count; i++) {
+            struct gate_endpoint *endpoint = events[i].data.ptr;
+            if (endpoint == &gate->listen_endpoint) {
+                if (gate->listen_fd >= 0) gate_accept(gate);
+                continue;
+            }
+            if (endpoint == &gate->wake_endpoint) {
+                uint64_t value;
+                (void)read(gate->wake_fd, &value, sizeof(value));
+                continue;
+            }
+            struct gate_connection *connection = endpoint->connection;
+            if (connection->closed) continue; /* closed by an earlier event of this batch */
+            if (!endpoint->upstream && (events[i].events & (EPOLLERR | EPOLLHUP)) != 0) {
+                connection_close(gate, connection); /* the client is gone */
+            } else if (connection->with_upstream) {
+                relay(gate, connection);
+            } else if (!endpoint->upstream) {
+                client_read(gate, connection);
+            }
+        }
+        int64_t now_ms = gate_now_ms();
+        if (now_ms >= next_sweep_ms) {
+            gate_sweep(gate, now_ms);
+            next_sweep_ms = now_ms + GATE_SWEEP_MS;
+        }
+        gate_closed_free(gate);
+    }
+    while (gate->connections != NULL)
+        connection_close(gate, gate->connections);
+    gate_closed_free(gate);
+    return NULL;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------------------- */
+
+/* Raises the descriptor limit to its hard maximum and says how many connections fit. */
+static size_t gate_connections_fit(void)
+{
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 256;
+    if (limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &limit);
+        (void)getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    size_t descriptors = limit.rlim_cur == RLIM_INFINITY ? SIZE_MAX : (size_t)limit.rlim_cur;
+    size_t fit =
+        descriptors > 2 * GATE_DESCRIPTORS_RESERVED ? (descriptors - GATE_DESCRIPTORS_RESERVED) / 2 : 64;
+    return fit < API_GATE_CONNECTIONS_MAX ? fit : API_GATE_CONNECTIONS_MAX;
+}
+
+static int gate_listen(struct api_gate *gate, const char *host, int port, char *error, size_t error_bytes)
+{
+    struct sockaddr_storage address;
+    memset(&address, 0, sizeof(address));
+    socklen_t address_bytes;
+    struct sockaddr_in *ipv4 = (struct sockaddr_in *)&address;
+    struct sockaddr_in6 *ipv6 = (struct sockaddr_in6 *)&address;
+    if (inet_pton(AF_INET, host, &ipv4->sin_addr) == 1) {
+        ipv4->sin_family = AF_INET;
+        ipv4->sin_port = htons((uint16_t)port);
+        address_bytes = sizeof(*ipv4);
+    } else if (inet_pton(AF_INET6, host, &ipv6->sin6_addr) == 1) {
+        ipv6->sin6_family = AF_INET6;
+        ipv6->sin6_port = htons((uint16_t)port);
+        address_bytes = sizeof(*ipv6);
+    } else {
+        snprintf(error, error_bytes, "http: %s is not a numeric IPv4 or IPv6 address", host);
+        return -1;
+    }
+    gate->listen_fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (gate->listen_fd < 0 ||
+        setsockopt(gate->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(gate->listen_fd, (struct sockaddr *)&address, address_bytes) != 0 ||
+        listen(gate->listen_fd, SOMAXCONN) != 0) {
+        snprintf(error, error_bytes, "http: cannot listen on %s port %d: %s", host, port, strerror(errno));
+        return -1;
+    }
+    if (getsockname(gate->listen_fd, (struct sockaddr *)&address, &address_bytes) == 0)
+        gate->port = ntohs(address.ss_family == AF_INET ? ipv4->sin_port : ipv6->sin6_port);
+    return 0;
+}
+
+struct api_gate *api_gate_start(const char *host, int port, int upstream_port,
+                                const struct api_gate_limits *limits, char *error, size_t error_bytes)
+{
+    assert(host != NULL && limits != NULL && limits->request_timeout_ms > 0);
+    assert(upstream_port > 0 && upstream_port < 65536);
+    struct api_gate *gate = calloc(1, sizeof(*gate));
+    if (gate == NULL) {
+        snprintf(error, error_bytes, "http: out of memory");
+        return NULL;
+    }
+    gate->limits = *limits;
+    gate->listen_fd = gate->epoll_fd = gate->wake_fd = -1;
+    gate->upstream.sin_family = AF_INET;
+    gate->upstream.sin_port = htons((uint16_t)upstream_port);
+    gate->upstream.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    gate->connections_max = gate_connections_fit();
+    gate->listen_endpoint = (struct gate_endpoint){NULL, false};
+    gate->wake_endpoint = (struct gate_endpoint){NULL, true};
+    if (gate_listen(gate, host, port, error, error_bytes) != 0) goto out_free;
+    gate->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    gate->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (gate->epoll_fd < 0 || gate->wake_fd < 0) {
+        snprintf(error, error_bytes, "http: epoll: %s", strerror(errno));
+        goto out_free;
+    }
+    gate_watch(gate, gate->listen_fd, &gate->listen_endpoint, EPOLLIN, EPOLL_CTL_ADD);
+    gate_watch(gate, gate->wake_fd, &gate->wake_endpoint, EPOLLIN, EPOLL_CTL_ADD);
+    if (pthread_create(&gate->thread, NULL, gate_run, gate) != 0) {
+        snprintf(error, error_bytes, "http: cannot start the gate thread");
+        goto out_free;
+    }
+    log_info(COMPONENT,
+             "HTTP gate on %s port %d: up to %zu connections, requests gathered whole for civetweb", host,
+             gate->port, gate->connections_max);
+    return gate;
+out_free:
+    if (gate->listen_fd >= 0) close(gate->listen_fd);
+    if (gate->epoll_fd >= 0) close(gate->epoll_fd);
+    if (gate->wake_fd >= 0) close(gate->wake_fd);
+    free(gate);
+    return NULL;
+}
+
+int api_gate_port(const struct api_gate *gate)
+{
+    return gate->port;
+}
+
+static void gate_wake(struct api_gate *gate)
+{
+    uint64_t one = 1;
+    (void)write(gate->wake_fd, &one, sizeof(one));
+}
+
+void api_gate_close_listener(struct api_gate *gate)
+{
+    if (gate == NULL) return;
+    atomic_store(&gate->close_listener, true);
+    gate_wake(gate);
+}
+
+void api_gate_stop(struct api_gate *gate, int drain_ms)
+{
+    if (gate == NULL) return;
+    atomic_store(&gate->close_listener, true);
+    atomic_store(&gate->drain_until_ms, gate_now_ms() + drain_ms);
+    atomic_store(&gate->stopping, true);
+    gate_wake(gate);
+    pthread_join(gate->thread, NULL);
+    if (gate->listen_fd >= 0) close(gate->listen_fd);
+    close(gate->epoll_fd);
+    close(gate->wake_fd);
+    free(gate);
+}

@@ -1,0 +1,56 @@
+/* gate.h - the HTTP API's front door: reads each request whole before civetweb sees it.
+ *
+ * civetweb binds one worker thread to a connection from its first byte, so clients that send their headers
+ * (or bodies) a byte a second hold every thread and stop everyone else. The gate takes the public address
+ * instead: one thread with epoll holds thousands of connections for a few hundred bytes each, gathers each
+ * request (head and body, bounded by http.request_timeout_ms and the size limits) and only then hands it to
+ * civetweb on a loopback connection of its own, half-closed after the request, so civetweb answers it and
+ * lets go at once. Relays the answer back; keeps the client's connection for its next request. Knows HTTP/1.1
+ * framing, nothing of routes. */
+#ifndef STOCKD_API_GATE_H
+#define STOCKD_API_GATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Connections the gate holds at once (each costs two descriptors while a request is with civetweb); also
+ * bounded by the descriptor limit, which api_gate_start raises to its hard maximum. More are answered 503
+ * and closed. */
+#define API_GATE_CONNECTIONS_MAX 16384
+
+/* Bytes of unfinished requests the gate buffers across all connections: a request that would pass it is
+ * answered 503 (the gate's memory stays bounded whatever the clients send). */
+#define API_GATE_BUFFERED_BYTES_MAX (64 * 1024 * 1024)
+
+/* An idle keep-alive connection (no request begun) is closed after this long. */
+#define API_GATE_IDLE_MS 5000
+
+/* Bytes of an answer in flight to one client: past it the gate stops reading civetweb until the client
+ * reads (civetweb's socket buffer holds the rest). */
+#define API_GATE_ANSWER_BYTES_MAX 65536
+
+struct api_gate_limits {
+    int request_timeout_ms; /* a request (head and body) must arrive within this, else 408 */
+    size_t head_bytes_max;  /* request line and headers; longer ones go to civetweb as they are (431) */
+    size_t body_bytes_max;  /* larger bodies go to civetweb unread (413) */
+    int answer_timeout_ms;  /* an answer may take this long without a byte moving (Prefer: wait included) */
+};
+
+struct api_gate;
+
+/* Listens on host:port (host numeric, IPv4 or IPv6; port 0 picks one) and forwards requests to civetweb at
+ * 127.0.0.1:upstream_port. Returns the gate, running, or NULL with a message in error. */
+struct api_gate *api_gate_start(const char *host, int port, int upstream_port,
+                                const struct api_gate_limits *limits, char *error, size_t error_bytes);
+
+/* The port the gate listens on. */
+int api_gate_port(const struct api_gate *gate);
+
+/* Stops accepting new connections; requests already with civetweb still get their answers. */
+void api_gate_close_listener(struct api_gate *gate);
+
+/* Stops the gate: relays for at most drain_ms what civetweb still answers, then closes every connection
+ * and frees the gate. Accepts NULL. */
+void api_gate_stop(struct api_gate *gate, int drain_ms);
+
+#endif
