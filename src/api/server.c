@@ -105,9 +105,9 @@ static bool request_authorize(struct api_request *request)
 /* Makes civetweb close the connection after this answer: when a request's framing is in doubt, so is
  * where the next request starts (a request smuggled past a proxy that reads the framing another way).
  * civetweb 1.15 decides keep-alive after begin_request returns, from the request's Connection header
- * (should_keep_alive): every Connection header is set to close, or one is added (there is room: a request
- * with MG_MAX_HEADERS fields is refused before). request_info is the connection's own, writable storage that
- * mg_get_request_info hands out const; test_http_hostile.py checks that the connection ends. */
+ * (should_keep_alive): every Connection header is set to close, or one is added. request_info is the
+ * connection's own, writable storage that mg_get_request_info hands out const; test_http_hostile.py checks
+ * that the connection ends. */
 static void request_connection_close(struct api_request *request)
 {
     struct mg_request_info *info = (struct mg_request_info *)request->info;
@@ -118,11 +118,12 @@ static void request_connection_close(struct api_request *request)
             found = true;
         }
     }
-    if (!found && info->num_headers < MG_MAX_HEADERS) {
-        info->http_headers[info->num_headers].name = "Connection";
-        info->http_headers[info->num_headers].value = "close";
-        info->num_headers++;
-    }
+    if (found) return;
+    /* No room when civetweb kept MG_MAX_HEADERS fields (and dropped the rest): that request is refused, and
+     * its last field gives way. */
+    int index = info->num_headers < MG_MAX_HEADERS ? info->num_headers++ : MG_MAX_HEADERS - 1;
+    info->http_headers[index].name = "Connection";
+    info->http_headers[index].value = "close";
 }
 
 /* Refuses (400 invalid-framing, then closes) a request whose body framing two readers could take two ways
@@ -269,6 +270,8 @@ static int request_begin(struct mg_connection *connection)
     request_id_assign(request);
     if (info->num_headers >= MG_MAX_HEADERS) {
         /* civetweb keeps the first MG_MAX_HEADERS and drops the rest silently: refuse instead. */
+        /* The fields civetweb dropped may have framed a body: where the next request starts is unknown. */
+        request_connection_close(request);
         api_problem(request, 431, "headers-too-large", "Too many header fields", NULL,
                     "a request may have at most %d header fields", MG_MAX_HEADERS - 1);
     } else if (request_framing_check(request)) {
