@@ -132,6 +132,23 @@ static void test_command_with_fractional_quantity_is_refused(void **state)
     assert_int_equal(command.quantity, 10);
 }
 
+/* The fuzzer's first find (fuzz_codec_command): the refusal quoted the number with strspn, past the end of
+ * an input that ends in it (inputs are not NUL-terminated). */
+static void test_fraction_at_the_very_end_is_quoted_within_the_input(void **state)
+{
+    (void)state;
+    static const char text[] = "{\"command_id\":\"c\",\"type\":\"ReceiveStock\",\"sku\":\"S\","
+                               "\"data\":{\"location\":\"L\",\"quantity\":1.5";
+    char *exact = malloc(sizeof(text) - 1); /* no NUL after it: ASan sees a read past the end */
+    assert_non_null(exact);
+    memcpy(exact, text, sizeof(text) - 1);
+    struct command command;
+    struct codec_error error;
+    assert_int_equal(codec_command_decode(exact, sizeof(text) - 1, &command, &error), -1);
+    assert_string_equal(error.message, "data.quantity: must be an integer, got 1.5");
+    free(exact);
+}
+
 static void test_json_scan_reports_not_integer_with_path(void **state)
 {
     (void)state;
@@ -178,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_json_integer_outside_int64_is_range),
         cmocka_unit_test(test_json_number_outside_the_grammar_is_syntax),
         cmocka_unit_test(test_command_with_fractional_quantity_is_refused),
+        cmocka_unit_test(test_fraction_at_the_very_end_is_quoted_within_the_input),
         cmocka_unit_test(test_json_scan_reports_not_integer_with_path),
         cmocka_unit_test(test_config_integers_parsed_the_same_everywhere),
     };

@@ -1,9 +1,10 @@
 /* fuzz_http.c - libFuzzer target: the HTTP API, request bytes in, answer out, inside the process.
  *
- * civetweb owns the request parsing and gives no entry point for a buffer, so the honest seam is its
+ * civetweb owns the request parsing and gives no entry point for a buffer, so the honest seam is the
  * socket: the API runs in this process (api_create/api_start, no stages: queries answer 503, commands go to
  * an in-process librdkafka mock cluster) on 127.0.0.1, and each input is written to a new loopback
- * connection, whose write side is then shut. Beyond "no crash": every input that holds a whole request head
+ * connection to its public port, whose write side is then shut: the bytes cross the gate (gate.c: framing,
+ * chunked bodies, pipelining) and then civetweb and the routes. Beyond "no crash": every input that holds a whole request head
  * gets an answer (an HTTP/1.1 status line), and the connection ends within a bound. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -67,9 +68,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_http: %s\n", reason);
         abort();
     }
-    struct mg_server_port ports[2];
-    if (mg_get_server_ports(fuzz_api->context, 2, ports) < 1) abort();
-    fuzz_port = ports[0].port;
+    fuzz_port = api_port(fuzz_api); /* the gate's (gate.c), which hands whole requests to civetweb */
     return 0;
 }
 
