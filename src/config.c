@@ -175,9 +175,9 @@ static const struct config_key config_keys[] = {
      .min = 1,
      .max = 256,
      .default_text = "64",
-     .help = "HTTP worker threads. civetweb binds a thread to a keep-alive connection until it goes idle (5 "
-             "s), so "
-             "this bounds the clients served at once; more wait for a free thread."},
+     .help =
+         "HTTP worker threads: the requests decided and answered at once. Connections, slow or idle, hold "
+         "none (the gate reads each request whole first)."},
     {.name = "http.body_bytes_max",
      .type = CONFIG_INT,
      CONFIG_FIELD(http_body_bytes_max),
