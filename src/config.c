@@ -398,9 +398,9 @@ static int config_check_listen(const char *value, char *reason, size_t reason_by
     size_t host_length = colon != NULL ? (size_t)(colon - value) : 0;
     const char *port = colon != NULL ? colon + 1 : "";
     size_t port_length = strlen(port);
-    bool port_digits = port_length >= 1 && port_length <= 5 && strspn(port, "0123456789") == port_length;
-    long port_number = port_digits ? strtol(port, NULL, 10) : 0;
-    if (colon == NULL || host_length == 0 || port_number < 1 || port_number > 65535) {
+    int64_t port_number = 0;
+    if (colon == NULL || host_length == 0 ||
+        number_integer_parse(port, port_length, 1, 65535, &port_number) != NUMBER_OK) {
         snprintf(reason, reason_bytes, "must be host:port with a port in [1, 65535], got %s", quoted);
         return -1;
     }

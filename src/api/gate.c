@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -695,20 +696,22 @@ static int gate_listen(struct api_gate *gate, const char *host, int port, char *
 {
     struct sockaddr_storage address;
     memset(&address, 0, sizeof(address));
-    socklen_t address_bytes;
     struct sockaddr_in *ipv4 = (struct sockaddr_in *)&address;
     struct sockaddr_in6 *ipv6 = (struct sockaddr_in6 *)&address;
-    if (inet_pton(AF_INET, host, &ipv4->sin_addr) == 1) {
-        ipv4->sin_family = AF_INET;
-        ipv4->sin_port = htons((uint16_t)port);
-        address_bytes = sizeof(*ipv4);
-    } else if (inet_pton(AF_INET6, host, &ipv6->sin6_addr) == 1) {
-        ipv6->sin6_family = AF_INET6;
-        ipv6->sin6_port = htons((uint16_t)port);
-        address_bytes = sizeof(*ipv6);
-    } else {
-        snprintf(error, error_bytes, "http: %s is not a numeric IPv4 or IPv6 address", host);
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *found = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &found);
+    if (rc != 0 || found == NULL) {
+        snprintf(error, error_bytes, "http: cannot resolve %s: %s", host, gai_strerror(rc));
         return -1;
+    }
+    socklen_t address_bytes = found->ai_addrlen;
+    memcpy(&address, found->ai_addr, found->ai_addrlen);
+    freeaddrinfo(found);
+    if (address.ss_family == AF_INET) {
+        ipv4->sin_port = htons((uint16_t)port);
+    } else {
+        ipv6->sin6_port = htons((uint16_t)port);
     }
     gate->listen_fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
