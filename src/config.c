@@ -462,16 +462,9 @@ static int config_api_key_parse(const char *entry, size_t length, size_t index, 
     out->key[key_length] = '\0';
     if (second == NULL) return 0;
     const char *digits = second + 1;
-    size_t digit_count = (size_t)(end - digits);
     int64_t not_after = 0;
-    for (size_t i = 0; i < digit_count && digit_count <= 12; i++) {
-        if (digits[i] < '0' || digits[i] > '9') {
-            digit_count = 0;
-            break;
-        }
-        not_after = not_after * 10 + (digits[i] - '0');
-    }
-    if (digit_count == 0 || digit_count > 12 || not_after == 0) {
+    if (number_integer_parse(digits, (size_t)(end - digits), 1, INT64_C(999999999999), &not_after) !=
+        NUMBER_OK) {
         snprintf(reason, reason_bytes, "entry %zu: not_after must be Unix seconds (1 to 12 digits)",
                  index + 1);
         return -1;

@@ -223,6 +223,22 @@ static void test_chunked_body_with_extension_and_trailer_handed_on_whole(void **
     close(fd);
 }
 
+/* A read that ends right after the last chunk's size "0" once made the next read take the line end for a
+ * size line without a digit (malformed: the request went on cut and the connection closed). */
+static void test_chunked_last_chunk_split_after_its_size(void **state)
+{
+    struct fixture *f = *state;
+    int fd = client_connect(f);
+    client_send(fd, "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0");
+    usleep(100000);
+    client_send(fd, "\r\n\r\n");
+    answer_expect(fd, "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+    static const char next[] = "GET /next HTTP/1.1\r\n\r\n"; /* and the connection goes on */
+    client_send(fd, next);
+    answer_expect(fd, next);
+    close(fd);
+}
+
 static void test_doubtful_framing_handed_on_as_it_came_then_closed(void **state)
 {
     struct fixture *f = *state;
@@ -314,6 +330,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_body_in_pieces_handed_on_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunked_body_with_extension_and_trailer_handed_on_whole, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_chunked_last_chunk_split_after_its_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doubtful_framing_handed_on_as_it_came_then_closed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_body_over_limit_handed_on_unread_then_closed, setup, teardown),

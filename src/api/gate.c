@@ -68,9 +68,10 @@ struct gate_connection {
     enum chunk_state chunk;
     size_t chunk_position;
     uint64_t chunk_left;
-    size_t request_end;   /* offset past the request once it is complete, else 0 */
-    bool close_after;     /* the client's connection ends with this answer */
-    size_t upstream_sent; /* bytes of in[0 .. request_end) written to civetweb */
+    bool chunk_digit_seen; /* the size line being read has a digit already */
+    size_t request_end;    /* offset past the request once it is complete, else 0 */
+    bool close_after;      /* the client's connection ends with this answer */
+    size_t upstream_sent;  /* bytes of in[0 .. request_end) written to civetweb */
     bool upstream_connected, upstream_eof;
     char *answer; /* API_GATE_ANSWER_BYTES_MAX bytes while with civetweb */
     size_t answer_used, answer_sent;
@@ -189,6 +190,7 @@ static void connection_request_reset(struct gate_connection *connection)
     connection->body_length = connection->chunk_left = 0;
     connection->chunk = CHUNK_SIZE;
     connection->chunk_position = 0;
+    connection->chunk_digit_seen = false;
     connection->request_end = 0;
     connection->upstream_sent = 0;
     connection->upstream_connected = connection->upstream_eof = false;
@@ -321,7 +323,6 @@ static void chunks_read(struct api_gate *gate, struct gate_connection *connectio
     char *in = connection->in;
     size_t position = connection->chunk_position;
     bool malformed = false;
-    bool seen_digit = connection->chunk_left > 0;
     while (position < connection->in_used && connection->request_end == 0 && !malformed) {
         char byte = in[position];
         switch (connection->chunk) {
@@ -330,9 +331,9 @@ static void chunks_read(struct api_gate *gate, struct gate_connection *connectio
             if (digit >= 0) {
                 if (connection->chunk_left > gate->limits.body_bytes_max) malformed = true; /* too large */
                 connection->chunk_left = connection->chunk_left * 16 + (uint64_t)digit;
-                seen_digit = true;
+                connection->chunk_digit_seen = true;
                 position++;
-            } else if (!seen_digit) {
+            } else if (!connection->chunk_digit_seen) {
                 malformed = true;
             } else {
                 connection->chunk = CHUNK_EXTENSION; /* ';' extensions, spaces, then the line end */
@@ -343,7 +344,7 @@ static void chunks_read(struct api_gate *gate, struct gate_connection *connectio
             position++;
             if (byte == '\n') {
                 connection->chunk = connection->chunk_left == 0 ? CHUNK_TRAILER_START : CHUNK_DATA;
-                seen_digit = false;
+                connection->chunk_digit_seen = false;
             }
             break;
         case CHUNK_DATA: {
