@@ -38,8 +38,9 @@ struct api_gate_limits {
 
 struct api_gate;
 
-/* Listens on host:port (an IPv4 or IPv6 address or a name, its first address; port 0 picks one) and forwards requests to civetweb at
- * 127.0.0.1:upstream_port. Returns the gate, running, or NULL with a message in error. */
+/* Listens on host:port (an IPv4 or IPv6 address or a name, its first address; port 0 picks one) and forwards
+ * requests to civetweb at 127.0.0.1:upstream_port. Returns the gate, running, or NULL with a message in
+ * error. */
 struct api_gate *api_gate_start(const char *host, int port, int upstream_port,
                                 const struct api_gate_limits *limits, char *error, size_t error_bytes);
 

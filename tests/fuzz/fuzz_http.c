@@ -4,8 +4,8 @@
  * socket: the API runs in this process (api_create/api_start, no stages: queries answer 503, commands go to
  * an in-process librdkafka mock cluster) on 127.0.0.1, and each input is written to a new loopback
  * connection to its public port, whose write side is then shut: the bytes cross the gate (gate.c: framing,
- * chunked bodies, pipelining) and then civetweb and the routes. Beyond "no crash": every input that holds a whole request head
- * gets an answer (an HTTP/1.1 status line), and the connection ends within a bound. */
+ * chunked bodies, pipelining) and then civetweb and the routes. Beyond "no crash": every input that holds a
+ * whole request head gets an answer (an HTTP/1.1 status line), and the connection ends within a bound. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
