@@ -30,6 +30,7 @@
 
 #include "domain/number.h"
 #include "log.h"
+#include "metrics.h"
 
 #define COMPONENT "api"
 
@@ -176,6 +177,7 @@ static void connection_refuse(struct api_gate *gate, struct gate_connection *con
                           status, title, body_length, status == 503 ? "Retry-After: 1\r\n" : "", body);
     assert(length > 0 && (size_t)length < sizeof(answer));
     (void)send(connection->client_fd, answer, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
+    metrics_http_observe("unmatched", "-", status, 0); /* as civetweb's own refusals are counted */
     connection_close(gate, connection);
 }
 
