@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,11 +28,58 @@
 #define ANSWER_WAIT_MS 10000 /* generous: ASan and a loaded box */
 #define BYTES_MAX      65536
 
+/* How the upstream treats a connection: read it to its end and answer once (what civetweb does after the
+ * gate half-closes), or answer each request as it comes and keep the connection (a kept one), or answer
+ * one request and then close without saying so (a kept connection civetweb dropped). */
+enum upstream_mode { UPSTREAM_TO_END, UPSTREAM_KEEP_ALIVE, UPSTREAM_ONE_THEN_CLOSE };
+
 struct upstream {
     int listen_fd;
     int port;
+    enum upstream_mode mode;
+    atomic_int accepted; /* connections accepted so far */
     pthread_t thread;
 };
+
+/* The first place needle is in bytes[0 .. length), or NULL (memmem is a GNU extension). */
+static char *bytes_find(char *bytes, size_t length, const char *needle)
+{
+    size_t needle_length = strlen(needle);
+    for (size_t i = 0; i + needle_length <= length; i++)
+        if (memcmp(bytes + i, needle, needle_length) == 0) return bytes + i;
+    return NULL;
+}
+
+/* Answers each request (a head, and a Content-Length body) on fd with its echo, until the end. */
+static void upstream_answer_each(int fd, bool once)
+{
+    char *got = malloc(BYTES_MAX);
+    size_t used = 0;
+    for (;;) {
+        char *end = used >= 4 ? bytes_find(got, used, "\r\n\r\n") : NULL;
+        if (end != NULL) {
+            size_t head = (size_t)(end - got) + 4;
+            size_t body = 0;
+            char *length = bytes_find(got, head, "Content-Length: ");
+            if (length != NULL) body = (size_t)atoi(length + 16);
+            if (used >= head + body) {
+                char answer[128];
+                int answer_length = snprintf(answer, sizeof(answer),
+                                             "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", head + body);
+                (void)send(fd, answer, (size_t)answer_length, MSG_NOSIGNAL);
+                (void)send(fd, got, head + body, MSG_NOSIGNAL);
+                memmove(got, got + head + body, used - head - body);
+                used -= head + body;
+                if (once) break;
+                continue;
+            }
+        }
+        ssize_t n = recv(fd, got + used, BYTES_MAX - used, 0);
+        if (n <= 0) break;
+        used += (size_t)n;
+    }
+    free(got);
+}
 
 static void *upstream_run(void *argument)
 {
@@ -39,6 +87,12 @@ static void *upstream_run(void *argument)
     for (;;) {
         int fd = accept(upstream->listen_fd, NULL, NULL);
         if (fd < 0) return NULL;
+        atomic_fetch_add(&upstream->accepted, 1);
+        if (upstream->mode != UPSTREAM_TO_END) {
+            upstream_answer_each(fd, upstream->mode == UPSTREAM_ONE_THEN_CLOSE);
+            close(fd);
+            continue;
+        }
         char *got = malloc(BYTES_MAX);
         size_t used = 0;
         ssize_t n;
@@ -59,10 +113,11 @@ struct fixture {
     struct api_gate *gate;
 };
 
-static int fixture_setup(void **state, int request_timeout_ms)
+static int fixture_setup(void **state, int request_timeout_ms, enum upstream_mode mode)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
+    f->upstream.mode = mode;
     f->upstream.listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in address = {.sin_family = AF_INET};
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -75,7 +130,8 @@ static int fixture_setup(void **state, int request_timeout_ms)
     const struct api_gate_limits limits = {.request_timeout_ms = request_timeout_ms,
                                            .head_bytes_max = 16384,
                                            .body_bytes_max = 1024,
-                                           .answer_timeout_ms = 30000};
+                                           .answer_timeout_ms = 30000,
+                                           .upstream_kept_max = mode == UPSTREAM_TO_END ? 0 : 4};
     char error[256];
     f->gate = api_gate_start("127.0.0.1", 0, f->upstream.port, &limits, error, sizeof(error));
     if (f->gate == NULL) fail_msg("%s", error);
@@ -85,12 +141,22 @@ static int fixture_setup(void **state, int request_timeout_ms)
 
 static int setup(void **state)
 {
-    return fixture_setup(state, 30000);
+    return fixture_setup(state, 30000, UPSTREAM_TO_END);
 }
 
 static int setup_short_timeout(void **state)
 {
-    return fixture_setup(state, 1000);
+    return fixture_setup(state, 1000, UPSTREAM_TO_END);
+}
+
+static int setup_keep_alive(void **state)
+{
+    return fixture_setup(state, 30000, UPSTREAM_KEEP_ALIVE);
+}
+
+static int setup_one_then_close(void **state)
+{
+    return fixture_setup(state, 30000, UPSTREAM_ONE_THEN_CLOSE);
 }
 
 static int teardown(void **state)
@@ -323,6 +389,43 @@ static void test_slow_clients_leave_others_answered(void **state)
         close(slow[i]);
 }
 
+/* Kept connections: three requests one after another (and a HEAD, whose answer has no body) cross one
+ * connection to the upstream, not four. */
+static void test_kept_connection_carries_request_after_request(void **state)
+{
+    struct fixture *f = *state;
+    int fd = client_connect(f);
+    static const char first[] = "GET /a HTTP/1.1\r\n\r\n";
+    static const char second[] = "POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+    client_send(fd, first);
+    answer_expect(fd, first);
+    client_send(fd, second);
+    answer_expect(fd, second);
+    client_send(fd, first);
+    answer_expect(fd, first);
+    close(fd);
+    assert_int_equal(atomic_load(&f->upstream.accepted), 1);
+}
+
+/* A kept connection the upstream closed while it idled in the pool: the request goes again on a fresh one
+ * and is answered once. */
+static void test_kept_connection_closed_while_idle_is_retried(void **state)
+{
+    struct fixture *f = *state;
+    int fd = client_connect(f);
+    static const char request[] = "GET /a HTTP/1.1\r\n\r\n";
+    for (int i = 0; i < 3; i++) {
+        client_send(fd, request);
+        answer_expect(fd, request);
+        usleep(20000); /* the upstream's close reaches the pooled connection */
+    }
+    char extra[16];
+    bool closed;
+    assert_int_equal(client_read(fd, extra, 1, &closed), 0); /* nothing more: no answer came twice */
+    close(fd);
+    assert_true(atomic_load(&f->upstream.accepted) >= 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,6 +443,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_head_gets_408_after_request_timeout, setup_short_timeout,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_slow_clients_leave_others_answered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_connection_carries_request_after_request, setup_keep_alive,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kept_connection_closed_while_idle_is_retried,
+                                        setup_one_then_close, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

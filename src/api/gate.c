@@ -52,6 +52,9 @@ enum chunk_state {
 
 enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED };
 
+/* Where an answer on a kept connection to civetweb is: its head, its body, or past its end. */
+enum answer_state { ANSWER_HEAD, ANSWER_BODY, ANSWER_END };
+
 struct gate_endpoint {
     struct gate_connection *connection; /* NULL: the listener or the wake descriptor */
     bool upstream;
@@ -76,7 +79,14 @@ struct gate_connection {
     bool upstream_connected, upstream_eof;
     char *answer; /* API_GATE_ANSWER_BYTES_MAX bytes while with civetweb */
     size_t answer_used, answer_sent;
-    size_t answer_total; /* bytes of civetweb's answer relayed so far */
+    size_t answer_total;  /* bytes of civetweb's answer relayed so far */
+    bool upstream_kept;   /* a keep-alive connection to civetweb: the answer's framing says where it ends */
+    bool upstream_reused; /* taken from the pool: may have been closed by civetweb just before (retried) */
+    bool head_request;    /* a HEAD: its answer has no body whatever its Content-Length says */
+    enum answer_state answer_state;
+    char answer_head[API_GATE_ANSWER_HEAD_BYTES_MAX];
+    size_t answer_head_used;
+    uint64_t answer_body_left;
     bool upstream_watched, closed;
     int64_t deadline_ms;
     struct gate_connection *previous, *next; /* the open connections; next also links the closed ones */
@@ -91,6 +101,10 @@ struct api_gate {
     struct gate_connection *connections; /* every open connection, a list */
     struct gate_connection *closed;      /* closed in this batch of events, freed after it */
     struct gate_endpoint listen_endpoint, wake_endpoint;
+    int pool[API_GATE_POOL_MAX]; /* idle kept connections to civetweb, the freshest last */
+    int64_t pool_since_ms[API_GATE_POOL_MAX];
+    size_t pool_count;
+    size_t kept_count; /* kept connections, idle in the pool or in use */
     pthread_t thread;
     atomic_bool close_listener, stopping;
     atomic_int_fast64_t drain_until_ms;
@@ -120,6 +134,7 @@ static void connection_close(struct api_gate *gate, struct gate_connection *conn
 {
     assert(!connection->closed);
     if (connection->upstream_fd >= 0) close(connection->upstream_fd); /* close() leaves the epoll set */
+    if (connection->upstream_fd >= 0 && connection->upstream_kept) gate->kept_count--;
     close(connection->client_fd);
     gate->buffered_bytes -= connection->in_capacity;
     free(connection->in);
@@ -197,25 +212,29 @@ static void connection_request_reset(struct gate_connection *connection)
     connection->upstream_sent = 0;
     connection->upstream_connected = connection->upstream_eof = false;
     connection->answer_used = connection->answer_sent = connection->answer_total = 0;
+    connection->upstream_kept = connection->upstream_reused = connection->head_request = false;
+    connection->answer_state = ANSWER_HEAD;
+    connection->answer_head_used = 0;
+    connection->answer_body_left = 0;
 }
 
 /* ---- reading a request --------------------------------------------------------------------------------- */
 
-/* Finds the blank line that ends the head (CRLF CRLF, or bare LFs as civetweb takes them). */
+/* Finds the end of the head exactly where civetweb finds it (get_http_header_len): CR LF CR LF, or LF LF. */
 static bool head_find(struct gate_connection *connection)
 {
+    const char *in = connection->in;
     for (size_t i = connection->head_scan; i < connection->in_used; i++) {
-        if (connection->in[i] != '\n') continue;
-        if (i + 1 < connection->in_used && connection->in[i + 1] == '\n') {
+        if (i + 1 < connection->in_used && in[i] == '\n' && in[i + 1] == '\n') {
             connection->head_end = i + 2;
             return true;
         }
-        if (i + 2 < connection->in_used && connection->in[i + 1] == '\r' && connection->in[i + 2] == '\n') {
-            connection->head_end = i + 3;
+        if (i + 3 < connection->in_used && memcmp(in + i, "\r\n\r\n", 4) == 0) {
+            connection->head_end = i + 4;
             return true;
         }
     }
-    connection->head_scan = connection->in_used >= 2 ? connection->in_used - 2 : 0;
+    connection->head_scan = connection->in_used >= 3 ? connection->in_used - 3 : 0;
     return false;
 }
 
@@ -457,26 +476,74 @@ static bool client_read(struct api_gate *gate, struct gate_connection *connectio
 
 /* ---- with civetweb ------------------------------------------------------------------------------------- */
 
-/* Opens a connection to civetweb for the complete request; the client is not read meanwhile. */
-static void connection_forward(struct api_gate *gate, struct gate_connection *connection)
+/* Opens a fresh connection to civetweb. Returns the descriptor, or -1. */
+static int upstream_open(struct api_gate *gate)
 {
-    assert(connection->request_end > 0 && !connection->with_upstream);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        connection_refuse(gate, connection, 503);
-        return;
-    }
+    if (fd < 0) return -1;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, (const struct sockaddr *)&gate->upstream, sizeof(gate->upstream)) != 0 &&
         errno != EINPROGRESS) {
         close(fd);
-        connection_refuse(gate, connection, 503);
-        return;
+        return -1;
     }
-    if (connection->answer == NULL) connection->answer = malloc(API_GATE_ANSWER_BYTES_MAX);
-    if (connection->answer == NULL) {
+    return fd;
+}
+
+/* Takes the freshest idle kept connection, dropping those idle too long. Returns it, or -1. */
+static int pool_take(struct api_gate *gate)
+{
+    int64_t now_ms = gate_now_ms();
+    while (gate->pool_count > 0) {
+        gate->pool_count--;
+        int fd = gate->pool[gate->pool_count];
+        if (now_ms - gate->pool_since_ms[gate->pool_count] <= API_GATE_POOL_IDLE_MS) return fd;
         close(fd);
+        gate->kept_count--;
+    }
+    return -1;
+}
+
+/* Drops the kept connections that idled too long (the oldest come first). */
+static void pool_sweep(struct api_gate *gate, int64_t now_ms)
+{
+    size_t stale = 0;
+    while (stale < gate->pool_count && now_ms - gate->pool_since_ms[stale] > API_GATE_POOL_IDLE_MS) {
+        close(gate->pool[stale]);
+        gate->kept_count--;
+        stale++;
+    }
+    memmove(gate->pool, gate->pool + stale, (gate->pool_count - stale) * sizeof(gate->pool[0]));
+    memmove(gate->pool_since_ms, gate->pool_since_ms + stale, (gate->pool_count - stale) * sizeof(int64_t));
+    gate->pool_count -= stale;
+}
+
+/* Hands the complete request to civetweb: on an idle kept connection, or a new one kept after (while fewer
+ * than upstream_kept_max are), or else a new one half-closed after the request. The client is not read
+ * meanwhile. */
+static void connection_forward(struct api_gate *gate, struct gate_connection *connection)
+{
+    assert(connection->request_end > 0 && !connection->with_upstream);
+    connection->head_request = connection->request_end >= 5 && memcmp(connection->in, "HEAD ", 5) == 0;
+    int fd = -1;
+    /* Kept connections carry only requests whose end civetweb finds where the gate does: no chunked body
+     * (its chunk reader and the gate's may differ on odd input), and none civetweb closes after. */
+    if (!connection->close_after && connection->body != BODY_CHUNKED) {
+        fd = pool_take(gate);
+        connection->upstream_reused = fd >= 0;
+        if (fd < 0 && gate->kept_count < gate->limits.upstream_kept_max) {
+            fd = upstream_open(gate);
+            if (fd >= 0) gate->kept_count++;
+        }
+        connection->upstream_kept = fd >= 0;
+    }
+    if (fd < 0) fd = upstream_open(gate);
+    if (connection->answer == NULL) connection->answer = malloc(API_GATE_ANSWER_BYTES_MAX);
+    if (fd < 0 || connection->answer == NULL) {
+        if (fd >= 0) close(fd);
+        if (connection->upstream_kept) gate->kept_count--;
+        connection->upstream_kept = false;
         connection_refuse(gate, connection, 503);
         return;
     }
@@ -487,17 +554,31 @@ static void connection_forward(struct api_gate *gate, struct gate_connection *co
     upstream_watch(gate, connection, EPOLLOUT | EPOLLIN);
 }
 
-/* The answer was relayed whole (civetweb closed its side): back to reading the client's next request, or
- * closed. */
-static void answer_done(struct api_gate *gate, struct gate_connection *connection)
+/* Lets go of the connection to civetweb: back to the pool when it is kept and the answer ended cleanly,
+ * else closed. */
+static void upstream_release(struct api_gate *gate, struct gate_connection *connection, bool reusable)
+{
+    upstream_watch(gate, connection, 0);
+    if (reusable && connection->upstream_kept && gate->pool_count < API_GATE_POOL_MAX) {
+        gate->pool[gate->pool_count] = connection->upstream_fd;
+        gate->pool_since_ms[gate->pool_count] = gate_now_ms();
+        gate->pool_count++;
+    } else {
+        close(connection->upstream_fd);
+        if (connection->upstream_kept) gate->kept_count--;
+    }
+    connection->upstream_fd = -1;
+    connection->upstream_kept = false;
+}
+
+/* The answer was relayed whole: back to reading the client's next request, or closed. */
+static void answer_done(struct api_gate *gate, struct gate_connection *connection, bool reusable)
 {
     if (connection->answer_total == 0) { /* civetweb is stopping, or failed: say so */
         connection_refuse(gate, connection, 503);
         return;
     }
-    close(connection->upstream_fd);
-    connection->upstream_fd = -1;
-    connection->upstream_watched = false;
+    upstream_release(gate, connection, reusable);
     connection->with_upstream = false;
     free(connection->answer);
     connection->answer = NULL;
@@ -512,6 +593,106 @@ static void answer_done(struct api_gate *gate, struct gate_connection *connectio
     request_progress(gate, connection); /* a pipelined request may be whole already */
 }
 
+/* Reads the head of an answer collected in answer_head: a 1xx is followed by another head; else the body
+ * length (none for HEAD, 204, 304). Returns false when the framing cannot be read (no Content-Length, or
+ * civetweb closes after it). */
+static bool answer_head_read(struct gate_connection *connection)
+{
+    const char *head = connection->answer_head;
+    size_t length = connection->answer_head_used;
+    int64_t status = 0;
+    if (length < 12 || memcmp(head, "HTTP/1.", 7) != 0 ||
+        number_integer_parse(head + 9, 3, 100, 599, &status) != NUMBER_OK)
+        return false;
+    connection->answer_head_used = 0;
+    if (status < 200) return true; /* 100 Continue: the answer's own head comes next */
+    bool sized = false;
+    int64_t content_length = 0;
+    static const char length_name[] = "Content-Length:";
+    static const char close_field[] = "Connection: close";
+    for (size_t start = 0; start < length;) {
+        size_t stop = start;
+        while (stop < length && head[stop] != '\n')
+            stop++;
+        if (stop - start > sizeof(length_name) - 1 &&
+            strncasecmp(head + start, length_name, sizeof(length_name) - 1) == 0) {
+            size_t value = start + sizeof(length_name) - 1, value_end = stop;
+            while (value < value_end && head[value] == ' ')
+                value++;
+            while (value_end > value && (head[value_end - 1] == '\r' || head[value_end - 1] == ' '))
+                value_end--;
+            sized = number_integer_parse(head + value, value_end - value, 0, INT64_MAX, &content_length) ==
+                    NUMBER_OK;
+        }
+        if (stop - start >= sizeof(close_field) - 1 &&
+            strncasecmp(head + start, close_field, sizeof(close_field) - 1) == 0)
+            return false;
+        start = stop + 1;
+    }
+    if (connection->head_request || status == 204 || status == 304) {
+        content_length = 0;
+        sized = true;
+    }
+    if (!sized) return false;
+    connection->answer_body_left = (uint64_t)content_length;
+    connection->answer_state = content_length > 0 ? ANSWER_BODY : ANSWER_END;
+    return true;
+}
+
+/* Follows the framing of an answer on a kept connection over bytes just read. Returns false when it cannot
+ * (the connection is then half-closed and the answer read to its end). */
+static bool answer_follow(struct gate_connection *connection, const char *bytes, size_t length)
+{
+    for (size_t i = 0; i < length;) {
+        if (connection->answer_state == ANSWER_END) return false; /* bytes after the answer: not ours */
+        if (connection->answer_state == ANSWER_BODY) {
+            size_t take =
+                connection->answer_body_left < length - i ? (size_t)connection->answer_body_left : length - i;
+            connection->answer_body_left -= take;
+            i += take;
+            if (connection->answer_body_left == 0) connection->answer_state = ANSWER_END;
+            continue;
+        }
+        if (connection->answer_head_used == sizeof(connection->answer_head)) return false;
+        connection->answer_head[connection->answer_head_used++] = bytes[i++];
+        size_t used = connection->answer_head_used;
+        if (used >= 4 && memcmp(connection->answer_head + used - 4, "\r\n\r\n", 4) == 0 &&
+            !answer_head_read(connection))
+            return false;
+    }
+    return true;
+}
+
+/* Stops following the answer's framing on a kept connection: half-closes it (civetweb then closes after
+ * the answer) and reads the answer to its end; the connection is not kept. */
+static void answer_follow_give_up(struct api_gate *gate, struct gate_connection *connection)
+{
+    if (!connection->upstream_kept) return;
+    if (connection->upstream_sent == connection->request_end) shutdown(connection->upstream_fd, SHUT_WR);
+    connection->upstream_kept = false;
+    gate->kept_count--;
+}
+
+/* A kept connection taken from the pool that civetweb had closed (nothing answered): the request goes again
+ * on a fresh connection, half-closed after it. Returns false when none can be opened (the client then got
+ * 503). */
+static bool upstream_retry(struct api_gate *gate, struct gate_connection *connection)
+{
+    upstream_watch(gate, connection, 0);
+    close(connection->upstream_fd);
+    gate->kept_count--;
+    connection->upstream_kept = connection->upstream_reused = false;
+    connection->upstream_sent = 0;
+    connection->upstream_eof = false;
+    connection->upstream_fd = upstream_open(gate);
+    if (connection->upstream_fd < 0) {
+        connection_refuse(gate, connection, 503);
+        return false;
+    }
+    upstream_watch(gate, connection, EPOLLOUT | EPOLLIN);
+    return true;
+}
+
 /* Moves what it can: request bytes to civetweb, answer bytes from civetweb and on to the client. Returns
  * false when the connection was closed. */
 static bool relay(struct api_gate *gate, struct gate_connection *connection)
@@ -521,19 +702,27 @@ static bool relay(struct api_gate *gate, struct gate_connection *connection)
                             connection->request_end - connection->upstream_sent, MSG_NOSIGNAL);
         if (sent > 0) connection->upstream_sent += (size_t)sent;
         if (sent < 0 && errno != EAGAIN && errno != EINTR && errno != ENOTCONN) {
+            if (connection->upstream_reused && connection->answer_total == 0)
+                return upstream_retry(gate, connection); /* civetweb had closed the kept connection */
             connection->upstream_eof = true; /* civetweb closed early (it answered already, or failed) */
             connection->close_after = true;
         }
-        if (connection->upstream_sent == connection->request_end) shutdown(connection->upstream_fd, SHUT_WR);
+        if (connection->upstream_sent == connection->request_end && !connection->upstream_kept)
+            shutdown(connection->upstream_fd, SHUT_WR);
     }
     if (!connection->upstream_eof && connection->answer_used < API_GATE_ANSWER_BYTES_MAX) {
         ssize_t got = recv(connection->upstream_fd, connection->answer + connection->answer_used,
                            API_GATE_ANSWER_BYTES_MAX - connection->answer_used, 0);
         if (got > 0) {
+            if (connection->upstream_kept &&
+                !answer_follow(connection, connection->answer + connection->answer_used, (size_t)got))
+                answer_follow_give_up(gate, connection);
             connection->answer_used += (size_t)got;
             connection->answer_total += (size_t)got;
         }
         if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR && errno != ENOTCONN)) {
+            if (connection->upstream_reused && connection->answer_total == 0)
+                return upstream_retry(gate, connection); /* civetweb had closed the kept connection */
             if (got < 0) connection->close_after = true;
             connection->upstream_eof = true;
         }
@@ -553,8 +742,9 @@ static bool relay(struct api_gate *gate, struct gate_connection *connection)
             connection->answer_sent = connection->answer_used = 0;
     }
     bool answer_pending = connection->answer_sent < connection->answer_used;
-    if (connection->upstream_eof && !answer_pending) {
-        answer_done(gate, connection);
+    bool kept_answer_ended = connection->upstream_kept && connection->answer_state == ANSWER_END;
+    if ((connection->upstream_eof || kept_answer_ended) && !answer_pending) {
+        answer_done(gate, connection, kept_answer_ended && !connection->upstream_eof);
         return true;
     }
     uint32_t upstream_events =
@@ -667,6 +857,7 @@ static void *gate_run(void *argument)
         int64_t now_ms = gate_now_ms();
         if (now_ms >= next_sweep_ms) {
             gate_sweep(gate, now_ms);
+            pool_sweep(gate, now_ms);
             next_sweep_ms = now_ms + GATE_SWEEP_MS;
         }
         gate_closed_free(gate);
@@ -674,6 +865,9 @@ static void *gate_run(void *argument)
     while (gate->connections != NULL)
         connection_close(gate, gate->connections);
     gate_closed_free(gate);
+    assert(gate->kept_count == gate->pool_count); /* every kept connection in use was counted out */
+    pool_sweep(gate, INT64_MAX);                  /* every kept connection */
+    assert(gate->kept_count == 0);
     return NULL;
 }
 
@@ -741,6 +935,8 @@ struct api_gate *api_gate_start(const char *host, int port, int upstream_port,
         return NULL;
     }
     gate->limits = *limits;
+    if (gate->limits.upstream_kept_max > API_GATE_POOL_MAX)
+        gate->limits.upstream_kept_max = API_GATE_POOL_MAX;
     gate->listen_fd = gate->epoll_fd = gate->wake_fd = -1;
     gate->upstream.sin_family = AF_INET;
     gate->upstream.sin_port = htons((uint16_t)upstream_port);

@@ -29,11 +29,22 @@
  * reads (civetweb's socket buffer holds the rest). */
 #define API_GATE_ANSWER_BYTES_MAX 65536
 
+/* Keep-alive connections to civetweb the gate keeps for reuse at most (each holds one of civetweb's threads
+ * while it idles), and how long one may idle before it is dropped (civetweb's own keep-alive timeout is
+ * longer, so a kept connection is not closed under the gate's feet but by a rare race, which is retried). */
+#define API_GATE_POOL_MAX     128
+#define API_GATE_POOL_IDLE_MS 2000
+
+/* An answer's status line and headers, read to find where it ends on a kept connection; a longer head
+ * makes the gate half-close that connection and read the answer to its end instead. */
+#define API_GATE_ANSWER_HEAD_BYTES_MAX 2048
+
 struct api_gate_limits {
-    int request_timeout_ms; /* a request (head and body) must arrive within this, else 408 */
-    size_t head_bytes_max;  /* request line and headers; longer ones go to civetweb as they are (431) */
-    size_t body_bytes_max;  /* larger bodies go to civetweb unread (413) */
-    int answer_timeout_ms;  /* an answer may take this long without a byte moving (Prefer: wait included) */
+    int request_timeout_ms;   /* a request (head and body) must arrive within this, else 408 */
+    size_t head_bytes_max;    /* request line and headers; longer ones go to civetweb as they are (431) */
+    size_t body_bytes_max;    /* larger bodies go to civetweb unread (413) */
+    int answer_timeout_ms;    /* an answer may take this long without a byte moving (Prefer: wait included) */
+    size_t upstream_kept_max; /* civetweb connections kept for reuse, at most API_GATE_POOL_MAX */
 };
 
 struct api_gate;

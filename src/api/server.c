@@ -488,6 +488,8 @@ int api_start(struct api *api, char *error, size_t error_bytes)
         .body_bytes_max = (size_t)config->http_body_bytes_max,
         .answer_timeout_ms =
             config->http_wait_ms_max + config->http_request_timeout_ms + API_ANSWER_MARGIN_MS,
+        /* Half the threads may idle on kept connections; the rest always take new ones. */
+        .upstream_kept_max = (size_t)config->http_threads / 2,
     };
     api->gate = api_gate_start(host, port, ports[0].port, &limits, error, error_bytes);
     if (api->gate == NULL) {
