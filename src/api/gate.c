@@ -1,8 +1,9 @@
 /* gate.c - the HTTP API's front door: gathers each request whole, then hands it to civetweb (gate.h).
  *
  * One thread, one epoll set, level-triggered. A connection is in one of two states: gathering a request
- * (bytes buffered, nothing sent on) or with civetweb (the request written to a fresh loopback connection
- * that is then half-closed, the answer relayed back until civetweb closes it). Framing is read just enough
+ * (bytes buffered, nothing sent on) or with civetweb (the request written to a kept loopback connection from
+ * the pool, the answer relayed back until its Content-Length is done; or to a fresh connection then
+ * half-closed, the answer relayed until civetweb closes it). Framing is read just enough
  * to know where a request ends (Content-Length, chunked); a request whose framing is in doubt goes to
  * civetweb as it is, which refuses it (server.c), and the client's connection ends with that answer. */
 #include "api/gate.h"

@@ -4,9 +4,9 @@
  * (or bodies) a byte a second hold every thread and stop everyone else. The gate takes the public address
  * instead: one thread with epoll holds thousands of connections for a few hundred bytes each, gathers each
  * request (head and body, bounded by http.request_timeout_ms and the size limits) and only then hands it to
- * civetweb on a loopback connection of its own, half-closed after the request, so civetweb answers it and
- * lets go at once. Relays the answer back; keeps the client's connection for its next request. Knows HTTP/1.1
- * framing, nothing of routes. */
+ * civetweb over the loopback: on a kept connection (answers framed by their Content-Length), or on one of its
+ * own half-closed after the request, so civetweb answers it and lets go at once. Relays the answer back;
+ * keeps the client's connection for its next request. Knows HTTP/1.1 framing, nothing of routes. */
 #ifndef STOCKD_API_GATE_H
 #define STOCKD_API_GATE_H
 
