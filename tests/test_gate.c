@@ -407,6 +407,20 @@ static void test_kept_connection_carries_request_after_request(void **state)
     assert_int_equal(atomic_load(&f->upstream.accepted), 1);
 }
 
+/* The fuzzer's find (fuzz_http): a head ending LF CR LF is no head end for civetweb (CR LF CR LF or LF LF);
+ * the gate took it for one, and on a kept connection civetweb then waited for the rest of a head that the
+ * gate held back as the start of the next request. */
+static void test_head_ends_where_civetweb_ends_it(void **state)
+{
+    struct fixture *f = *state;
+    int fd = client_connect(f);
+    client_send(fd, "GET /a HTTP/1.1\r\nX: y\n\r\n");
+    usleep(100000);
+    client_send(fd, "\r\n");
+    answer_expect(fd, "GET /a HTTP/1.1\r\nX: y\n\r\n\r\n");
+    close(fd);
+}
+
 /* A kept connection the upstream closed while it idled in the pool: the request goes again on a fresh one
  * and is answered once. */
 static void test_kept_connection_closed_while_idle_is_retried(void **state)
@@ -445,6 +459,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_clients_leave_others_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kept_connection_carries_request_after_request, setup_keep_alive,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_head_ends_where_civetweb_ends_it, setup_keep_alive, teardown),
         cmocka_unit_test_setup_teardown(test_kept_connection_closed_while_idle_is_retried,
                                         setup_one_then_close, teardown),
     };
