@@ -18,6 +18,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "domain/json_scan.h"
+#include "domain/number.h"
+
 extern char **environ; /* POSIX; not declared by <unistd.h> without _GNU_SOURCE */
 
 enum config_type {
@@ -172,9 +175,9 @@ static const struct config_key config_keys[] = {
      .min = 1,
      .max = 256,
      .default_text = "64",
-     .help = "HTTP worker threads. civetweb binds a thread to a keep-alive connection until it goes idle (5 "
-             "s), so "
-             "this bounds the clients served at once; more wait for a free thread."},
+     .help =
+         "HTTP worker threads: the requests decided and answered at once. Connections, slow or idle, hold "
+         "none (the gate reads each request whole first)."},
     {.name = "http.body_bytes_max",
      .type = CONFIG_INT,
      CONFIG_FIELD(http_body_bytes_max),
@@ -395,9 +398,9 @@ static int config_check_listen(const char *value, char *reason, size_t reason_by
     size_t host_length = colon != NULL ? (size_t)(colon - value) : 0;
     const char *port = colon != NULL ? colon + 1 : "";
     size_t port_length = strlen(port);
-    bool port_digits = port_length >= 1 && port_length <= 5 && strspn(port, "0123456789") == port_length;
-    long port_number = port_digits ? strtol(port, NULL, 10) : 0;
-    if (colon == NULL || host_length == 0 || port_number < 1 || port_number > 65535) {
+    int64_t port_number = 0;
+    if (colon == NULL || host_length == 0 ||
+        number_integer_parse(port, port_length, 1, 65535, &port_number) != NUMBER_OK) {
         snprintf(reason, reason_bytes, "must be host:port with a port in [1, 65535], got %s", quoted);
         return -1;
     }
@@ -459,16 +462,9 @@ static int config_api_key_parse(const char *entry, size_t length, size_t index, 
     out->key[key_length] = '\0';
     if (second == NULL) return 0;
     const char *digits = second + 1;
-    size_t digit_count = (size_t)(end - digits);
     int64_t not_after = 0;
-    for (size_t i = 0; i < digit_count && digit_count <= 12; i++) {
-        if (digits[i] < '0' || digits[i] > '9') {
-            digit_count = 0;
-            break;
-        }
-        not_after = not_after * 10 + (digits[i] - '0');
-    }
-    if (digit_count == 0 || digit_count > 12 || not_after == 0) {
+    if (number_integer_parse(digits, (size_t)(end - digits), 1, INT64_C(999999999999), &not_after) !=
+        NUMBER_OK) {
         snprintf(reason, reason_bytes, "entry %zu: not_after must be Unix seconds (1 to 12 digits)",
                  index + 1);
         return -1;
@@ -936,6 +932,29 @@ static int config_file_walk(struct stockd_config *config, const cJSON *object, c
     return 0;
 }
 
+/* Refuses a number with a fraction (1.5, 1e-400) anywhere in the file, while its text is still seen: cJSON
+ * reads 1e-400 as 0 and 1.0000000000000001 as 1, and every number of the file is an integer key's. Returns
+ * 0, or -1 with *error naming the key (with its range) or the position. */
+static int config_file_fraction_refuse(const char *text, size_t length, const char *path,
+                                       struct stockd_config_error *error)
+{
+    struct json_scan_result scan;
+    if (json_scan(text, length, STOCKD_JSON_DEPTH_MAX, &scan) == 0 || scan.problem != JSON_SCAN_NOT_INTEGER)
+        return 0; /* other problems are cJSON's to report */
+    size_t token_length = strspn(text + scan.offset, "0123456789+-.eE");
+    int shown = token_length > 32 ? 32 : (int)token_length;
+    const struct config_key *key = config_key_find(scan.path);
+    if (key != NULL && key->type == CONFIG_INT) {
+        config_error_set(error, "%s: must be an integer in [%lld, %lld], got %.*s (from config file %s)",
+                         key->name, (long long)key->min, (long long)key->max, shown, text + scan.offset,
+                         path);
+    } else {
+        config_error_set(error, "config file %s: %s: must be an integer, got %.*s", path, scan.path, shown,
+                         text + scan.offset);
+    }
+    return -1;
+}
+
 /* Reads, parses and applies the JSON file at path over *config. Returns 0 or -1 with *error set. */
 static int config_file_apply(struct stockd_config *config, const char *path,
                              struct stockd_config_error *error)
@@ -943,6 +962,10 @@ static int config_file_apply(struct stockd_config *config, const char *path,
     char *text = NULL;
     size_t length = 0;
     if (config_file_read(path, &text, &length, error) != 0) return -1;
+    if (config_file_fraction_refuse(text, length, path, error) != 0) {
+        free(text);
+        return -1;
+    }
     char reason[160];
     cJSON *root = config_json_parse(text, length, reason, sizeof reason);
     free(text);
@@ -966,17 +989,10 @@ static int config_file_apply(struct stockd_config *config, const char *path,
 
 /* ---- text values (environment, flags, stockd_config_set) --------------------------------------------- */
 
-/* Parses a whole decimal integer ("-12"; no spaces, signs other than '-', fractions or exponents). */
+/* Parses a whole decimal integer ("-12"; no spaces, '+', leading zeros, fractions or exponents): number.h. */
 static bool config_int_parse(const char *text, int64_t *value_out)
 {
-    const char *digits = text[0] == '-' ? text + 1 : text;
-    size_t count = strlen(digits);
-    if (count == 0 || count > 19 || strspn(digits, "0123456789") != count) return false;
-    errno = 0;
-    long long value = strtoll(text, NULL, 10);
-    if (errno != 0) return false;
-    *value_out = value;
-    return true;
+    return number_integer_parse_string(text, INT64_MIN, INT64_MAX, value_out) == NUMBER_OK;
 }
 
 /* Applies kafka.properties given as text: a JSON object {"name": "value"} merged into the current set. */

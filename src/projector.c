@@ -21,6 +21,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "domain/codec.h"
+#include "domain/number.h"
 #include "kafka/client.h"
 #include "log.h"
 #include "metrics.h"
@@ -1774,19 +1775,11 @@ int projector_wait_commit(struct projector *projector, uint64_t seen_commits, in
     return result;
 }
 
-/* Parses the decimal digits in [start, end) into *out, refusing anything else and values above maximum. */
+/* Parses the integer in [start, end) (number.h: digits, no sign, no leading zero) into *out, refusing values
+ * above maximum. */
 static int digits_parse(const char *start, const char *end, int64_t maximum, int64_t *out)
 {
-    if (start == end) return -1;
-    int64_t value = 0;
-    for (const char *cursor = start; cursor < end; cursor++) {
-        if (*cursor < '0' || *cursor > '9') return -1;
-        int digit = *cursor - '0';
-        if (value > (maximum - digit) / 10) return -1;
-        value = value * 10 + digit;
-    }
-    *out = value;
-    return 0;
+    return number_integer_parse(start, (size_t)(end - start), 0, maximum, out) == NUMBER_OK ? 0 : -1;
 }
 
 int projector_position_parse(const char *token, struct view_position *out)

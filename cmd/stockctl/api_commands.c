@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "domain/codec.h"
+#include "domain/number.h"
 #include "http.h"
 #include "json_writer.h"
 #include "limits.h"
@@ -115,21 +116,10 @@ static bool option_take(int argc, char **argv, int *index, const char *name, con
     return true;
 }
 
-/* Parses a decimal int64 (optional '-', digits only, no overflow). */
-static bool int64_parse(const char *text, int64_t *out)
-{
-    if (text == NULL || text[0] == '\0' || text[0] == '+' || text[0] == ' ') return false;
-    char *end = NULL;
-    errno = 0;
-    long long value = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0') return false;
-    *out = (int64_t)value;
-    return true;
-}
-
+/* Parses an integer in [min, max] as stockd does (number.h: optional '-', digits, no leading zero). */
 static bool int_in_range_parse(const char *text, int64_t min, int64_t max, int64_t *out)
 {
-    return int64_parse(text, out) && *out >= min && *out <= max;
+    return text != NULL && number_integer_parse_string(text, min, max, out) == NUMBER_OK;
 }
 
 /* A position list: partition:offset[,partition:offset]... (digits only). */
@@ -606,7 +596,7 @@ static int submit_request_build(const struct submit_type *type, const char *cons
             if (*cursor == '-') *cursor = '_';
         if (field->kind == SUBMIT_INTEGER) {
             int64_t number = 0;
-            if (!int64_parse(values[index], &number))
+            if (!int_in_range_parse(values[index], INT64_MIN, INT64_MAX, &number))
                 return usage_error("submit", "--%s must be an integer, got \"%s\"", field->option,
                                    values[index]);
             json_writer_int64(&writer, key, number);

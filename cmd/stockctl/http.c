@@ -17,6 +17,7 @@
 
 #include <civetweb.h>
 
+#include "domain/number.h"
 #include "version.h"
 
 /* Request line and headers: stockd reads at most 16 KiB of them (civetweb's max_request_size). */
@@ -56,13 +57,9 @@ static int port_parse(const char *text, size_t length, int *port)
         *port = 80;
         return 0;
     }
-    if (text[0] != ':' || length < 2 || length > 6) return -1;
-    long value = 0;
-    for (size_t index = 1; index < length; index++) {
-        if (text[index] < '0' || text[index] > '9') return -1;
-        value = value * 10 + (text[index] - '0');
-    }
-    if (value < 1 || value > 65535) return -1;
+    if (text[0] != ':') return -1;
+    int64_t value = 0;
+    if (number_integer_parse(text + 1, length - 1, 1, 65535, &value) != NUMBER_OK) return -1;
     *port = (int)value;
     return 0;
 }

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "domain/codec.h"
+#include "domain/number.h"
 #include "domain/domain.h"
 #include "kafka/client.h"
 #include "limits.h"
@@ -361,13 +362,12 @@ int command_tail(int argc, char **argv)
         else
             rest[rest_count++] = argv[i];
         if (count != NULL) {
-            char *end = NULL;
-            errno = 0;
-            count_max = strtol(count, &end, 10);
-            if (errno != 0 || end == count || *end != '\0' || count_max < 1) {
+            int64_t parsed = 0;
+            if (number_integer_parse_string(count, 1, INT32_MAX, &parsed) != NUMBER_OK) {
                 fprintf(stderr, "stockctl: tail: --count must be a positive integer, got \"%s\"\n", count);
                 return EXIT_USAGE;
             }
+            count_max = (long)parsed;
         }
     }
     int status = kafka_config_load(rest_count, rest, &config, positional, 1, &positional_count);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "domain/codec.h"
+#include "domain/number.h"
 #include "kafka/murmur2.h"
 #include "limits.h"
 #include "stockctl.h"
@@ -103,11 +104,9 @@ int command_validate(int argc, char **argv)
 /* Parses a partition count in [1, STOCKD_PARTITIONS_MAX]; -1 when it is not one. */
 static long partitions_parse(const char *text)
 {
-    char *end = NULL;
-    errno = 0;
-    long value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < 1 || value > STOCKD_PARTITIONS_MAX) return -1;
-    return value;
+    int64_t value = 0;
+    if (number_integer_parse_string(text, 1, STOCKD_PARTITIONS_MAX, &value) != NUMBER_OK) return -1;
+    return (long)value;
 }
 
 int command_partition(int argc, char **argv)

@@ -13,6 +13,7 @@
 #include <sys/random.h>
 
 #include "domain/codec.h"
+#include "domain/number.h"
 #include "log.h"
 #include "outcome_wait.h"
 #include "projector.h"
@@ -58,14 +59,11 @@ static int prefer_wait_ms(const struct api_request *request)
     const char *wait = strstr(prefer, "wait=");
     if (wait == NULL || (wait != prefer && wait[-1] != ' ' && wait[-1] != ',' && wait[-1] != ';')) return 0;
     wait += 5;
-    long seconds = 0;
-    int digits = 0;
-    while (wait[digits] >= '0' && wait[digits] <= '9' && digits < 6) {
-        seconds = seconds * 10 + (wait[digits] - '0');
-        digits++;
-    }
-    if (digits == 0) return 0;
-    long wait_ms = seconds * 1000;
+    /* A preference that is not an integer is ignored (RFC 7240), as an absent one. */
+    int64_t seconds = 0;
+    if (number_integer_parse(wait, strcspn(wait, " ,;"), 0, INT32_MAX / 1000, &seconds) != NUMBER_OK)
+        return 0;
+    int64_t wait_ms = seconds * 1000;
     if (wait_ms > request->api->config->http_wait_ms_max) wait_ms = request->api->config->http_wait_ms_max;
     return (int)wait_ms;
 }

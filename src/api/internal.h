@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "api/gate.h"
 #include "api/http.h"
 #include "api/json_out.h"
 #include "api/routes.h"
@@ -29,6 +30,7 @@ struct api {
     const struct stockd_config *config;
     struct api_stages stages;
     struct mg_context *context;
+    struct api_gate *gate; /* the public address (gate.c); civetweb listens on the loopback behind it */
     struct api_producer *producer;
     struct api_idempotency *idempotency;
     struct stockd_api_key keys[STOCKD_API_KEYS_MAX];

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "domain/codec.h"
+#include "domain/number.h"
 #include "kafka/client.h"
 #include "projector.h"
 #include "views/catalog.h"
@@ -291,14 +292,13 @@ static uint32_t limit_parse(struct api_request *request)
 {
     const char *text = api_query_get(request, "limit");
     if (text == NULL) return 50;
-    size_t length = strlen(text);
-    if (length == 0 || length > 3 || strspn(text, "0123456789") != length || atoi(text) < 1 ||
-        atoi(text) > VIEW_PAGE_MAX) {
+    int64_t limit = 0;
+    if (number_integer_parse_string(text, 1, VIEW_PAGE_MAX, &limit) != NUMBER_OK) {
         api_problem(request, 400, "invalid-parameter", "Invalid limit", "limit",
                     "limit must be an integer in 1..%d", VIEW_PAGE_MAX);
         return 0;
     }
-    return (uint32_t)atoi(text);
+    return (uint32_t)limit;
 }
 
 static bool identifier_param(struct api_request *request, const char *value, size_t max_bytes)

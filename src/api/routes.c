@@ -139,7 +139,7 @@ const struct api_route api_routes[API_ROUTE_COUNT] = {
                            api_openapi},
 };
 
-const int api_unrouted_statuses[] = {400, 404, 405, 408, 411, 413, 431, 505, 0};
+const int api_unrouted_statuses[] = {400, 404, 405, 408, 411, 413, 431, 503, 505, 0};
 
 /* Splits a template into segments in place of a copy. Returns the count, or -1 when it has too many. */
 static int template_split(const char *path, char copy[], size_t copy_bytes, const char *segments[])

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "domain/number.h"
 #include "log.h"
 #include "metrics.h"
 #include "projector.h"
@@ -99,6 +100,107 @@ static bool request_authorize(struct api_request *request)
     return true;
 }
 
+/* ---- framing and targets ------------------------------------------------------------------------------- */
+
+/* Makes civetweb close the connection after this answer: when a request's framing is in doubt, so is
+ * where the next request starts (a request smuggled past a proxy that reads the framing another way).
+ * civetweb 1.15 decides keep-alive after begin_request returns, from the request's Connection header
+ * (should_keep_alive): every Connection header is set to close, or one is added. request_info is the
+ * connection's own, writable storage that mg_get_request_info hands out const; test_http_hostile.py checks
+ * that the connection ends. */
+static void request_connection_close(struct api_request *request)
+{
+    struct mg_request_info *info = (struct mg_request_info *)request->info;
+    bool found = false;
+    for (int i = 0; i < info->num_headers; i++) {
+        if (strcasecmp(info->http_headers[i].name, "Connection") == 0) {
+            info->http_headers[i].value = "close";
+            found = true;
+        }
+    }
+    if (found) return;
+    /* No room when civetweb kept MG_MAX_HEADERS fields (and dropped the rest): that request is refused, and
+     * its last field gives way. */
+    int index = info->num_headers < MG_MAX_HEADERS ? info->num_headers++ : MG_MAX_HEADERS - 1;
+    info->http_headers[index].name = "Connection";
+    info->http_headers[index].value = "close";
+}
+
+/* Refuses (400 invalid-framing, then closes) a request whose body framing two readers could take two ways
+ * (RFC 9112 6.3): Content-Length twice, or not plain digits ("+5", "5, 5", "0x5": civetweb reads them with
+ * strtoll), Content-Length with Transfer-Encoding, Transfer-Encoding twice, other than chunked, or in
+ * HTTP/1.0. Returns true when the framing is clear. */
+static bool request_framing_check(struct api_request *request)
+{
+    const struct mg_request_info *info = request->info;
+    int length_count = 0, encoding_count = 0;
+    const char *length_text = NULL, *encoding = NULL;
+    for (int i = 0; i < info->num_headers; i++) {
+        if (strcasecmp(info->http_headers[i].name, "Content-Length") == 0) {
+            length_count++;
+            length_text = info->http_headers[i].value;
+        } else if (strcasecmp(info->http_headers[i].name, "Transfer-Encoding") == 0) {
+            encoding_count++;
+            encoding = info->http_headers[i].value;
+        }
+    }
+    int64_t length = 0;
+    const char *detail = NULL;
+    if (length_count > 1) {
+        detail = "Content-Length is given more than once";
+    } else if (length_count == 1 && encoding_count > 0) {
+        detail = "Content-Length and Transfer-Encoding are both given";
+    } else if (encoding_count > 1) {
+        detail = "Transfer-Encoding is given more than once";
+    } else if (encoding_count == 1 && strcasecmp(encoding, "chunked") != 0) {
+        detail = "Transfer-Encoding must be chunked";
+    } else if (encoding_count == 1 && strcmp(info->http_version, "1.1") != 0) {
+        detail = "an HTTP/1.0 request has no Transfer-Encoding";
+    } else if (length_count == 1 &&
+               number_integer_parse_string(length_text, 0, INT64_MAX, &length) != NUMBER_OK) {
+        detail = "Content-Length must be decimal digits only";
+    }
+    if (detail == NULL) return true;
+    request_connection_close(request);
+    const struct api_header headers[] = {{"Connection", "close"}, {NULL, NULL}};
+    api_problem_ex(request, 400, "invalid-framing", "Ambiguous message framing", NULL, detail, NULL, NULL,
+                   headers);
+    return false;
+}
+
+/* Set on a worker thread when civetweb's error callback answered the request of its connection; read and
+ * cleared when that connection closes (connection_closing). */
+static _Thread_local bool request_error_answered;
+
+/* civetweb's connection_close: answers the request civetweb 1.15 drops without a word (its "TODO: handle
+ * non-local request"): a target that is neither a path nor an absolute URL of this server ("*", as in
+ * OPTIONS *, and http://other-host/...). Such a request was parsed (request_uri set), found no local path
+ * (local_uri_raw NULL: every routed request has one) and got no error answer. */
+static void connection_closing(const struct mg_connection *closing)
+{
+    bool answered = request_error_answered;
+    request_error_answered = false;
+    struct mg_connection *connection = (struct mg_connection *)closing; /* civetweb's own, writable */
+    const struct mg_request_info *info = mg_get_request_info(connection);
+    if (answered || info == NULL || info->user_data == NULL || info->request_uri == NULL ||
+        info->local_uri_raw != NULL || info->http_version == NULL || info->request_method == NULL)
+        return;
+    if (strcmp(info->http_version, "1.0") != 0 && strcmp(info->http_version, "1.1") != 0) return;
+    struct api_request request = {0};
+    request.connection = connection;
+    request.info = info;
+    request.api = info->user_data;
+    request.config = request.api->config;
+    request.waits = &request.api->waits;
+    request_id_assign(&request);
+    const struct api_header headers[] = {{"Connection", "close"}, {NULL, NULL}};
+    api_problem_ex(&request, 400, "invalid-target", "Invalid request target", NULL,
+                   "the request target must be a path such as /v1/skus (origin-form): '*' and absolute URLs "
+                   "are not served",
+                   NULL, NULL, headers);
+    metrics_http_observe("unmatched", info->request_method, 400, 0);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------------------ */
 
 /* Routes one request; answers exactly once. */
@@ -168,9 +270,11 @@ static int request_begin(struct mg_connection *connection)
     request_id_assign(request);
     if (info->num_headers >= MG_MAX_HEADERS) {
         /* civetweb keeps the first MG_MAX_HEADERS and drops the rest silently: refuse instead. */
+        /* The fields civetweb dropped may have framed a body: where the next request starts is unknown. */
+        request_connection_close(request);
         api_problem(request, 431, "headers-too-large", "Too many header fields", NULL,
                     "a request may have at most %d header fields", MG_MAX_HEADERS - 1);
-    } else {
+    } else if (request_framing_check(request)) {
         request_dispatch(request);
     }
     assert(request->status != 0);
@@ -208,6 +312,7 @@ static bool method_unknown_to_civetweb(const char *method)
 /* civetweb's own errors (malformed request line, headers too large, timeouts): problem+json too. */
 static int request_error(struct mg_connection *connection, int status, const char *message)
 {
+    request_error_answered = true;
     struct api_request request = {0};
     request.connection = connection;
     request.info = mg_get_request_info(connection);
@@ -302,28 +407,47 @@ out_destroy:
     return NULL;
 }
 
+/* How long an answer may take without a byte moving, beyond the longest wait a request may ask for:
+ * producing to Kafka is bounded by the producer's delivery timeout, well inside this. */
+#define API_ANSWER_MARGIN_MS 60000
+/* At shutdown, how long the gate relays the answers civetweb wrote last. */
+#define API_STOP_RELAY_MS 2000
+
+/* Splits host:port ([v6]:port) of a validated listen address into host (brackets dropped) and port. */
+static int listen_split(const char *listen, char *host, size_t host_bytes)
+{
+    const char *colon = strrchr(listen, ':');
+    assert(colon != NULL);
+    const char *start = listen[0] == '[' ? listen + 1 : listen;
+    size_t length = (size_t)(colon - start) - (listen[0] == '[' ? 1 : 0);
+    snprintf(host, host_bytes, "%.*s", (int)length, start);
+    int64_t port = 0;
+    int rc = number_integer_parse_string(colon + 1, 0, 65535, &port);
+    assert(rc == NUMBER_OK); /* config_check_listen */
+    (void)rc;
+    return (int)port;
+}
+
 int api_start(struct api *api, char *error, size_t error_bytes)
 {
     assert(api != NULL && api->context == NULL);
     const struct stockd_config *config = api->config;
     char listen[STOCKD_CONFIG_STRING_BYTES_MAX + 16];
-    const char *colon = strrchr(config->http_listen, ':');
-    assert(colon != NULL);
-    api->port = atoi(colon + 1);
+    char host[STOCKD_CONFIG_STRING_BYTES_MAX];
+    int port = listen_split(config->http_listen, host, sizeof(host));
     if (api->key_count == 0) {
-        snprintf(listen, sizeof(listen), "127.0.0.1:%d", api->port);
+        snprintf(host, sizeof(host), "127.0.0.1");
         log_warn(COMPONENT,
                  "no API keys configured (http.api_keys): every request is allowed, so the API listens on "
                  "127.0.0.1:%d only (http.listen %s is not used)",
-                 api->port, config->http_listen);
-    } else {
-        snprintf(listen, sizeof(listen), "%s", config->http_listen);
+                 port, config->http_listen);
     }
-    char threads[16], timeout[16], body[24], header_bytes[16];
+    /* civetweb on an ephemeral loopback port; the gate (gate.c) on the public address in front of it. */
+    snprintf(listen, sizeof(listen), "127.0.0.1:0");
+    char threads[16], timeout[16], header_bytes[16];
     snprintf(threads, sizeof(threads), "%d", config->http_threads);
     snprintf(timeout, sizeof(timeout), "%d", config->http_request_timeout_ms);
     snprintf(header_bytes, sizeof(header_bytes), "%d", API_HEADER_BYTES_MAX);
-    snprintf(body, sizeof(body), "%" PRId64, config->http_body_bytes_max);
     const char *options[] = {
         "listening_ports",
         listen,
@@ -346,20 +470,36 @@ int api_start(struct api *api, char *error, size_t error_bytes)
         "no",
         NULL,
     };
-    (void)body;
     struct mg_callbacks callbacks;
     memset(&callbacks, 0, sizeof(callbacks));
     callbacks.begin_request = request_begin;
     callbacks.http_error = request_error;
+    callbacks.connection_close = connection_closing;
     callbacks.log_message = civetweb_log;
     api->context = mg_start(&callbacks, api, options);
-    if (api->context == NULL) {
-        snprintf(error, error_bytes,
-                 "http: cannot listen on %s (in use? see the debug log for civetweb's reason)", listen);
+    struct mg_server_port ports[2];
+    if (api->context == NULL || mg_get_server_ports(api->context, 2, ports) < 1) {
+        snprintf(error, error_bytes, "http: civetweb cannot listen on the loopback (see the debug log)");
         return -1;
     }
-    log_info(COMPONENT, "HTTP API on http://%s (%d threads, %d key(s))", listen, config->http_threads,
-             api->key_count);
+    const struct api_gate_limits limits = {
+        .request_timeout_ms = config->http_request_timeout_ms,
+        .head_bytes_max = API_HEADER_BYTES_MAX,
+        .body_bytes_max = (size_t)config->http_body_bytes_max,
+        .answer_timeout_ms =
+            config->http_wait_ms_max + config->http_request_timeout_ms + API_ANSWER_MARGIN_MS,
+        /* Half the threads may idle on kept connections; the rest always take new ones. */
+        .upstream_kept_max = (size_t)config->http_threads / 2,
+    };
+    api->gate = api_gate_start(host, port, ports[0].port, &limits, error, error_bytes);
+    if (api->gate == NULL) {
+        mg_stop(api->context);
+        api->context = NULL;
+        return -1;
+    }
+    api->port = api_gate_port(api->gate);
+    log_info(COMPONENT, "HTTP API on http://%s%s%s:%d (%d threads, %d key(s))", strchr(host, ':') ? "[" : "",
+             host, strchr(host, ':') ? "]" : "", api->port, config->http_threads, api->key_count);
     return 0;
 }
 
@@ -367,6 +507,7 @@ void api_stop(struct api *api)
 {
     if (api == NULL || api->context == NULL) return;
     atomic_store(&api->stopping, true);
+    api_gate_close_listener(api->gate);
     /* Requests in a bounded wait (min_position, Prefer: wait) answer now, with their fallbacks (503, 202),
      * instead of sleeping out http.wait_ms_max; mg_stop must come after their answers, because civetweb
      * writes nothing once it is stopping. */
@@ -379,6 +520,8 @@ void api_stop(struct api *api)
     }
     mg_stop(api->context);
     api->context = NULL;
+    api_gate_stop(api->gate, API_STOP_RELAY_MS);
+    api->gate = NULL;
 }
 
 void api_destroy(struct api *api)

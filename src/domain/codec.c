@@ -858,7 +858,8 @@ static const char *type_read(const cJSON *root, struct codec_error *error)
 }
 
 /* Turns a json_scan finding into an error. Returns -1. */
-static int scan_error(const struct json_scan_result *scan, struct codec_error *error)
+static int scan_error(const struct json_scan_result *scan, const char *json, size_t json_bytes,
+                      struct codec_error *error)
 {
     const char *where = scan->in_key ? "a key " : "";
     switch (scan->problem) {
@@ -874,6 +875,17 @@ static int scan_error(const struct json_scan_result *scan, struct codec_error *e
     case JSON_SCAN_TOO_DEEP:
         return error_set(error, scan->path, "nested deeper than %d levels at byte %zu", STOCKD_JSON_DEPTH_MAX,
                          scan->offset);
+    case JSON_SCAN_NOT_INTEGER: {
+        /* Every number stockd reads is an integer: name the token (cut) as the range checks do. */
+        size_t length = 0; /* json has no NUL after its json_bytes */
+        while (scan->offset + length < json_bytes &&
+               strchr("0123456789+-.eE", json[scan->offset + length]) != NULL &&
+               json[scan->offset + length] != '\0')
+            length++;
+        int shown = length > 32 ? 32 : (int)length;
+        return error_set(error, scan->path, "must be an integer, got %.*s%s", shown, json + scan->offset,
+                         length > 32 ? "..." : "");
+    }
     case JSON_SCAN_OK:
         break;
     }
@@ -902,7 +914,8 @@ static int document_check(const char *json, size_t json_bytes, bool *cut_short, 
         return error_set(error, "", "starts with a byte order mark");
     }
     struct json_scan_result scan;
-    if (json_scan(json, json_bytes, STOCKD_JSON_DEPTH_MAX, &scan) != 0) return scan_error(&scan, error);
+    if (json_scan(json, json_bytes, STOCKD_JSON_DEPTH_MAX, &scan) != 0)
+        return scan_error(&scan, json, json_bytes, error);
     *cut_short = scan.cut_short;
     return 0;
 }

@@ -5,6 +5,8 @@
  * it does not look for are left to cJSON. */
 #include "domain/json_scan.h"
 
+#include "domain/number.h"
+
 #include <assert.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -105,6 +107,8 @@ static enum json_scan_problem scan_number(struct scanner *scanner)
         end++;
     }
     if (!number_valid(scanner->bytes + start, end - start)) return JSON_SCAN_BAD_NUMBER;
+    if (number_json_integer((const char *)scanner->bytes + start, end - start, NULL) == NUMBER_NOT_INTEGER)
+        return JSON_SCAN_NOT_INTEGER;
     scanner->position = end;
     return JSON_SCAN_OK;
 }

@@ -2,7 +2,8 @@
  *
  * Runs before cJSON in the codec: finds NUL and control bytes, \u0000 escapes (cJSON decodes them to a NUL
  * that silently truncates the string), numbers outside the JSON grammar (cJSON takes 01 and 1.) and nesting
- * deeper than a bound (cJSON recurses). Not a validator: cJSON checks the grammar afterwards. */
+ * deeper than a bound (cJSON recurses), numbers that are not integers (cJSON reads 1e-400 as 0). Not a
+ * validator: cJSON checks the grammar afterwards. */
 #ifndef STOCKD_JSON_SCAN_H
 #define STOCKD_JSON_SCAN_H
 
@@ -18,6 +19,9 @@ enum json_scan_problem {
     JSON_SCAN_NUL_ESCAPE,   /* \u0000 inside a string */
     JSON_SCAN_BAD_NUMBER,   /* a number outside the JSON grammar: 01, 1., .5 after a minus, 1e, - */
     JSON_SCAN_TOO_DEEP,     /* an object or array opened when depth_max of them are already open */
+    JSON_SCAN_NOT_INTEGER,  /* a number with a fractional part (1.5, 1e-400): every number stockd reads is an
+                             * integer (the JSON Schemas have no other); a schema that adds a non-integer
+                             * number must move this check to its fields */
 };
 
 struct json_scan_result {

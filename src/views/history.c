@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain/number.h"
 #include "domain/codec.h"
 #include "views/query.h"
 #include "views/view.h"
@@ -115,14 +116,8 @@ static int history_cursor_sequence(const char *cursor, enum view_order order, in
     char digits[HISTORY_SEQUENCE_DIGITS_MAX + 1];
     if (view_cursor_decode(cursor, kind, digits, sizeof(digits), error, error_bytes) != 0)
         return VIEW_QUERY_INVALID;
-    size_t length = strlen(digits);
     int64_t value = 0;
-    bool canonical = length >= 1 && digits[0] != '0';
-    for (size_t i = 0; canonical && i < length; i++) {
-        canonical = digits[i] >= '0' && digits[i] <= '9';
-        if (canonical) value = value * 10 + (digits[i] - '0'); /* 16 digits at most: no overflow */
-    }
-    if (!canonical || value > STOCKD_JSON_INTEGER_MAX) {
+    if (number_integer_parse_string(digits, 1, STOCKD_JSON_INTEGER_MAX, &value) != NUMBER_OK) {
         snprintf(error, error_bytes, "cursor is malformed (use the next_cursor of a previous page)");
         return VIEW_QUERY_INVALID;
     }
