@@ -70,8 +70,24 @@
  * more threads than partitions leave the extra ones idle. */
 #define STOCKD_STAGE_THREADS_MAX 64
 
+/* Orders (src/domain/order.h): an order id is a Kafka key and part of its lines' derived command ids
+ * ("order:<order_id>:<line>:release"), which must fit STOCKD_ID_BYTES_MAX. A cart of 32 lines covers real
+ * orders; the whole order state is loaded for each decision and fits on the stack. */
+#define STOCKD_ORDER_ID_BYTES_MAX 64
+#define STOCKD_ORDER_LINES_MAX    32
+
+/* How long an order waits for its lines' outcomes before it gives up (the handler of a line's partition is
+ * down, say) and releases what it got: far above a normal saga (a few transactions, tens of ms), short
+ * enough that a stuck order does not hold stock for long. */
+#define STOCKD_ORDER_SAGA_TIMEOUT_MS 30000
+
 _Static_assert(STOCKD_QUANTITY_MAX < STOCKD_ON_HAND_MAX, "one command fits in a location");
 _Static_assert(STOCKD_ON_HAND_MAX + STOCKD_QUANTITY_MAX < STOCKD_JSON_INTEGER_MAX, "sums stay exact");
 _Static_assert(STOCKD_DECISION_EVENTS_MAX >= 1, "a decision emits at least one event");
+
+_Static_assert(sizeof("order:") - 1 + STOCKD_ORDER_ID_BYTES_MAX + sizeof(":99:release") - 1 <=
+                   STOCKD_ID_BYTES_MAX,
+               "an order line's command id fits a command id");
+_Static_assert(STOCKD_ORDER_LINES_MAX <= 99, "line numbers have at most two digits");
 
 #endif
