@@ -66,8 +66,8 @@ static const struct config_key config_keys[] = {
     {.name = "roles",
      .type = CONFIG_ROLES,
      CONFIG_FIELD(roles),
-     .default_text = "api,router,handler,projector",
-     .help = "Comma-separated stages this instance runs: api, router, handler, projector."},
+     .default_text = "api,router,handler,projector,orders",
+     .help = "Comma-separated stages this instance runs: api, router, handler, projector, orders."},
     {.name = "data_dir",
      .type = CONFIG_STRING,
      CONFIG_FIELD(data_dir),
@@ -249,10 +249,9 @@ static const struct {
     const char *name;
     enum stockd_role role;
 } config_role_names[] = {
-    {"api", STOCKD_ROLE_API},
-    {"router", STOCKD_ROLE_ROUTER},
-    {"handler", STOCKD_ROLE_HANDLER},
-    {"projector", STOCKD_ROLE_PROJECTOR},
+    {"api", STOCKD_ROLE_API},         {"router", STOCKD_ROLE_ROUTER},
+    {"handler", STOCKD_ROLE_HANDLER}, {"projector", STOCKD_ROLE_PROJECTOR},
+    {"orders", STOCKD_ROLE_ORDERS},
 };
 
 #define CONFIG_ROLE_COUNT (sizeof config_role_names / sizeof config_role_names[0])

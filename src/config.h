@@ -13,13 +13,14 @@
 
 #include "limits.h"
 
-/* Roles this instance runs (--roles api,router,handler,projector). */
+/* Roles this instance runs (--roles api,router,handler,projector,orders). */
 enum stockd_role {
     STOCKD_ROLE_API = 1u << 0,
     STOCKD_ROLE_ROUTER = 1u << 1,
     STOCKD_ROLE_HANDLER = 1u << 2,
     STOCKD_ROLE_PROJECTOR = 1u << 3,
-    STOCKD_ROLE_ALL = (1u << 4) - 1,
+    STOCKD_ROLE_ORDERS = 1u << 4, /* the order saga's stage (src/orders.c) */
+    STOCKD_ROLE_ALL = (1u << 5) - 1,
 };
 
 struct stockd_kafka_property {

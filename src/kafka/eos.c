@@ -55,6 +55,7 @@ struct eos_stage {
     const struct stockd_config *config;
     char name[32];
     char input_topic[256];
+    char input_topic_more[256]; /* "" when the stage reads one topic */
     char group_id[256];
     char transactional_id[256];
     int32_t batch_max;
@@ -109,6 +110,9 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
             0 ||
         copy_string(stage->input_topic, sizeof(stage->input_topic), settings->input_topic, "input topic",
                     error, error_bytes) != 0 ||
+        (settings->input_topic_more != NULL &&
+         copy_string(stage->input_topic_more, sizeof(stage->input_topic_more), settings->input_topic_more,
+                     "second input topic", error, error_bytes) != 0) ||
         copy_string(stage->group_id, sizeof(stage->group_id), settings->group_id, "group id", error,
                     error_bytes) != 0 ||
         copy_string(stage->transactional_id, sizeof(stage->transactional_id), settings->transactional_id,
@@ -133,6 +137,16 @@ void eos_stage_destroy(struct eos_stage *stage)
     if (stage->assigned_committed != NULL) rd_kafka_topic_partition_list_destroy(stage->assigned_committed);
     free(stage->batch);
     free(stage);
+}
+
+int64_t eos_stage_committed_offset(const struct eos_stage *stage, const char *topic, int32_t partition)
+{
+    assert(stage != NULL && topic != NULL);
+    if (stage->assigned_committed == NULL) return -1;
+    const rd_kafka_topic_partition_t *entry =
+        rd_kafka_topic_partition_list_find(stage->assigned_committed, topic, partition);
+    if (entry == NULL || entry->err != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
+    return entry->offset >= 0 ? entry->offset : 0; /* OFFSET_INVALID: nothing committed, start from 0 */
 }
 
 void eos_stage_stats_get(const struct eos_stage *stage, struct eos_stage_stats *out)
@@ -379,8 +393,10 @@ static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t 
     conf = NULL; /* owned by kafka_client_new from here */
     if (consumer == NULL) return NULL;
     rd_kafka_poll_set_consumer(consumer);
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(2);
     rd_kafka_topic_partition_list_add(topics, stage->input_topic, RD_KAFKA_PARTITION_UA);
+    if (stage->input_topic_more[0] != '\0')
+        rd_kafka_topic_partition_list_add(topics, stage->input_topic_more, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t status = rd_kafka_subscribe(consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -43,6 +43,7 @@ struct eos_stage_ops {
 struct eos_stage_settings {
     const char *name;             /* log component and client role: "router", "handler" */
     const char *input_topic;      /* subscribed topic */
+    const char *input_topic_more; /* optional (NULL): a second subscribed topic (the order stage's events) */
     const char *group_id;         /* consumer group */
     const char *transactional_id; /* stable across restarts of this instance, unique among live ones */
     int32_t batch_max;            /* messages per transaction */
@@ -62,6 +63,11 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
  * consumer (revoking partitions) and the producer. Returns 0 on a clean stop, -1 when the stage could not
  * go on (a message was logged). */
 int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop);
+
+/* The committed offset of an assigned partition as fetched at its assignment (the stage's assigned callback
+ * may ask): the next offset to consume, 0 when nothing was committed, -1 when the partition is not in the
+ * current assignment or its offset could not be fetched. Stage thread only. */
+int64_t eos_stage_committed_offset(const struct eos_stage *stage, const char *topic, int32_t partition);
 
 /* Counters since start, for logs and metrics. */
 struct eos_stage_stats {
