@@ -33,6 +33,12 @@
 
 /* Records per transaction: a batch of orders inputs is a few hundred small SQLite writes. */
 #define ORDERS_BATCH_MAX 1000
+/* The consumer's fetch.wait.max.ms. Everything the stage reads was written in transactions (events by the
+ * handler, line outcomes and deadlines by itself), and an idle read_committed fetch sees a commit only when
+ * it times out: with librdkafka's 500 ms an order took 2 s alone (two such hops, and the handler's), with 20
+ * ms 30-50 ms (measured on one instance, sync submits one after another, 2026-12-05). 50 idle fetches a
+ * second are cheap. */
+#define ORDERS_FETCH_WAIT_MS 20
 /* Restore commits the shard every this many records, so a long replay keeps its progress. */
 #define ORDERS_RESTORE_COMMIT_EVERY 1000
 /* How long restore waits without any record before it gives up (a broker restart takes seconds). */
@@ -76,6 +82,15 @@ struct orders {
     pthread_cond_t commit_changed;
     uint64_t commit_count; /* under commit_mutex */
     _Atomic uint64_t counters[COUNTER_COUNT];
+    /* Work space of the stage's thread (tens of KB: not on the stack, and not thread-local, which every
+     * thread of the process would carry, civetweb's 100 KiB stacks included). */
+    struct {
+        struct order_record record;
+        struct order_state state;
+        struct order_input input;
+        struct event event;
+        char due[ORDERS_DEADLINES_PER_TICK_MAX][STOCKD_ORDER_ID_BYTES_MAX + 1];
+    } scratch;
 };
 
 static void count(struct orders *orders, enum orders_counter counter)
@@ -153,37 +168,37 @@ static void event_count(struct orders *orders, enum order_event_type event)
 static int order_record_fold(struct orders *orders, struct order_store *store, rd_kafka_t *producer,
                              const rd_kafka_message_t *message)
 {
-    static _Thread_local struct order_record record;
-    static _Thread_local struct order_state state;
+    struct order_record *record = &orders->scratch.record;
+    struct order_state *state = &orders->scratch.state;
     char error[512];
     struct codec_error codec_error;
     if (message->payload == NULL ||
-        order_codec_record_decode(message->payload, message->len, &record, &codec_error) != 0) {
+        order_codec_record_decode(message->payload, message->len, record, &codec_error) != 0) {
         if (producer == NULL) return 0;
         count(orders, COUNTER_DEAD_LETTERED);
         return dlq_produce(producer, orders->topics.dlq, message, COMPONENT,
                            message->payload == NULL ? "empty record value" : codec_error.message,
                            message->payload == NULL ? "" : codec_error.field);
     }
-    if (record.input.type == ORDER_INPUT_NONE) return 0; /* one of the stage's own events */
-    const struct order_input *input = &record.input;
+    if (record->input.type == ORDER_INPUT_NONE) return 0; /* one of the stage's own events */
+    const struct order_input *input = &record->input;
     if (order_partition(orders, input->order_id) != message->partition) {
         if (producer == NULL) return 0;
         count(orders, COUNTER_DEAD_LETTERED);
         return dlq_produce(producer, orders->topics.dlq, message, COMPONENT,
                            "order record on another partition than its order id's", "order_id");
     }
-    if (order_store_load(store, input->order_id, &state, error, sizeof(error)) < 0) {
+    if (order_store_load(store, input->order_id, state, error, sizeof(error)) < 0) {
         log_error(COMPONENT, "%s", error);
         return -1;
     }
     struct order_effects effects;
-    order_apply(&state, input, &effects);
+    order_apply(state, input, &effects);
     if (effects.ignored != ORDER_IGNORED_NONE) {
         count(orders, COUNTER_IGNORED);
         return 0;
     }
-    if (order_store_save(store, &state, message->offset, error, sizeof(error)) != 0) {
+    if (order_store_save(store, state, message->offset, error, sizeof(error)) != 0) {
         log_error(COMPONENT, "%s", error);
         return -1;
     }
@@ -193,11 +208,11 @@ static int order_record_fold(struct orders *orders, struct order_store *store, r
     }
     if (input->type == ORDER_INPUT_PLACE) count(orders, COUNTER_PLACED);
     for (uint32_t i = 0; i < effects.command_count; i++) {
-        if (command_send(orders, producer, &state, effects.commands[i]) != 0) return -1;
+        if (command_send(orders, producer, state, effects.commands[i]) != 0) return -1;
     }
     if (effects.event != ORDER_EVENT_NONE) {
-        if (produce_owned(producer, orders->topics.orders, message->partition, state.order_id,
-                          order_codec_event_encode(effects.event, &state), NULL) != 0)
+        if (produce_owned(producer, orders->topics.orders, message->partition, state->order_id,
+                          order_codec_event_encode(effects.event, state), NULL) != 0)
             return -1;
         event_count(orders, effects.event);
     }
@@ -243,27 +258,27 @@ static int event_forward(struct orders *orders, rd_kafka_t *producer, const rd_k
         return 0; /* not an order line's: the common case, decided without decoding the event */
     memcpy(command_id, value, value_bytes);
     command_id[value_bytes] = '\0';
-    static _Thread_local struct order_input input;
-    memset(&input, 0, sizeof(input));
-    if (order_command_id_parse(command_id, input.order_id, sizeof(input.order_id), &input.line, &input.op) !=
-        0)
+    struct order_input *input = &orders->scratch.input;
+    memset(input, 0, sizeof(*input));
+    if (order_command_id_parse(command_id, input->order_id, sizeof(input->order_id), &input->line,
+                               &input->op) != 0)
         return 0;
-    static _Thread_local struct event event;
+    struct event *event = &orders->scratch.event;
     struct codec_error codec_error;
     if (message->payload == NULL ||
-        codec_event_decode(message->payload, message->len, &event, &codec_error) != 0) {
+        codec_event_decode(message->payload, message->len, event, &codec_error) != 0) {
         log_warn(COMPONENT, "events [%d] offset %lld is not a valid event: %s", (int)message->partition,
                  (long long)message->offset, message->payload ? codec_error.message : "empty");
         return 0;
     }
-    if (event.type == EVENT_RESERVATION_EXPIRED) return 0; /* not a line command's outcome */
-    input.type = ORDER_INPUT_LINE_OUTCOME;
-    input.accepted = event.type != EVENT_COMMAND_REJECTED;
-    input.reject_reason = input.accepted ? REJECT_NONE : event.reject_reason;
-    input.position_partition = message->partition;
-    input.position_offset = message->offset;
-    if (produce_owned(producer, orders->topics.orders, order_partition(orders, input.order_id),
-                      input.order_id, order_codec_input_encode(&input), NULL) != 0)
+    if (event->type == EVENT_RESERVATION_EXPIRED) return 0; /* not a line command's outcome */
+    input->type = ORDER_INPUT_LINE_OUTCOME;
+    input->accepted = event->type != EVENT_COMMAND_REJECTED;
+    input->reject_reason = input->accepted ? REJECT_NONE : event->reject_reason;
+    input->position_partition = message->partition;
+    input->position_offset = message->offset;
+    if (produce_owned(producer, orders->topics.orders, order_partition(orders, input->order_id),
+                      input->order_id, order_codec_input_encode(input), NULL) != 0)
         return -1;
     count(orders, COUNTER_FORWARDED);
     return 0;
@@ -275,7 +290,7 @@ static int event_forward(struct orders *orders, rd_kafka_t *producer, const rd_k
 /* Sends an OrderDeadline for every placing order past its deadline (bounded per shard). */
 static int deadlines_send(struct orders *orders, rd_kafka_t *producer)
 {
-    static _Thread_local char due[ORDERS_DEADLINES_PER_TICK_MAX][STOCKD_ORDER_ID_BYTES_MAX + 1];
+    char(*due)[STOCKD_ORDER_ID_BYTES_MAX + 1] = orders->scratch.due;
     int64_t now_ms = wall_ms();
     char error[512];
     for (int32_t partition = 0; partition < orders->config->partitions; partition++) {
@@ -548,6 +563,7 @@ struct orders *orders_create(const struct stockd_config *config, char *error, si
         .transactional_id = orders->transactional_id,
         .batch_max = ORDERS_BATCH_MAX,
         .poll_timeout_ms = 0,
+        .fetch_wait_max_ms = ORDERS_FETCH_WAIT_MS,
     };
     static const struct eos_stage_ops ops = {
         .assigned = orders_assigned,

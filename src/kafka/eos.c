@@ -60,6 +60,7 @@ struct eos_stage {
     char transactional_id[256];
     int32_t batch_max;
     int32_t poll_timeout_ms;
+    int32_t fetch_wait_max_ms; /* 0: librdkafka's */
     struct eos_stage_ops ops;
     void *context;
     rd_kafka_t *consumer;
@@ -124,6 +125,7 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
     stage->config = config;
     stage->batch_max = settings->batch_max;
     stage->poll_timeout_ms = settings->poll_timeout_ms;
+    stage->fetch_wait_max_ms = settings->fetch_wait_max_ms;
     stage->metrics_stage = settings->metrics_stage;
     stage->ops = *ops;
     stage->context = context;
@@ -384,6 +386,13 @@ static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t 
         kafka_conf_set(conf, "session.timeout.ms", "10000", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queued.min.messages", EOS_PREFETCH_MESSAGES, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queued.max.messages.kbytes", EOS_PREFETCH_KBYTES, error, error_bytes) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    char fetch_wait_ms[16];
+    snprintf(fetch_wait_ms, sizeof(fetch_wait_ms), "%d", (int)stage->fetch_wait_max_ms);
+    if (stage->fetch_wait_max_ms > 0 &&
+        kafka_conf_set(conf, "fetch.wait.max.ms", fetch_wait_ms, error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -48,6 +48,10 @@ struct eos_stage_settings {
     const char *transactional_id; /* stable across restarts of this instance, unique among live ones */
     int32_t batch_max;            /* messages per transaction */
     int32_t poll_timeout_ms;      /* wait for more input before committing a non-empty batch */
+    /* The consumer's fetch.wait.max.ms; 0 keeps librdkafka's (500 ms). A read_committed fetch that found
+     * nothing is not answered when a transaction commits on the partition, only when it times out: an idle
+     * stage reading transactional input sees each commit that late. */
+    int32_t fetch_wait_max_ms;
     /* Which stage's transactions, batch sizes and consumer lag the loop records (metrics.h); NONE (the
      * zero value) records nothing. */
     enum metrics_stage metrics_stage;
