@@ -122,7 +122,7 @@ const struct api_route api_routes[API_ROUTE_COUNT] = {
                                "POST",
                                "/v1/orders",
                                API_ROLE_WRITE,
-                               "place an order: every line reserved or none",
+                               "place an order, every line reserved or none",
                                {200, 201, 202, 400, 401, 403, 409, 413, 415, 503, 0},
                                api_order_place},
     [API_ROUTE_ORDER_GET] = {API_ROUTE_ORDER_GET,
