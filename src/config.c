@@ -634,7 +634,8 @@ static int config_roles_parse(const char *text, const char *source, unsigned *ro
         config_quote(name, name_length, quoted, sizeof quoted);
         if (found == CONFIG_ROLE_COUNT) {
             return config_fail(error, "roles", source,
-                               "unknown role %s (expected api, router, handler or projector)", quoted);
+                               "unknown role %s (expected api, router, handler, projector or orders)",
+                               quoted);
         }
         if ((roles & config_role_names[found].role) != 0) {
             return config_fail(error, "roles", source, "role %s listed twice", quoted);
