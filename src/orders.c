@@ -77,6 +77,7 @@ struct orders {
     int64_t next_checkpoint[STOCKD_PARTITIONS_MAX];
     bool failed; /* a shard could not commit after Kafka did: the stage stops, the next start restores */
     int64_t tick_next_ms;
+    bool deadlines_due; /* the last tick found a placing order past its deadline */
     atomic_bool owned[STOCKD_PARTITIONS_MAX];
     pthread_mutex_t commit_mutex;
     pthread_cond_t commit_changed;
@@ -340,9 +341,8 @@ static int orders_process(void *context, rd_kafka_t *producer, rd_kafka_message_
         if (store == NULL || order_record_fold(orders, store, producer, message) != 0) return -1;
         orders->next_checkpoint[message->partition] = message->offset + 1;
     }
-    int64_t now_ms = monotonic_ms();
-    if (now_ms >= orders->tick_next_ms) {
-        orders->tick_next_ms = now_ms + ORDERS_TICK_INTERVAL_MS;
+    if (orders->deadlines_due) {
+        orders->deadlines_due = false;
         if (deadlines_send(orders, producer) != 0) return -1;
     }
     return 0;
@@ -380,11 +380,26 @@ static void orders_aborted(void *context)
     count(orders, COUNTER_BATCHES_ABORTED);
 }
 
+/* Once per ORDERS_TICK_INTERVAL_MS, asks the shards whether a placing order passed its deadline: only
+ * then does the stage take a turn (a transaction) without input. */
 static bool orders_tick_due(void *context, int64_t now_ms)
 {
     (void)now_ms; /* the loop's clock; the stage keeps its own */
     struct orders *orders = context;
-    return monotonic_ms() >= orders->tick_next_ms;
+    int64_t monotonic_now_ms = monotonic_ms();
+    if (monotonic_now_ms < orders->tick_next_ms) return orders->deadlines_due;
+    orders->tick_next_ms = monotonic_now_ms + ORDERS_TICK_INTERVAL_MS;
+    int64_t wall_now_ms = wall_ms();
+    char error[512];
+    for (int32_t partition = 0; partition < orders->config->partitions && !orders->deadlines_due;
+         partition++) {
+        if (orders->stores[partition] == NULL) continue;
+        int found = order_store_due(orders->stores[partition], wall_now_ms, orders->scratch.due, 1, error,
+                                    sizeof(error));
+        if (found < 0) log_warn(COMPONENT, "%s", error); /* the next tick asks again */
+        orders->deadlines_due = found > 0;
+    }
+    return orders->deadlines_due;
 }
 
 /* ---- restore --------------------------------------------------------------------------------------------
