@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "domain/order.h"
@@ -478,6 +479,37 @@ static void test_record_decode_refuses_unknown_types_and_keys(void **unused)
     }
 }
 
+/* Every example of schema/order.schema.json decodes, and encodes back to the same JSON (schema_check.py
+ * validates the same examples against the schema). */
+static void test_schema_examples_decode_and_encode_back(void **unused)
+{
+    (void)unused;
+    FILE *file = fopen(STOCKD_SOURCE_DIR "/schema/order.schema.json", "rb");
+    assert_non_null(file);
+    static char text[64 * 1024];
+    size_t length = fread(text, 1, sizeof(text) - 1, file);
+    fclose(file);
+    text[length] = '\0';
+    cJSON *schema = cJSON_Parse(text);
+    assert_non_null(schema);
+    const cJSON *examples = cJSON_GetObjectItemCaseSensitive(schema, "examples");
+    assert_true(cJSON_GetArraySize(examples) >= 5);
+    for (const cJSON *example = examples->child; example != NULL; example = example->next) {
+        char *json = cJSON_PrintUnformatted(example);
+        struct order_record record;
+        struct codec_error error;
+        if (order_codec_record_decode(json, strlen(json), &record, &error) != 0)
+            fail_msg("%s: %s", json, error.message);
+        char *encoded = record.event != ORDER_EVENT_NONE
+                            ? order_codec_event_encode(record.event, &record.order)
+                            : order_codec_input_encode(&record.input);
+        assert_string_equal(encoded, json);
+        free(encoded);
+        free(json);
+    }
+    cJSON_Delete(schema);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_request_decode_accepts_an_order),
         cmocka_unit_test(test_request_decode_refuses_bad_orders_by_field),
         cmocka_unit_test(test_record_decode_refuses_unknown_types_and_keys),
+        cmocka_unit_test(test_schema_examples_decode_and_encode_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
