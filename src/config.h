@@ -59,6 +59,7 @@ struct stockd_config {
     int32_t router_threads;            /* router.threads: workers routing in parallel */
     int32_t handler_threads;           /* handler.threads: workers deciding partitions in parallel */
     int32_t handler_punctuate_interval_ms; /* handler.punctuate_interval_ms: reservation expiry ticks */
+    int32_t orders_saga_timeout_ms;        /* orders.saga_timeout_ms: a placing order gives up after it */
 
     char http_listen[STOCKD_CONFIG_STRING_BYTES_MAX];   /* http.listen: host:port */
     int32_t http_threads;                               /* http.threads */

@@ -76,11 +76,6 @@
 #define STOCKD_ORDER_ID_BYTES_MAX 64
 #define STOCKD_ORDER_LINES_MAX    32
 
-/* How long an order waits for its lines' outcomes before it gives up (the handler of a line's partition is
- * down, say) and releases what it got: far above a normal saga (a few transactions, tens of ms), short
- * enough that a stuck order does not hold stock for long. */
-#define STOCKD_ORDER_SAGA_TIMEOUT_MS 30000
-
 _Static_assert(STOCKD_QUANTITY_MAX < STOCKD_ON_HAND_MAX, "one command fits in a location");
 _Static_assert(STOCKD_ON_HAND_MAX + STOCKD_QUANTITY_MAX < STOCKD_JSON_INTEGER_MAX, "sums stay exact");
 _Static_assert(STOCKD_DECISION_EVENTS_MAX >= 1, "a decision emits at least one event");

@@ -199,7 +199,8 @@ static int order_record_fold(struct orders *orders, struct order_store *store, r
         count(orders, COUNTER_IGNORED);
         return 0;
     }
-    if (order_store_save(store, state, message->offset, error, sizeof(error)) != 0) {
+    if (order_store_save(store, state, message->offset, orders->config->orders_saga_timeout_ms, error,
+                         sizeof(error)) != 0) {
         log_error(COMPONENT, "%s", error);
         return -1;
     }

@@ -15,7 +15,7 @@
 
 #include "config.h"
 
-/* How often the stage looks for orders past their deadline (STOCKD_ORDER_SAGA_TIMEOUT_MS): a timed-out
+/* How often the stage looks for orders past their deadline (orders.saga_timeout_ms): a timed-out
  * order is cancelled at most this much late. */
 #define ORDERS_TICK_INTERVAL_MS 1000
 

@@ -243,8 +243,8 @@ int order_store_load(struct order_store *store, const char *order_id, struct ord
     return result;
 }
 
-int order_store_save(struct order_store *store, const struct order_state *state, int64_t offset, char *error,
-                     size_t error_bytes)
+int order_store_save(struct order_store *store, const struct order_state *state, int64_t offset,
+                     int64_t saga_timeout_ms, char *error, size_t error_bytes)
 {
     assert(store != NULL && store->in_transaction && state != NULL);
     assert(state->status != ORDER_STATUS_NONE && offset >= 0);
@@ -258,7 +258,7 @@ int order_store_save(struct order_store *store, const struct order_state *state,
     sqlite3_bind_text(statement, 2, order_status_name(state->status), -1, SQLITE_STATIC);
     sqlite3_bind_text(statement, 3, json, -1, SQLITE_STATIC);
     if (state->status == ORDER_STATUS_PLACING)
-        sqlite3_bind_int64(statement, 4, state->submitted_ms + STOCKD_ORDER_SAGA_TIMEOUT_MS);
+        sqlite3_bind_int64(statement, 4, state->submitted_ms + saga_timeout_ms);
     else
         sqlite3_bind_null(statement, 4);
     sqlite3_bind_int64(statement, 5, offset);

@@ -45,10 +45,10 @@ int order_store_load(struct order_store *store, const char *order_id, struct ord
                      size_t error_bytes);
 
 /* Stores an order's state, changed by the input at offset. A placing order gets its deadline
- * (submitted_ms + STOCKD_ORDER_SAGA_TIMEOUT_MS) when it is new, keeps the one it has (or the lack of one
+ * (submitted_ms + saga_timeout_ms) when it is new, keeps the one it has (or the lack of one
  * after order_store_deadline_sent) otherwise; other statuses have none. Returns 0 or -1. */
-int order_store_save(struct order_store *store, const struct order_state *state, int64_t offset, char *error,
-                     size_t error_bytes);
+int order_store_save(struct order_store *store, const struct order_state *state, int64_t offset,
+                     int64_t saga_timeout_ms, char *error, size_t error_bytes);
 
 /* Lists up to max ids of placing orders whose deadline is <= now_ms, soonest first. Returns the count or -1.
  */
