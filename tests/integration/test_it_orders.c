@@ -47,6 +47,7 @@ struct fixture {
     int finals[ORDERS];
     enum order_event_type final_event[ORDERS];
     struct order_state final_state[ORDERS];
+    int deadlines;         /* OrderDeadline records seen */
     size_t orders_scanned; /* records of the orders reader looked at */
     int finished;          /* orders with at least one final event */
 };
@@ -181,6 +182,7 @@ static void orders_scan(struct fixture *f)
                                                                          &decoded, &error) == 0,
                       "orders [%d] offset %lld is not an order record: %s", (int)record->partition,
                       (long long)record->offset, record->value ? error.message : "empty");
+        f->deadlines += decoded.input.type == ORDER_INPUT_DEADLINE;
         if (decoded.event == ORDER_EVENT_NONE) continue;
         int index = atoi(decoded.order.order_id + 2);
         harness_check(f->harness, index >= 0 && index < ORDERS, "an event of an unknown order %s",
@@ -309,11 +311,96 @@ static void test_orders_survive_two_kills_of_stage_and_handler(void **state)
     orders_run(*state, 2);
 }
 
+/* The saga's timeout: the order stage runs alone (no handler), so its reserves wait in commands.by-sku; after
+ * orders.saga_timeout_ms it sends OrderDeadline and a release per line. Once a handler runs, it decides the
+ * reserves (late, but granted) and then the releases: the order ends rejected for timeout with every line
+ * released, and no unit held. */
+static void test_deadline_releases_lines_granted_late(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const handler_args[] = {"--roles=router,handler", NULL};
+    static const char *const stage_args[] = {"--roles=orders", "--orders.saga_timeout_ms=1000", NULL};
+    struct harness_stockd *handler = harness_stockd_new(f->harness, "h", handler_args);
+    struct harness_stockd *stage = harness_stockd_new(f->harness, "o", stage_args);
+    harness_check(f->harness, harness_stockd_start(handler) == 0, "start the handler");
+    harness_check(f->harness, harness_stockd_wait_ready(handler, WAIT_MS) == 0, "handler not ready");
+    f->events = harness_reader_create(f->harness, f->harness->topics.events);
+    f->orders = harness_reader_create(f->harness, f->harness->topics.orders);
+    harness_check(f->harness, f->events != NULL && f->orders != NULL, "%s", f->harness->error);
+    stock_create(f);
+    harness_check(f->harness, harness_stockd_stop(handler, WAIT_MS) == 0, "stop the handler");
+    f->stockd = stage;
+    harness_check(f->harness, harness_stockd_start(stage) == 0, "start the order stage");
+    harness_check(f->harness,
+                  harness_stockd_wait_stage_line(stage, "orders", "assigned partitions", WAIT_MS, NULL, 0) ==
+                      0,
+                  "order stage not assigned");
+    orders_generate(f);
+    struct order_input *input = &f->placed[0];
+    input->submitted_ms = (int64_t)time(NULL) * 1000;
+    rd_kafka_t *producer = harness_producer_create(f->harness);
+    harness_check(f->harness, producer != NULL, "%s", f->harness->error);
+    char *json = order_codec_input_encode(input);
+    int32_t partition = murmur2_partition(input->order_id, strlen(input->order_id), PARTITIONS);
+    harness_check(f->harness,
+                  harness_produce(producer, f->harness->topics.orders, partition, input->order_id,
+                                  strlen(input->order_id), json, strlen(json)) == 0 &&
+                      harness_producer_flush(producer, WAIT_MS) == 0,
+                  "produce the order");
+    free(json);
+    harness_producer_destroy(producer);
+    int64_t deadline_ms = harness_now_ms() + WAIT_MS;
+    while (f->deadlines == 0) {
+        harness_check(f->harness, harness_now_ms() < deadline_ms, "no OrderDeadline within %d ms", WAIT_MS);
+        harness_check(f->harness, harness_stockd_running(stage), "the order stage exited");
+        orders_scan(f);
+    }
+    harness_check(f->harness, f->finished == 0, "the order finished without a handler");
+    harness_check(f->harness, harness_stockd_start(handler) == 0, "restart the handler");
+    deadline_ms = harness_now_ms() + WAIT_MS;
+    while (f->finished == 0) {
+        harness_check(f->harness, harness_now_ms() < deadline_ms, "the order did not finish within %d ms",
+                      WAIT_MS);
+        harness_check(f->harness, harness_stockd_running(handler), "the handler exited");
+        orders_scan(f);
+    }
+    const struct order_state *order = &f->final_state[0];
+    harness_check(f->harness,
+                  f->final_event[0] == ORDER_EVENT_REJECTED && strcmp(order->reason, "timeout") == 0,
+                  "order ended %s (%s)", order_event_type_name(f->final_event[0]), order->reason);
+    while (harness_reader_poll(f->events, 1000) > 0) {
+    }
+    struct harness_fold *fold = harness_fold_create(f->harness, f->events, PARTITIONS);
+    harness_check(f->harness, fold != NULL, "events fold: %s", f->harness->error);
+    for (uint32_t line = 0; line < input->line_count; line++) {
+        harness_check(f->harness,
+                      order->lines[line].status == ORDER_LINE_RELEASED &&
+                          strcmp(order->lines[line].reason, "timeout") == 0,
+                      "line %u ended %s (%s)", line, order_line_status_name(order->lines[line].status),
+                      order->lines[line].reason);
+        char reservation_id[STOCKD_ID_BYTES_MAX + 1];
+        order_reservation_id(input->order_id, line, reservation_id, sizeof(reservation_id));
+        const struct reservation_state *reservation =
+            harness_fold_reservation(fold, input->lines[line].sku, reservation_id);
+        harness_check(f->harness, reservation != NULL && reservation->status == RESERVATION_RELEASED,
+                      "line %u: reservation %s", line, reservation == NULL ? "absent" : "not released");
+        const struct sku_state *sku = harness_fold_sku(fold, input->lines[line].sku);
+        harness_check(f->harness, sku != NULL && sku->locations[0].reserved == 0, "SKU %s holds units",
+                      input->lines[line].sku);
+    }
+    harness_fold_destroy(fold);
+    f->stockd = handler;
+    harness_check(f->harness, harness_stockd_stop(stage, WAIT_MS) == 0, "clean stop of the order stage");
+    harness_check(f->harness, harness_stockd_stop(handler, WAIT_MS) == 0, "clean stop of the handler");
+    f->harness->passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_orders_end_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orders_survive_two_kills_of_stage_and_handler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadline_releases_lines_granted_late, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
