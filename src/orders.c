@@ -438,7 +438,7 @@ static int store_restore(struct orders *orders, struct order_store *store, int64
     if (next > end) {
         snprintf(error, error_bytes,
                  "orders shard %d is at offset %lld, past the group's committed offset %lld: was the topic "
-                 "recreated? Delete %s/orders/orders-%04d.db to rebuild it",
+                 "recreated? Delete %.200s/orders/orders-%04d.db to rebuild it",
                  (int)partition, (long long)next, (long long)end, orders->config->data_dir, (int)partition);
         return -1;
     }
