@@ -22,6 +22,7 @@
 #include "kafka/client.h"
 #include "kafka/topics.h"
 #include "log.h"
+#include "orders.h"
 #include "projector.h"
 #include "router.h"
 #include "store/sqlite_util.h"
@@ -48,6 +49,7 @@ struct app {
     rd_kafka_t *mock_owner;      /* owns the embedded mock cluster, when kafka.embedded */
     struct router *router;
     struct handler *handler;
+    struct orders *orders;
     struct projector *projectors[APP_VIEWS_COUNT];
     struct api *api;
     atomic_bool *stop;
@@ -68,7 +70,7 @@ static int embedded_start(struct app *app, char *error, size_t error_bytes)
     /* librdkafka's mock (2.0.2, 2.8.0) serves no CreateTopics: create the topics through its own API. */
     struct kafka_topics names;
     kafka_topics_names(app->config.topic_prefix, &names);
-    const char *const topics[] = {names.commands, names.by_sku, names.events};
+    const char *const topics[] = {names.commands, names.by_sku, names.events, names.orders};
     for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
         rd_kafka_resp_err_t status =
             rd_kafka_mock_topic_create(cluster, topics[i], app->config.partitions, 1);
@@ -103,6 +105,7 @@ static int app_api_create(struct app *app, char *error, size_t error_bytes)
         .projector_count = projecting ? APP_VIEWS_COUNT : 0,
         .handler = app->handler,
         .router = app->router,
+        .orders = app->orders,
     };
     app->api = api_create(&app->config, &stages, error, error_bytes);
     return app->api != NULL ? 0 : -1;
@@ -126,6 +129,9 @@ struct app *app_create(const struct stockd_config *config, char *error, size_t e
     if ((app->config.roles & STOCKD_ROLE_HANDLER) &&
         (app->handler = handler_create(&app->config, error, error_bytes)) == NULL)
         goto out_destroy;
+    if ((app->config.roles & STOCKD_ROLE_ORDERS) &&
+        (app->orders = orders_create(&app->config, error, error_bytes)) == NULL)
+        goto out_destroy;
     for (int i = 0; (app->config.roles & STOCKD_ROLE_PROJECTOR) && i < APP_VIEWS_COUNT; i++) {
         app->projectors[i] = projector_create(&app->config, app_views[i], error, error_bytes);
         if (app->projectors[i] == NULL) goto out_destroy;
@@ -148,6 +154,11 @@ static int handler_stage_run(void *stage, const atomic_bool *stop)
     return handler_run(stage, stop);
 }
 
+static int orders_stage_run(void *stage, const atomic_bool *stop)
+{
+    return orders_run(stage, stop);
+}
+
 static int projector_stage_run(void *stage, const atomic_bool *stop)
 {
     return projector_run(stage, stop);
@@ -168,16 +179,17 @@ int app_run(struct app *app, atomic_bool *stop)
 {
     assert(app != NULL && stop != NULL);
     app->stop = stop;
-    struct app_stage stages[2 + APP_VIEWS_COUNT];
+    struct app_stage stages[3 + APP_VIEWS_COUNT];
     int stage_count = 0;
     if (app->router != NULL) stages[stage_count++] = (struct app_stage){app, router_stage_run, app->router};
     if (app->handler != NULL)
         stages[stage_count++] = (struct app_stage){app, handler_stage_run, app->handler};
+    if (app->orders != NULL) stages[stage_count++] = (struct app_stage){app, orders_stage_run, app->orders};
     for (int i = 0; i < APP_VIEWS_COUNT; i++) {
         if (app->projectors[i] != NULL)
             stages[stage_count++] = (struct app_stage){app, projector_stage_run, app->projectors[i]};
     }
-    pthread_t threads[2 + APP_VIEWS_COUNT];
+    pthread_t threads[3 + APP_VIEWS_COUNT];
     int thread_count = 0;
     for (int i = 0; i < stage_count; i++) {
         if (pthread_create(&threads[thread_count], NULL, stage_thread, &stages[i]) == 0) {
@@ -216,6 +228,7 @@ void app_destroy(struct app *app)
     api_destroy(app->api);
     for (int i = 0; i < APP_VIEWS_COUNT; i++)
         projector_destroy(app->projectors[i]);
+    orders_destroy(app->orders);
     handler_destroy(app->handler);
     router_destroy(app->router);
     if (app->mock_owner != NULL) rd_kafka_destroy(app->mock_owner);

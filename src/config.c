@@ -69,8 +69,8 @@ static const struct config_key config_keys[] = {
     {.name = "roles",
      .type = CONFIG_ROLES,
      CONFIG_FIELD(roles),
-     .default_text = "api,router,handler,projector",
-     .help = "Comma-separated stages this instance runs: api, router, handler, projector."},
+     .default_text = "api,router,handler,projector,orders",
+     .help = "Comma-separated stages this instance runs: api, router, handler, projector, orders."},
     {.name = "data_dir",
      .type = CONFIG_STRING,
      CONFIG_FIELD(data_dir),
@@ -133,6 +133,14 @@ static const struct config_key config_keys[] = {
      .max = 10000,
      .default_text = "0",
      .help = "Wait for more commands before a batch commits (0: take what has arrived, commit)."},
+    {.name = "orders.saga_timeout_ms",
+     .type = CONFIG_INT,
+     CONFIG_FIELD(orders_saga_timeout_ms),
+     .min = 100,
+     .max = 3600000,
+     .default_text = "30000",
+     .help = "How long an order waits for its lines' outcomes before the order stage releases what it got "
+             "and rejects it (reason timeout)."},
     {.name = "handler.dedup_retention_s",
      .type = CONFIG_INT,
      CONFIG_FIELD(handler_dedup_retention_s),
@@ -252,10 +260,9 @@ static const struct {
     const char *name;
     enum stockd_role role;
 } config_role_names[] = {
-    {"api", STOCKD_ROLE_API},
-    {"router", STOCKD_ROLE_ROUTER},
-    {"handler", STOCKD_ROLE_HANDLER},
-    {"projector", STOCKD_ROLE_PROJECTOR},
+    {"api", STOCKD_ROLE_API},         {"router", STOCKD_ROLE_ROUTER},
+    {"handler", STOCKD_ROLE_HANDLER}, {"projector", STOCKD_ROLE_PROJECTOR},
+    {"orders", STOCKD_ROLE_ORDERS},
 };
 
 #define CONFIG_ROLE_COUNT (sizeof config_role_names / sizeof config_role_names[0])
@@ -631,7 +638,8 @@ static int config_roles_parse(const char *text, const char *source, unsigned *ro
         config_quote(name, name_length, quoted, sizeof quoted);
         if (found == CONFIG_ROLE_COUNT) {
             return config_fail(error, "roles", source,
-                               "unknown role %s (expected api, router, handler or projector)", quoted);
+                               "unknown role %s (expected api, router, handler, projector or orders)",
+                               quoted);
         }
         if ((roles & config_role_names[found].role) != 0) {
             return config_fail(error, "roles", source, "role %s listed twice", quoted);

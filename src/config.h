@@ -13,13 +13,14 @@
 
 #include "limits.h"
 
-/* Roles this instance runs (--roles api,router,handler,projector). */
+/* Roles this instance runs (--roles api,router,handler,projector,orders). */
 enum stockd_role {
     STOCKD_ROLE_API = 1u << 0,
     STOCKD_ROLE_ROUTER = 1u << 1,
     STOCKD_ROLE_HANDLER = 1u << 2,
     STOCKD_ROLE_PROJECTOR = 1u << 3,
-    STOCKD_ROLE_ALL = (1u << 4) - 1,
+    STOCKD_ROLE_ORDERS = 1u << 4, /* the order saga's stage (src/orders.c) */
+    STOCKD_ROLE_ALL = (1u << 5) - 1,
 };
 
 struct stockd_kafka_property {
@@ -58,6 +59,7 @@ struct stockd_config {
     int32_t router_threads;            /* router.threads: workers routing in parallel */
     int32_t handler_threads;           /* handler.threads: workers deciding partitions in parallel */
     int32_t handler_punctuate_interval_ms; /* handler.punctuate_interval_ms: reservation expiry ticks */
+    int32_t orders_saga_timeout_ms;        /* orders.saga_timeout_ms: a placing order gives up after it */
 
     char http_listen[STOCKD_CONFIG_STRING_BYTES_MAX];   /* http.listen: host:port */
     int32_t http_threads;                               /* http.threads */

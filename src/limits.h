@@ -85,6 +85,11 @@
  * never cut, so that a 10 KB query cannot make FTS5 do 10 KB of work. */
 #define STOCKD_CATALOG_QUERY_BYTES_MAX 256
 #define STOCKD_CATALOG_QUERY_TERMS_MAX 16
+/* Orders (src/domain/order.h): an order id is a Kafka key and part of its lines' derived command ids
+ * ("order:<order_id>:<line>:release"), which must fit STOCKD_ID_BYTES_MAX. A cart of 32 lines covers real
+ * orders; the whole order state is loaded for each decision and fits on the stack. */
+#define STOCKD_ORDER_ID_BYTES_MAX 64
+#define STOCKD_ORDER_LINES_MAX    32
 
 _Static_assert(STOCKD_QUANTITY_MAX < STOCKD_ON_HAND_MAX, "one command fits in a location");
 _Static_assert(STOCKD_ON_HAND_MAX + STOCKD_QUANTITY_MAX < STOCKD_JSON_INTEGER_MAX, "sums stay exact");
@@ -92,5 +97,9 @@ _Static_assert(STOCKD_DECISION_EVENTS_MAX >= 1, "a decision emits at least one e
 
 _Static_assert(STOCKD_CATALOG_SOURCE_BYTES_MAX <= STOCKD_ID_BYTES_MAX, "a source is an identifier");
 _Static_assert(STOCKD_CATALOG_QUERY_TERMS_MAX * 2 < STOCKD_CATALOG_QUERY_BYTES_MAX, "terms need bytes");
+_Static_assert(sizeof("order:") - 1 + STOCKD_ORDER_ID_BYTES_MAX + sizeof(":99:release") - 1 <=
+                   STOCKD_ID_BYTES_MAX,
+               "an order line's command id fits a command id");
+_Static_assert(STOCKD_ORDER_LINES_MAX <= 99, "line numbers have at most two digits");
 
 #endif

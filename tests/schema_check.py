@@ -230,6 +230,38 @@ CODEC_ONLY_BAD = [
 ]
 
 
+def check_order_schema(command_schema):
+    """order.schema.json: a valid schema whose examples validate (tests/test_order.c decodes the same examples
+    with the C codec), with the reject reasons of command rejections."""
+    order_schema, order_validator = load_schema("order.schema.json")
+    if order_validator is None:
+        return
+    for index, example in enumerate(order_schema.get("examples", [])):
+        for error in order_validator.iter_errors(example):
+            fail(f"order.schema.json: example {index} does not validate: {error.message}")
+    outcome = next(branch for branch in order_schema["oneOf"]
+                   if branch["properties"]["type"].get("const") == "OrderLineOutcome")
+    reasons = set(outcome["properties"]["reason"]["enum"])
+    event_schema, _ = load_schema("event.schema.json")
+    expected = set(find_reject_reasons(event_schema))
+    if reasons != expected:
+        fail(f"order.schema.json: reject reasons {sorted(reasons ^ expected)} differ from event.schema.json's")
+
+
+def find_reject_reasons(node):
+    """The reject reason enum of a schema (the one that holds insufficient_stock)."""
+    if isinstance(node, dict):
+        if "insufficient_stock" in node.get("enum", []):
+            return node["enum"]
+        node = list(node.values())
+    if isinstance(node, list):
+        for item in node:
+            found = find_reject_reasons(item)
+            if found:
+                return found
+    return []
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__)
@@ -250,6 +282,7 @@ def main():
     check_refused(tool, "command.schema.json", command_validator, "decode-command", BAD_COMMANDS, True)
     check_refused(tool, "event.schema.json", event_validator, "decode-event", BAD_EVENTS, True)
     check_refused(tool, "codec", None, "decode-command", CODEC_ONLY_BAD, False)
+    check_order_schema(command_schema)
     print(f"schema_check: {len(failures)} failure(s), seed {seed}")
     return 1 if failures else 0
 

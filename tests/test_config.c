@@ -606,12 +606,11 @@ static void test_roles_unknown_rejected(void **state)
 {
     (void)state;
     assert_set_rejected("roles", "api,routr",
-                        "roles: unknown role \"routr\" (expected api, router, handler or projector)");
+                        "roles: unknown role \"routr\" (expected api, router, handler, projector or orders)");
     char *env[] = {"STOCKD_ROLES=API", NULL};
     char *argv[] = {"stockd", NULL};
-    assert_failed_with(
-        load(COUNT(argv), argv, env),
-        "roles: unknown role \"API\" (expected api, router, handler or projector) (from STOCKD_ROLES)");
+    assert_failed_with(load(COUNT(argv), argv, env), "roles: unknown role \"API\" (expected api, router, "
+                                                     "handler, projector or orders) (from STOCKD_ROLES)");
 }
 
 static void test_roles_empty_rejected(void **state)

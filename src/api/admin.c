@@ -11,6 +11,7 @@
 
 #include "handler.h"
 #include "metrics.h"
+#include "orders.h"
 #include "projector.h"
 #include "views/view.h"
 
@@ -206,6 +207,58 @@ static int views_metrics_write(struct metrics_text *text, const struct api_stage
     return result;
 }
 
+/* The order stage's counters, when this instance runs it. */
+static int orders_metrics_write(struct metrics_text *text, struct orders *orders)
+{
+    if (orders == NULL) return 0;
+    struct orders_stats stats;
+    orders_stats_get(orders, &stats);
+    int result = metrics_text_family(text, "stockd_orders_total", "counter",
+                                     "Orders the order stage placed and settled, by what happened.");
+    const struct {
+        const char *event;
+        uint64_t value;
+    } events[] = {{"placed", stats.orders_placed},
+                  {"confirmed", stats.orders_confirmed},
+                  {"rejected", stats.orders_rejected},
+                  {"released", stats.orders_released},
+                  {"fulfilled", stats.orders_fulfilled}};
+    char labels[64];
+    for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+        snprintf(labels, sizeof(labels), "event=\"%s\"", events[i].event);
+        result |= metrics_text_sample(text, "stockd_orders_total", labels, (int64_t)events[i].value);
+    }
+    const struct {
+        const char *name;
+        const char *help;
+        uint64_t value;
+    } counters[] = {
+        {"stockd_order_outcomes_forwarded_total",
+         "Line outcomes read on events and sent to the order's partition.", stats.outcomes_forwarded},
+        {"stockd_order_commands_total", "Stock commands the order stage sent to commands.by-sku.",
+         stats.commands_sent},
+        {"stockd_order_deadlines_total", "OrderDeadline records sent for orders past their deadline.",
+         stats.deadlines_sent},
+        {"stockd_order_inputs_ignored_total",
+         "Order inputs that changed nothing (duplicates, late deadlines).", stats.inputs_ignored},
+        {"stockd_order_inputs_restored_total", "Order inputs folded again after a crash, sending nothing.",
+         stats.inputs_restored},
+        {"stockd_order_records_dead_lettered_total", "Records of the orders topic sent to the DLQ.",
+         stats.records_dead_lettered},
+    };
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+        result |= metrics_text_family(text, counters[i].name, "counter", counters[i].help);
+        result |= metrics_text_sample(text, counters[i].name, NULL, (int64_t)counters[i].value);
+    }
+    result |= metrics_text_family(text, "stockd_order_transactions_total", "counter",
+                                  "Kafka transactions of the order stage.");
+    result |= metrics_text_sample(text, "stockd_order_transactions_total", "result=\"committed\"",
+                                  (int64_t)stats.batches_committed);
+    result |= metrics_text_sample(text, "stockd_order_transactions_total", "result=\"aborted\"",
+                                  (int64_t)stats.batches_aborted);
+    return result;
+}
+
 void api_metrics(struct api_request *request)
 {
     if (!api_query_allow(request, NULL)) return;
@@ -214,6 +267,7 @@ void api_metrics(struct api_request *request)
     int result = metrics_write_all(&text);
     result |= views_metrics_write(&text, &request->api->stages);
     result |= metrics_text_sample(&text, "stockd_http_waits", NULL, atomic_load(&request->api->waits));
+    result |= orders_metrics_write(&text, request->api->stages.orders);
     if (result != 0 || text.failed) {
         api_problem(request, 500, "internal", "Internal error", NULL, "the metrics could not be written");
     } else {

@@ -13,6 +13,7 @@
 struct projector;
 struct handler;
 struct router;
+struct orders;
 
 /* What the API reads from the other stages of this instance; NULL when the role is not run here. */
 struct api_stages {
@@ -25,6 +26,7 @@ struct api_stages {
     size_t projector_count;
     struct handler *handler;
     struct router *router;
+    struct orders *orders; /* NULL when this instance does not run the orders role */
 };
 
 struct api;

@@ -14,6 +14,7 @@
 
 #include "domain/codec.h"
 #include "domain/number.h"
+#include "domain/order.h"
 #include "log.h"
 #include "outcome_wait.h"
 #include "projector.h"
@@ -301,6 +302,15 @@ static bool submission_build(struct api_request *request, const char *body, size
         return false;
     }
     if (!body_given) snprintf(command->command_id, sizeof(command->command_id), "%s", id);
+    /* The order stage's line commands and reservations are named order:<order_id>:<line>: a client's must
+     * not be taken for them (docs/orders.md). */
+    bool reserved_command = strncmp(command->command_id, ORDER_ID_PREFIX, strlen(ORDER_ID_PREFIX)) == 0;
+    if (reserved_command || strncmp(command->reservation_id, ORDER_ID_PREFIX, strlen(ORDER_ID_PREFIX)) == 0) {
+        api_problem(request, 422, "reserved-id", "Reserved id",
+                    reserved_command ? "command_id" : "reservation_id",
+                    "ids beginning with \"%s\" belong to orders (POST /v1/orders)", ORDER_ID_PREFIX);
+        return false;
+    }
     submission->encoded = codec_command_encode(command);
     if (submission->encoded == NULL) {
         api_problem(request, 500, "internal", "Internal error", NULL, "out of memory");

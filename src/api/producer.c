@@ -34,6 +34,7 @@ struct api_producer {
      * known topics) rather than when the first command is produced. */
     rd_kafka_topic_t *topic_handle;
     char topic[STOCKD_SKU_BYTES_MAX + 32];
+    char orders_topic[STOCKD_SKU_BYTES_MAX + 32]; /* POST /v1/orders and its release and fulfil */
     int32_t partition_count; /* kafka.partitions: topics_ensure refused to start when by-sku differs */
     pthread_t poller;
     atomic_bool stop;
@@ -79,6 +80,7 @@ struct api_producer *api_producer_create(const struct stockd_config *config, cha
     struct kafka_topics topics;
     kafka_topics_names(config->topic_prefix, &topics);
     snprintf(producer->topic, sizeof(producer->topic), "%s", topics.by_sku);
+    snprintf(producer->orders_topic, sizeof(producer->orders_topic), "%s", topics.orders);
     producer->partition_count = config->partitions;
     rd_kafka_conf_t *conf = kafka_conf_new(config, "api", error, error_bytes);
     if (conf == NULL) goto out_free;
@@ -116,38 +118,48 @@ out_free:
     return NULL;
 }
 
-/* Queues one record on the SKU's partition, retrying a full local queue for up to
- * API_PRODUCER_FULL_WAIT_MS. Its header stockd_command_id is the one the router writes too: what the
- * handler reads is the same whichever way a command came. */
-static rd_kafka_resp_err_t record_queue(struct api_producer *producer, const char *sku,
+/* Queues one record on the key's partition of topic, retrying a full local queue for up to
+ * API_PRODUCER_FULL_WAIT_MS. A command's header stockd_command_id is the one the router writes too: what the
+ * handler reads is the same whichever way a command came (command_id NULL: no header). */
+static rd_kafka_resp_err_t record_queue(struct api_producer *producer, const char *topic, const char *key,
                                         const char *command_id, const char *value, size_t value_bytes,
                                         struct delivery *delivery)
 {
-    size_t sku_bytes = strlen(sku);
-    int32_t partition = murmur2_partition(sku, sku_bytes, producer->partition_count);
+    size_t key_bytes = strlen(key);
+    int32_t partition = murmur2_partition(key, key_bytes, producer->partition_count);
+    rd_kafka_headers_t *headers = NULL;
+    if (command_id != NULL) {
+        headers = rd_kafka_headers_new(1);
+        rd_kafka_header_add(headers, "stockd_command_id", -1, command_id, -1);
+    }
     int64_t full_since_ms = kafka_now_ms();
     for (;;) {
-        rd_kafka_resp_err_t status = rd_kafka_producev(
-            producer->kafka, RD_KAFKA_V_TOPIC(producer->topic), RD_KAFKA_V_PARTITION(partition),
-            RD_KAFKA_V_KEY(sku, sku_bytes), RD_KAFKA_V_VALUE((void *)value, value_bytes),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("stockd_command_id", command_id, -1),
-            RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
-        if (status != RD_KAFKA_RESP_ERR__QUEUE_FULL) return status;
-        if (kafka_now_ms() - full_since_ms > API_PRODUCER_FULL_WAIT_MS) return status;
+        rd_kafka_resp_err_t status =
+            rd_kafka_producev(producer->kafka, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_KEY(key, key_bytes), RD_KAFKA_V_VALUE((void *)value, value_bytes),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+                              RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
+        if (status == RD_KAFKA_RESP_ERR_NO_ERROR) return status; /* librdkafka owns the headers now */
+        if (status != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
+            kafka_now_ms() - full_since_ms > API_PRODUCER_FULL_WAIT_MS) {
+            if (headers != NULL) rd_kafka_headers_destroy(headers);
+            return status;
+        }
         struct timespec pause = {0, 5 * 1000000L};
         nanosleep(&pause, NULL);
     }
 }
 
-int api_producer_send(struct api_producer *producer, const char *sku, const char *command_id,
-                      const char *value, size_t value_bytes, char *error, size_t error_bytes)
+/* Produces one record and waits for its delivery report; as api_producer_send. */
+static int record_send(struct api_producer *producer, const char *topic, const char *key,
+                       const char *command_id, const char *value, size_t value_bytes, char *error,
+                       size_t error_bytes)
 {
-    assert(producer != NULL && sku != NULL && command_id != NULL && value != NULL);
-    assert(sku[0] != '\0' && command_id[0] != '\0');
     struct delivery delivery = {.done = false};
     pthread_mutex_init(&delivery.mutex, NULL);
     pthread_cond_init(&delivery.done_cond, NULL);
-    rd_kafka_resp_err_t status = record_queue(producer, sku, command_id, value, value_bytes, &delivery);
+    rd_kafka_resp_err_t status =
+        record_queue(producer, topic, key, command_id, value, value_bytes, &delivery);
     int result = 0;
     if (status == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         snprintf(error, error_bytes, "the producer queue stayed full for %d ms", API_PRODUCER_FULL_WAIT_MS);
@@ -168,6 +180,22 @@ int api_producer_send(struct api_producer *producer, const char *sku, const char
     pthread_cond_destroy(&delivery.done_cond);
     pthread_mutex_destroy(&delivery.mutex);
     return result;
+}
+
+int api_producer_send(struct api_producer *producer, const char *sku, const char *command_id,
+                      const char *value, size_t value_bytes, char *error, size_t error_bytes)
+{
+    assert(producer != NULL && sku != NULL && command_id != NULL && value != NULL);
+    assert(sku[0] != '\0' && command_id[0] != '\0');
+    return record_send(producer, producer->topic, sku, command_id, value, value_bytes, error, error_bytes);
+}
+
+int api_producer_send_order(struct api_producer *producer, const char *order_id, const char *value,
+                            size_t value_bytes, char *error, size_t error_bytes)
+{
+    assert(producer != NULL && order_id != NULL && order_id[0] != '\0' && value != NULL);
+    return record_send(producer, producer->orders_topic, order_id, NULL, value, value_bytes, error,
+                       error_bytes);
 }
 
 bool api_producer_broker_reachable(struct api_producer *producer, int timeout_ms)

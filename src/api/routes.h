@@ -62,6 +62,10 @@ enum api_route_id {
     API_ROUTE_READYZ,
     API_ROUTE_METRICS,
     API_ROUTE_OPENAPI,
+    API_ROUTE_ORDER_PLACE,
+    API_ROUTE_ORDER_GET,
+    API_ROUTE_ORDER_RELEASE,
+    API_ROUTE_ORDER_FULFIL,
     API_ROUTE_COUNT
 };
 
@@ -83,6 +87,9 @@ api_route_handler api_sku_get, api_sku_list, api_reservation_get, api_sku_histor
 api_route_handler api_sku_catalog_get, api_catalog_duplicates;
 /* admin.c */
 api_route_handler api_views_list, api_view_rebuild, api_healthz, api_readyz, api_metrics, api_openapi;
+
+/* orders.c */
+api_route_handler api_order_place, api_order_get, api_order_release, api_order_fulfil;
 
 /* The table, indexed by enum api_route_id. */
 extern const struct api_route api_routes[API_ROUTE_COUNT];

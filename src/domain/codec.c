@@ -950,6 +950,12 @@ static cJSON *document_parse(const char *json, size_t json_bytes, struct codec_e
     return NULL;
 }
 
+struct cJSON *codec_document_parse(const char *json, size_t json_bytes, struct codec_error *error)
+{
+    assert(json != NULL && error != NULL);
+    return document_parse(json, json_bytes, error);
+}
+
 /* Decodes a parsed command envelope. Returns 0, or -1 with *error filled. */
 static int command_envelope_decode(const cJSON *root, struct command *out, struct codec_error *error)
 {

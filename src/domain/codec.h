@@ -61,6 +61,13 @@ int codec_event_decode_compact(const char *json, size_t json_bytes, struct event
 /* Encodes an event as compact JSON; same contract as codec_command_encode. */
 char *codec_event_encode(const struct event *event);
 
+/* The strict document checks of every decoder above, for other codecs of the domain (order_codec.c): size
+ * bound, byte order mark, NUL and control bytes, \u0000, number grammar, depth, trailing characters; the
+ * root must be an object. Returns the parsed root, which the caller deletes with cJSON_Delete, or NULL with
+ * *error filled. */
+struct cJSON;
+struct cJSON *codec_document_parse(const char *json, size_t json_bytes, struct codec_error *error);
+
 /* Identifier syntax shared by SKUs, locations, command and reservation ids: 1..max_bytes of
  * [A-Za-z0-9._:-], starting with a letter or digit. Returns true when valid. */
 bool codec_identifier_valid(const char *text, size_t max_bytes);

@@ -19,6 +19,7 @@ void kafka_topics_names(const char *prefix, struct kafka_topics *out)
     snprintf(out->by_sku, sizeof(out->by_sku), "%s.commands.by-sku", prefix);
     snprintf(out->events, sizeof(out->events), "%s.events", prefix);
     snprintf(out->dlq, sizeof(out->dlq), "%s.dlq", prefix);
+    snprintf(out->orders, sizeof(out->orders), "%s.orders", prefix);
 }
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *error,

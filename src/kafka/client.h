@@ -12,12 +12,13 @@
 
 #include "config.h"
 
-/* The four topics of a deployment, from the configured prefix. */
+/* The topics of a deployment, from the configured prefix. */
 struct kafka_topics {
     char commands[STOCKD_SKU_BYTES_MAX + 32];
     char by_sku[STOCKD_SKU_BYTES_MAX + 32];
     char events[STOCKD_SKU_BYTES_MAX + 32];
     char dlq[STOCKD_SKU_BYTES_MAX + 32];
+    char orders[STOCKD_SKU_BYTES_MAX + 32]; /* the order saga's commands, line outcomes and events */
 };
 
 void kafka_topics_names(const char *prefix, struct kafka_topics *out);

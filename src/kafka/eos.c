@@ -103,10 +103,12 @@ struct eos_stage {
     char name[32];
     char input_topic[256];
     char output_topics[EOS_OUTPUT_TOPICS_MAX][256]; /* "" for an unused slot */
+    char input_topic_more[256]; /* "" when the stage reads one topic */
     char group_id[256];
     char transactional_id[256];
     int32_t batch_max;
     int32_t poll_timeout_ms;
+    int32_t fetch_wait_max_ms; /* 0: librdkafka's */
     struct eos_stage_ops ops;
     void *context;
     rd_kafka_t *consumer;
@@ -158,6 +160,9 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
             0 ||
         copy_string(stage->input_topic, sizeof(stage->input_topic), settings->input_topic, "input topic",
                     error, error_bytes) != 0 ||
+        (settings->input_topic_more != NULL &&
+         copy_string(stage->input_topic_more, sizeof(stage->input_topic_more), settings->input_topic_more,
+                     "second input topic", error, error_bytes) != 0) ||
         copy_string(stage->group_id, sizeof(stage->group_id), settings->group_id, "group id", error,
                     error_bytes) != 0 ||
         copy_string(stage->transactional_id, sizeof(stage->transactional_id), settings->transactional_id,
@@ -177,6 +182,7 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
     stage->config = config;
     stage->batch_max = settings->batch_max;
     stage->poll_timeout_ms = settings->poll_timeout_ms;
+    stage->fetch_wait_max_ms = settings->fetch_wait_max_ms;
     stage->metrics_stage = settings->metrics_stage;
     stage->ops = *ops;
     stage->context = context;
@@ -190,6 +196,16 @@ void eos_stage_destroy(struct eos_stage *stage)
     if (stage->assigned_committed != NULL) rd_kafka_topic_partition_list_destroy(stage->assigned_committed);
     free(stage->batch);
     free(stage);
+}
+
+int64_t eos_stage_committed_offset(const struct eos_stage *stage, const char *topic, int32_t partition)
+{
+    assert(stage != NULL && topic != NULL);
+    if (stage->assigned_committed == NULL) return -1;
+    const rd_kafka_topic_partition_t *entry =
+        rd_kafka_topic_partition_list_find(stage->assigned_committed, topic, partition);
+    if (entry == NULL || entry->err != RD_KAFKA_RESP_ERR_NO_ERROR) return -1;
+    return entry->offset >= 0 ? entry->offset : 0; /* OFFSET_INVALID: nothing committed, start from 0 */
 }
 
 void eos_stage_stats_get(const struct eos_stage *stage, struct eos_stage_stats *out)
@@ -472,14 +488,23 @@ static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t 
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
+    char fetch_wait_ms[16];
+    snprintf(fetch_wait_ms, sizeof(fetch_wait_ms), "%d", (int)stage->fetch_wait_max_ms);
+    if (stage->fetch_wait_max_ms > 0 &&
+        kafka_conf_set(conf, "fetch.wait.max.ms", fetch_wait_ms, error, error_bytes) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
     rd_kafka_conf_set_rebalance_cb(conf, rebalance);
     rd_kafka_conf_set_opaque(conf, stage);
     rd_kafka_t *consumer = kafka_client_new(RD_KAFKA_CONSUMER, conf, error, error_bytes);
     conf = NULL; /* owned by kafka_client_new from here */
     if (consumer == NULL) return NULL;
     rd_kafka_poll_set_consumer(consumer);
-    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(2);
     rd_kafka_topic_partition_list_add(topics, stage->input_topic, RD_KAFKA_PARTITION_UA);
+    if (stage->input_topic_more[0] != '\0')
+        rd_kafka_topic_partition_list_add(topics, stage->input_topic_more, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t status = rd_kafka_subscribe(consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {

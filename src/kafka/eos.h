@@ -43,8 +43,9 @@ struct eos_stage_ops {
 };
 
 struct eos_stage_settings {
-    const char *name;        /* log component and client role: "router", "handler" */
-    const char *input_topic; /* subscribed topic */
+    const char *name;             /* log component and client role: "router", "handler" */
+    const char *input_topic;      /* subscribed topic */
+    const char *input_topic_more; /* optional (NULL): a second subscribed topic (the order stage's events) */
     /* The topics the stage's producer writes (unused slots NULL): their metadata is fetched when the
      * producer is created, before the group is joined, so the first transaction does not wait for it. */
     const char *output_topics[EOS_OUTPUT_TOPICS_MAX];
@@ -52,6 +53,10 @@ struct eos_stage_settings {
     const char *transactional_id; /* stable across restarts of this instance, unique among live ones */
     int32_t batch_max;            /* messages per transaction */
     int32_t poll_timeout_ms;      /* wait for more input before committing a non-empty batch */
+    /* The consumer's fetch.wait.max.ms; 0 keeps librdkafka's (500 ms). A read_committed fetch that found
+     * nothing is not answered when a transaction commits on the partition, only when it times out: an idle
+     * stage reading transactional input sees each commit that late. */
+    int32_t fetch_wait_max_ms;
     /* Which stage's transactions, batch sizes and consumer lag the loop records (metrics.h); NONE (the
      * zero value) records nothing. */
     enum metrics_stage metrics_stage;
@@ -67,6 +72,11 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
  * consumer (revoking partitions) and the producer. Returns 0 on a clean stop, -1 when the stage could not
  * go on (a message was logged). */
 int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop);
+
+/* The committed offset of an assigned partition as fetched at its assignment (the stage's assigned callback
+ * may ask): the next offset to consume, 0 when nothing was committed, -1 when the partition is not in the
+ * current assignment or its offset could not be fetched. Stage thread only. */
+int64_t eos_stage_committed_offset(const struct eos_stage *stage, const char *topic, int32_t partition);
 
 /* Counters since start, for logs and metrics. */
 struct eos_stage_stats {

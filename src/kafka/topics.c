@@ -18,6 +18,8 @@
 #define TOPICS_TIMEOUT_MS       30000
 #define TOPICS_METADATA_TRIES   60
 #define TOPICS_METADATA_WAIT_MS 250
+/* commands, by-sku, events, dlq, orders */
+#define TOPICS_COUNT 5
 
 struct topic_spec {
     const char *name;
@@ -27,22 +29,23 @@ struct topic_spec {
 };
 
 static void specs_fill(const struct stockd_config *config, const struct kafka_topics *names,
-                       struct topic_spec specs[4])
+                       struct topic_spec specs[TOPICS_COUNT])
 {
     specs[0] = (struct topic_spec){names->commands, config->partitions, TOPICS_COMMANDS_RETENTION_MS, 0};
     specs[1] = (struct topic_spec){names->by_sku, config->partitions, TOPICS_BY_SKU_RETENTION_MS, 1};
     specs[2] = (struct topic_spec){names->events, config->partitions, TOPICS_EVENTS_RETENTION_MS, 1};
     specs[3] = (struct topic_spec){names->dlq, 1, TOPICS_DLQ_RETENTION_MS, 0};
+    specs[4] = (struct topic_spec){names->orders, config->partitions, TOPICS_ORDERS_RETENTION_MS, 1};
 }
 
 /* Sends one CreateTopics request for all specs and checks each result. */
 static int topics_create(rd_kafka_t *admin, const struct stockd_config *config,
-                         const struct topic_spec specs[4], char *error, size_t error_bytes)
+                         const struct topic_spec specs[TOPICS_COUNT], char *error, size_t error_bytes)
 {
-    rd_kafka_NewTopic_t *topics[4] = {0};
+    rd_kafka_NewTopic_t *topics[TOPICS_COUNT] = {0};
     char reason[256];
     int status = -1;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < TOPICS_COUNT; i++) {
         topics[i] = rd_kafka_NewTopic_new(specs[i].name, specs[i].partitions, config->replication_factor,
                                           reason, sizeof(reason));
         char retention[32];
@@ -55,7 +58,7 @@ static int topics_create(rd_kafka_t *admin, const struct stockd_config *config,
     rd_kafka_queue_t *queue = rd_kafka_queue_new(admin);
     rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(admin, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(options, TOPICS_TIMEOUT_MS, reason, sizeof(reason));
-    rd_kafka_CreateTopics(admin, topics, 4, options, queue);
+    rd_kafka_CreateTopics(admin, topics, TOPICS_COUNT, options, queue);
     rd_kafka_event_t *event = rd_kafka_queue_poll(queue, TOPICS_TIMEOUT_MS + 5000);
     if (event == NULL || rd_kafka_event_error(event)) {
         snprintf(error, error_bytes, "creating topics at %s: %s", config->kafka_bootstrap,
@@ -81,7 +84,7 @@ static int topics_create(rd_kafka_t *admin, const struct stockd_config *config,
     rd_kafka_AdminOptions_destroy(options);
     rd_kafka_queue_destroy(queue);
 out_destroy:
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < TOPICS_COUNT; i++) {
         if (topics[i] != NULL) rd_kafka_NewTopic_destroy(topics[i]);
     }
     return status;
@@ -111,7 +114,7 @@ static void sleep_ms(int milliseconds)
 
 /* Waits until every topic is in the metadata, then compares partition counts. */
 static int topics_verify(rd_kafka_t *admin, const struct stockd_config *config,
-                         const struct topic_spec specs[4], char *error, size_t error_bytes)
+                         const struct topic_spec specs[TOPICS_COUNT], char *error, size_t error_bytes)
 {
     for (int attempt = 0; attempt < TOPICS_METADATA_TRIES; attempt++) {
         const rd_kafka_metadata_t *metadata = NULL;
@@ -121,20 +124,21 @@ static int topics_verify(rd_kafka_t *admin, const struct stockd_config *config,
                      rd_kafka_err2str(status));
             return -1;
         }
-        int counts[4];
+        int counts[TOPICS_COUNT];
         int missing = 0;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < TOPICS_COUNT; i++)
             missing += (counts[i] = metadata_partitions(metadata, specs[i].name)) == 0;
         rd_kafka_metadata_destroy(metadata);
         if (missing > 0) {
             sleep_ms(TOPICS_METADATA_WAIT_MS);
             continue;
         }
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < TOPICS_COUNT; i++) {
             if (!specs[i].must_match || counts[i] == config->partitions) continue;
             snprintf(
                 error, error_bytes,
-                "topic %s has %d partitions but kafka.partitions is %d: by-sku and events must both have "
+                "topic %s has %d partitions but kafka.partitions is %d: by-sku, events and orders must all "
+                "have "
                 "kafka.partitions partitions. Set kafka.partitions=%d to use the existing topics, or use "
                 "another kafka.topic_prefix",
                 specs[i].name, counts[i], (int)config->partitions, counts[i]);
@@ -151,7 +155,7 @@ int topics_ensure(const struct stockd_config *config, int create, char *error, s
     assert(config != NULL);
     struct kafka_topics names;
     kafka_topics_names(config->topic_prefix, &names);
-    struct topic_spec specs[4];
+    struct topic_spec specs[TOPICS_COUNT];
     specs_fill(config, &names, specs);
     rd_kafka_conf_t *conf = kafka_conf_new(config, "admin", error, error_bytes);
     if (conf == NULL) return -1;
@@ -166,7 +170,7 @@ int topics_ensure(const struct stockd_config *config, int create, char *error, s
 
 int topics_delete(const char *bootstrap, const char *prefix, char *error, size_t error_bytes)
 {
-    enum { TOPIC_COUNT = 4, GROUP_COUNT = 2, DELETE_TIMEOUT_MS = 10000 };
+    enum { TOPIC_COUNT = TOPICS_COUNT, GROUP_COUNT = 3, DELETE_TIMEOUT_MS = 10000 };
     assert(bootstrap != NULL && prefix != NULL);
     if (prefix[0] == '\0' || strlen(prefix) > STOCKD_SKU_BYTES_MAX) {
         snprintf(error, error_bytes, "a topic prefix is 1-%d bytes", STOCKD_SKU_BYTES_MAX);
@@ -187,15 +191,18 @@ int topics_delete(const char *bootstrap, const char *prefix, char *error, size_t
     }
     struct kafka_topics names;
     kafka_topics_names(prefix, &names);
-    const char *topic_names[TOPIC_COUNT] = {names.commands, names.by_sku, names.events, names.dlq};
+    const char *topic_names[TOPIC_COUNT] = {names.commands, names.by_sku, names.events, names.dlq,
+                                            names.orders};
     rd_kafka_DeleteTopic_t *topics[TOPIC_COUNT];
     for (int i = 0; i < TOPIC_COUNT; i++)
         topics[i] = rd_kafka_DeleteTopic_new(topic_names[i]);
     char group_names[GROUP_COUNT][STOCKD_SKU_BYTES_MAX + 32];
     snprintf(group_names[0], sizeof(group_names[0]), "%s-router", prefix);
     snprintf(group_names[1], sizeof(group_names[1]), "%s-handler", prefix);
+    snprintf(group_names[2], sizeof(group_names[2]), "%s-orders", prefix);
     rd_kafka_DeleteGroup_t *groups[GROUP_COUNT] = {rd_kafka_DeleteGroup_new(group_names[0]),
-                                                   rd_kafka_DeleteGroup_new(group_names[1])};
+                                                   rd_kafka_DeleteGroup_new(group_names[1]),
+                                                   rd_kafka_DeleteGroup_new(group_names[2])};
     rd_kafka_queue_t *queue = rd_kafka_queue_new(admin);
     rd_kafka_DeleteTopics(admin, topics, TOPIC_COUNT, NULL, queue);
     rd_kafka_DeleteGroups(admin, groups, GROUP_COUNT, NULL, queue);

@@ -121,6 +121,26 @@ submit() {
   done
 }
 
+# place_order ID BODY: places an order (the spec's example ORDER-1) and waits until it is confirmed.
+place_order() {
+  local order_id=$1 body=$2 status
+  status=$(curl -sS -o "$work/answer" -w '%{http_code}' -X POST "$base/v1/orders" \
+    -H "Authorization: Bearer $key" -H 'Content-Type: application/json' --data-binary "$body")
+  if [ "$status" != 202 ]; then
+    say "seed: POST /v1/orders answered $status: $(cat "$work/answer")"
+    return 1
+  fi
+  local deadline=$((SECONDS + SEED_TIMEOUT_S))
+  until curl -sS "$base/v1/orders/$order_id" -H "Authorization: Bearer $key" 2>/dev/null |
+    grep -q '"status":"confirmed"'; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      say "seed: order $order_id not confirmed within ${SEED_TIMEOUT_S} s"
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
 seed() {
   submit /v1/skus 0b7c6f1e-5a43-4c1b-9d2e-8f1a2b3c4d5e \
     '{"sku":"MUG-BLUE-350","name":"Blue mug, 350 ml","reorder_point":20}' &&
@@ -131,7 +151,9 @@ seed() {
     submit /v1/reservations seed-6 \
       '{"sku":"MUG-BLUE-350","reservation_id":"order-1001","location":"WH-EAST:A-01","quantity":3,"ttl_seconds":900}' &&
     submit /v1/reservations seed-7 \
-      '{"sku":"MUG-BLUE-350","reservation_id":"order-1002","location":"WH-EAST:A-01","quantity":1}'
+      '{"sku":"MUG-BLUE-350","reservation_id":"order-1002","location":"WH-EAST:A-01","quantity":1}' &&
+    place_order ORDER-1 '{"order_id":"ORDER-1","lines":[{"sku":"MUG-BLUE-350","location":"WH-EAST:A-01","quantity":1},
+      {"sku":"TEA-SENCHA","location":"WH-EAST:A-01","quantity":1}]}'
 }
 if ! seed; then
   log_tail

@@ -10,6 +10,7 @@ ones fail; the run excludes the built-in two (tests/e2e/schemathesis.toml).
 """
 import json
 import os
+import re
 
 import schemathesis
 
@@ -83,6 +84,17 @@ def _partition_out_of_range(case):
                                   for token in tokens.split(",") if token.split(":")[0].isdigit())
 
 
+def _order_lines_repeat(case, field):
+    """Whether field is lines[N] of an order body whose line N repeats an earlier line's SKU and location."""
+    match = re.match(r"^lines\[([0-9]+)\]$", field or "")
+    lines = case.body.get("lines") if isinstance(case.body, dict) else None
+    if match is None or not isinstance(lines, list) or int(match.group(1)) >= len(lines):
+        return False
+    key = lambda line: (line.get("sku"), line.get("location")) if isinstance(line, dict) else None
+    index = int(match.group(1))
+    return any(key(lines[earlier]) == key(lines[index]) for earlier in range(index))
+
+
 def _explained(case, response):
     """Why a 400/409/422/503 to schema-valid input is not a bug, or None when it is not explained."""
     problem = _problem(response)
@@ -104,6 +116,8 @@ def _explained(case, response):
         return "a search q the schema cannot bound"
     if status == 400 and _catalog_refusal_explained(case, field):
         return _catalog_refusal_explained(case, field)
+    if status == 400 and code == "invalid-body" and _order_lines_repeat(case, field):
+        return "two order lines of one SKU and location (the schema cannot say one line per pair)"
     if status in (409, 422) and problem.get("reason"):
         return "the domain rejected the command"
     if status == 422 and code in ("idempotency-key-reused", "idempotency-key-mismatch"):

@@ -1355,6 +1355,16 @@ const struct sku_state *harness_fold_sku(const struct harness_fold *fold, const 
     return index == SIZE_MAX ? NULL : &fold->skus[index]->state;
 }
 
+const struct reservation_state *harness_fold_reservation(const struct harness_fold *fold, const char *sku,
+                                                         const char *reservation_id)
+{
+    size_t index = set_get(fold->sku_index, sku);
+    if (index == SIZE_MAX) return NULL;
+    const struct fold_sku *entry = fold->skus[index];
+    size_t found = set_get(entry->reservation_index, reservation_id);
+    return found == SIZE_MAX ? NULL : &entry->reservations[found];
+}
+
 /* ---- shards against the fold ---------------------------------------------------------------------- */
 
 static int sku_compare(const struct sku_state *folded, const struct sku_state *stored, char *error,

@@ -329,6 +329,10 @@ size_t harness_fold_sku_count(const struct harness_fold *fold);
 /* A SKU's folded state, or NULL when the SKU has no events. */
 const struct sku_state *harness_fold_sku(const struct harness_fold *fold, const char *sku);
 
+/* A reservation of a SKU in the fold, or NULL when it has none of that id. */
+const struct reservation_state *harness_fold_reservation(const struct harness_fold *fold, const char *sku,
+                                                         const char *reservation_id);
+
 /* Compares the shards in data_dir (stockd must be stopped) with the fold: every SKU (exists, name,
  * reorder point, sequence, stock per location) and reservation, row counts, the command records, and a
  * checkpoint past the last event offset of the partition. Partitions with events but no shard file fail

@@ -763,6 +763,80 @@ def case_release_fulfil(a):
     check(final["status"] == "fulfilled", f"rf-3 status {final['status']}")
 
 
+def order_settled(instance, order_id, statuses):
+    """Polls GET /v1/orders/{id} until the order's status is one of statuses (bounded by OUTCOME_TIMEOUT_S)."""
+    deadline = time.monotonic() + OUTCOME_TIMEOUT_S
+    while True:
+        answer = instance.get(f"/v1/orders/{order_id}")
+        if answer.status == 200 and answer.json.get("status") in statuses:
+            return answer
+        check(time.monotonic() < deadline, f"order {order_id} not {statuses} within {OUTCOME_TIMEOUT_S} s: {answer}")
+        time.sleep(0.05)
+
+
+def order_sync(instance, path, body, status, settled, code=None):
+    """POSTs an order route with Prefer: wait; when the wait (cut to http.wait_ms_max) runs out first (202),
+    polls the order until it settled and asks again, which answers the settled order."""
+    answer = instance.post(path, body, headers=dict(WAIT))
+    if answer.status == 202:
+        SYNC_FALLBACKS.append(path)
+        order_settled(instance, answer.json["order_id"], settled)
+        answer = instance.post(path, body, headers=dict(WAIT))
+    return expect(answer, status, code)
+
+
+def case_orders(a, b):
+    """Orders across two SKUs: confirmed 201, rejected 409 with each line's reason and nothing held, async 202
+    and GET, release and fulfil of every line, and the refusals."""
+    one, two = unique("OR"), unique("OR")
+    for sku, quantity in ((one, 10), (two, 1)):
+        create_sku(a, sku)
+        receive(a, sku, "L1", quantity)
+    lines = [{"sku": one, "location": "L1", "quantity": 2}, {"sku": two, "location": "L1", "quantity": 1}]
+    first, second, third = unique("order"), unique("order"), unique("order")
+    confirmed = order_sync(a, "/v1/orders", {"order_id": first, "lines": lines}, 201, ("confirmed", "rejected")).json
+    check(confirmed["status"] == "confirmed" and all(line["status"] == "reserved" for line in confirmed["lines"]),
+          f"order {first}: {confirmed}")
+    check(confirmed["lines"][0]["reservation_id"] == f"order:{first}:0", f"reservation id of {first}")
+    problem = order_sync(a, "/v1/orders", {"order_id": second, "lines": lines}, 409, ("confirmed", "rejected"),
+                         "order-rejected").json
+    rejected = problem["order"]
+    check(rejected["status"] == "rejected" and rejected["reason"] == "line_rejected", f"order {second}: {rejected}")
+    check(rejected["lines"][1]["status"] == "rejected" and rejected["lines"][1]["reason"] == "insufficient_stock",
+          f"order {second} line 1: {rejected['lines'][1]}")
+    check(rejected["lines"][0]["status"] == "released", f"order {second} line 0: {rejected['lines'][0]}")
+    # the released line left only the confirmed order's units reserved
+    position = rejected["lines"][0]["position"]
+    stock = expect(a.get(f"/v1/skus/{one}?min_position={position}"), 200).json
+    check(stock["reserved"] == 2, f"{one} holds {stock['reserved']} reserved, not the confirmed order's 2")
+    # async, then GET; a retry of the same order answers its state
+    answer = expect(a.post("/v1/orders", {"order_id": third, "lines": lines[:1], "ttl_seconds": 600}), 202)
+    check(answer.json == {"order_id": third, "status": "pending"}, f"{answer}")
+    check(answer.header("Location") == f"/v1/orders/{third}", f"{answer}: Location")
+    order_settled(a, third, ("confirmed",))
+    expect(a.post("/v1/orders", {"order_id": third, "lines": lines[:1], "ttl_seconds": 600}), 201)
+    expect(a.post("/v1/orders", {"order_id": third, "lines": lines}), 409, "order-exists")
+    # release and fulfil every line
+    released = order_sync(a, f"/v1/orders/{third}/release", None, 200, ("released",)).json
+    check(released["status"] == "released", f"order {third}: {released}")
+    expect(a.post(f"/v1/orders/{third}/fulfil"), 409, "order-not-confirmed")
+    fulfilled = order_sync(a, f"/v1/orders/{first}/fulfil", None, 200, ("fulfilled",)).json
+    check(all(line["status"] == "fulfilled" for line in fulfilled["lines"]), f"order {first}: {fulfilled}")
+    expect(a.post(f"/v1/orders/{second}/release"), 409, "order-not-confirmed")
+    # refusals
+    expect(a.get(f"/v1/orders/{unique('none')}"), 404, "not-found")
+    expect(a.post(f"/v1/orders/{unique('none')}/release"), 404, "not-found")
+    expect(a.get("/v1/orders/bad%20id"), 400, "invalid-path")
+    expect(a.post("/v1/orders", {"order_id": unique("o"), "lines": []}), 400, "invalid-body")
+    expect(a.post("/v1/orders", {"order_id": unique("o"), "lines": [lines[0], lines[0]]}), 400, "invalid-body")
+    expect(a.post("/v1/orders", {"order_id": "x" * 65, "lines": lines}), 400, "invalid-body")
+    expect(a.post(f"/v1/orders/{first}/release", {"sku": one}), 400, "invalid-body")
+    reserved_id = {"sku": one, "reservation_id": "order:forged:0", "location": "L1", "quantity": 1}
+    expect(a.post("/v1/reservations", reserved_id), 422, "reserved-id")
+    # an instance without the orders role cannot read orders
+    expect(b.get(f"/v1/orders/{first}"), 503, "order-unavailable")
+
+
 def case_ambiguous_reservation(a):
     skus = [unique("AMB"), unique("AMB")]
     last = None
@@ -1916,7 +1990,7 @@ def main():
     cases = Cases()
     started = time.monotonic()
     say(f"test_http.py: prefix {run.prefix}, files in {run.root}, broker {run.bootstrap}")
-    a = Stockd(run, "a")
+    a = Stockd(run, "a", roles="api,router,handler,projector,orders")
     b = Stockd(run, "b", roles="api,projector", extra=["--http.waits_max=2", "--http.idempotency_keys_max=4"])
     d = Stockd(run, "d", roles="api")
     k = Stockd(run, "k", roles="api,projector", extra=[api_keys_flag(), "--log.level=debug"])
@@ -1943,6 +2017,7 @@ def main():
             cases.run("reservations: 201, exists/insufficient 409, unknown_sku 422", case_reservations, a)
             cases.run("release and fulfil with and without sku", case_release_fulfil, a)
             cases.run("reservation id on two SKUs: 409 ambiguous with skus", case_ambiguous_reservation, a)
+            cases.run("orders: confirmed, rejected holding nothing, release, fulfil, refusals", case_orders, a, b)
             cases.run("Idempotency-Key: same body same outcome, other body 422", case_idempotency, a)
             cases.run("Idempotency-Key with two bodies at once: one 202, one 422", case_idempotency_concurrent_bodies, a)
             cases.run("POST /v1/commands with envelopes", case_command_envelope, a)
