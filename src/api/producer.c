@@ -161,12 +161,31 @@ int api_producer_send(struct api_producer *producer, const char *sku, const char
     return result;
 }
 
-bool api_producer_broker_reachable(struct api_producer *producer, int timeout_ms)
+void api_producer_broker_check(struct api_producer *producer, int timeout_ms, int32_t min_insync,
+                               struct api_broker_health *health)
 {
+    assert(producer != NULL && health != NULL && timeout_ms > 0);
+    *health = (struct api_broker_health){.reachable = false};
+    rd_kafka_topic_t *topic = rd_kafka_topic_new(producer->kafka, producer->topic, NULL);
+    if (topic == NULL) return;
     const struct rd_kafka_metadata *metadata = NULL;
-    rd_kafka_resp_err_t status = rd_kafka_metadata(producer->kafka, 0, NULL, &metadata, timeout_ms);
-    if (metadata != NULL) rd_kafka_metadata_destroy(metadata);
-    return status == RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t status = rd_kafka_metadata(producer->kafka, 0, topic, &metadata, timeout_ms);
+    rd_kafka_topic_destroy(topic);
+    if (status != RD_KAFKA_RESP_ERR_NO_ERROR || metadata == NULL) return;
+    health->reachable = true;
+    for (int t = 0; t < metadata->topic_cnt; t++) {
+        const rd_kafka_metadata_topic_t *found = &metadata->topics[t];
+        if (strcmp(found->topic, producer->topic) != 0 || found->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        health->partitions = found->partition_cnt;
+        for (int p = 0; p < found->partition_cnt; p++) {
+            const rd_kafka_metadata_partition_t *partition = &found->partitions[p];
+            if (partition->leader < 0)
+                health->partitions_leaderless++;
+            else if (partition->isr_cnt < min_insync)
+                health->partitions_short++;
+        }
+    }
+    rd_kafka_metadata_destroy(metadata);
 }
 
 void api_producer_destroy(struct api_producer *producer)

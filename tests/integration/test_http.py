@@ -593,7 +593,9 @@ def case_readyz(a):
     answer = expect(a.get("/readyz"), 200)
     body = answer.json
     check(body.get("ready") is True, f"{answer}: ready is not true")
-    check(body.get("checks") == {"broker": True, "shards": True, "views": True}, f"{answer}: checks")
+    check(body.get("checks") == {"broker": True, "replicas": True, "shards": True, "views": True},
+          f"{answer}: checks")
+    check(body.get("reasons") == [], f"{answer}: reasons of a ready instance")
 
 
 def case_openapi_served(a):
