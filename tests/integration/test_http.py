@@ -298,7 +298,7 @@ class Stockd:
             try:
                 last = self.get("/readyz")
                 body = last.json
-                check(set(body) == {"ready", "checks"} and body["ready"] == (last.status == 200), f"{last}: body")
+                check(set(body) == {"ready", "checks", "reasons"} and body["ready"] == (last.status == 200), f"{last}: body")
                 if last.status == 200:
                     return
                 check(last.status == 503, f"{last}: readyz is 200 or 503")
