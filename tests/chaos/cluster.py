@@ -61,7 +61,9 @@ SESSION_TIMEOUT_S = 10  # stockd's session.timeout.ms (src/kafka/eos.c)
 
 SKUS = 24
 HOT_SKUS = 2  # most traffic goes to these: one partition's handler is busiest
-CLIENT_THREADS = 4
+CLIENT_THREADS = 6
+HEALTH_INTERVAL_S = 1.0  # the load's "load balancer" probes /readyz this often
+HEALTH_TIMEOUT_S = 3
 SYNC_SHARE = 0.2  # commands sent with Prefer: wait=5
 RECOVERED_SHARE = 0.5  # throughput "back": this share of the rate before the fault, over one window
 WINDOW_S = 1.0
@@ -225,6 +227,7 @@ class Load:
         self.stop_flag = threading.Event()
         self.threads = []
         self.sequence = 0
+        self.ready = {i.name for i in instances}
 
     def next_id(self, kind):
         with self.lock:
@@ -260,17 +263,41 @@ class Load:
                 "data": {"reservation_id": self.next_id("r"), "location": f"L{rng.randrange(3)}",
                          "quantity": rng.randrange(1, 4)}}
 
+    def live(self):
+        return [i for i in self.instances if i.process is not None and i.process.poll() is None]
+
+    def run_health(self):
+        """What a load balancer does: probes /readyz every HEALTH_INTERVAL_S; clients use the ready
+        instances, or every live one when none is ready (then they see what stockd answers)."""
+        while not self.stop_flag.is_set():
+            ready = set()
+            for instance in self.live():
+                try:
+                    status, _, _ = instance.request("GET", "/readyz", timeout=HEALTH_TIMEOUT_S)
+                except OSError:
+                    status = None
+                if status == 200:
+                    ready.add(instance.name)
+            with self.lock:
+                self.ready = ready
+            self.stop_flag.wait(HEALTH_INTERVAL_S)
+
     def run_client(self, number):
         rng = random.Random(number)
         while not self.stop_flag.is_set():
-            live = [i for i in self.instances if i.process is not None and i.process.poll() is None]
-            if not live:
+            live = self.live()
+            with self.lock:
+                chosen = [i for i in live if i.name in self.ready] or live
+            if not chosen:
                 time.sleep(0.1)
                 continue
-            instance = live[rng.randrange(len(live))]
+            instance = chosen[rng.randrange(len(chosen))]
             self.send(instance, self.command(rng), rng.random() < SYNC_SHARE)
 
     def start(self):
+        thread = threading.Thread(target=self.run_health, daemon=True)
+        thread.start()
+        self.threads.append(thread)
         for number in range(CLIENT_THREADS):
             thread = threading.Thread(target=self.run_client, args=(number,), daemon=True)
             thread.start()
@@ -283,7 +310,7 @@ class Load:
 
     def acked_between(self, begin_s, end_s):
         with self.lock:
-            return sum(1 for e in self.log if e["status"] in (200, 201, 202) and begin_s <= e["done_s"] < end_s)
+            return sum(1 for e in self.log if acknowledged(e) and begin_s <= e["done_s"] < end_s)
 
     def rate(self, begin_s, end_s):
         return self.acked_between(begin_s, end_s) / max(end_s - begin_s, 1e-3)
@@ -344,9 +371,17 @@ def read_events(prefix, expected_ids):
     return events
 
 
+def acknowledged(entry):
+    """202 accepted, a sync outcome (200/201 accepted, 409 command-rejected: decided, rejected)."""
+    if entry["status"] in (200, 201, 202):
+        return True
+    answer = entry["answer"] or {}
+    return entry["status"] == 409 and str(answer.get("type", "")).endswith(":command-rejected")
+
+
 def check(load, instances):
     """Returns a list of violations, the first of each kind with its command id, SKU and position."""
-    acked = {e["command"]["command_id"]: e for e in load.log if e["status"] in (200, 201, 202)}
+    acked = {e["command"]["command_id"]: e for e in load.log if acknowledged(e)}
     sent = {e["command"]["command_id"]: e for e in load.log}
     events = read_events(load.prefix, set(acked))
     by_command = {}
@@ -377,18 +412,33 @@ def check(load, instances):
             break
     for command_id, entry in acked.items():
         answer = entry["answer"] or {}
-        if entry["status"] in (200, 201) and by_command.get(command_id):
+        if entry["status"] in (200, 201, 409) and by_command.get(command_id):
             event = by_command[command_id][0]
             decided = "rejected" if event["type"] == "CommandRejected" else "accepted"
-            told = [(e.get("type"), e.get("sequence")) for e in answer.get("events", [])]
-            if answer.get("status") != decided or told != [(event["type"], event["sequence"])]:
+            if entry["status"] == 409:  # a problem+json: rejected, with the event's position
+                told_status, told = "rejected", [(event["type"], event["sequence"])]
+            else:
+                told_status = answer.get("status")
+                told = [(e.get("type"), e.get("sequence")) for e in answer.get("events", [])]
+            if told_status != decided or told != [(event["type"], event["sequence"])]:
                 violations.append(f"sync outcome of {command_id} (SKU {event['sku']}) was "
-                                  f"{answer.get('status')} {told}, the event is {event['type']} "
+                                  f"{told_status} {told}, the event is {event['type']} "
                                   f"#{event['sequence']}")
                 break
-    unacked_landed = sum(1 for c in sent if c not in acked and c in by_command)
-    say(f"check: {len(sent)} sent, {len(acked)} acknowledged, {len(events)} events, {unacked_landed} "
-        f"unacknowledged commands decided anyway (allowed: the answer was lost, not the command)")
+    statuses = {}
+    landed = {}
+    for command_id, entry in sent.items():
+        statuses[entry["status"]] = statuses.get(entry["status"], 0) + 1
+        if command_id not in acked and command_id in by_command:
+            landed[entry["status"]] = landed.get(entry["status"], 0) + 1
+    say(f"check: {len(sent)} sent (answers {statuses}), {len(acked)} acknowledged, {len(events)} events; "
+        f"unacknowledged commands decided anyway, by answer: {landed}")
+    refused = [c for c, e in sent.items() if c in by_command and e["status"] is not None and
+               400 <= e["status"] < 500 and not acknowledged(e)]
+    if refused:
+        entry = sent[refused[0]]
+        violations.append(f"command {refused[0]} (SKU {entry['command']['sku']}) was refused with "
+                          f"{entry['status']} {entry['answer']} but decided on events")
     violations += check_views(instances, events)
     return violations
 
@@ -671,6 +721,8 @@ def main():
     except AssertionError as error:
         failures.append(str(error))
     finally:
+        if scenario.proxy is not None:
+            scenario.proxy.set_mode("all", "up")  # the check needs every instance connected
         # Every broker back, whatever happened, for the next scenario.
         for node in range(1, BROKERS + 1):
             if not node_running(node):

@@ -123,8 +123,8 @@ class _Route:
             self.connections.add(pair)
             await asyncio.gather(self.pump(client_reader, upstream_writer),
                                  self.pump(upstream_reader, client_writer))
-        except (OSError, asyncio.IncompleteReadError):
-            pass
+        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # a reset, an aborted peer, or the proxy stopping: the connection is over either way
         finally:
             if pair in self.connections:
                 self.connections.discard(pair)
