@@ -22,3 +22,9 @@ set_tests_properties(chaos_cluster_start chaos_cluster_stop chaos_cluster_leader
                      chaos_cluster_brokers_down_at_start PROPERTIES
   LABELS chaos RUN_SERIAL TRUE ENVIRONMENT "${STOCKD_CHAOS_CLUSTER_ENVIRONMENT}")
 set_tests_properties(chaos_cluster_start chaos_cluster_stop PROPERTIES TIMEOUT 300)
+
+# deploy/compose.yaml linted offline (PyYAML from the venv of scripts/pytools).
+add_test(NAME deploy_check
+         COMMAND bash -c "\"$(\"$0\"/scripts/pytools)/bin/python\" \"$0\"/deploy/check.py \"$1\""
+                 ${CMAKE_SOURCE_DIR} $<TARGET_FILE:stockd>)
+set_tests_properties(deploy_check PROPERTIES TIMEOUT 300 LABELS unit)
