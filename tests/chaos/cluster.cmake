@@ -3,7 +3,7 @@
 # /tmp/stockd-chaos-cluster-19600) is a ctest fixture: started before the first scenario, stopped after the last. Included by the
 # top-level CMakeLists.txt.
 set(STOCKD_CHAOS_CLUSTER_ENVIRONMENT
-    "STOCKD_BINARY=$<TARGET_FILE:stockd>;STOCKCTL_BINARY=$<TARGET_FILE:stockctl>;STOCKD_PARTITION_LEADERS=$<TARGET_FILE:partition_leaders>")
+    "STOCKD_BINARY=$<TARGET_FILE:stockd>;STOCKCTL_BINARY=$<TARGET_FILE:stockctl>;STOCKD_PARTITION_LEADERS=$<TARGET_FILE:partition_leaders>;STOCKD_TOPICS_DELETE=$<TARGET_FILE:bench_topics_delete>")
 set(STOCKD_CHAOS_CLUSTER_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/cluster.py)
 
 add_test(NAME test_faultproxy COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/test_faultproxy.py)

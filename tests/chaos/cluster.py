@@ -19,7 +19,7 @@ the acknowledged throughput is back to half the rate before the fault. The check
 command is decided exactly once; no command nobody sent; per-SKU sequences 1, 2, 3... without gaps or
 repeats; a sync outcome equals its event; every instance's stock view equals the fold of the topic.
 
-Environment: STOCKD_BINARY, STOCKCTL_BINARY, STOCKD_PARTITION_LEADERS (tools), STOCKD_CHAOS_S (seconds
+Environment: STOCKD_BINARY, STOCKCTL_BINARY, STOCKD_PARTITION_LEADERS, STOCKD_TOPICS_DELETE (tools), STOCKD_CHAOS_S (seconds
 of load per phase, default 8), STOCKD_CHAOS_KAFKA_PORT (the cluster's base port, default 19600),
 STOCKD_CHAOS_VAR (its data, default a directory under the build tree). The cluster is started when it
 does not answer and left running for the next scenario; `cluster.py stop-cluster` stops it.
@@ -82,6 +82,7 @@ def env_path(name, default):
 
 STOCKD = env_path("STOCKD_BINARY", os.path.join(REPO, "build", "asan", "stockd"))
 STOCKCTL = env_path("STOCKCTL_BINARY", os.path.join(os.path.dirname(STOCKD), "stockctl"))
+TOPICS_DELETE = env_path("STOCKD_TOPICS_DELETE", os.path.join(os.path.dirname(STOCKD), "bench_topics_delete"))
 LEADERS = env_path("STOCKD_PARTITION_LEADERS",
                    os.path.join(os.path.dirname(STOCKD), "tests", "tools", "partition_leaders"))
 
@@ -731,6 +732,8 @@ def main():
         failures += scenario.finish()
     finally:
         scenario.cleanup()
+    if not failures:  # a failed scenario keeps its topics for a look; a passed one leaves the cluster clean
+        subprocess.run([TOPICS_DELETE, bootstrap(), scenario.prefix], capture_output=True, timeout=60)
     elapsed = time.monotonic() - scenario.began
     if failures:
         for failure in failures:
