@@ -639,11 +639,40 @@ def scenario_leader_kill(scenario):
     time.sleep(PHASE_S)
 
 
+def assigned_partitions(instance):
+    """The handler partitions the instance's log last said it was assigned."""
+    owned = set()
+    with open(instance.log_path, errors="replace") as log:
+        for line in log:
+            if "handler: assigned partitions [" in line:
+                inside = line.split("[", 1)[1].split("]", 1)[0]
+                owned = {int(p) for p in inside.split(",") if p.strip()}
+    if not owned:
+        raise AssertionError(f"{instance.name} owns no handler partition: nothing to take over")
+    return owned
+
+
+def first_decision(load, partitions, begin_s, end_s):
+    """Time of the first sync outcome answered in [begin_s, end_s) whose event is on one of partitions."""
+    with load.lock:
+        entries = sorted(load.log, key=lambda e: e["done_s"])
+    for entry in entries:
+        if not begin_s <= entry["done_s"] < end_s or entry["status"] not in (200, 201, 409):
+            continue
+        answer = entry["answer"] or {}
+        positions = [answer.get("position")] + [e.get("position") for e in answer.get("events", [])]
+        if any(p and int(p.split(":")[0]) in partitions for p in positions):
+            return entry["done_s"]
+    return None
+
+
 def scenario_cut_instance(scenario):
     routes = {f"b{n}": (broker_port(n) + 3, broker_port(n) + 2) for n in range(1, BROKERS + 1)}
     scenario.proxy = FaultProxy(routes).start()
     scenario.start_three(proxied_last=True)
     rate = scenario.baseline()
+    c = scenario.instances[2]
+    owned = assigned_partitions(c)
     cut_s = TRANSACTION_TIMEOUT_S + SESSION_TIMEOUT_S + PHASE_S
     say(f"cut: instance c's connections stall for {cut_s:.0f} s (> transaction.timeout.ms "
         f"{TRANSACTION_TIMEOUT_S} s); {scenario.in_flight()}")
@@ -652,11 +681,16 @@ def scenario_cut_instance(scenario):
     # a and b take c's partitions after the session timeout; clients of c get 503s meanwhile.
     scenario.load.wait_recovered(fault_s, rate * 2 / 3, "others take over from the cut instance")
     time.sleep(max(0.0, fault_s + cut_s - time.monotonic()))
-    say("cut: restored")
     restored_s = time.monotonic()
+    taken = first_decision(scenario.load, owned, fault_s, restored_s)
+    if taken is None:
+        raise AssertionError(f"no sync outcome on c's partitions {sorted(owned)} during the {cut_s:.0f} s cut: "
+                             "the others did not take them over")
+    say(f"ROUND cut instance's partitions {sorted(owned)}: decided by the others again {taken - fault_s:.1f} s "
+        "after the cut")
+    say("cut: restored")
     scenario.proxy.set_mode("all", "up")
     scenario.load.wait_recovered(restored_s, rate, "cut instance restored")
-    c = scenario.instances[2]
     c.wait_ready()
     say(f"cut: c ready again {time.monotonic() - restored_s:.1f} s after the restore "
         f"(fenced: {'yes' if 'fenced' in c.log_tail(400).lower() else 'no'})")
