@@ -6,11 +6,13 @@
 #include "app.h"
 
 #include <assert.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -219,4 +221,23 @@ void app_destroy(struct app *app)
     router_destroy(app->router);
     if (app->mock_owner != NULL) rd_kafka_destroy(app->mock_owner);
     free(app);
+}
+
+/* Blocks at least this large are mmapped (a fixed value also stops glibc raising it after each free of a
+ * mmapped block, which had moved the consumers' 1 MiB fetch buffers onto fragmented heaps), and free memory
+ * above the top of a heap beyond this much is returned. */
+#define APP_MALLOC_MMAP_THRESHOLD (128 * 1024)
+#define APP_MALLOC_TRIM_THRESHOLD (128 * 1024)
+#define APP_MALLOC_ARENAS_MAX     64
+
+void app_malloc_tune(void)
+{
+    if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL) mallopt(M_MMAP_THRESHOLD, APP_MALLOC_MMAP_THRESHOLD);
+    if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL) mallopt(M_TRIM_THRESHOLD, APP_MALLOC_TRIM_THRESHOLD);
+    if (getenv("MALLOC_ARENA_MAX") == NULL) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cores < 1) cores = 1;
+        if (cores > APP_MALLOC_ARENAS_MAX) cores = APP_MALLOC_ARENAS_MAX;
+        mallopt(M_ARENA_MAX, (int)cores);
+    }
 }

@@ -79,7 +79,8 @@ struct api_broker_health {
     int32_t partitions_short;      /* fewer in-sync replicas than min_insync: Kafka refuses acks=all writes */
 };
 
-/* Asks the cluster for the by-sku topic's metadata within timeout_ms and counts its partitions that cannot
+/* Asks the cluster for the by-sku topic's metadata within timeout_ms (which caches it: /readyz warms the
+ * path of the first command) and counts its partitions that cannot
  * take a write now: without a leader, or with fewer than min_insync in-sync replicas (min_insync 0 or 1:
  * the leader alone suffices). Fills *health in every case. */
 void api_producer_broker_check(struct api_producer *producer, int timeout_ms, int32_t min_insync,
