@@ -4,18 +4,18 @@
 # top-level CMakeLists.txt.
 set(STOCKD_CHAOS_CLUSTER_ENVIRONMENT
     "STOCKD_BINARY=$<TARGET_FILE:stockd>;STOCKCTL_BINARY=$<TARGET_FILE:stockctl>;STOCKD_PARTITION_LEADERS=$<TARGET_FILE:partition_leaders>;STOCKD_TOPICS_DELETE=$<TARGET_FILE:bench_topics_delete>")
-set(STOCKD_CHAOS_CLUSTER_SCRIPT ${CMAKE_CURRENT_LIST_DIR}/cluster.py)
+set(STOCKD_CHAOS_CLUSTER_RUN ${CMAKE_CURRENT_LIST_DIR}/run)
 
 add_test(NAME test_faultproxy COMMAND python3 ${CMAKE_CURRENT_LIST_DIR}/test_faultproxy.py)
 set_tests_properties(test_faultproxy PROPERTIES TIMEOUT 60 LABELS unit)
 
-add_test(NAME chaos_cluster_start COMMAND python3 ${STOCKD_CHAOS_CLUSTER_SCRIPT} start-cluster)
-add_test(NAME chaos_cluster_stop COMMAND python3 ${STOCKD_CHAOS_CLUSTER_SCRIPT} stop-cluster)
+add_test(NAME chaos_cluster_start COMMAND ${STOCKD_CHAOS_CLUSTER_RUN} cluster.py start-cluster)
+add_test(NAME chaos_cluster_stop COMMAND ${STOCKD_CHAOS_CLUSTER_RUN} cluster.py stop-cluster)
 set_tests_properties(chaos_cluster_start PROPERTIES FIXTURES_SETUP chaos_cluster)
 set_tests_properties(chaos_cluster_stop PROPERTIES FIXTURES_CLEANUP chaos_cluster)
 foreach(scenario leader-kill cut-instance brokers-down-at-start)
   string(REPLACE "-" "_" scenario_name ${scenario})
-  add_test(NAME chaos_cluster_${scenario_name} COMMAND python3 ${STOCKD_CHAOS_CLUSTER_SCRIPT} ${scenario})
+  add_test(NAME chaos_cluster_${scenario_name} COMMAND ${STOCKD_CHAOS_CLUSTER_RUN} cluster.py ${scenario})
   set_tests_properties(chaos_cluster_${scenario_name} PROPERTIES FIXTURES_REQUIRED chaos_cluster TIMEOUT 900)
 endforeach()
 set_tests_properties(chaos_cluster_start chaos_cluster_stop chaos_cluster_leader_kill chaos_cluster_cut_instance

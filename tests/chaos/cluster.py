@@ -17,7 +17,10 @@ them, and log every command with the answer. Per fault round it prints the time 
 the acknowledged throughput is back to half the rate before the fault. The check afterwards reads
 <prefix>.events from offset 0 (stockctl tail --json, read_committed) and asserts: every acknowledged
 command is decided exactly once; no command nobody sent; per-SKU sequences 1, 2, 3... without gaps or
-repeats; a sync outcome equals its event; every instance's stock view equals the fold of the topic.
+repeats; a sync outcome equals its event; every instance's stock view equals the fold of the topic. Then
+the independent checker (tests/chaos/check) reads the same run back from the command log this load writes in
+its format. Run with the Python of scripts/pytools' venv (tests/chaos/run cluster.py SCENARIO), which has
+the checker's Kafka client.
 
 Environment: STOCKD_BINARY, STOCKCTL_BINARY, STOCKD_PARTITION_LEADERS, STOCKD_TOPICS_DELETE (tools), STOCKD_CHAOS_S (seconds
 of load per phase, default 8), STOCKD_CHAOS_KAFKA_PORT (the cluster's base port, default 19600),
@@ -41,6 +44,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from faultproxy import FaultProxy  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 KAFKA_SCRIPT = os.path.join(REPO, "scripts", "kafka")
 BROKERS = 3
@@ -238,12 +242,14 @@ class Load:
     def send(self, instance, command, sync):
         headers = {"Prefer": "wait=5"} if sync else {}
         sent_s = time.monotonic()
+        wall_ms = time.time() * 1000
         try:
             status, answer, content_type = instance.request("POST", "/v1/commands", command, headers)
         except OSError as error:
             status, answer, content_type = None, {"error": str(error)}, ""
         entry = {"command": command, "instance": instance.name, "status": status, "answer": answer,
-                 "content_type": content_type, "sync": sync, "sent_s": sent_s, "done_s": time.monotonic()}
+                 "content_type": content_type, "sync": sync, "sent_s": sent_s, "done_s": time.monotonic(),
+                 "wall_ms": wall_ms}
         with self.lock:
             self.log.append(entry)
         return entry
@@ -308,6 +314,31 @@ class Load:
         self.stop_flag.set()
         for thread in self.threads:
             thread.join(HTTP_TIMEOUT_S + 5)
+
+    def write_log(self, path):
+        """The command log in the format of the independent checker (tests/chaos/check, "Command log line")."""
+        with self.lock, open(path, "w") as log:
+            for entry in self.log:
+                command, answer, status = entry["command"], entry["answer"] or {}, entry["status"]
+                outcome = None
+                if not acknowledged(entry):
+                    verdict = "refused" if status is not None and 400 <= status < 500 else "unknown"
+                elif status in (200, 201):
+                    events = answer.get("events") or [{}]
+                    verdict = "acked"
+                    outcome = {"status": answer.get("status"), "reason": answer.get("reason"),
+                               "position": events[0].get("position"), "sequence": events[0].get("sequence"),
+                               "event_type": events[0].get("type")}
+                elif status == 409:
+                    verdict = "acked"
+                    outcome = {"status": "rejected", "reason": answer.get("reason"),
+                               "position": answer.get("position"), "sequence": None}
+                else:
+                    verdict = "acked"
+                line = {"id": command["command_id"], "sku": command["sku"], "type": command["type"],
+                        "via": "http-sync" if entry["sync"] else "http-async", "answer": verdict,
+                        "t_ms": int(entry["wall_ms"]), "status": status, "attempts": 1, "outcome": outcome}
+                log.write(json.dumps(line) + "\n")
 
     def acked_between(self, begin_s, end_s):
         with self.lock:
@@ -541,6 +572,7 @@ class Scenario:
             self.load.stop()
             violations = check(self.load, self.instances)
             failures += violations
+            failures += self.independent_check()
         for instance in self.instances:
             try:
                 instance.stop()
@@ -552,6 +584,23 @@ class Scenario:
         if self.proxy is not None:
             self.proxy.stop()
         return failures
+
+    def independent_check(self):
+        """tests/chaos/check (wt-chaos's checker, sharing no code with this file or stockd) on the same run."""
+        checker = os.path.join(HERE, "check")
+        log_path = os.path.join(self.workdir, "load.log")
+        self.load.write_log(log_path)
+        command = [sys.executable, checker, "--bootstrap", bootstrap(), "--prefix", self.prefix, "--log", log_path,
+                   "--timeout-s", str(DRAIN_TIMEOUT_S)]
+        for instance in self.instances:
+            if instance.process is not None and instance.process.poll() is None:
+                command += ["--http", f"http://127.0.0.1:{instance.port}", "--data-dir", instance.data_dir]
+        say(f"checker: {' '.join(command)}")
+        try:
+            verdict = subprocess.run(command, timeout=DRAIN_TIMEOUT_S * 4)
+        except subprocess.TimeoutExpired:
+            return [f"the checker did not finish within {DRAIN_TIMEOUT_S * 4} s"]
+        return [] if verdict.returncode == 0 else [f"the checker found a violation (exit {verdict.returncode})"]
 
     def cleanup(self):
         for instance in self.instances:
