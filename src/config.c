@@ -104,10 +104,19 @@ static const struct config_key config_keys[] = {
     {.name = "kafka.replication_factor",
      .type = CONFIG_INT,
      CONFIG_FIELD(replication_factor),
-     .min = 1,
-     .max = 32,
-     .default_text = "1",
-     .help = "Replication factor of the topics stockd creates."},
+     .min = 0,
+     .max = STOCKD_REPLICATION_FACTOR_MAX,
+     .default_text = "0",
+     .help = "Replication factor of the topics stockd creates; 0: the broker's default.replication.factor "
+             "(1 on one broker, 3 on a production cluster)."},
+    {.name = "kafka.min_insync_replicas",
+     .type = CONFIG_INT,
+     CONFIG_FIELD(min_insync_replicas),
+     .min = 0,
+     .max = STOCKD_REPLICATION_FACTOR_MAX,
+     .default_text = "0",
+     .help = "min.insync.replicas of the topics stockd creates (copies that must have a write before it is "
+             "acknowledged); 0: the broker's default. At most kafka.replication_factor."},
     {.name = "kafka.embedded",
      .type = CONFIG_BOOL,
      CONFIG_FIELD(embedded_kafka),
@@ -1354,7 +1363,12 @@ int stockd_config_validate(const struct stockd_config *config, struct stockd_con
     for (size_t i = 0; i < CONFIG_KEY_COUNT; i++) {
         if (config_key_validate(config, &config_keys[i], error) != 0) return -1;
     }
-    /* No rule spans keys yet: each bound above stands alone. */
+    /* The one rule that spans keys: a topic cannot demand more in-sync copies than it has. */
+    if (config->replication_factor > 0 && config->min_insync_replicas > config->replication_factor) {
+        config_error_set(error, "kafka.min_insync_replicas: %d is more than kafka.replication_factor %d",
+                         (int)config->min_insync_replicas, (int)config->replication_factor);
+        return -1;
+    }
     return 0;
 }
 

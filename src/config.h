@@ -48,7 +48,8 @@ struct stockd_config {
     char kafka_bootstrap[STOCKD_CONFIG_STRING_BYTES_MAX]; /* kafka.bootstrap */
     char topic_prefix[STOCKD_SKU_BYTES_MAX + 1];          /* kafka.topic_prefix */
     int32_t partitions;                                   /* kafka.partitions: P of by-sku and events */
-    int32_t replication_factor;                           /* kafka.replication_factor */
+    int32_t replication_factor;                           /* kafka.replication_factor, 0: broker's */
+    int32_t min_insync_replicas;                          /* kafka.min_insync_replicas, 0: broker's */
     bool embedded_kafka;                                  /* kafka.embedded: mock cluster, no EOS */
     size_t kafka_property_count;                          /* kafka.properties: librdkafka passthrough */
     struct stockd_kafka_property kafka_properties[STOCKD_CONFIG_PROPERTIES_MAX];

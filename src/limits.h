@@ -65,6 +65,10 @@
 /* Partitions of by-sku and events: each is one SQLite shard file per owning instance. */
 #define STOCKD_PARTITIONS_MAX 1024
 
+/* Copies of a topic (kafka.replication_factor, kafka.min_insync_replicas): production runs 3; more than a
+ * few dozen brokers holding one partition is a mistyped number, not a plan. */
+#define STOCKD_REPLICATION_FACTOR_MAX 32
+
 /* Threads of one stage of an instance (handler.threads, router.threads): each is a consumer in the stage's
  * group with its own transactional producer and librdkafka threads, so a few per core is already too many;
  * more threads than partitions leave the extra ones idle. */

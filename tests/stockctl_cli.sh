@@ -302,8 +302,9 @@ else
   request rebuild_route 'POST /v1/views/stock/rebuild' 'Content-Length: 0'
   expect rebuild_running 1 '409 rebuild-running' -- "$stockctl" rebuild history
   expect rebuild_unknown_view 4 '404 not-found' -- "$stockctl" rebuild nope
-  expect health_not_ready 3 'not ready: broker ok, shards ok, views FAILING' -- "$stockctl" health
+  expect health_not_ready 3 'not ready: broker ok, replicas ok, shards ok, views FAILING' -- "$stockctl" health
   request health_route 'GET /readyz'
+  expect health_not_ready_says_why 3 '  a view is more than views.lag_max events behind' -- "$stockctl" health
   expect health_live 0 'ok' -- "$stockctl" health --live
   request health_live_route 'GET /healthz'
   expect unknown_route_is_not_found 4 '404' -- "$stockctl" get command c-unknown

@@ -159,7 +159,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/healthz":
             return self.send(200, {"status": "ok"})
         if path == "/readyz":
-            return self.send(503, {"ready": False, "checks": {"broker": True, "shards": True, "views": False}})
+            return self.send(503, {"ready": False, "checks": {"broker": True, "replicas": True, "shards": True, "views": False},
+                                    "reasons": ["a view is more than views.lag_max events behind"]})
         denied = self.auth_problem()
         if denied:
             return self.send(*denied)

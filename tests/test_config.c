@@ -124,7 +124,8 @@ static void test_defaults_valid(void **state)
     assert_string_equal(loaded.kafka_bootstrap, "127.0.0.1:19092");
     assert_string_equal(loaded.topic_prefix, "stockd");
     assert_int_equal(loaded.partitions, 6);
-    assert_int_equal(loaded.replication_factor, 1);
+    assert_int_equal(loaded.replication_factor, 0);
+    assert_int_equal(loaded.min_insync_replicas, 0);
     assert_false(loaded.embedded_kafka);
     assert_int_equal(loaded.kafka_property_count, 0);
     assert_int_equal(loaded.handler_batch_max, 5000);
@@ -266,6 +267,22 @@ static void test_kafka_bootstrap_empty_rejected(void **state)
     char *env[] = {"STOCKD_KAFKA_BOOTSTRAP=", NULL};
     char *argv[] = {"stockd", NULL};
     assert_failed_with(load(COUNT(argv), argv, env), "kafka.bootstrap: empty (from STOCKD_KAFKA_BOOTSTRAP)");
+}
+
+static void test_min_insync_replicas_above_replication_factor_rejected(void **state)
+{
+    (void)state;
+    char *argv[] = {"stockd", "--kafka.replication_factor=3", "--kafka.min_insync_replicas=4", NULL};
+    char *env[] = {NULL};
+    assert_failed_with(load(COUNT(argv), argv, env),
+                       "kafka.min_insync_replicas: 4 is more than kafka.replication_factor 3");
+    char *cluster[] = {"stockd", "--kafka.replication_factor=3", "--kafka.min_insync_replicas=2", NULL};
+    assert_int_equal(load(COUNT(cluster), cluster, env), 0);
+    assert_int_equal(loaded.replication_factor, 3);
+    assert_int_equal(loaded.min_insync_replicas, 2);
+    /* The broker's default replication factor is not known here: any min ISR up to the bound passes. */
+    char *broker_default[] = {"stockd", "--kafka.min_insync_replicas=2", NULL};
+    assert_int_equal(load(COUNT(broker_default), broker_default, env), 0);
 }
 
 static void test_env_partitions_zero_names_key_and_source(void **state)
@@ -941,6 +958,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_valid),
+        cmocka_unit_test(test_min_insync_replicas_above_replication_factor_rejected),
         cmocka_unit_test(test_api_keys_parse_roles_expiry_and_refusals),
         cmocka_unit_test(test_api_keys_masked_in_check_config),
         cmocka_unit_test(test_default_instance_id_is_stockd_hostname_in_charset),

@@ -1156,8 +1156,9 @@ static const char rebuild_help_head[] =
 static const char health_help_head[] =
     "Usage: stockctl health [--live] [options]\n"
     "\n"
-    "Asks whether the instance is ready (GET /readyz: broker reachable, handler shards restored, views\n"
-    "within their lag bound) and prints each check; --live only asks whether the process runs\n"
+    "Asks whether the instance is ready (GET /readyz: broker reachable, every command partition with\n"
+    "min.insync.replicas in sync, handler shards restored, views within their lag bound) and prints each\n"
+    "check, then stockd's reasons, one a line; --live only asks whether the process runs\n"
     "(GET /healthz). Needs no key. Exit 0 ready, 3 not ready or unreachable.\n"
     "\n";
 
@@ -1314,6 +1315,11 @@ static int health_print(const cJSON *body, const struct http_response *response,
         separator = ", ";
     }
     putchar('\n');
+    const cJSON *reason = NULL; /* stockd's words for what is not ready, one line each */
+    cJSON_ArrayForEach(reason, cJSON_GetObjectItemCaseSensitive(body, "reasons"))
+    {
+        if (cJSON_IsString(reason)) printf("  %s\n", reason->valuestring);
+    }
     return exit_for_status(response->status);
 }
 

@@ -136,10 +136,43 @@ void api_healthz(struct api_request *request)
     api_respond(request, 200, "application/json", body, sizeof(body) - 1, NULL);
 }
 
+/* Says in words why an instance is not ready (an empty list when it is), for whoever reads /readyz. */
+static void readyz_reasons(struct json_out *out, const struct api_broker_health *health, int32_t min_insync,
+                           bool shards, bool views)
+{
+    char reason[160];
+    json_key(out, "reasons");
+    json_array_begin(out);
+    if (!health->reachable) {
+        snprintf(reason, sizeof(reason), "no Kafka broker answered within %d ms",
+                 API_READYZ_BROKER_TIMEOUT_MS);
+        json_string(out, reason);
+    }
+    if (health->partitions_leaderless > 0) {
+        snprintf(reason, sizeof(reason), "%d of %d command partitions have no leader",
+                 (int)health->partitions_leaderless, (int)health->partitions);
+        json_string(out, reason);
+    }
+    if (health->partitions_short > 0) {
+        snprintf(reason, sizeof(reason),
+                 "%d of %d command partitions have fewer than min.insync.replicas=%d in-sync replicas: "
+                 "Kafka refuses writes there",
+                 (int)health->partitions_short, (int)health->partitions, (int)min_insync);
+        json_string(out, reason);
+    }
+    if (!shards) json_string(out, "the handler is restoring its shards");
+    if (!views) json_string(out, "a view is more than views.lag_max events behind");
+    json_array_end(out);
+}
+
 void api_readyz(struct api_request *request)
 {
     const struct api_stages *stages = &request->api->stages;
-    bool broker = api_producer_broker_reachable(request->api->producer, API_READYZ_BROKER_TIMEOUT_MS);
+    struct api_broker_health health;
+    api_producer_broker_check(request->api->producer, API_READYZ_BROKER_TIMEOUT_MS,
+                              request->api->config->min_insync_replicas, &health);
+    bool broker = health.reachable;
+    bool replicas = health.reachable && health.partitions_leaderless == 0 && health.partitions_short == 0;
     bool shards = stages->handler == NULL || handler_ready(stages->handler);
     bool views = true;
     struct projector_status *status = malloc(sizeof(*status));
@@ -152,7 +185,7 @@ void api_readyz(struct api_request *request)
         views = views && status->ready;
     }
     free(status);
-    bool ready = broker && shards && views;
+    bool ready = broker && replicas && shards && views;
     struct json_out out;
     json_out_init(&out);
     json_object_begin(&out);
@@ -160,9 +193,11 @@ void api_readyz(struct api_request *request)
     json_key(&out, "checks");
     json_object_begin(&out);
     json_kv_bool(&out, "broker", broker);
+    json_kv_bool(&out, "replicas", replicas);
     json_kv_bool(&out, "shards", shards);
     json_kv_bool(&out, "views", views);
     json_object_end(&out);
+    readyz_reasons(&out, &health, request->api->config->min_insync_replicas, shards, views);
     json_object_end(&out);
     api_respond_json(request, ready ? 200 : 503, &out, NULL);
     json_out_free(&out);

@@ -79,9 +79,20 @@ int api_producer_send(struct api_producer *producer, const char *sku, const char
 int api_producer_send_order(struct api_producer *producer, const char *order_id, const char *value,
                             size_t value_bytes, char *error, size_t error_bytes);
 
-/* Asks the cluster for the by-sku topic's metadata within timeout_ms: true when a broker answered (and the
- * topic's metadata is then cached: /readyz warms the path of the first command). */
-bool api_producer_broker_reachable(struct api_producer *producer, int timeout_ms);
+/* What /readyz learns from one metadata request for <prefix>.commands.by-sku. */
+struct api_broker_health {
+    bool reachable;                /* a broker answered within the timeout */
+    int32_t partitions;            /* partitions in the answer (0 when unreachable) */
+    int32_t partitions_leaderless; /* without a leader: nothing can be written there */
+    int32_t partitions_short;      /* fewer in-sync replicas than min_insync: Kafka refuses acks=all writes */
+};
+
+/* Asks the cluster for the by-sku topic's metadata within timeout_ms (which caches it: /readyz warms the
+ * path of the first command) and counts its partitions that cannot
+ * take a write now: without a leader, or with fewer than min_insync in-sync replicas (min_insync 0 or 1:
+ * the leader alone suffices). Fills *health in every case. */
+void api_producer_broker_check(struct api_producer *producer, int timeout_ms, int32_t min_insync,
+                               struct api_broker_health *health);
 
 void api_producer_destroy(struct api_producer *producer);
 

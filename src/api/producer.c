@@ -198,13 +198,29 @@ int api_producer_send_order(struct api_producer *producer, const char *order_id,
                        error_bytes);
 }
 
-bool api_producer_broker_reachable(struct api_producer *producer, int timeout_ms)
+void api_producer_broker_check(struct api_producer *producer, int timeout_ms, int32_t min_insync,
+                               struct api_broker_health *health)
 {
+    assert(producer != NULL && health != NULL && timeout_ms > 0);
+    *health = (struct api_broker_health){.reachable = false};
     const struct rd_kafka_metadata *metadata = NULL;
     rd_kafka_resp_err_t status =
         rd_kafka_metadata(producer->kafka, 0, producer->topic_handle, &metadata, timeout_ms);
-    if (metadata != NULL) rd_kafka_metadata_destroy(metadata);
-    return status == RD_KAFKA_RESP_ERR_NO_ERROR; /* and the topic's metadata is now in the cache */
+    if (status != RD_KAFKA_RESP_ERR_NO_ERROR || metadata == NULL) return;
+    health->reachable = true;
+    for (int t = 0; t < metadata->topic_cnt; t++) {
+        const rd_kafka_metadata_topic_t *found = &metadata->topics[t];
+        if (strcmp(found->topic, producer->topic) != 0 || found->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        health->partitions = found->partition_cnt;
+        for (int p = 0; p < found->partition_cnt; p++) {
+            const rd_kafka_metadata_partition_t *partition = &found->partitions[p];
+            if (partition->leader < 0)
+                health->partitions_leaderless++;
+            else if (partition->isr_cnt < min_insync)
+                health->partitions_short++;
+        }
+    }
+    rd_kafka_metadata_destroy(metadata);
 }
 
 void api_producer_destroy(struct api_producer *producer)

@@ -46,11 +46,17 @@ static int topics_create(rd_kafka_t *admin, const struct stockd_config *config,
     char reason[256];
     int status = -1;
     for (int i = 0; i < TOPICS_COUNT; i++) {
-        topics[i] = rd_kafka_NewTopic_new(specs[i].name, specs[i].partitions, config->replication_factor,
-                                          reason, sizeof(reason));
+        /* -1: the broker's default.replication.factor (CreateTopics v4, Kafka 2.4+). */
+        int replication = config->replication_factor > 0 ? config->replication_factor : -1;
+        topics[i] =
+            rd_kafka_NewTopic_new(specs[i].name, specs[i].partitions, replication, reason, sizeof(reason));
         char retention[32];
         snprintf(retention, sizeof(retention), "%lld", specs[i].retention_ms);
-        if (topics[i] == NULL || rd_kafka_NewTopic_set_config(topics[i], "retention.ms", retention) != 0) {
+        char min_insync[16];
+        snprintf(min_insync, sizeof(min_insync), "%d", (int)config->min_insync_replicas);
+        if (topics[i] == NULL || rd_kafka_NewTopic_set_config(topics[i], "retention.ms", retention) != 0 ||
+            (config->min_insync_replicas > 0 &&
+             rd_kafka_NewTopic_set_config(topics[i], "min.insync.replicas", min_insync) != 0)) {
             snprintf(error, error_bytes, "topic %s: %s", specs[i].name, topics[i] ? "bad config" : reason);
             goto out_destroy;
         }

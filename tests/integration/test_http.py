@@ -298,7 +298,7 @@ class Stockd:
             try:
                 last = self.get("/readyz")
                 body = last.json
-                check(set(body) == {"ready", "checks"} and body["ready"] == (last.status == 200), f"{last}: body")
+                check(set(body) == {"ready", "checks", "reasons"} and body["ready"] == (last.status == 200), f"{last}: body")
                 if last.status == 200:
                     return
                 check(last.status == 503, f"{last}: readyz is 200 or 503")
@@ -593,7 +593,9 @@ def case_readyz(a):
     answer = expect(a.get("/readyz"), 200)
     body = answer.json
     check(body.get("ready") is True, f"{answer}: ready is not true")
-    check(body.get("checks") == {"broker": True, "shards": True, "views": True}, f"{answer}: checks")
+    check(body.get("checks") == {"broker": True, "replicas": True, "shards": True, "views": True},
+          f"{answer}: checks")
+    check(body.get("reasons") == [], f"{answer}: reasons of a ready instance")
 
 
 def case_openapi_served(a):
