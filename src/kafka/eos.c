@@ -103,7 +103,7 @@ struct eos_stage {
     char name[32];
     char input_topic[256];
     char output_topics[EOS_OUTPUT_TOPICS_MAX][256]; /* "" for an unused slot */
-    char input_topic_more[256]; /* "" when the stage reads one topic */
+    char input_topic_more[256];                     /* "" when the stage reads one topic */
     char group_id[256];
     char transactional_id[256];
     int32_t batch_max;
