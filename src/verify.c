@@ -165,8 +165,8 @@ static int shard_sku_compare(struct compare *compare, const char *sku, const str
     static struct sku_state got;
     if (shard_sku_load(compare->actual, sku, &got, compare->error, sizeof(compare->error)) != 0) return -1;
     if (want.exists != got.exists || want.sequence != got.sequence ||
-        want.reorder_point != got.reorder_point || strcmp(want.name, got.name) != 0 ||
-        want.location_count != got.location_count) {
+        want.reorder_point != got.reorder_point || want.lead_time_days != got.lead_time_days ||
+        strcmp(want.name, got.name) != 0 || want.location_count != got.location_count) {
         difference(
             compare->report,
             "shard %d: SKU %s: fold has sequence %llu, %u locations, exists %d; shard has %llu, %u, %d",
@@ -233,7 +233,8 @@ static int view_stock_compare(struct compare *compare, const char *sku, const st
         return 0;
     }
     if (!found || got.location_count != want->location_count ||
-        got.summary.reorder_point != want->reorder_point || strcmp(got.summary.name, want->name) != 0) {
+        got.summary.reorder_point != want->reorder_point ||
+        got.summary.lead_time_days != want->lead_time_days || strcmp(got.summary.name, want->name) != 0) {
         difference(compare->report, "view stock: SKU %s: %s", sku,
                    found ? "row differs from the fold" : "missing");
         return 0;

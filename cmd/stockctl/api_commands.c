@@ -421,7 +421,8 @@ static const struct submit_type submit_types[] = {
      "",
      {{"sku", SUBMIT_STRING, true, false},
       {"name", SUBMIT_STRING, true, false},
-      {"reorder-point", SUBMIT_INTEGER, false, false}}},
+      {"reorder-point", SUBMIT_INTEGER, false, false},
+      {"lead-time-days", SUBMIT_INTEGER, false, false}}},
     {"receive",
      "ReceiveStock",
      "/v1/skus/",
@@ -474,7 +475,8 @@ static const char submit_help[] =
     "       stockctl submit --file FILE [--wait N] [options]\n"
     "\n"
     "Submits one command to stockd's HTTP API (fields as --FIELD=VALUE or --FIELD VALUE):\n"
-    "  create-sku  --sku S --name TEXT [--reorder-point N]             POST /v1/skus\n"
+    "  create-sku  --sku S --name TEXT [--reorder-point N] [--lead-time-days N]\n"
+    "                                                                  POST /v1/skus\n"
     "  receive     --sku S --location L --quantity N                   POST /v1/skus/S/receipts\n"
     "  adjust      --sku S --location L --reason TEXT (--delta N | --counted N)\n"
     "                                                                  POST /v1/skus/S/adjustments\n"

@@ -304,6 +304,7 @@ static void stock_summary_write(struct json_out *out, const struct view_stock_su
     json_kv_string(out, "sku", summary->sku);
     json_kv_string(out, "name", summary->name);
     json_kv_int(out, "reorder_point", summary->reorder_point);
+    if (summary->lead_time_days > 0) json_kv_int(out, "lead_time_days", summary->lead_time_days); /* known */
     json_kv_int(out, "on_hand", summary->on_hand);
     json_kv_int(out, "reserved", summary->reserved);
     json_kv_int(out, "available", summary->available);

@@ -69,6 +69,7 @@ struct view_stock_summary {
     char sku[STOCKD_SKU_BYTES_MAX + 1];
     char name[STOCKD_NAME_BYTES_MAX + 1];
     int64_t reorder_point;
+    int64_t lead_time_days; /* 0: unknown */
     uint64_t sequence;
     int64_t updated_ms; /* event time, Unix epoch milliseconds */
     int64_t on_hand;
