@@ -23,17 +23,15 @@
 #include "projector.h"
 #include "router.h"
 #include "store/sqlite_util.h"
+#include "views/movements.h"
 #include "views/view.h"
 
 #define COMPONENT "app"
 
 /* The read models every projector-role instance maintains. */
-#define APP_VIEWS_COUNT 4
+#define APP_VIEWS_COUNT 5
 static const struct view_ops *const app_views[APP_VIEWS_COUNT] = {
-    &view_stock_ops,
-    &view_reservations_ops,
-    &view_history_ops,
-    &view_outcomes_ops,
+    &view_stock_ops, &view_reservations_ops, &view_history_ops, &view_outcomes_ops, &view_movements_ops,
 };
 
 /* A thread's stage: what it runs, for the shared thread function. */
