@@ -31,7 +31,11 @@
 /* The read models every projector-role instance maintains. */
 #define APP_VIEWS_COUNT 5
 static const struct view_ops *const app_views[APP_VIEWS_COUNT] = {
-    &view_stock_ops, &view_reservations_ops, &view_history_ops, &view_outcomes_ops, &view_movements_ops,
+    &view_stock_ops,        /* stock per SKU and location */
+    &view_reservations_ops, /* every reservation with its status */
+    &view_history_ops,      /* every event of a SKU */
+    &view_outcomes_ops,     /* each command's outcome */
+    &view_movements_ops,    /* units moved per SKU and day, the reorder listing */
 };
 
 /* A thread's stage: what it runs, for the shared thread function. */
