@@ -171,6 +171,48 @@ struct view_history_page {
 int view_history_list(sqlite3 *reader, const char *sku, enum view_order order, const char *cursor,
                       uint32_t limit, struct view_history_page *out, char *error, size_t error_bytes);
 
+/* ---- a SKU as of a point in its history (history_as_of.c) ---------------------------------------------- */
+
+/* One as-of fold reads at most this many events of the SKU (a few seconds of decoding at most) and holds at
+ * most this many reservations active at once (~250 bytes each): past either it answers VIEW_QUERY_LIMIT
+ * rather than work or allocate without bound. */
+#define VIEW_AS_OF_EVENTS_MAX       200000
+#define VIEW_AS_OF_RESERVATIONS_MAX 10000
+
+#define VIEW_QUERY_LIMIT (-3) /* the answer needs more than a bound allows (a 422) */
+
+enum view_as_of_kind {
+    VIEW_AS_OF_POSITION = 1, /* the SKU's events up to and including this position of <prefix>.events */
+    VIEW_AS_OF_TIME,         /* the SKU's events up to the first one decided after time_ms */
+};
+
+struct view_as_of {
+    enum view_as_of_kind kind;
+    struct view_position position; /* VIEW_AS_OF_POSITION */
+    int64_t time_ms;               /* VIEW_AS_OF_TIME: Unix epoch milliseconds */
+};
+
+/* A SKU's state right after a point, and the event the fold stopped at. */
+struct view_sku_as_of {
+    struct sku_state state;    /* domain_evolve's fold; state.sequence is the last event's */
+    uint64_t changed_sequence; /* the last event that changed the state (rejections do not) */
+    int64_t changed_ms;
+    enum event_type last_type; /* the last event folded */
+    int64_t last_time_ms;
+    struct view_position last_position;
+    uint64_t event_count; /* events folded */
+};
+
+/* Folds the SKU's events from the history view, oldest first, through domain_evolve (the same code as the
+ * handler's shards), stopping before the first event past the point. A SKU lives on one partition: a
+ * position on another one cannot be placed in its history and is refused. Returns 1 with *out filled, 0
+ * when the SKU has no event at or before the point, VIEW_QUERY_INVALID for a malformed sku or a position of
+ * another partition, VIEW_QUERY_LIMIT past VIEW_AS_OF_EVENTS_MAX or VIEW_AS_OF_RESERVATIONS_MAX,
+ * VIEW_QUERY_ERROR on a database error or a stored event that does not decode or follow (each with a
+ * message). */
+int view_history_as_of(sqlite3 *reader, const char *sku, const struct view_as_of *point,
+                       struct view_sku_as_of *out, char *error, size_t error_bytes);
+
 /* ---- outcomes ------------------------------------------------------------------------------------------ */
 
 struct view_outcome_event {
