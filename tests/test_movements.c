@@ -22,7 +22,7 @@
 
 #define DAY_MS        VIEW_MOVEMENTS_DAY_MS
 #define HOUR_MS       INT64_C(3600000)
-#define WEEK_START_MS INT64_C(1764460800000) /* 2026-11-30T00:00:00Z, a Monday */
+#define WEEK_START_MS INT64_C(1795996800000) /* 2026-11-30T00:00:00Z, a Monday */
 #define DAY0          (WEEK_START_MS / DAY_MS)
 #define DAY6          (DAY0 + 6)
 
