@@ -100,6 +100,7 @@ static int app_api_create(struct app *app, char *error, size_t error_bytes)
         .reservations = app->projectors[1],
         .history = app->projectors[2],
         .outcomes = app->projectors[3],
+        .movements = app->projectors[4],
         .projectors = app->projectors,
         .projector_count = projecting ? APP_VIEWS_COUNT : 0,
         .handler = app->handler,
