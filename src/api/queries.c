@@ -333,19 +333,9 @@ static void stock_summary_write(struct json_out *out, const struct view_stock_su
     time_write(out, "updated_at", summary->updated_ms);
 }
 
-static void sku_as_of(struct api_request *request, const char *as_of_text);
-
-void api_sku_get(struct api_request *request)
+/* GET /v1/skus/{sku} from the stock view. */
+static void sku_current(struct api_request *request)
 {
-    static const char *const allowed[] = {"min_position", "as_of", NULL};
-    if (!api_query_allow(request, allowed) ||
-        !identifier_param(request, request->params[0], STOCKD_SKU_BYTES_MAX))
-        return;
-    const char *as_of = api_query_get(request, "as_of");
-    if (as_of != NULL) {
-        sku_as_of(request, as_of);
-        return;
-    }
     struct query_frame frame;
     if (!frame_open(request, &frame)) return;
     struct view_stock_sku *sku = malloc(sizeof(*sku));
@@ -572,6 +562,24 @@ void api_command_get(struct api_request *request)
     api_outcome_write(&out, &outcome);
     respond_with_position(request, 200, &out, &frame);
     json_out_free(&out);
+}
+
+static void sku_as_of(struct api_request *request, const char *as_of_text);
+
+/* One query frame (~27 KiB with its position buffer) on the stack at a time: civetweb's worker stacks are
+ * small, so the two ways of answering are siblings, never nested. */
+void api_sku_get(struct api_request *request)
+{
+    static const char *const allowed[] = {"min_position", "as_of", NULL};
+    if (!api_query_allow(request, allowed) ||
+        !identifier_param(request, request->params[0], STOCKD_SKU_BYTES_MAX))
+        return;
+    const char *as_of = api_query_get(request, "as_of");
+    if (as_of != NULL) {
+        sku_as_of(request, as_of);
+    } else {
+        sku_current(request);
+    }
 }
 
 /* ---- a SKU as of a point, movements, reorder ------------------------------------------------------------
