@@ -403,6 +403,9 @@ struct submit_field {
     bool in_path; /* goes into the URL path, not the body */
 };
 
+/* --as-of: a position token or an RFC 3339 time is far shorter; stockd refuses what it cannot read. */
+#define STOCKCTL_AS_OF_BYTES_MAX 64
+
 #define SUBMIT_FIELDS_MAX 5
 
 struct submit_type {
@@ -779,7 +782,7 @@ static const char read_options_help[] =
     "5 key missing or role too low.\n";
 
 static const char get_help_head[] =
-    "Usage: stockctl get sku SKU [options]\n"
+    "Usage: stockctl get sku SKU [--as-of POSITION|TIME] [options]\n"
     "       stockctl get skus [--below-reorder-point] [--limit N] [--cursor C] [--all] [options]\n"
     "       stockctl get reservation ID [--sku SKU] [options]\n"
     "       stockctl get command ID [options]\n"
@@ -787,6 +790,8 @@ static const char get_help_head[] =
     "Reads stockd's views: a SKU's stock (totals, then one line per location), the SKU list (in SKU order,\n"
     "a page of --limit 1-100, default 50; --all follows next_cursor to the end), a reservation (--sku when\n"
     "several SKUs use the id), a command's outcome (accepted or rejected, with its events).\n"
+    "--as-of gives the SKU right after a point of its history: a position token partition:offset or an\n"
+    "RFC 3339 time (2026-12-01T10:00:00Z), folded from the history view; it says which event it stopped at.\n"
     "\n";
 
 static const char history_help_head[] =
@@ -857,8 +862,19 @@ static int sku_print(const cJSON *body, const struct http_response *response, vo
            member_text(body, "on_hand", a, sizeof(a)), member_text(body, "reserved", b, sizeof(b)),
            member_text(body, "available", c, sizeof(c)), member_text(body, "reorder_point", d, sizeof(d)),
            member_text(body, "below_reorder_point", e, sizeof(e)));
-    printf("sequence %s  updated_at %s\n", member_text(body, "sequence", a, sizeof(a)),
+    printf("sequence %s  updated_at %s", member_text(body, "sequence", a, sizeof(a)),
            member_text(body, "updated_at", b, sizeof(b)));
+    if (cJSON_GetObjectItemCaseSensitive(body, "lead_time_days") != NULL)
+        printf("  lead_time_days %s", member_text(body, "lead_time_days", a, sizeof(a)));
+    putchar('\n');
+    const cJSON *as_of = cJSON_GetObjectItemCaseSensitive(body, "as_of");
+    if (cJSON_IsObject(as_of)) {
+        const char *requested = json_string(as_of, "requested");
+        const char *type = json_string(as_of, "type");
+        printf("as of %s: right after event %s %s at %s, %s\n", requested ? requested : "?",
+               member_text(as_of, "sequence", a, sizeof(a)), type ? type : "?",
+               member_text(as_of, "position", b, sizeof(b)), member_text(as_of, "time", c, sizeof(c)));
+    }
     const cJSON *locations = cJSON_GetObjectItemCaseSensitive(body, "locations");
     if (cJSON_GetArraySize(locations) > 0) {
         putchar('\n');
@@ -1025,7 +1041,7 @@ int command_get(int argc, char **argv)
     struct api_context context;
     context_init(&context, true);
     struct page_options page = {0};
-    const char *positional[2] = {NULL, NULL}, *sku = NULL, *value = NULL;
+    const char *positional[2] = {NULL, NULL}, *sku = NULL, *value = NULL, *as_of = NULL;
     int positional_count = 0;
     for (int index = 0; index < argc; index++) {
         int taken = common_option_take(&context, "get", argc, argv, &index);
@@ -1035,6 +1051,10 @@ int command_get(int argc, char **argv)
         if (option_take(argc, argv, &index, "--sku", &value)) {
             if (value == NULL) return usage_error("get", "--sku needs a value");
             sku = value;
+        } else if (option_take(argc, argv, &index, "--as-of", &value)) {
+            if (value == NULL || value[0] == '\0' || strlen(value) > STOCKCTL_AS_OF_BYTES_MAX)
+                return usage_error("get", "--as-of needs a position token or an RFC 3339 time");
+            as_of = value;
         } else if (strcmp(argv[index], "--below-reorder-point") == 0) {
             page.below_reorder_point = true;
         } else if (argv[index][0] != '-' && positional_count < 2) {
@@ -1050,7 +1070,7 @@ int command_get(int argc, char **argv)
         return usage_error("get", "say what to get: sku SKU, skus, reservation ID or command ID");
     if (is_list && positional[1] != NULL) return usage_error("get", "skus takes no argument");
     if (!is_list && positional[1] == NULL) return usage_error("get", "get %s needs its id", what);
-    if ((sku != NULL && strcmp(what, "reservation") != 0) ||
+    if ((sku != NULL && strcmp(what, "reservation") != 0) || (as_of != NULL && strcmp(what, "sku") != 0) ||
         (!is_list && (page.all || page.limit || page.cursor || page.below_reorder_point)))
         return usage_error("get", "that option does not go with get %s", what);
     int status = context_finish(&context, "get");
@@ -1076,6 +1096,7 @@ int command_get(int argc, char **argv)
         snprintf(target, sizeof(target), "/v1/commands/%s", positional[1]);
     }
     if ((sku != NULL && target_append_query(target, sizeof(target), "sku", sku) != 0) ||
+        (as_of != NULL && target_append_query(target, sizeof(target), "as_of", as_of) != 0) ||
         list_target_build(target, sizeof(target), &context, &page) != 0) {
         fprintf(stderr, "stockctl: get: the request is too long\n");
         return EXIT_USAGE;
