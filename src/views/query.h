@@ -1,4 +1,4 @@
-/* query.h - the read API of the four views: stock, reservations, history, outcomes.
+/* query.h - the read API of the views stock, reservations, history (and a SKU as of any point), outcomes.
  *
  * Pure SQLite over a view's database, on a read-only connection the caller got from the projector
  * (projector_reader_acquire). No Kafka, no HTTP: the API maps the results and return codes to responses.
