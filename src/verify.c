@@ -20,6 +20,7 @@
 #include "projector.h"
 #include "store/shard.h"
 #include "store/sqlite_util.h"
+#include "views/movements.h"
 #include "views/query.h"
 
 #define COMPONENT "verify"
@@ -127,9 +128,16 @@ static int64_t fold_partition(rd_kafka_t *consumer, const char *topic, int32_t p
 /* ---- comparison ------------------------------------------------------------------------------------ */
 
 /* The read models compared, each NULL when its file is absent or behind on the partition at hand. */
-enum verify_view { VERIFY_STOCK, VERIFY_RESERVATIONS, VERIFY_HISTORY, VERIFY_OUTCOMES, VERIFY_VIEW_COUNT };
+enum verify_view {
+    VERIFY_STOCK,
+    VERIFY_RESERVATIONS,
+    VERIFY_HISTORY,
+    VERIFY_OUTCOMES,
+    VERIFY_MOVEMENTS,
+    VERIFY_VIEW_COUNT
+};
 static const char *const verify_view_names[VERIFY_VIEW_COUNT] = {"stock", "reservations", "history",
-                                                                 "outcomes"};
+                                                                 "outcomes", "movements"};
 
 struct compare {
     struct shard *expected; /* the scratch fold */
@@ -268,6 +276,29 @@ static int view_history_compare(struct compare *compare, const char *sku, const 
     return 0;
 }
 
+/* The movements view's totals and lead time against the fold (its days have no counterpart in a shard). */
+static int view_movements_compare(struct compare *compare, const char *sku, const struct sku_state *want)
+{
+    static struct view_movements got;
+    int found = view_movements_get(compare->views[VERIFY_MOVEMENTS], sku, 0, 1, &got, compare->error,
+                                   sizeof(compare->error));
+    if (found < 0) return -1;
+    int64_t on_hand = 0, reserved = 0;
+    for (uint32_t i = 0; i < want->location_count; i++) {
+        on_hand += want->locations[i].on_hand;
+        reserved += want->locations[i].reserved;
+    }
+    if (found != (want->exists ? 1 : 0) || (found && (got.on_hand != on_hand || got.reserved != reserved ||
+                                                      got.lead_time_days != want->lead_time_days)))
+        difference(
+            compare->report,
+            "view movements: SKU %s: on_hand %lld reserved %lld lead_time_days %lld, fold %lld %lld %lld%s",
+            sku, (long long)got.on_hand, (long long)got.reserved, (long long)got.lead_time_days,
+            (long long)on_hand, (long long)reserved, (long long)want->lead_time_days,
+            found ? "" : " (no row)");
+    return 0;
+}
+
 static int sku_visit(void *context, const char *sku)
 {
     struct compare *compare = context;
@@ -277,6 +308,8 @@ static int sku_visit(void *context, const char *sku)
     if (compare->actual != NULL && shard_sku_compare(compare, sku, &want) != 0) return -1;
     if (compare->views[VERIFY_STOCK] != NULL && view_stock_compare(compare, sku, &want) != 0) return -1;
     if (compare->views[VERIFY_HISTORY] != NULL && view_history_compare(compare, sku, &want) != 0) return -1;
+    if (compare->views[VERIFY_MOVEMENTS] != NULL && view_movements_compare(compare, sku, &want) != 0)
+        return -1;
     return 0;
 }
 
