@@ -15,6 +15,7 @@
 #include "api/dates.h"
 #include "domain/codec.h"
 #include "kafka/client.h"
+#include "metrics.h"
 #include "projector.h"
 #include "views/movements.h"
 #include "views/query.h"
@@ -670,9 +671,11 @@ static void sku_as_of(struct api_request *request, const char *as_of_text)
     struct query_frame frame;
     if (!frame_open_on(request, &frame, API_VIEW_HISTORY)) return;
     struct view_sku_as_of *folded = malloc(sizeof(*folded));
+    int64_t started_us = api_now_us();
     int found = folded != NULL ? view_history_as_of(frame.reader, request->params[0], &point, folded,
                                                     frame.error, sizeof(frame.error))
                                : VIEW_QUERY_ERROR;
+    if (found != VIEW_QUERY_ERROR) metrics_latency_observe(METRICS_LATENCY_AS_OF, api_now_us() - started_us);
     if (found < 0) {
         frame_fail(request, &frame, found, "as_of");
     } else if (frame_close(request, &frame)) {
