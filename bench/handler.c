@@ -21,6 +21,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "app.h"
 #include "config.h"
 #include "domain/codec.h"
 #include "handler.h"
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
 {
     struct options options;
     options_parse(argc, argv, &options);
+    app_malloc_tune(); /* as stockd does: the figures are the service's */
     log_init(getenv("BENCH_LOG") ? getenv("BENCH_LOG") : "warn");
     static struct stockd_config config;
     stockd_config_defaults(&config);

@@ -6,11 +6,13 @@
 #include "app.h"
 
 #include <assert.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -24,18 +26,20 @@
 #include "router.h"
 #include "store/sqlite_util.h"
 #include "views/movements.h"
+#include "views/catalog.h"
 #include "views/view.h"
 
 #define COMPONENT "app"
 
 /* The read models every projector-role instance maintains. */
-#define APP_VIEWS_COUNT 5
+#define APP_VIEWS_COUNT 6
 static const struct view_ops *const app_views[APP_VIEWS_COUNT] = {
     &view_stock_ops,        /* stock per SKU and location */
     &view_reservations_ops, /* every reservation with its status */
     &view_history_ops,      /* every event of a SKU */
     &view_outcomes_ops,     /* each command's outcome */
     &view_movements_ops,    /* units moved per SKU and day, the reorder listing */
+    &view_catalog_ops,      /* merged catalog entries, search, GTIN duplicates */
 };
 
 /* A thread's stage: what it runs, for the shared thread function. */
@@ -101,6 +105,7 @@ static int app_api_create(struct app *app, char *error, size_t error_bytes)
         .history = app->projectors[2],
         .outcomes = app->projectors[3],
         .movements = app->projectors[4],
+        .catalog = app->projectors[5],
         .projectors = app->projectors,
         .projector_count = projecting ? APP_VIEWS_COUNT : 0,
         .handler = app->handler,
@@ -222,4 +227,23 @@ void app_destroy(struct app *app)
     router_destroy(app->router);
     if (app->mock_owner != NULL) rd_kafka_destroy(app->mock_owner);
     free(app);
+}
+
+/* Blocks at least this large are mmapped (a fixed value also stops glibc raising it after each free of a
+ * mmapped block, which had moved the consumers' 1 MiB fetch buffers onto fragmented heaps), and free memory
+ * above the top of a heap beyond this much is returned. */
+#define APP_MALLOC_MMAP_THRESHOLD (128 * 1024)
+#define APP_MALLOC_TRIM_THRESHOLD (128 * 1024)
+#define APP_MALLOC_ARENAS_MAX     64
+
+void app_malloc_tune(void)
+{
+    if (getenv("MALLOC_MMAP_THRESHOLD_") == NULL) mallopt(M_MMAP_THRESHOLD, APP_MALLOC_MMAP_THRESHOLD);
+    if (getenv("MALLOC_TRIM_THRESHOLD_") == NULL) mallopt(M_TRIM_THRESHOLD, APP_MALLOC_TRIM_THRESHOLD);
+    if (getenv("MALLOC_ARENA_MAX") == NULL) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cores < 1) cores = 1;
+        if (cores > APP_MALLOC_ARENAS_MAX) cores = APP_MALLOC_ARENAS_MAX;
+        mallopt(M_ARENA_MAX, (int)cores);
+    }
 }

@@ -13,6 +13,13 @@
 
 struct app;
 
+/* Tunes glibc's allocator for a long-running instance, before any thread starts: large blocks (librdkafka's
+ * fetch buffers, batches) always mmapped and returned at free, the heap trimmed above 128 KiB, one arena per
+ * online core. bench_handler (300k commands, 2 handler threads): peak RSS 85-88 MB -> 73-78 MB at the
+ * same CPU per command (docs/operations.md, "Memory"). A MALLOC_* variable in the environment wins over
+ * its setting here. */
+void app_malloc_tune(void);
+
 /* Creates the app from a validated configuration (copied). Returns NULL with a message in error. */
 struct app *app_create(const struct stockd_config *config, char *error, size_t error_bytes);
 

@@ -74,8 +74,27 @@
  * more threads than partitions leave the extra ones idle. */
 #define STOCKD_STAGE_THREADS_MAX 64
 
+/* Catalog data (UpdateCatalog, CatalogUpdated): descriptive text from other systems. A source names the
+ * system it came from (an identifier); a description is a paragraph, not a document; attributes are a
+ * small flat map of lower-case keys to short strings (colour, size, gtin), bounded so that one event's
+ * JSON stays under VIEW_EVENT_JSON_BYTES_MAX (src/views/query.h) even with every string escaped. */
+#define STOCKD_CATALOG_SOURCE_BYTES_MAX          32
+#define STOCKD_CATALOG_DESCRIPTION_BYTES_MAX     512
+#define STOCKD_CATALOG_BRAND_BYTES_MAX           128
+#define STOCKD_CATALOG_ATTRIBUTES_MAX            16
+#define STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX   32
+#define STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX 128
+
+/* A search query (GET /v1/skus?q=) is a few words typed by a person: longer ones are refused with 400,
+ * never cut, so that a 10 KB query cannot make FTS5 do 10 KB of work. */
+#define STOCKD_CATALOG_QUERY_BYTES_MAX 256
+#define STOCKD_CATALOG_QUERY_TERMS_MAX 16
+
 _Static_assert(STOCKD_QUANTITY_MAX < STOCKD_ON_HAND_MAX, "one command fits in a location");
 _Static_assert(STOCKD_ON_HAND_MAX + STOCKD_QUANTITY_MAX < STOCKD_JSON_INTEGER_MAX, "sums stay exact");
 _Static_assert(STOCKD_DECISION_EVENTS_MAX >= 1, "a decision emits at least one event");
+
+_Static_assert(STOCKD_CATALOG_SOURCE_BYTES_MAX <= STOCKD_ID_BYTES_MAX, "a source is an identifier");
+_Static_assert(STOCKD_CATALOG_QUERY_TERMS_MAX * 2 < STOCKD_CATALOG_QUERY_BYTES_MAX, "terms need bytes");
 
 #endif

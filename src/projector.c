@@ -67,6 +67,11 @@
  * (while no rebuild runs). */
 #define PROJECTOR_FAILURES_MAX       5
 #define PROJECTOR_FAILURE_BACKOFF_MS 500
+/* A batch that failed on a condition that clears by itself (a full disk, an I/O error, a lock: see
+ * sqlite_error_transient) is not counted towards PROJECTOR_FAILURES_MAX: the fold pauses, retrying every
+ * PROJECTOR_FAILURE_BACKOFF_MS, the view reports not ready, and one line says so at most this often. A full
+ * disk used to stop the whole process after five batches (tests/chaos/disk_full). */
+#define PROJECTOR_PAUSED_LOG_MS 5000
 /* How long an acquisition waits for a free reader, and a reader for a lock (WAL readers rarely wait). */
 #define PROJECTOR_READER_WAIT_MS         5000
 #define PROJECTOR_READER_BUSY_TIMEOUT_MS 5000
@@ -218,6 +223,8 @@ struct projector {
     int64_t rebuild_committed_ms; /* when the rebuild last committed */
     int64_t ends_due_ms;
     int failures;
+    bool failure_transient;   /* the last failed live batch failed on a transient SQLite condition */
+    int64_t paused_logged_ms; /* when the pause was last logged */
     /* Record timestamps (Unix ms) of the events in the open live batch: their ages are observed when it
      * commits (stockd_view_commit_age_seconds). */
     int64_t batch_timestamps_ms[PROJECTOR_LIVE_BATCH_EVENTS_MAX];
@@ -230,6 +237,7 @@ struct projector {
     int64_t positions[STOCKD_PARTITIONS_MAX];
     int64_t ends[STOCKD_PARTITIONS_MAX];
     bool ready_logged;
+    bool paused; /* the live fold's last batch failed on a transient SQLite condition: not ready */
     bool rebuild_wanted;
     bool rebuilding;
     int64_t rebuild_positions_total;
@@ -534,13 +542,16 @@ static void fold_db_close(struct projector *projector, struct fold *fold)
     fold->view_state = NULL;
     sqlite3_finalize(fold->position_store);
     fold->position_store = NULL;
+    /* Close first: it disconnects virtual tables (FTS5), which finalise the statements they prepared on
+     * the connection; finalising those here would free them twice. What is left after is a leak of ours. */
+    int status = sqlite3_close(fold->db);
     sqlite3_stmt *leftover;
-    while ((leftover = sqlite3_next_stmt(fold->db, NULL)) != NULL) {
+    while (status == SQLITE_BUSY && (leftover = sqlite3_next_stmt(fold->db, NULL)) != NULL) {
         log_error(COMPONENT, "view %s: close left a statement unfinalised: %s", projector->view->name,
                   sqlite3_sql(leftover));
         sqlite3_finalize(leftover);
+        status = sqlite3_close(fold->db);
     }
-    int status = sqlite3_close(fold->db);
     assert(status == SQLITE_OK); /* every statement was finalised above */
     (void)status;
     fold->db = NULL;
@@ -1188,6 +1199,22 @@ static void live_commit_ages_observe(struct projector *projector)
     metrics_view_commit_age_merge(projector->view->name, &ages);
 }
 
+/* SQLite result codes of conditions that may clear without anyone touching the view: the disk filled up,
+ * an I/O error, another connection's lock, memory. A constraint or a corrupt file does not clear. */
+static bool sqlite_error_transient(int code)
+{
+    switch (code & 0xff) { /* the primary code of an extended one */
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Folds one batch of the live consumer: polls until the batch is full, old (PROJECTOR_LIVE_BATCH_MS after
  * its first event) or the poll runs dry (only the first poll waits, up to timeout_ms), then commits the
  * events with the consumer's positions; commits too when only the positions moved (past a transaction
@@ -1200,6 +1227,7 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
     int status = 0;
     int64_t ends_ms = INT64_MAX; /* set by the first event */
     projector->batch_timestamp_count = 0;
+    projector->failure_transient = false;
     for (int polls = 0; status == 0 && consumed < PROJECTOR_LIVE_BATCH_EVENTS_MAX; polls++) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(live->consumer, polls == 0 ? timeout_ms : 0);
         if (message == NULL) break;
@@ -1235,6 +1263,8 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
         }
         status = STEP_FAILED;
     }
+    projector->failure_transient = status == STEP_FAILED && live->db != NULL &&
+                                   sqlite_error_transient(sqlite3_extended_errcode(live->db));
     fold_rollback(live);
     if (status != STEP_FAILED) return status;
     counter_add(projector, &projector->batches_failed, 1);
@@ -1611,6 +1641,24 @@ static int rebuild_turn(struct projector *projector, int timeout_ms, char *error
     return 0;
 }
 
+/* Records whether the live fold is paused on a transient failure (the view is then not ready) and logs the
+ * pause when it starts, every PROJECTOR_PAUSED_LOG_MS while it lasts, and when it ends. */
+static void paused_set(struct projector *projector, bool paused, const char *error)
+{
+    int64_t now_ms = monotonic_ms();
+    pthread_mutex_lock(&projector->state_mutex);
+    bool was_paused = projector->paused;
+    projector->paused = paused;
+    pthread_mutex_unlock(&projector->state_mutex);
+    if (paused && (!was_paused || now_ms - projector->paused_logged_ms >= PROJECTOR_PAUSED_LOG_MS)) {
+        log_error(COMPONENT, "view %s: paused, not ready: %s (retrying every %d ms)", projector->view->name,
+                  error, PROJECTOR_FAILURE_BACKOFF_MS);
+        projector->paused_logged_ms = now_ms;
+    } else if (!paused && was_paused) {
+        log_info(COMPONENT, "view %s: resumed", projector->view->name);
+    }
+}
+
 /* One turn: a live batch, a rebuild batch while one runs, the end offsets when due. After a failed live
  * batch the live fold backs off, but a rebuild goes on: it may be what mends the failure (a damaged live
  * file). Returns 0 to go on, -1 with a message when the fold cannot. */
@@ -1622,12 +1670,14 @@ static int run_turn(struct projector *projector, const atomic_bool *stop, char *
     if (consumed == STEP_OUT_OF_RANGE) consumed = live_out_of_range(projector, error, error_bytes);
     if (consumed == STEP_FATAL) return -1;
     bool failed = consumed == STEP_FAILED;
-    if (failed) log_error(COMPONENT, "%s", error);
-    projector->failures = failed ? projector->failures + 1 : 0;
+    if (failed && !projector->failure_transient) log_error(COMPONENT, "%s", error);
+    /* A transient failure pauses the fold and never makes it give up. */
+    projector->failures = failed && !projector->failure_transient ? projector->failures + 1 : 0;
     if (projector->failures >= PROJECTOR_FAILURES_MAX && !projector->rebuild_active) return -1;
     if (projector->rebuild_active &&
         rebuild_turn(projector, consumed == 0 ? PROJECTOR_REBUILD_POLL_MS : 0, error, error_bytes) != 0)
         return -1;
+    if (failed || consumed > 0) paused_set(projector, failed && projector->failure_transient, error);
     int64_t backoff_until_ms = failed ? monotonic_ms() + PROJECTOR_FAILURE_BACKOFF_MS : 0;
     while (monotonic_ms() < backoff_until_ms && !atomic_load(stop)) {
         if (!projector->rebuild_active)
@@ -1777,8 +1827,9 @@ void projector_status_get(struct projector *projector, struct projector_status *
     out->rebuild_pauses = projector->rebuild_pauses;
     out->rebuilds_completed = projector->rebuilds_completed;
     out->rebuilds_failed = projector->rebuilds_failed;
+    bool paused = projector->paused;
     pthread_mutex_unlock(&projector->state_mutex);
-    out->ready = out->lag_total >= 0 && out->lag_total <= projector->config->views_lag_max;
+    out->ready = !paused && out->lag_total >= 0 && out->lag_total <= projector->config->views_lag_max;
 }
 
 int projector_rebuild_request(struct projector *projector)

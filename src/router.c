@@ -170,6 +170,7 @@ static struct router_worker *worker_create(const struct stockd_config *config, i
     struct eos_stage_settings settings = {
         .name = worker->name,
         .input_topic = worker->topics.commands,
+        .output_topics = {worker->topics.by_sku, worker->topics.dlq},
         .group_id = worker->group_id,
         .transactional_id = worker->transactional_id,
         .batch_max = config->handler_batch_max,

@@ -21,6 +21,7 @@
 #include "store/shard.h"
 #include "store/sqlite_util.h"
 #include "views/movements.h"
+#include "verify_catalog.h"
 #include "views/query.h"
 
 #define COMPONENT "verify"
@@ -62,8 +63,9 @@ static rd_kafka_t *consumer_create(const struct stockd_config *config, char *err
 }
 
 /* Folds one record into the scratch shard; an undecodable or non-following event is a difference. */
-static int fold_record(struct shard *scratch, const rd_kafka_message_t *message, struct verify_report *report,
-                       char *error, size_t error_bytes)
+static int fold_record(struct shard *scratch, struct verify_catalog *catalog,
+                       const rd_kafka_message_t *message, struct verify_report *report, char *error,
+                       size_t error_bytes)
 {
     static struct event event;
     struct codec_error codec_error;
@@ -74,6 +76,7 @@ static int fold_record(struct shard *scratch, const rd_kafka_message_t *message,
                    (long long)message->offset, codec_error.message);
         return 0;
     }
+    verify_catalog_add(catalog, &event); /* past its bound it keeps nothing: reported after the fold */
     if (shard_begin(scratch, error, error_bytes) != 0) return -1;
     char reason[512];
     if (shard_event_apply(scratch, &event, reason, sizeof(reason)) != 0)
@@ -85,8 +88,8 @@ static int fold_record(struct shard *scratch, const rd_kafka_message_t *message,
 /* Folds events partition from 0 to its end into scratch. Returns the offset after the last event (the end
  * offset itself may be one further, past a transaction marker), or -1 with a message. */
 static int64_t fold_partition(rd_kafka_t *consumer, const char *topic, int32_t partition,
-                              struct shard *scratch, const atomic_bool *stop, struct verify_report *report,
-                              char *error, size_t error_bytes)
+                              struct shard *scratch, struct verify_catalog *catalog, const atomic_bool *stop,
+                              struct verify_report *report, char *error, size_t error_bytes)
 {
     rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(assignment, topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -109,7 +112,7 @@ static int64_t fold_partition(rd_kafka_t *consumer, const char *topic, int32_t p
             log_warn(COMPONENT, "%s", rd_kafka_message_errstr(message));
         } else {
             after_last_event = message->offset + 1;
-            if (fold_record(scratch, message, report, error, error_bytes) != 0 ||
+            if (fold_record(scratch, catalog, message, report, error, error_bytes) != 0 ||
                 (++folded % VERIFY_COMMIT_EVERY == 0 && shard_commit(scratch, -1, error, error_bytes) != 0))
                 end = -2;
         }
@@ -134,19 +137,28 @@ enum verify_view {
     VERIFY_HISTORY,
     VERIFY_OUTCOMES,
     VERIFY_MOVEMENTS,
+    VERIFY_CATALOG,
     VERIFY_VIEW_COUNT
 };
-static const char *const verify_view_names[VERIFY_VIEW_COUNT] = {"stock", "reservations", "history",
-                                                                 "outcomes", "movements"};
+static const char *const verify_view_names[VERIFY_VIEW_COUNT] = {"stock",    "reservations", "history",
+                                                                 "outcomes", "movements",    "catalog"};
 
 struct compare {
     struct shard *expected; /* the scratch fold */
     struct shard *actual;   /* the handler's shard, or NULL when there is none */
     sqlite3 *views[VERIFY_VIEW_COUNT];
     struct verify_report *report;
+    struct verify_catalog *catalog; /* the partition's CatalogUpdated events */
     int32_t partition;
     char error[512];
 };
+
+/* verify_catalog's difference callback. */
+static void catalog_difference(void *context, const char *text)
+{
+    struct compare *compare = context;
+    difference(compare->report, "%s", text);
+}
 
 static int location_compare(struct compare *compare, const struct sku_state *want,
                             const struct sku_state *got)
@@ -358,6 +370,17 @@ static int compare_all(struct compare *compare, char *error, size_t error_bytes)
         status = shard_each_command(compare->actual, command_compare, compare, error, error_bytes);
     if (status == 0 && compare->views[VERIFY_OUTCOMES] != NULL)
         status = shard_each_command(compare->expected, outcome_visit, compare, error, error_bytes);
+    if (status == 0 && compare->views[VERIFY_CATALOG] != NULL) {
+        if (verify_catalog_overflowed(compare->catalog)) {
+            difference(compare->report,
+                       "view catalog: partition %d not compared: its catalog events pass %d MiB",
+                       (int)compare->partition, VERIFY_CATALOG_BYTES_MAX / (1024 * 1024));
+        } else {
+            status =
+                verify_catalog_compare(compare->catalog, compare->views[VERIFY_CATALOG], catalog_difference,
+                                       compare, compare->error, sizeof(compare->error));
+        }
+    }
     if (status != 0 && compare->error[0] != '\0') snprintf(error, error_bytes, "%s", compare->error);
     return status == 0 ? 0 : -1;
 }
@@ -391,17 +414,21 @@ static sqlite3 *view_open(const struct stockd_config *config, enum verify_view w
 /* Folds one partition into a scratch shard and compares the handler's shard of it (when this instance
  * has one) and the views with it. */
 static int partition_verify(const struct stockd_config *config, rd_kafka_t *consumer, const char *topic,
-                            const char *scratch_dir, int32_t partition, const atomic_bool *stop,
-                            struct verify_report *report, char *error, size_t error_bytes)
+                            const char *scratch_dir, int32_t partition, struct verify_catalog *catalog,
+                            const atomic_bool *stop, struct verify_report *report, char *error,
+                            size_t error_bytes)
 {
     struct shard *scratch = shard_open(scratch_dir, partition, error, error_bytes);
     if (scratch == NULL) return -1;
-    int64_t end = fold_partition(consumer, topic, partition, scratch, stop, report, error, error_bytes);
+    verify_catalog_reset(catalog);
+    int64_t end =
+        fold_partition(consumer, topic, partition, scratch, catalog, stop, report, error, error_bytes);
     if (end < 0) {
         shard_close(scratch);
         return -1;
     }
-    struct compare compare = {.expected = scratch, .report = report, .partition = partition};
+    struct compare compare = {
+        .expected = scratch, .report = report, .catalog = catalog, .partition = partition};
     char path[4096];
     if (shard_path(config->data_dir, partition, path, sizeof(path)) == 0 && access(path, F_OK) == 0) {
         compare.actual = shard_open(config->data_dir, partition, error, error_bytes);
@@ -437,16 +464,25 @@ int verify_run(const struct stockd_config *config, const char *scratch_dir, cons
     memset(report, 0, sizeof(*report));
     struct kafka_topics topics;
     kafka_topics_names(config->topic_prefix, &topics);
+    struct verify_catalog *catalog = verify_catalog_create();
+    if (catalog == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        return -1;
+    }
     rd_kafka_t *consumer = consumer_create(config, error, error_bytes);
-    if (consumer == NULL) return -1;
+    if (consumer == NULL) {
+        verify_catalog_destroy(catalog);
+        return -1;
+    }
     int status = 0;
     for (int32_t partition = 0; status == 0 && partition < config->partitions; partition++) {
-        status = partition_verify(config, consumer, topics.events, scratch_dir, partition, stop, report,
-                                  error, error_bytes);
+        status = partition_verify(config, consumer, topics.events, scratch_dir, partition, catalog, stop,
+                                  report, error, error_bytes);
         log_info(COMPONENT, "partition %d: %llu events so far, %llu differences", (int)partition,
                  (unsigned long long)report->events, (unsigned long long)report->differences);
     }
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
+    verify_catalog_destroy(catalog);
     return status;
 }

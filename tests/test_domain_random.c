@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "domain/catalog.h"
 #include "domain/domain.h"
 
 #define SKU_COUNT        5 /* the last one is never created: commands for it are unknown_sku */
@@ -237,9 +238,14 @@ static void random_command(const struct model *model, int sku_index, int64_t now
     } else if (roll < 96) {
         command->type = COMMAND_TRANSFER_STOCK;
         location_name(command->to_location, sizeof(command->to_location), rng_range(0, LOCATION_COUNT - 1));
-    } else {
+    } else if (roll < 99) {
         command->type = COMMAND_EXPIRE_RESERVATIONS;
         random_expire(sku, now_ms, command);
+    } else {
+        command->type = COMMAND_UPDATE_CATALOG; /* now and then with a GTIN whose check digit is wrong */
+        snprintf(command->catalog.source, sizeof(command->catalog.source), "erp");
+        snprintf(command->name, sizeof(command->name), "Blue widget");
+        catalog_attribute_put(&command->catalog, "gtin", rng_range(0, 9) ? "4006381333931" : "4006381333932");
     }
 }
 

@@ -1329,9 +1329,14 @@ static void random_command(struct fixture *f, int sku_index, struct command *com
         command->type = COMMAND_RELEASE_RESERVATION;
     } else if (roll < 86) {
         command->type = COMMAND_FULFIL_RESERVATION;
-    } else if (roll < 95) {
+    } else if (roll < 94) {
         command->type = COMMAND_TRANSFER_STOCK;
         command->reservation_id[0] = '\0';
+    } else if (roll < 95) {
+        command->type = COMMAND_UPDATE_CATALOG;
+        command->reservation_id[0] = '\0';
+        snprintf(command->catalog.source, sizeof(command->catalog.source), "erp");
+        snprintf(command->name, sizeof(command->name), "Widget %d", sku_index);
     } else {
         command->type = COMMAND_EXPIRE_RESERVATIONS; /* the due ones, as the punctuator picks them */
         for (size_t i = 0; i < model->reservation_count && command->expire_count < STOCKD_EXPIRE_BATCH_MAX;

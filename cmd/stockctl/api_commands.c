@@ -1180,8 +1180,8 @@ static const char lag_help_head[] =
 static const char rebuild_help_head[] =
     "Usage: stockctl rebuild VIEW [options]\n"
     "\n"
-    "Asks the instance to rebuild VIEW (stock, reservations, history, outcomes, movements) from offset 0\n"
-    "beside the live one, which keeps answering until the new one has caught up and is swapped in\n"
+    "Asks the instance to rebuild VIEW (stock, reservations, history, outcomes, movements, catalog) from\n"
+    "offset 0 beside the live one, which keeps answering until the new one has caught up and is swapped in\n"
     "(POST /v1/views/VIEW/rebuild, admin role). Follow it with stockctl views.\n"
     "\n";
 
@@ -1314,7 +1314,8 @@ int command_rebuild(int argc, char **argv)
     int status = single_argument_parse(&context, "rebuild", argc, argv, &view, NULL);
     if (status != EXIT_OK) return status;
     if (view == NULL)
-        return usage_error("rebuild", "name the view (stock, reservations, history, outcomes, movements)");
+        return usage_error("rebuild",
+                           "name the view (stock, reservations, history, outcomes, movements, catalog)");
     if ((status = identifier_check("rebuild", "view name", view, STOCKD_ID_BYTES_MAX)) != EXIT_OK)
         return status;
     char target[STOCKCTL_TARGET_BYTES_MAX];

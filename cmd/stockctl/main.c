@@ -26,6 +26,9 @@ static const char usage_text[] =
     "  lag                             each view's position, end and lag per partition\n"
     "  rebuild VIEW                    rebuild a read model from offset 0 (admin)\n"
     "  health [--live]                 is the instance ready (/readyz), or alive (/healthz)\n"
+    "  import FILE --source NAME [--format csv|jsonl] [--dry-run]\n"
+    "                                  clean catalog rows (CSV or JSON Lines) from the system NAME and\n"
+    "                                  send those that change something as UpdateCatalog\n"
     "  get and history take --min-position P (partition:offset,...): read your writes.\n"
     "\n"
     "Against Kafka (stockd's configuration: --kafka.bootstrap=H:P, --kafka.topic_prefix=P,\n"
@@ -59,10 +62,11 @@ struct command_entry {
 };
 
 static const struct command_entry commands[] = {
-    {"submit", command_submit}, {"get", command_get},           {"history", command_history},
-    {"views", command_views},   {"lag", command_lag},           {"rebuild", command_rebuild},
-    {"health", command_health}, {"send", command_send},         {"tail", command_tail},
-    {"verify", command_verify}, {"validate", command_validate}, {"partition", command_partition},
+    {"submit", command_submit},       {"get", command_get},       {"history", command_history},
+    {"views", command_views},         {"lag", command_lag},       {"rebuild", command_rebuild},
+    {"health", command_health},       {"import", command_import}, {"send", command_send},
+    {"tail", command_tail},           {"verify", command_verify}, {"validate", command_validate},
+    {"partition", command_partition},
 };
 
 int main(int argc, char **argv)

@@ -31,6 +31,7 @@ int command_views(int argc, char **argv);
 int command_lag(int argc, char **argv);
 int command_rebuild(int argc, char **argv);
 int command_health(int argc, char **argv);
+int command_import(int argc, char **argv);
 
 /* Whether argv holds --help or -h before a "--", other than as an option's value (each command's own
  * help). */

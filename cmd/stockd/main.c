@@ -137,5 +137,6 @@ int main(int argc, char **argv)
     static struct stockd_config config; /* static: about 130 KiB of properties, kept off the stack */
     if (load_config(&config, argc, argv) != 0) return EXIT_CONFIG;
     if (argv_has(argc, argv, "--check-config")) return run_check_config(&config);
+    app_malloc_tune();
     return run_service(&config);
 }

@@ -199,6 +199,7 @@ static bool command_build(struct api_request *request, const char *body, size_t 
         [API_ROUTE_RESERVATION_CREATE] = {COMMAND_RESERVE_STOCK, CODEC_BODY_SKU_REQUIRED, false},
         [API_ROUTE_RESERVATION_RELEASE] = {COMMAND_RELEASE_RESERVATION, CODEC_BODY_SKU_OPTIONAL, true},
         [API_ROUTE_RESERVATION_FULFIL] = {COMMAND_FULFIL_RESERVATION, CODEC_BODY_SKU_OPTIONAL, true},
+        [API_ROUTE_SKU_CATALOG_UPDATE] = {COMMAND_UPDATE_CATALOG, CODEC_BODY_SKU_NONE, false},
     };
     assert((size_t)route < sizeof(shapes) / sizeof(shapes[0]) && shapes[route].type != COMMAND_NONE);
     const char *decoded_body = body;

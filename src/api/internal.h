@@ -71,7 +71,8 @@ struct api_producer *api_producer_create(const struct stockd_config *config, cha
 int api_producer_send(struct api_producer *producer, const char *sku, const char *command_id,
                       const char *value, size_t value_bytes, char *error, size_t error_bytes);
 
-/* Asks the cluster for metadata within timeout_ms: true when a broker answered. */
+/* Asks the cluster for the by-sku topic's metadata within timeout_ms: true when a broker answered (and the
+ * topic's metadata is then cached: /readyz warms the path of the first command). */
 bool api_producer_broker_reachable(struct api_producer *producer, int timeout_ms);
 
 void api_producer_destroy(struct api_producer *producer);

@@ -30,6 +30,9 @@
 
 struct api_producer {
     rd_kafka_t *kafka;
+    /* Held from the start so that librdkafka fetches the topic's metadata in the background (its scan of
+     * known topics) rather than when the first command is produced. */
+    rd_kafka_topic_t *topic_handle;
     char topic[STOCKD_SKU_BYTES_MAX + 32];
     int32_t partition_count; /* kafka.partitions: topics_ensure refused to start when by-sku differs */
     pthread_t poller;
@@ -96,6 +99,12 @@ struct api_producer *api_producer_create(const struct stockd_config *config, cha
     producer->kafka = kafka_client_new(RD_KAFKA_PRODUCER, conf, error, error_bytes);
     conf = NULL; /* taken by kafka_client_new */
     if (producer->kafka == NULL) goto out_free;
+    producer->topic_handle = rd_kafka_topic_new(producer->kafka, producer->topic, NULL);
+    if (producer->topic_handle == NULL) {
+        snprintf(error, error_bytes, "topic %s: %s", producer->topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        goto out_free;
+    }
     if (pthread_create(&producer->poller, NULL, poller_main, producer) != 0) {
         snprintf(error, error_bytes, "cannot start the producer's poll thread");
         goto out_free;
@@ -164,9 +173,10 @@ int api_producer_send(struct api_producer *producer, const char *sku, const char
 bool api_producer_broker_reachable(struct api_producer *producer, int timeout_ms)
 {
     const struct rd_kafka_metadata *metadata = NULL;
-    rd_kafka_resp_err_t status = rd_kafka_metadata(producer->kafka, 0, NULL, &metadata, timeout_ms);
+    rd_kafka_resp_err_t status =
+        rd_kafka_metadata(producer->kafka, 0, producer->topic_handle, &metadata, timeout_ms);
     if (metadata != NULL) rd_kafka_metadata_destroy(metadata);
-    return status == RD_KAFKA_RESP_ERR_NO_ERROR;
+    return status == RD_KAFKA_RESP_ERR_NO_ERROR; /* and the topic's metadata is now in the cache */
 }
 
 void api_producer_destroy(struct api_producer *producer)
@@ -181,6 +191,7 @@ void api_producer_destroy(struct api_producer *producer)
         atomic_store(&producer->stop, true);
         pthread_join(producer->poller, NULL);
     }
+    if (producer->topic_handle != NULL) rd_kafka_topic_destroy(producer->topic_handle);
     if (producer->kafka != NULL) rd_kafka_destroy(producer->kafka);
     free(producer);
 }

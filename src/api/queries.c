@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "projector.h"
 #include "views/movements.h"
+#include "views/catalog.h"
 #include "views/query.h"
 
 /* X-Stockd-Position: "partition:offset," per partition: 4 + 1 + 19 + 1 bytes each. */
@@ -31,7 +32,17 @@ static const char *const view_names[API_VIEW_COUNT] = {
     [API_VIEW_HISTORY] = "history",
     [API_VIEW_OUTCOMES] = "outcomes",
     [API_VIEW_MOVEMENTS] = "movements",
+    [API_VIEW_CATALOG] = "catalog",
 };
+
+/* The view a request reads: its route's, but a search (GET /v1/skus?q=) reads the catalog. */
+static enum api_view request_view(const struct api_request *request)
+{
+    assert(request->route != NULL && request->route->view != API_VIEW_NONE);
+    if (request->route->id == API_ROUTE_SKU_LIST && api_query_get(request, "q") != NULL)
+        return API_VIEW_CATALOG;
+    return request->route->view;
+}
 
 /* A view of this instance: NULL when it runs no projectors. */
 static struct projector *api_view_get(const struct api_request *request, enum api_view view)
@@ -44,16 +55,16 @@ static struct projector *api_view_get(const struct api_request *request, enum ap
         [API_VIEW_HISTORY] = stages->history,
         [API_VIEW_OUTCOMES] = stages->outcomes,
         [API_VIEW_MOVEMENTS] = stages->movements,
+        [API_VIEW_CATALOG] = stages->catalog,
     };
     assert(view > API_VIEW_NONE && view < API_VIEW_COUNT);
     return views[view];
 }
 
-/* The view of the request's route: NULL when this instance runs no projectors. */
+/* The view of the request: NULL when this instance runs no projectors. */
 static struct projector *route_view(const struct api_request *request)
 {
-    assert(request->route != NULL && request->route->view != API_VIEW_NONE);
-    return api_view_get(request, request->route->view);
+    return api_view_get(request, request_view(request));
 }
 
 /* Formats position tokens "p:o" (last offsets passed) from next offsets, comma-separated. */
@@ -243,7 +254,7 @@ static bool frame_open_on(struct api_request *request, struct query_frame *frame
 /* Opens the frame on the route's view. */
 static bool frame_open(struct api_request *request, struct query_frame *frame)
 {
-    return frame_open_on(request, frame, request->route->view);
+    return frame_open_on(request, frame, request_view(request));
 }
 
 /* Reads the positions in the open transaction, commits and releases. Returns true, or false after
@@ -372,9 +383,68 @@ static void sku_current(struct api_request *request)
     free(sku);
 }
 
-void api_sku_list(struct api_request *request)
+/* Writes a number that need not be an integer (a search score): shortest exact form, finite (bm25 is). */
+static void json_kv_double(struct json_out *out, const char *key, double value)
 {
-    static const char *const allowed[] = {"below_reorder_point", "limit", "cursor", "min_position", NULL};
+    char text[40];
+    snprintf(text, sizeof(text), "%.17g", value);
+    json_key(out, key);
+    json_raw(out, text);
+}
+
+/* GET /v1/skus?q=...: the catalog, best match first. */
+__attribute__((noinline)) static void catalog_search(struct api_request *request)
+{
+    static const char *const allowed[] = {"q", "limit", "cursor", "min_position", NULL};
+    if (!api_query_allow(request, allowed)) return;
+    uint32_t limit = limit_parse(request);
+    if (limit == 0) return;
+    const char *query = api_query_get(request, "q");
+    char fts[VIEW_CATALOG_FTS_QUERY_BYTES_MAX + 1];
+    char reason[256];
+    if (view_catalog_fts_query(query, strlen(query), fts, sizeof(fts), reason, sizeof(reason)) != 0) {
+        api_problem(request, 400, "invalid-parameter", "Invalid q", "q", "%s", reason);
+        return;
+    }
+    struct query_frame frame;
+    if (!frame_open(request, &frame)) return;
+    struct view_catalog_hits *hits = malloc(sizeof(*hits));
+    int count = hits != NULL ? view_catalog_search(frame.reader, query, api_query_get(request, "cursor"),
+                                                   limit, hits, frame.error, sizeof(frame.error))
+                             : VIEW_QUERY_ERROR;
+    if (count < 0) {
+        frame_fail(request, &frame, count, "cursor");
+    } else if (frame_close(request, &frame)) {
+        struct json_out out;
+        json_out_init(&out);
+        json_object_begin(&out);
+        json_kv_string(&out, "q", query);
+        json_key(&out, "items");
+        json_array_begin(&out);
+        for (int i = 0; i < count; i++) {
+            const struct view_catalog_hit *hit = &hits->items[i];
+            json_object_begin(&out);
+            json_kv_string(&out, "sku", hit->sku);
+            json_kv_string(&out, "name", hit->name[0] != '\0' ? hit->name : NULL);
+            json_kv_string(&out, "brand", hit->brand[0] != '\0' ? hit->brand : NULL);
+            json_kv_string(&out, "description", hit->description[0] != '\0' ? hit->description : NULL);
+            json_kv_double(&out, "score", hit->score);
+            json_object_end(&out);
+        }
+        json_array_end(&out);
+        json_kv_string(&out, "next_cursor", hits->next_cursor[0] != '\0' ? hits->next_cursor : NULL);
+        json_object_end(&out);
+        respond_with_position(request, 200, &out, &frame);
+        json_out_free(&out);
+    }
+    free(hits);
+}
+
+/* GET /v1/skus without q: the stock view in SKU order. */
+__attribute__((noinline)) static void stock_list(struct api_request *request)
+{
+    static const char *const allowed[] = {"below_reorder_point", "limit", "cursor",
+                                          "min_position",        "q",     NULL};
     if (!api_query_allow(request, allowed)) return;
     uint32_t limit = limit_parse(request);
     if (limit == 0) return;
@@ -411,6 +481,17 @@ void api_sku_list(struct api_request *request)
         json_out_free(&out);
     }
     free(page);
+}
+
+/* Two routes in one path: each has a query frame (tens of KiB: the position header) of its own, and
+ * civetweb's threads have small stacks, so neither is inlined here, where both frames would add up. */
+void api_sku_list(struct api_request *request)
+{
+    if (api_query_get(request, "q") != NULL) {
+        catalog_search(request);
+    } else {
+        stock_list(request);
+    }
 }
 
 static void reservation_write(struct json_out *out, const struct view_reservation *reservation)
@@ -856,6 +937,125 @@ void api_reorder_list(struct api_request *request)
         struct json_out out;
         json_out_init(&out);
         reorder_write(&out, page, until, window_days);
+        respond_with_position(request, 200, &out, &frame);
+        json_out_free(&out);
+    }
+    free(page);
+}
+
+/* ---- catalog entries and duplicates ---------------------------------------------------------------------
+ */
+
+/* Writes the fields of a catalog entry (merged or one source's) into an open object. */
+static void catalog_entry_write(struct json_out *out, const struct view_catalog_entry *entry, bool merged)
+{
+    json_kv_string(out, "name", entry->name[0] != '\0' ? entry->name : NULL);
+    json_kv_string(out, "description", entry->description[0] != '\0' ? entry->description : NULL);
+    json_kv_string(out, "brand", entry->brand[0] != '\0' ? entry->brand : NULL);
+    json_key(out, "attributes");
+    json_object_begin(out);
+    for (uint32_t i = 0; i < entry->attribute_count; i++)
+        json_kv_string(out, entry->attributes[i].key, entry->attributes[i].value);
+    json_object_end(out);
+    if (merged) {
+        json_key(out, "attribute_sources");
+        json_object_begin(out);
+        for (uint32_t i = 0; i < entry->attribute_count; i++)
+            json_kv_string(out, entry->attributes[i].key, entry->attributes[i].source);
+        json_object_end(out);
+        json_kv_bool(out, "attributes_truncated", entry->attributes_truncated);
+    }
+    json_kv_int(out, "sequence", (int64_t)entry->sequence);
+    time_write(out, "updated_at", entry->updated_ms);
+}
+
+void api_sku_catalog_get(struct api_request *request)
+{
+    static const char *const allowed[] = {"source", "min_position", NULL};
+    if (!api_query_allow(request, allowed) ||
+        !identifier_param(request, request->params[0], STOCKD_SKU_BYTES_MAX))
+        return;
+    const char *source = api_query_get(request, "source");
+    if (source != NULL && !codec_identifier_valid(source, STOCKD_CATALOG_SOURCE_BYTES_MAX)) {
+        api_problem(request, 400, "invalid-parameter", "Invalid source", "source",
+                    "source must be 1 to %d of [A-Za-z0-9._:-], starting with a letter or digit",
+                    STOCKD_CATALOG_SOURCE_BYTES_MAX);
+        return;
+    }
+    struct query_frame frame;
+    if (!frame_open(request, &frame)) return;
+    struct view_catalog_sku *entry = malloc(sizeof(*entry));
+    int found = entry != NULL ? view_catalog_get(frame.reader, request->params[0], source, entry, frame.error,
+                                                 sizeof(frame.error))
+                              : VIEW_QUERY_ERROR;
+    if (found < 0) {
+        frame_fail(request, &frame, found, NULL);
+    } else if (frame_close(request, &frame)) {
+        if (found == 0) {
+            not_found_with_position(request, &frame, "No catalog entry", "no source has described SKU");
+        } else {
+            struct json_out out;
+            json_out_init(&out);
+            json_object_begin(&out);
+            json_kv_string(&out, "sku", entry->sku);
+            catalog_entry_write(&out, &entry->merged, true);
+            json_key(&out, "sources");
+            json_array_begin(&out);
+            for (uint32_t i = 0; i < entry->source_count; i++) {
+                json_object_begin(&out);
+                json_kv_string(&out, "source", entry->sources[i].source);
+                catalog_entry_write(&out, &entry->sources[i], false);
+                json_object_end(&out);
+            }
+            json_array_end(&out);
+            json_kv_bool(&out, "sources_truncated", entry->sources_truncated);
+            json_object_end(&out);
+            respond_with_position(request, 200, &out, &frame);
+            json_out_free(&out);
+        }
+    }
+    free(entry);
+}
+
+void api_catalog_duplicates(struct api_request *request)
+{
+    static const char *const allowed[] = {"limit", "cursor", "min_position", NULL};
+    if (!api_query_allow(request, allowed)) return;
+    uint32_t limit = limit_parse(request);
+    if (limit == 0) return;
+    struct query_frame frame;
+    if (!frame_open(request, &frame)) return;
+    struct view_catalog_duplicates *page = malloc(sizeof(*page));
+    int count = page != NULL ? view_catalog_duplicates_list(frame.reader, api_query_get(request, "cursor"),
+                                                            limit, page, frame.error, sizeof(frame.error))
+                             : VIEW_QUERY_ERROR;
+    if (count < 0) {
+        frame_fail(request, &frame, count, "cursor");
+    } else if (frame_close(request, &frame)) {
+        struct json_out out;
+        json_out_init(&out);
+        json_object_begin(&out);
+        json_key(&out, "items");
+        json_array_begin(&out);
+        for (int i = 0; i < count; i++) {
+            const struct view_catalog_duplicate *group = &page->items[i];
+            json_object_begin(&out);
+            json_kv_string(&out, "gtin", group->gtin);
+            json_key(&out, "claims");
+            json_array_begin(&out);
+            for (uint32_t c = 0; c < group->claim_count; c++) {
+                json_object_begin(&out);
+                json_kv_string(&out, "sku", group->claims[c].sku);
+                json_kv_string(&out, "source", group->claims[c].source);
+                json_object_end(&out);
+            }
+            json_array_end(&out);
+            json_kv_bool(&out, "claims_truncated", group->claims_truncated);
+            json_object_end(&out);
+        }
+        json_array_end(&out);
+        json_kv_string(&out, "next_cursor", page->next_cursor[0] != '\0' ? page->next_cursor : NULL);
+        json_object_end(&out);
         respond_with_position(request, 200, &out, &frame);
         json_out_free(&out);
     }

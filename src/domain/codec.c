@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "domain/catalog.h"
 #include "domain/json_scan.h"
 
 #define ARRAY_COUNT(array) (sizeof(array) / sizeof((array)[0]))
@@ -38,12 +39,14 @@ enum field_kind {
     FIELD_COMMAND_TYPE,  /* a CommandType name, internal ones included, into an enum command_type */
     FIELD_REJECT_REASON, /* a reject reason code, into an enum reject_reason */
     FIELD_ID_LIST,       /* ExpireReservations' ids: encoded for logs, never decoded (the type is refused) */
+    FIELD_ATTRIBUTES,    /* catalog attributes: a flat object of key -> text, into a struct catalog_data */
 };
 
 enum field_presence {
     PRESENCE_REQUIRED = 0,
     PRESENCE_DEFAULT_ZERO, /* may be absent, meaning 0; always encoded */
-    PRESENCE_OMIT_ZERO,    /* absent means 0 and 0 is encoded as absent; present values are in [min, max] */
+    PRESENCE_OMIT_ZERO,    /* absent means 0 ("", no attributes) and is encoded as absent; present values are
+                              in [min, max] */
     PRESENCE_FLAG,         /* may be absent; the bool at flag_offset says whether it was there */
     PRESENCE_UNLESS_FLAG,  /* may be absent; encoded when the bool at flag_offset is false */
 };
@@ -156,6 +159,44 @@ static const struct field_spec expire_reservations_fields[] = {
 static int error_set(struct codec_error *error, const char *field, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* UpdateCatalog and CatalogUpdated carry one source's catalog data; every optional text is left out
+ * when empty. */
+#define CATALOG_FIELDS(type)                                                                                 \
+    IDENTIFIER(type, "source", catalog.source, STOCKD_CATALOG_SOURCE_BYTES_MAX),                             \
+        {.key = "name",                                                                                      \
+         .kind = FIELD_TEXT,                                                                                 \
+         .presence = PRESENCE_OMIT_ZERO,                                                                     \
+         .min = 1,                                                                                           \
+         .max = STOCKD_NAME_BYTES_MAX,                                                                       \
+         FIELD_AT(type, name)},                                                                              \
+        {.key = "description",                                                                               \
+         .kind = FIELD_TEXT,                                                                                 \
+         .presence = PRESENCE_OMIT_ZERO,                                                                     \
+         .min = 1,                                                                                           \
+         .max = STOCKD_CATALOG_DESCRIPTION_BYTES_MAX,                                                        \
+         FIELD_AT(type, catalog.description)},                                                               \
+        {.key = "brand",                                                                                     \
+         .kind = FIELD_TEXT,                                                                                 \
+         .presence = PRESENCE_OMIT_ZERO,                                                                     \
+         .min = 1,                                                                                           \
+         .max = STOCKD_CATALOG_BRAND_BYTES_MAX,                                                              \
+         FIELD_AT(type, catalog.brand)},                                                                     \
+    {                                                                                                        \
+        .key = "attributes", .kind = FIELD_ATTRIBUTES, .presence = PRESENCE_OMIT_ZERO, .min = 0,             \
+        .max = STOCKD_CATALOG_ATTRIBUTES_MAX, FIELD_AT(type, catalog)                                        \
+    }
+
+static const struct field_spec update_catalog_fields[] = {CATALOG_FIELDS(command)};
+
+/* Catalog text is normal (trimmed, single spaces) and a gtin attribute has its check digit. */
+static int catalog_command_check(const void *value, struct codec_error *error)
+{
+    const struct command *command = value;
+    const char *field = NULL;
+    const char *problem = catalog_data_check(command->name, &command->catalog, &field);
+    return problem == NULL ? 0 : error_set(error, field, "%s", problem);
+}
+
 /* AdjustStock carries exactly one of delta (never 0 when present) and counted. */
 static int adjust_command_check(const void *value, struct codec_error *error)
 {
@@ -177,6 +218,7 @@ static const struct type_spec command_types[COMMAND_TYPE_COUNT] = {
     [COMMAND_FULFIL_RESERVATION] = TYPE_SPEC(settle_reservation_fields, NULL),
     [COMMAND_TRANSFER_STOCK] = TYPE_SPEC(transfer_stock_fields, NULL),
     [COMMAND_EXPIRE_RESERVATIONS] = TYPE_SPEC(expire_reservations_fields, NULL),
+    [COMMAND_UPDATE_CATALOG] = TYPE_SPEC(update_catalog_fields, catalog_command_check),
 };
 
 /* ---- events ------------------------------------------------------------------------------------------ */
@@ -266,6 +308,16 @@ static int adjust_event_check(const void *value, struct codec_error *error)
     return 0;
 }
 
+static const struct field_spec catalog_updated_fields[] = {CATALOG_FIELDS(event)};
+
+static int catalog_event_check(const void *value, struct codec_error *error)
+{
+    const struct event *event = value;
+    const char *field = NULL;
+    const char *problem = catalog_data_check(event->name, &event->catalog, &field);
+    return problem == NULL ? 0 : error_set(error, field, "%s", problem);
+}
+
 static const struct type_spec event_types[EVENT_TYPE_COUNT] = {
     [EVENT_SKU_CREATED] = TYPE_SPEC(sku_created_fields, NULL),
     [EVENT_STOCK_RECEIVED] = TYPE_SPEC(stock_received_fields, NULL),
@@ -276,6 +328,7 @@ static const struct type_spec event_types[EVENT_TYPE_COUNT] = {
     [EVENT_STOCK_TRANSFERRED] = TYPE_SPEC(stock_transferred_fields, NULL),
     [EVENT_RESERVATION_EXPIRED] = TYPE_SPEC(reservation_settled_fields, NULL),
     [EVENT_COMMAND_REJECTED] = TYPE_SPEC(command_rejected_fields, NULL),
+    [EVENT_CATALOG_UPDATED] = TYPE_SPEC(catalog_updated_fields, catalog_event_check),
 };
 
 /* Events on the topic are never rewritten, so every version of a type's data stays readable forever.
@@ -432,9 +485,8 @@ bool codec_identifier_valid(const char *text, size_t max_bytes)
     return true;
 }
 
-/* Decodes the UTF-8 sequence at text[0 .. length). Returns its length in bytes and sets *code_point, or
- * returns 0 when it is not well-formed (overlong, surrogate, above U+10FFFF, cut short, stray byte). */
-static size_t utf8_sequence_decode(const unsigned char *text, size_t length, uint32_t *code_point)
+/* Contract in codec.h. */
+size_t codec_utf8_sequence_decode(const unsigned char *text, size_t length, uint32_t *code_point)
 {
     assert(length > 0);
     unsigned char lead = text[0];
@@ -475,7 +527,7 @@ static int text_check(const char *text, size_t length, const char *path, struct 
     size_t index = 0;
     while (index < length) {
         uint32_t code_point = 0;
-        size_t sequence_length = utf8_sequence_decode(bytes + index, length - index, &code_point);
+        size_t sequence_length = codec_utf8_sequence_decode(bytes + index, length - index, &code_point);
         if (sequence_length == 0) return error_set(error, path, "not valid UTF-8 at byte %zu", index);
         if (code_point_is_control(code_point)) {
             return error_set(error, path, "contains control character U+%04" PRIX32 " at byte %zu",
@@ -512,6 +564,9 @@ static bool field_present(const struct field_spec *spec, const void *base)
     case PRESENCE_DEFAULT_ZERO:
         return true;
     case PRESENCE_OMIT_ZERO:
+        if (spec->kind == FIELD_TEXT) return *(const char *)field_value(spec, base) != '\0';
+        if (spec->kind == FIELD_ATTRIBUTES)
+            return ((const struct catalog_data *)field_value(spec, base))->attribute_count != 0;
         assert(spec->kind == FIELD_INT64);
         return *(const int64_t *)field_value(spec, base) != 0;
     case PRESENCE_FLAG:
@@ -542,6 +597,34 @@ static int id_list_check(const struct command *command, const char *path, struct
         if (!codec_identifier_valid(command->expire_ids[index], STOCKD_ID_BYTES_MAX)) {
             return error_set(error, path, "id %" PRIu32 " is not a valid identifier", index);
         }
+    }
+    return 0;
+}
+
+/* Checks catalog attributes: at most spec->max, keys valid and ascending, values 1.. bytes of text.
+ * Returns 0, or -1 with *error filled. */
+static int attributes_check(const struct field_spec *spec, const struct catalog_data *data, const char *path,
+                            struct codec_error *error)
+{
+    if (data->attribute_count > (uint32_t)spec->max)
+        return error_set(error, path, "more than %" PRId64 " attributes", spec->max);
+    for (uint32_t index = 0; index < data->attribute_count; index++) {
+        const struct catalog_attribute *attribute = &data->attributes[index];
+        char quoted[4 * QUOTE_BYTES_MAX + 16];
+        if (!catalog_key_valid(attribute->key)) {
+            return error_set(
+                error, path,
+                "key %s must be 1 to %d of [a-z0-9_.-] starting with a lower-case letter or digit",
+                text_quote(attribute->key, quoted, sizeof(quoted)), STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX);
+        }
+        if (index > 0 && strcmp(data->attributes[index - 1].key, attribute->key) >= 0)
+            return error_set(error, path, "keys must be unique and in ascending order");
+        size_t length = strnlen(attribute->value, sizeof(attribute->value));
+        if (length == 0 || length > STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX) {
+            return error_set(error, path, "value of %s must be 1 to %d bytes", attribute->key,
+                             STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX);
+        }
+        if (text_check(attribute->value, length, path, error) != 0) return -1;
     }
     return 0;
 }
@@ -589,6 +672,8 @@ static int field_check(const struct field_spec *spec, const void *base, const ch
         return error_set(error, path, "not a reject reason");
     case FIELD_ID_LIST:
         return id_list_check(base, path, error);
+    case FIELD_ATTRIBUTES:
+        return attributes_check(spec, value, path, error);
     case FIELD_TYPE:
     case FIELD_VERSION:
     case FIELD_DATA:
@@ -713,6 +798,37 @@ static int name_read(const struct field_spec *spec, const cJSON *item, const cha
     return 0;
 }
 
+/* Reads a flat object of key -> string into the catalog data's attributes, sorted by key; duplicate keys
+ * are refused (cJSON keeps both). The values are checked by field_check after. Returns 0, or -1 with
+ * *error filled. */
+static int attributes_read(const struct field_spec *spec, const cJSON *item, const char *path, void *base,
+                           struct codec_error *error)
+{
+    if (!cJSON_IsObject(item)) return error_got(error, path, "must be an object", item);
+    struct catalog_data *data = field_slot(spec, base);
+    data->attribute_count = 0;
+    char quoted[4 * QUOTE_BYTES_MAX + 16];
+    for (const cJSON *member = item->child; member != NULL; member = member->next) {
+        if (!catalog_key_valid(member->string)) {
+            return error_set(
+                error, path,
+                "key %s must be 1 to %d of [a-z0-9_.-] starting with a lower-case letter or digit",
+                text_quote(member->string, quoted, sizeof(quoted)), STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX);
+        }
+        if (catalog_attribute_get(data, member->string) != NULL)
+            return error_set(error, path, "duplicate key %s", member->string);
+        if (!cJSON_IsString(member)) return error_got(error, path, "values must be strings", member);
+        size_t length = strlen(member->valuestring);
+        if (length == 0 || length > STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX) {
+            return error_set(error, path, "value of %s must be 1 to %d bytes", member->string,
+                             STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX);
+        }
+        if (catalog_attribute_put(data, member->string, member->valuestring) != 0)
+            return error_set(error, path, "more than %" PRId64 " attributes", spec->max);
+    }
+    return 0;
+}
+
 /* Decodes the member of object named by spec into the struct, or applies the rule for its absence.
  * Returns 0, or -1 with *error filled. */
 static int member_decode(const struct field_spec *spec, const cJSON *object, const char *path, void *base,
@@ -737,6 +853,9 @@ static int member_decode(const struct field_spec *spec, const cJSON *object, con
     case FIELD_COMMAND_TYPE:
     case FIELD_REJECT_REASON:
         result = name_read(spec, item, member_path, base, error);
+        break;
+    case FIELD_ATTRIBUTES:
+        result = attributes_read(spec, item, member_path, base, error);
         break;
     default:
         assert(!"unreachable: the caller decodes type and data; ExpireReservations is refused earlier");
@@ -989,7 +1108,7 @@ int codec_command_body_decode(enum command_type type, const char *json, size_t j
                               enum codec_body_sku sku_rule, bool reservation_id_from_path,
                               struct command *out, struct codec_error *error)
 {
-    assert(type > COMMAND_NONE && type < COMMAND_EXPIRE_RESERVATIONS);
+    assert(type > COMMAND_NONE && type < COMMAND_TYPE_COUNT && type != COMMAND_EXPIRE_RESERVATIONS);
     assert(json != NULL || json_bytes == 0);
     assert(out != NULL && error != NULL);
     memset(out, 0, sizeof(*out));
@@ -1356,6 +1475,16 @@ static void field_write(struct json_writer *writer, const struct field_spec *spe
     case FIELD_REJECT_REASON:
         writer_string(writer, domain_reject_reason_code(*(const enum reject_reason *)value));
         return;
+    case FIELD_ATTRIBUTES: {
+        const struct catalog_data *data = value;
+        writer_raw(writer, "{", 1);
+        for (uint32_t index = 0; index < data->attribute_count; index++) {
+            writer_key(writer, data->attributes[index].key, index == 0); /* [a-z0-9_.-]: nothing to escape */
+            writer_string(writer, data->attributes[index].value);
+        }
+        writer_raw(writer, "}", 1);
+        return;
+    }
     case FIELD_ID_LIST: {
         const struct command *command = base;
         writer_raw(writer, "[", 1);
@@ -1458,7 +1587,7 @@ static void detail_clean(char *out, const char *detail, size_t detail_size)
     for (size_t index = 0; index < length;) {
         uint32_t code_point = 0;
         size_t sequence_length =
-            utf8_sequence_decode((const unsigned char *)detail + index, length - index, &code_point);
+            codec_utf8_sequence_decode((const unsigned char *)detail + index, length - index, &code_point);
         if (sequence_length == 0 || code_point_is_control(code_point)) {
             out[out_length++] = '?';
             index += sequence_length == 0 ? 1 : sequence_length;

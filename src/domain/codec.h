@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "domain/domain.h"
 
@@ -70,5 +71,10 @@ char *codec_event_encode(const struct event *event);
 /* Identifier syntax shared by SKUs, locations, command and reservation ids: 1..max_bytes of
  * [A-Za-z0-9._:-], starting with a letter or digit. Returns true when valid. */
 bool codec_identifier_valid(const char *text, size_t max_bytes);
+
+/* Decodes the UTF-8 sequence at text[0 .. length) (length > 0). Returns its length in bytes and sets
+ * *code_point, or returns 0 when it is not well-formed (overlong, surrogate, above U+10FFFF, cut short,
+ * stray byte). */
+size_t codec_utf8_sequence_decode(const unsigned char *text, size_t length, uint32_t *code_point);
 
 #endif

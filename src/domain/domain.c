@@ -5,6 +5,8 @@
  * evolve re-checks, because events arrive from Kafka and are not trusted. */
 #include "domain/domain.h"
 
+#include "domain/catalog.h"
+
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +20,7 @@ static const char *const command_type_names[COMMAND_TYPE_COUNT] = {
     [COMMAND_FULFIL_RESERVATION] = "FulfilReservation",
     [COMMAND_TRANSFER_STOCK] = "TransferStock",
     [COMMAND_EXPIRE_RESERVATIONS] = "ExpireReservations",
+    [COMMAND_UPDATE_CATALOG] = "UpdateCatalog",
 };
 
 static const char *const event_type_names[EVENT_TYPE_COUNT] = {
@@ -30,6 +33,7 @@ static const char *const event_type_names[EVENT_TYPE_COUNT] = {
     [EVENT_STOCK_TRANSFERRED] = "StockTransferred",
     [EVENT_RESERVATION_EXPIRED] = "ReservationExpired",
     [EVENT_COMMAND_REJECTED] = "CommandRejected",
+    [EVENT_CATALOG_UPDATED] = "CatalogUpdated",
 };
 
 static const char *const reject_reason_codes[REJECT_REASON_COUNT] = {
@@ -364,9 +368,14 @@ static void emit_accepted(struct decision *out, const struct sku_state *sku,
         [COMMAND_RELEASE_RESERVATION] = EVENT_RESERVATION_RELEASED,
         [COMMAND_FULFIL_RESERVATION] = EVENT_RESERVATION_FULFILLED,
         [COMMAND_TRANSFER_STOCK] = EVENT_STOCK_TRANSFERRED,
+        [COMMAND_UPDATE_CATALOG] = EVENT_CATALOG_UPDATED,
     };
     struct event *event = decision_event_next(out, sku, command, now_ms, event_of[command->type]);
     COPY_FIELD(event->name, command->name);
+    if (command->type == COMMAND_UPDATE_CATALOG) { /* name and catalog data only: no stock moves */
+        event->catalog = command->catalog;
+        return;
+    }
     event->reorder_point = command->reorder_point;
     event->lead_time_days = command->lead_time_days;
     COPY_FIELD(event->location, command->location);
@@ -413,6 +422,19 @@ static void decide_expire(const struct sku_state *sku, struct reservation_set *r
     }
 }
 
+/* UpdateCatalog: the SKU exists (checked by the caller); its data must be what the codec accepts, since a
+ * command built in code never went through the codec. The refusal's detail goes into buffer. */
+static enum reject_reason decide_catalog(const struct command *command, char *buffer, size_t buffer_bytes,
+                                         const char **detail)
+{
+    const char *field = NULL;
+    const char *problem = catalog_data_check(command->name, &command->catalog, &field);
+    if (problem == NULL) return REJECT_NONE;
+    snprintf(buffer, buffer_bytes, "%s: %s", field, problem);
+    *detail = buffer;
+    return REJECT_INVALID_COMMAND;
+}
+
 void domain_decide(const struct sku_state *sku, const struct reservation_set *reservations,
                    const struct command *command, int64_t now_ms, struct decision *out)
 {
@@ -425,6 +447,7 @@ void domain_decide(const struct sku_state *sku, const struct reservation_set *re
     out->event_count = 0;
 
     const char *detail = "";
+    char catalog_detail[STOCKD_DETAIL_BYTES_MAX + 1];
     enum reject_reason reason = REJECT_NONE;
     if (command->type != COMMAND_CREATE_SKU && !sku->exists) {
         reason = REJECT_UNKNOWN_SKU;
@@ -453,6 +476,9 @@ void domain_decide(const struct sku_state *sku, const struct reservation_set *re
         case COMMAND_EXPIRE_RESERVATIONS:
             decide_expire(sku, lookup, command, now_ms, out);
             return;
+        case COMMAND_UPDATE_CATALOG:
+            reason = decide_catalog(command, catalog_detail, sizeof(catalog_detail), &detail);
+            break;
         default:
             assert(!"unreachable: command type checked above");
         }
@@ -560,6 +586,11 @@ static int evolve_apply(struct sku_state *sku, struct reservation_set *reservati
         return stock_move(sku, event->to_location, event->quantity, 0);
     case EVENT_COMMAND_REJECTED:
         return 0;
+    case EVENT_CATALOG_UPDATED: /* descriptive only: the catalog view keeps it, the shard only counts it */
+    {
+        const char *field = NULL;
+        return catalog_data_check(event->name, &event->catalog, &field) == NULL ? 0 : -1;
+    }
     default:
         return -1;
     }

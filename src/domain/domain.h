@@ -22,6 +22,7 @@ enum command_type {
     COMMAND_FULFIL_RESERVATION,
     COMMAND_TRANSFER_STOCK,
     COMMAND_EXPIRE_RESERVATIONS, /* internal: decided by the handler's punctuator, never accepted as input */
+    COMMAND_UPDATE_CATALOG,      /* one source's descriptive data of a SKU (name, description, ...) */
     COMMAND_TYPE_COUNT
 };
 
@@ -36,6 +37,7 @@ enum event_type {
     EVENT_STOCK_TRANSFERRED,
     EVENT_RESERVATION_EXPIRED,
     EVENT_COMMAND_REJECTED,
+    EVENT_CATALOG_UPDATED,
     EVENT_TYPE_COUNT
 };
 
@@ -65,12 +67,29 @@ enum reservation_status {
     RESERVATION_EXPIRED,
 };
 
+/* One attribute of a SKU's catalog data: a lower-case key ([a-z0-9][a-z0-9_.-]*) and a normalised text. */
+struct catalog_attribute {
+    char key[STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX + 1];
+    char value[STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX + 1];
+};
+
+/* What one source says about a SKU (UpdateCatalog, CatalogUpdated); the name is the command's or event's
+ * own name field. It replaces whatever that source said before: an empty field means the source has no
+ * value for it. Attributes are in ascending key order, each key once (src/domain/catalog.h). */
+struct catalog_data {
+    char source[STOCKD_CATALOG_SOURCE_BYTES_MAX + 1];
+    char description[STOCKD_CATALOG_DESCRIPTION_BYTES_MAX + 1];
+    char brand[STOCKD_CATALOG_BRAND_BYTES_MAX + 1];
+    uint32_t attribute_count;
+    struct catalog_attribute attributes[STOCKD_CATALOG_ATTRIBUTES_MAX];
+};
+
 /* One command. Which fields matter depends on type; the rest are zero. */
 struct command {
     enum command_type type;
     char command_id[STOCKD_ID_BYTES_MAX + 1];
     char sku[STOCKD_SKU_BYTES_MAX + 1];
-    char name[STOCKD_NAME_BYTES_MAX + 1];            /* CreateSku */
+    char name[STOCKD_NAME_BYTES_MAX + 1];            /* CreateSku; UpdateCatalog ("" = none) */
     int64_t reorder_point;                           /* CreateSku */
     int64_t lead_time_days;                          /* CreateSku: 0 = unknown */
     char location[STOCKD_LOCATION_BYTES_MAX + 1];    /* Receive, Adjust, Reserve; Transfer: from */
@@ -84,6 +103,7 @@ struct command {
     int64_t ttl_s;                                   /* Reserve: 0 = never expires */
     uint32_t expire_count;                           /* ExpireReservations */
     char expire_ids[STOCKD_EXPIRE_BATCH_MAX][STOCKD_ID_BYTES_MAX + 1];
+    struct catalog_data catalog; /* UpdateCatalog */
 };
 
 /* One event. sequence is per SKU key, 1, 2, 3, ... with no gaps; rejections take a number too. */
@@ -93,7 +113,7 @@ struct event {
     uint64_t sequence;
     char command_id[STOCKD_ID_BYTES_MAX + 1];
     int64_t time_ms;                                 /* when it was decided, Unix epoch milliseconds */
-    char name[STOCKD_NAME_BYTES_MAX + 1];            /* SkuCreated */
+    char name[STOCKD_NAME_BYTES_MAX + 1];            /* SkuCreated; CatalogUpdated ("" = none) */
     int64_t reorder_point;                           /* SkuCreated */
     int64_t lead_time_days;                          /* SkuCreated (version 2 on): 0 = unknown */
     char location[STOCKD_LOCATION_BYTES_MAX + 1];    /* all stock events; Transferred: from */
@@ -108,6 +128,7 @@ struct event {
     enum command_type rejected_type;                 /* CommandRejected */
     enum reject_reason reject_reason;                /* CommandRejected */
     char detail[STOCKD_DETAIL_BYTES_MAX + 1];        /* CommandRejected: for people, not parsed */
+    struct catalog_data catalog;                     /* CatalogUpdated */
 };
 
 struct location_stock {

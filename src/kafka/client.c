@@ -91,6 +91,34 @@ rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *
     return rk;
 }
 
+int kafka_topics_warm(rd_kafka_t *rk, const char *const *topics, size_t count, int timeout_ms, char *error,
+                      size_t error_bytes)
+{
+    assert(rk != NULL && (topics != NULL || count == 0));
+    int status = 0;
+    for (size_t i = 0; i < count; i++) {
+        rd_kafka_topic_t *topic = rd_kafka_topic_new(rk, topics[i], NULL);
+        if (topic == NULL) {
+            if (status == 0)
+                snprintf(error, error_bytes, "%s: %s", topics[i], rd_kafka_err2str(rd_kafka_last_error()));
+            status = -1;
+            continue;
+        }
+        const struct rd_kafka_metadata *metadata = NULL;
+        rd_kafka_resp_err_t result = rd_kafka_metadata(rk, 0, topic, &metadata, timeout_ms);
+        if (result == RD_KAFKA_RESP_ERR_NO_ERROR && metadata != NULL && metadata->topic_cnt == 1 &&
+            metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            result = metadata->topics[0].err;
+        if (metadata != NULL) rd_kafka_metadata_destroy(metadata);
+        rd_kafka_topic_destroy(topic);
+        if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (status == 0) snprintf(error, error_bytes, "%s: %s", topics[i], rd_kafka_err2str(result));
+            status = -1;
+        }
+    }
+    return status;
+}
+
 void kafka_time_rfc3339(int64_t time_ms, char *out, size_t out_bytes)
 {
     time_t seconds = (time_t)(time_ms / 1000);

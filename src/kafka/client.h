@@ -36,6 +36,14 @@ int kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, c
  * failure). Returns the handle or NULL with a message in error. */
 rd_kafka_t *kafka_client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *error, size_t error_bytes);
 
+/* Fetches the metadata of the named topics into the client's cache, so that the first record to each does
+ * not wait for librdkafka's periodic scan of unknown topics (up to a second: the first command after a
+ * start paid it twice, once in the API producer and once in the handler's). Best effort: returns 0 when
+ * every topic answered within timeout_ms, -1 (with the first failure in error) otherwise; a topic that
+ * stays cold is only slower, never wrong. */
+int kafka_topics_warm(rd_kafka_t *rk, const char *const *topics, size_t count, int timeout_ms, char *error,
+                      size_t error_bytes);
+
 /* Formats a Unix time in milliseconds as RFC 3339 UTC ("2026-11-25T02:31:43.123Z"); one outside years
  * 1970-9999 as "<milliseconds>ms". */
 void kafka_time_rfc3339(int64_t time_ms, char *out, size_t out_bytes);

@@ -15,23 +15,50 @@
 #include "kafka/client.h"
 #include "log.h"
 
-/* How long one blocking call may wait before the loop looks at the stop flag again. */
-#define EOS_CALL_TIMEOUT_MS   30000
-#define EOS_IDLE_POLL_MS      100
-#define EOS_COMMITTED_RETRIES 10
+/* Every blocking Kafka call of the loop is bounded three ways: a timeout per call, an attempt bound (or a
+ * total time) and the stop flag, looked at between calls.
+ *
+ * The transactional calls that librdkafka lets an application resume after a timeout (init_transactions,
+ * send_offsets_to_transaction, commit_transaction, abort_transaction: call it again and it goes on where it
+ * was) wait at most
+ * EOS_CALL_SLICE_MS each, so that a SIGTERM is seen within that even while a broker is away; a healthy
+ * commit takes a few ms and never meets the slice. */
+#define EOS_CALL_SLICE_MS 500
+/* A commit whose outcome is still unknown after this long is given up: the stage rejoins (a fatal turn),
+ * which drops the batch, recreates both clients (init_transactions fences the old producer, aborting the
+ * transaction if it never completed) and restores the shards from the events topic, so a commit that did go
+ * through is neither lost nor decided again. 30 s: three times transaction.timeout.ms below, after which the
+ * coordinator has aborted a transaction that was never committed. */
+#define EOS_COMMIT_MS_MAX 30000
+/* An abort that cannot complete within this long: rejoin the same way. */
+#define EOS_ABORT_MS_MAX 30000
+/* send_offsets_to_transaction (resumed in slices) and the rewind seek, in all: then abort (or rejoin). */
+#define EOS_CALL_TIMEOUT_MS 10000
+/* A call that keeps timing out in slices is logged at most this often. */
+#define EOS_WARN_INTERVAL_MS 5000
+#define EOS_IDLE_POLL_MS     100
+/* Fetching the committed offsets of newly assigned partitions (with require_stable, waiting for the previous
+ * owner's transaction): attempts of EOS_COMMITTED_TIMEOUT_MS each. When they all fail the stage takes no
+ * partition on unknown offsets: it assigns nothing and rejoins. 6 x 5 s covers the previous owner's 5 s
+ * transaction timeout plus the broker's sweep interval (10 s by default) with room to spare. */
+#define EOS_COMMITTED_TIMEOUT_MS 5000
+#define EOS_COMMITTED_ATTEMPTS   6
 /* A batch stops collecting this long after its first message. With a poll_timeout_ms above 0 and a steady
  * trickle (an HTTP client sending every few ms) the poll never runs dry, and a stage would hold the commands
  * it has until a gap came. A backlog still fills batch_max from the prefetched queue well within it. */
 #define EOS_BATCH_COLLECT_MS_MAX 10
 /* Longest pause between attempts after repeated aborts (and between abort retries). */
 #define EOS_BACKOFF_MAX_MS 1000
+/* A rejoin after a rebalance that could not complete pauses as the backoff's attempt number this: 640 ms. */
+#define EOS_REJOIN_BACKOFF_ATTEMPT 7
 /* begin_transaction failures in a row after which the clients are recreated. */
 #define EOS_BEGIN_FAILURES_MAX 5
-/* Prefetched input per partition: librdkafka's defaults (100,000 messages, 64 MiB per partition) would be
- * most of the memory budget of an instance; 10,000 messages or 4 MiB per partition still hold several
- * full batches. */
+/* Prefetched input: librdkafka's defaults (100,000 messages, 64 MiB) would be most of the memory budget of
+ * an instance. 10,000 messages per partition or 1 MiB of payload in the consumer's queue still hold more
+ * than a full batch (about 7,000 commands) while the previous transaction commits; 4 MiB had cost 30-40 MB
+ * of peak RSS with two handler threads at the same CPU per command (bench_handler, 300k commands). */
 #define EOS_PREFETCH_MESSAGES "10000"
-#define EOS_PREFETCH_KBYTES   "4096"
+#define EOS_PREFETCH_KBYTES   "1024"
 /* A transaction's messages wait up to this long to be sent in larger ProduceRequests; commit_transaction
  * flushes what is left at once, so a lone command waits for none of it. With 0 (each message sent as soon
  * as it is queued) a busy stage sent many tiny requests: bench_handler, 300k commands, 2 threads, CPU per
@@ -48,13 +75,34 @@
  * last commit keeps collecting until then. At 500 sync submits/s (bench/http.sh): p50 34-35 ms -> 25-27 ms,
  * p99 89-103 -> 63-93 ms (0, 4, 6 and 10 ms compared: 4 and 6 best). A lone command is not delayed. */
 #define EOS_COMMIT_GAP_MS 4
+/* How long the group waits for a member that vanished (kill -9, a cut network) before its partitions move:
+ * the floor of the time to recover from a crashed instance. 6 s is the broker's default
+ * group.min.session.timeout.ms, the lowest it accepts; 10 s gave 12.1 s from kill -9 to every partition
+ * answering again (tests/chaos/instances). Heartbeats come from librdkafka's own thread, not the loop, so a
+ * busy loop does not miss them.
+ * A member that stops cleanly (SIGTERM) leaves the group at once, but the others learn of the rebalance
+ * only from their next heartbeat's answer: with librdkafka's default 3 s between heartbeats, every
+ * partition stalled 1.4-3.0 s after a SIGTERM (tests/chaos/instances). 500 ms: twelve heartbeats per
+ * session, a negligible load on the coordinator. */
+#define EOS_SESSION_TIMEOUT_MS "6000"
+/* transaction.timeout.ms bounds how long a crashed instance's open transaction blocks the new owner of its
+ * partitions (committed offsets with require_stable, the shard restore reading to the last stable offset):
+ * the coordinator aborts it this long after it began, plus its sweep interval (the broker's
+ * transaction.abort.timed.out.transaction.cleanup.interval.ms, 1 s in scripts/kafka). At 10 s a kill -9
+ * stalled the partitions 14 s; 5 s keeps it near the session timeout. A batch's transaction lasts
+ * milliseconds; one that a broker outage holds longer is aborted and its batch retried. */
+#define EOS_TRANSACTION_TIMEOUT_MS "5000"
+#define EOS_HEARTBEAT_INTERVAL_MS  "500"
 /* Consumer lag is sampled at most this often: it reads librdkafka's cached watermarks, no round trip. */
 #define EOS_LAG_SAMPLE_INTERVAL_MS 1000
+/* How long the producer's creation waits for the output topics' metadata (best effort). */
+#define EOS_WARM_TIMEOUT_MS 5000
 
 struct eos_stage {
     const struct stockd_config *config;
     char name[32];
     char input_topic[256];
+    char output_topics[EOS_OUTPUT_TOPICS_MAX][256]; /* "" for an unused slot */
     char group_id[256];
     char transactional_id[256];
     int32_t batch_max;
@@ -66,6 +114,7 @@ struct eos_stage {
     rd_kafka_message_t **batch;
     size_t batch_count;
     bool failed;             /* the stage asked to stop (assigned returned -1) */
+    bool rejoin;             /* a rebalance could not complete (offsets unknown, assign failed): rejoin */
     const atomic_bool *stop; /* while running: the shutdown flag */
     int aborts_in_a_row;     /* transactions aborted since the last commit: the backoff grows with it */
     double turn_ended_ms;    /* monotonic: when the last transaction was committed or aborted */
@@ -116,6 +165,14 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
         if (stage->batch == NULL) snprintf(error, error_bytes, "out of memory");
         eos_stage_destroy(stage);
         return NULL;
+    }
+    for (size_t i = 0; i < EOS_OUTPUT_TOPICS_MAX; i++) {
+        if (settings->output_topics[i] != NULL &&
+            copy_string(stage->output_topics[i], sizeof(stage->output_topics[i]), settings->output_topics[i],
+                        "output topic", error, error_bytes) != 0) {
+            eos_stage_destroy(stage);
+            return NULL;
+        }
     }
     stage->config = config;
     stage->batch_max = settings->batch_max;
@@ -204,6 +261,10 @@ static void batch_add(struct eos_stage *stage, rd_kafka_message_t *message)
         rd_kafka_message_destroy(message);
         return;
     }
+    if (stage->rejoin) { /* partitions taken without known offsets are never processed */
+        rd_kafka_message_destroy(message);
+        return;
+    }
     assert(stage->batch_count < (size_t)stage->batch_max);
     stage->batch[stage->batch_count++] = message;
 }
@@ -212,7 +273,7 @@ static void batch_add(struct eos_stage *stage, rd_kafka_message_t *message)
  * one that finds nothing ends it; with idle_ms < 0 it goes on until until_ms whatever comes. */
 static void batch_fill(struct eos_stage *stage, double until_ms, int idle_ms)
 {
-    while (stage->batch_count < (size_t)stage->batch_max && !stage->failed) {
+    while (stage->batch_count < (size_t)stage->batch_max && !stage->failed && !stage->rejoin) {
         int remaining_ms = (int)(until_ms - monotonic_ms());
         if (remaining_ms <= 0) return;
         int wait_ms = idle_ms >= 0 && idle_ms < remaining_ms ? idle_ms : remaining_ms;
@@ -240,21 +301,50 @@ static void batch_collect(struct eos_stage *stage)
 
 /* ---- callbacks ------------------------------------------------------------------------------------- */
 
+/* The first error among a fetched offset list's partitions, or NO_ERROR. */
+static rd_kafka_resp_err_t partitions_error(const rd_kafka_topic_partition_list_t *partitions)
+{
+    for (int i = 0; i < partitions->cnt; i++)
+        if (partitions->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) return partitions->elems[i].err;
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 /* Waits until the committed offsets of partitions are stable: with read_committed, librdkafka fetches
  * them with require_stable, which waits for the previous owner's pending transaction to finish. Keeps
- * them (stage->assigned_committed) as the starting positions the lag needs. */
-static void committed_wait(struct eos_stage *stage, rd_kafka_t *consumer,
-                           const rd_kafka_topic_partition_list_t *partitions)
+ * them (stage->assigned_committed) as the starting positions the lag needs. At most EOS_COMMITTED_ATTEMPTS
+ * attempts of EOS_COMMITTED_TIMEOUT_MS, fewer when the stage is stopping. Returns 0, or -1 when the offsets
+ * are still unknown (a message was logged): the partitions must not be taken then. */
+static int committed_wait(struct eos_stage *stage, rd_kafka_t *consumer,
+                          const rd_kafka_topic_partition_list_t *partitions)
 {
     rd_kafka_topic_partition_list_t *copy = rd_kafka_topic_partition_list_copy(partitions);
-    for (int attempt = 1; attempt <= EOS_COMMITTED_RETRIES; attempt++) {
-        rd_kafka_resp_err_t error = rd_kafka_committed(consumer, copy, EOS_CALL_TIMEOUT_MS);
+    rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    for (int attempt = 1; attempt <= EOS_COMMITTED_ATTEMPTS && !atomic_load(stage->stop); attempt++) {
+        error = rd_kafka_committed(consumer, copy, EOS_COMMITTED_TIMEOUT_MS);
+        if (error == RD_KAFKA_RESP_ERR_NO_ERROR) error = partitions_error(copy);
         if (error == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-        log_warn(stage->name, "fetching committed offsets (attempt %d): %s", attempt,
-                 rd_kafka_err2str(error));
+        log_warn(stage->name, "fetching committed offsets (attempt %d of %d): %s", attempt,
+                 EOS_COMMITTED_ATTEMPTS, rd_kafka_err2str(error));
     }
     if (stage->assigned_committed != NULL) rd_kafka_topic_partition_list_destroy(stage->assigned_committed);
+    stage->assigned_committed = NULL;
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_topic_partition_list_destroy(copy);
+        return -1;
+    }
     stage->assigned_committed = copy;
+    return 0;
+}
+
+/* Assigns partitions (NULL: none); a failure leaves the consumer's assignment unknown, so the stage rejoins.
+ */
+static void assign_checked(struct eos_stage *stage, rd_kafka_t *consumer,
+                           const rd_kafka_topic_partition_list_t *partitions)
+{
+    rd_kafka_resp_err_t error = rd_kafka_assign(consumer, partitions);
+    if (error == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    log_error(stage->name, "assign: %s (rejoining)", rd_kafka_err2str(error));
+    stage->rejoin = true;
 }
 
 /* Forgets the lag of partitions this stage no longer owns (all it was last assigned when partitions is
@@ -325,14 +415,22 @@ static void rebalance(rd_kafka_t *consumer, rd_kafka_resp_err_t error,
     partitions_describe(partitions, list, sizeof(list));
     if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         log_info(stage->name, "assigned partitions [%s]", list);
-        committed_wait(stage, consumer, partitions);
+        if (committed_wait(stage, consumer, partitions) != 0) {
+            /* The previous owner's transaction may still be open: taking the partitions on unknown
+             * offsets could decide its input twice. Take none; the main loop rejoins. */
+            if (!atomic_load(stage->stop))
+                log_error(stage->name, "committed offsets of partitions [%s] unknown: rejoining", list);
+            stage->rejoin = true;
+            assign_checked(stage, consumer, NULL);
+            return;
+        }
         if (stage->ops.assigned != NULL && stage->ops.assigned(stage->context, partitions) != 0) {
             /* Never process input of partitions the stage could not take over: stop instead. */
             if (!atomic_load(stage->stop))
                 log_error(stage->name, "could not take over partitions [%s]: stopping", list);
             stage->failed = true;
         }
-        rd_kafka_assign(consumer, partitions);
+        assign_checked(stage, consumer, partitions);
         return;
     }
     if (error == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
@@ -342,7 +440,7 @@ static void rebalance(rd_kafka_t *consumer, rd_kafka_resp_err_t error,
     batch_drop_partitions(stage, partitions);
     lag_forget(stage, partitions);
     if (stage->ops.revoked != NULL) stage->ops.revoked(stage->context, partitions);
-    rd_kafka_assign(consumer, NULL);
+    assign_checked(stage, consumer, NULL);
 }
 
 static void delivered(rd_kafka_t *producer, const rd_kafka_message_t *message, void *opaque)
@@ -367,7 +465,8 @@ static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t 
         kafka_conf_set(conf, "enable.auto.offset.store", "false", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "auto.offset.reset", "earliest", error, error_bytes) != 0 ||
-        kafka_conf_set(conf, "session.timeout.ms", "10000", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "session.timeout.ms", EOS_SESSION_TIMEOUT_MS, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "heartbeat.interval.ms", EOS_HEARTBEAT_INTERVAL_MS, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queued.min.messages", EOS_PREFETCH_MESSAGES, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queued.max.messages.kbytes", EOS_PREFETCH_KBYTES, error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);
@@ -391,16 +490,30 @@ static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t 
     return consumer;
 }
 
+/* Fetches the output topics' metadata (best effort: a cold topic is only slower). */
+static void producer_warm(struct eos_stage *stage, rd_kafka_t *producer)
+{
+    const char *topics[EOS_OUTPUT_TOPICS_MAX];
+    size_t count = 0;
+    for (size_t i = 0; i < EOS_OUTPUT_TOPICS_MAX; i++) {
+        if (stage->output_topics[i][0] != '\0') topics[count++] = stage->output_topics[i];
+    }
+    char error[256];
+    if (kafka_topics_warm(producer, topics, count, EOS_WARM_TIMEOUT_MS, error, sizeof(error)) != 0)
+        log_warn(stage->name, "metadata of the output topics: %s (the first transaction may wait for it)",
+                 error);
+}
+
 /* The transactional producer; init_transactions fences any older incarnation of this transactional id and
- * aborts its open transaction. Retries while the broker is unreachable, until stop. */
+ * aborts its open transaction. Retries (resuming the call) while the broker is unreachable, until stop,
+ * which it looks at every EOS_CALL_SLICE_MS. */
 static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *stop, char *error,
                                    size_t error_bytes)
 {
     rd_kafka_conf_t *conf = kafka_conf_new(stage->config, stage->name, error, error_bytes);
     if (conf == NULL) return NULL;
-    /* transaction.timeout.ms bounds how long a crashed instance's open transaction blocks readers. */
     if (kafka_conf_set(conf, "transactional.id", stage->transactional_id, error, error_bytes) != 0 ||
-        kafka_conf_set(conf, "transaction.timeout.ms", "10000", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "transaction.timeout.ms", EOS_TRANSACTION_TIMEOUT_MS, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "partitioner", "murmur2_random", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "linger.ms", EOS_LINGER_MS, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "retry.backoff.ms", EOS_RETRY_BACKOFF_MS, error, error_bytes) != 0) {
@@ -413,14 +526,21 @@ static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *s
     rd_kafka_t *producer = kafka_client_new(RD_KAFKA_PRODUCER, conf, error, error_bytes);
     conf = NULL;
     if (producer == NULL) return NULL;
+    double warned_ms = 0;
     while (!atomic_load(stop)) {
-        rd_kafka_error_t *failure = rd_kafka_init_transactions(producer, EOS_CALL_TIMEOUT_MS);
-        if (failure == NULL) return producer;
+        rd_kafka_error_t *failure = rd_kafka_init_transactions(producer, EOS_CALL_SLICE_MS);
+        if (failure == NULL) {
+            producer_warm(stage, producer);
+            return producer;
+        }
         bool retriable = rd_kafka_error_is_retriable(failure);
         snprintf(error, error_bytes, "init_transactions: %s", rd_kafka_error_string(failure));
         rd_kafka_error_destroy(failure);
         if (!retriable) break;
-        log_warn(stage->name, "%s (retrying)", error);
+        if (monotonic_ms() - warned_ms >= EOS_WARN_INTERVAL_MS) { /* not one line per slice */
+            log_warn(stage->name, "%s (retrying)", error);
+            warned_ms = monotonic_ms();
+        }
     }
     rd_kafka_destroy(producer);
     return NULL;
@@ -490,12 +610,22 @@ static enum turn_result error_classify(struct eos_stage *stage, const char *what
     return result;
 }
 
+/* rd_kafka_seek_partitions reports per-partition failures in the list, not in its result. */
+static rd_kafka_error_t *seek_result_error(const rd_kafka_topic_partition_list_t *partitions)
+{
+    rd_kafka_resp_err_t error = partitions_error(partitions);
+    return error == RD_KAFKA_RESP_ERR_NO_ERROR
+               ? NULL
+               : rd_kafka_error_new(error, "seek: %s", rd_kafka_err2str(error));
+}
+
 /* Seeks the consumer back to the start of the batch, so that it is read again. */
 static enum turn_result batch_rewind(struct eos_stage *stage)
 {
     if (stage->batch_count > 0) {
         rd_kafka_topic_partition_list_t *rewind = batch_offsets(stage, true);
-        rd_kafka_error_t *failure = rd_kafka_seek_partitions(stage->consumer, rewind, -1);
+        rd_kafka_error_t *failure = rd_kafka_seek_partitions(stage->consumer, rewind, EOS_CALL_TIMEOUT_MS);
+        if (failure == NULL) failure = seek_result_error(rewind);
         rd_kafka_topic_partition_list_destroy(rewind);
         if (failure != NULL) {
             log_error(stage->name, "rewind: %s (rejoining)", rd_kafka_error_string(failure));
@@ -508,44 +638,70 @@ static enum turn_result batch_rewind(struct eos_stage *stage)
 }
 
 /* Aborts the open transaction and rewinds the consumer to the start of the batch. A failed abort that is
- * not fatal leaves librdkafka in its abort state, wanting abort_transaction again: retry until it is done
- * (each call waits for the coordinator) or the error is fatal, or the stage is stopping. */
+ * not fatal leaves librdkafka in its abort state, wanting abort_transaction again: resume it in slices of
+ * EOS_CALL_SLICE_MS until it is done, the error is fatal, the stage is stopping or EOS_ABORT_MS_MAX has
+ * passed; each of the last three is a fatal turn (rejoin, or stop). */
 static enum turn_result turn_abort(struct eos_stage *stage)
 {
+    double deadline_ms = monotonic_ms() + EOS_ABORT_MS_MAX;
     for (int attempt = 1;; attempt++) {
-        rd_kafka_error_t *failure = rd_kafka_abort_transaction(stage->producer, EOS_CALL_TIMEOUT_MS);
+        rd_kafka_error_t *failure = rd_kafka_abort_transaction(stage->producer, EOS_CALL_SLICE_MS);
         if (failure == NULL) break;
         bool fatal = rd_kafka_error_is_fatal(failure);
-        log_error(stage->name, "abort_transaction (attempt %d): %s%s", attempt,
-                  rd_kafka_error_string(failure), fatal ? " (fatal: rejoining)" : " (retrying)");
+        bool give_up = fatal || atomic_load(stage->stop) || monotonic_ms() >= deadline_ms;
+        if (give_up || !rd_kafka_error_is_retriable(failure) || attempt == 1)
+            log_error(stage->name, "abort_transaction (attempt %d): %s%s", attempt,
+                      rd_kafka_error_string(failure), give_up ? " (giving up: rejoining)" : " (retrying)");
         rd_kafka_error_destroy(failure);
-        if (fatal || atomic_load(stage->stop)) return TURN_FATAL;
-        backoff_sleep(attempt);
+        if (give_up) return TURN_FATAL;
+        if (attempt > 1) backoff_sleep(attempt);
     }
     return batch_rewind(stage);
 }
 
-/* Sends the batch's offsets with fresh group metadata and commits, retrying what is retriable. */
+/* Sends the batch's offsets with fresh group metadata and commits. A retriable commit failure (a timed-out
+ * slice among them) resumes the commit, until it is done, EOS_COMMIT_MS_MAX has passed or the stage is
+ * stopping: then the outcome is unknown, which is a fatal turn (see EOS_COMMIT_MS_MAX). */
 static enum turn_result turn_commit(struct eos_stage *stage)
 {
     if (stage->batch_count > 0) {
         rd_kafka_topic_partition_list_t *offsets = batch_offsets(stage, false);
         rd_kafka_consumer_group_metadata_t *metadata = rd_kafka_consumer_group_metadata(stage->consumer);
-        rd_kafka_error_t *failure =
-            rd_kafka_send_offsets_to_transaction(stage->producer, offsets, metadata, -1);
+        /* Resumed in slices like the commit; stopping or EOS_CALL_TIMEOUT_MS in all aborts the batch. */
+        double offsets_started_ms = monotonic_ms();
+        rd_kafka_error_t *failure = NULL;
+        for (;;) {
+            failure =
+                rd_kafka_send_offsets_to_transaction(stage->producer, offsets, metadata, EOS_CALL_SLICE_MS);
+            if (failure == NULL || !rd_kafka_error_is_retriable(failure) || atomic_load(stage->stop) ||
+                monotonic_ms() - offsets_started_ms >= EOS_CALL_TIMEOUT_MS)
+                break;
+            rd_kafka_error_destroy(failure);
+        }
         rd_kafka_consumer_group_metadata_destroy(metadata);
         rd_kafka_topic_partition_list_destroy(offsets);
         if (failure != NULL) return error_classify(stage, "send_offsets_to_transaction", failure);
     }
+    double started_ms = monotonic_ms();
+    double warned_ms = 0;
     for (;;) {
-        rd_kafka_error_t *failure = rd_kafka_commit_transaction(stage->producer, -1);
+        rd_kafka_error_t *failure = rd_kafka_commit_transaction(stage->producer, EOS_CALL_SLICE_MS);
         if (failure == NULL) return TURN_COMMITTED;
-        if (rd_kafka_error_is_retriable(failure)) {
-            log_warn(stage->name, "commit_transaction: %s (retrying)", rd_kafka_error_string(failure));
+        if (!rd_kafka_error_is_retriable(failure))
+            return error_classify(stage, "commit_transaction", failure);
+        double waited_ms = monotonic_ms() - started_ms;
+        bool stopping = atomic_load(stage->stop);
+        if (stopping || waited_ms >= EOS_COMMIT_MS_MAX) {
+            log_error(stage->name, "commit_transaction: %s after %.0f ms%s: outcome unknown, rejoining",
+                      rd_kafka_error_string(failure), waited_ms, stopping ? " (stopping)" : "");
             rd_kafka_error_destroy(failure);
-            continue;
+            return TURN_FATAL;
         }
-        return error_classify(stage, "commit_transaction", failure);
+        if (monotonic_ms() - warned_ms >= EOS_WARN_INTERVAL_MS) {
+            log_warn(stage->name, "commit_transaction: %s (resuming)", rd_kafka_error_string(failure));
+            warned_ms = monotonic_ms();
+        }
+        rd_kafka_error_destroy(failure);
     }
 }
 
@@ -600,6 +756,13 @@ int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop)
         }
         batch_collect(stage);
         if (stage->failed) break;
+        if (stage->rejoin) {
+            clients_destroy(stage);
+            stage->rejoin = false;
+            atomic_fetch_add(&stage->rejoins, 1);
+            backoff_sleep(EOS_REJOIN_BACKOFF_ATTEMPT);
+            continue;
+        }
         lag_sample(stage);
         bool tick = stage->ops.tick_due != NULL && stage->ops.tick_due(stage->context, kafka_now_ms());
         if (stage->batch_count == 0 && !tick) continue;

@@ -20,6 +20,8 @@
 
 struct eos_stage;
 
+#define EOS_OUTPUT_TOPICS_MAX 2
+
 /* What a stage plugs into the loop. Every callback runs on the stage's thread. */
 struct eos_stage_ops {
     /* Partitions were assigned; their previous owner's transactions are settled (committed offsets were
@@ -41,8 +43,11 @@ struct eos_stage_ops {
 };
 
 struct eos_stage_settings {
-    const char *name;             /* log component and client role: "router", "handler" */
-    const char *input_topic;      /* subscribed topic */
+    const char *name;        /* log component and client role: "router", "handler" */
+    const char *input_topic; /* subscribed topic */
+    /* The topics the stage's producer writes (unused slots NULL): their metadata is fetched when the
+     * producer is created, before the group is joined, so the first transaction does not wait for it. */
+    const char *output_topics[EOS_OUTPUT_TOPICS_MAX];
     const char *group_id;         /* consumer group */
     const char *transactional_id; /* stable across restarts of this instance, unique among live ones */
     int32_t batch_max;            /* messages per transaction */

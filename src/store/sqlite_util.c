@@ -5,6 +5,7 @@
 #include "store/sqlite_util.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +36,29 @@ sqlite3_stmt *sqlite_util_prepare(sqlite3 *db, const char *sql, char *error, siz
 
 /* ---- statements kept on a connection ---------------------------------------------------------------- */
 
+/* Every statement sqlite_util_cached_take prepares starts with this comment: a connection also holds
+ * statements it did not prepare (FTS5 prepares its own on the connection and finalises them itself when
+ * the table disconnects), and only the marked ones are this module's to reuse, count and finalise. */
+#define CACHED_MARK       "/* stockd cached */ "
+#define CACHED_MARK_BYTES (sizeof(CACHED_MARK) - 1)
+
+/* Whether a statement is one of ours: marked, and (when sql is not NULL) for this SQL text. */
+static bool cached_is_ours(sqlite3_stmt *statement, const char *sql)
+{
+    const char *text = sqlite3_sql(statement);
+    if (text == NULL || strncmp(text, CACHED_MARK, CACHED_MARK_BYTES) != 0) return false;
+    return sql == NULL || strcmp(text + CACHED_MARK_BYTES, sql) == 0;
+}
+
 sqlite3_stmt *sqlite_util_cached_take(sqlite3 *db, const char *sql, char *error, size_t error_bytes)
 {
     assert(db != NULL && sql != NULL);
     int kept = 0;
     for (sqlite3_stmt *statement = sqlite3_next_stmt(db, NULL); statement != NULL;
-         statement = sqlite3_next_stmt(db, statement), kept++) {
-        if (!sqlite3_stmt_busy(statement) && strcmp(sqlite3_sql(statement), sql) == 0) return statement;
+         statement = sqlite3_next_stmt(db, statement)) {
+        if (!cached_is_ours(statement, NULL)) continue;
+        kept++;
+        if (!sqlite3_stmt_busy(statement) && cached_is_ours(statement, sql)) return statement;
     }
     /* Each distinct SQL text (all of them constants in the views) is kept once, so more means statements
      * that were never given back: a bug, caught by tests; a release build refuses rather than grow. */
@@ -50,7 +67,17 @@ sqlite3_stmt *sqlite_util_cached_take(sqlite3 *db, const char *sql, char *error,
         snprintf(error, error_bytes, "%d statements kept on one connection already", SQLITE_UTIL_CACHED_MAX);
         return NULL;
     }
-    return sqlite_util_prepare(db, sql, error, error_bytes);
+    size_t sql_bytes = strlen(sql);
+    char *marked = malloc(CACHED_MARK_BYTES + sql_bytes + 1);
+    if (marked == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        return NULL;
+    }
+    memcpy(marked, CACHED_MARK, CACHED_MARK_BYTES);
+    memcpy(marked + CACHED_MARK_BYTES, sql, sql_bytes + 1);
+    sqlite3_stmt *statement = sqlite_util_prepare(db, marked, error, error_bytes);
+    free(marked);
+    return statement;
 }
 
 void sqlite_util_cached_release(sqlite3_stmt *statement)
@@ -73,9 +100,18 @@ int sqlite_util_cached_run(sqlite3 *db, const char *sql)
 void sqlite_util_cached_close(sqlite3 *db)
 {
     if (db == NULL) return;
-    sqlite3_stmt *statement;
-    while ((statement = sqlite3_next_stmt(db, NULL)) != NULL)
-        sqlite3_finalize(statement);
+    /* Ours first, one at a time from the start (finalising unlinks it); then the close disconnects the
+     * virtual tables, which finalise theirs. */
+    for (bool found = true; found;) {
+        found = false;
+        for (sqlite3_stmt *statement = sqlite3_next_stmt(db, NULL); statement != NULL;
+             statement = sqlite3_next_stmt(db, statement)) {
+            if (!cached_is_ours(statement, NULL)) continue;
+            sqlite3_finalize(statement);
+            found = true;
+            break;
+        }
+    }
     sqlite3_close_v2(db);
 }
 

@@ -51,7 +51,8 @@ void sqlite_util_cached_release(sqlite3_stmt *statement);
  * status: SQLITE_DONE on success. */
 int sqlite_util_cached_run(sqlite3 *db, const char *sql);
 
-/* Finalises every statement of the connection and closes it. Accepts NULL. */
+/* Finalises every statement sqlite_util_cached_take made on the connection and closes it (statements a
+ * virtual table such as FTS5 prepared are its own to finalise). Accepts NULL. */
 void sqlite_util_cached_close(sqlite3 *db);
 
 #endif

@@ -67,6 +67,7 @@ static enum command_type outcomes_command_of(const struct event *event)
         [EVENT_RESERVATION_FULFILLED] = COMMAND_FULFIL_RESERVATION,
         [EVENT_STOCK_TRANSFERRED] = COMMAND_TRANSFER_STOCK,
         [EVENT_RESERVATION_EXPIRED] = COMMAND_EXPIRE_RESERVATIONS,
+        [EVENT_CATALOG_UPDATED] = COMMAND_UPDATE_CATALOG,
     };
     if (event->type == EVENT_COMMAND_REJECTED) return event->rejected_type;
     return command_of[event->type];

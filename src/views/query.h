@@ -32,12 +32,13 @@
 
 /* Cursors are opaque, URL-safe (base64url, no padding) and at most this long: a kind byte and a SKU (or
  * a sequence number) encoded, 4 characters per 3 bytes. Longer input is refused before decoding. */
-#define VIEW_CURSOR_BYTES_MAX 96
+#define VIEW_CURSOR_BYTES_MAX 128
 
-/* An event's canonical JSON (codec_event_encode) is at most this long: one free-text field of at most
- * 256 bytes (each byte at most 2 when escaped: the codec refuses control characters), the identifiers,
- * and under 400 bytes of keys, punctuation and numbers. Checked when stored and when read. */
-#define VIEW_EVENT_JSON_BYTES_MAX 2048
+/* An event's canonical JSON (codec_event_encode) is at most this long: the free text (each byte at most
+ * 2 when escaped: the codec refuses control characters), the identifiers, and under 400 bytes of keys,
+ * punctuation and numbers. CatalogUpdated is the longest (name, description, brand and attributes: about
+ * 7 KiB at worst). Checked when stored and when read. */
+#define VIEW_EVENT_JSON_BYTES_MAX 8192
 
 /* When a reservation id is held by several SKUs, at most this many of them are listed. */
 #define VIEW_AMBIGUOUS_SKUS_MAX 8
@@ -50,6 +51,13 @@ _Static_assert(VIEW_CURSOR_BYTES_MAX >= 4 * ((1 + STOCKD_SKU_BYTES_MAX + 2) / 3)
 _Static_assert(VIEW_EVENT_JSON_BYTES_MAX >= 2 * STOCKD_REASON_BYTES_MAX + STOCKD_SKU_BYTES_MAX +
                                                 3 * STOCKD_ID_BYTES_MAX + 2 * STOCKD_LOCATION_BYTES_MAX + 400,
                "the longest event JSON fits");
+_Static_assert(VIEW_EVENT_JSON_BYTES_MAX >=
+                   2 * (STOCKD_NAME_BYTES_MAX + STOCKD_CATALOG_DESCRIPTION_BYTES_MAX +
+                        STOCKD_CATALOG_BRAND_BYTES_MAX +
+                        STOCKD_CATALOG_ATTRIBUTES_MAX * (STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX + 6 +
+                                                         STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX)) +
+                       STOCKD_SKU_BYTES_MAX + STOCKD_ID_BYTES_MAX + STOCKD_CATALOG_SOURCE_BYTES_MAX + 400,
+               "the longest CatalogUpdated JSON fits");
 _Static_assert(STOCKD_NAME_BYTES_MAX <= STOCKD_REASON_BYTES_MAX &&
                    STOCKD_DETAIL_BYTES_MAX <= STOCKD_REASON_BYTES_MAX,
                "the free-text bound above covers every free-text field");

@@ -47,7 +47,33 @@ def _over_bytes(case, field, bytes_max):
 
 
 # Free-text fields whose limit is in bytes (the schema's maxLength counts characters).
-TEXT_FIELDS_BYTES_MAX = {"name": 256, "reason": 256, "data.name": 256, "data.reason": 256}
+TEXT_FIELDS_BYTES_MAX = {"name": 256, "reason": 256, "data.name": 256, "data.reason": 256,
+                         "description": 512, "brand": 128, "data.description": 512, "data.brand": 128}
+
+
+def _search_query_refused(case):
+    """Whether q is one the schema cannot bound: white space only, over 256 bytes, over 16 words."""
+    q = _query(case).get("q")
+    return isinstance(q, str) and (not q.split() or len(q.encode("utf-8")) > 256 or len(q.split()) > 16)
+
+
+def _catalog_attributes(case):
+    """The attributes object of an UpdateCatalog body or envelope, or {}."""
+    body = case.body if isinstance(case.body, dict) else {}
+    data = body.get("data") if isinstance(body.get("data"), dict) else body
+    attributes = data.get("attributes")
+    return attributes if isinstance(attributes, dict) else {}
+
+
+def _catalog_refusal_explained(case, field):
+    """A GTIN whose check digit is wrong, or an attribute value over 128 bytes (the schema counts characters)."""
+    attributes = _catalog_attributes(case)
+    if field in ("attributes.gtin", "data.attributes.gtin") and "gtin" in attributes:
+        return "a GTIN whose check digit the schema cannot check"
+    if field in ("attributes", "data.attributes") and any(
+            isinstance(value, str) and len(value.encode("utf-8")) > 128 for value in attributes.values()):
+        return "an attribute value over its byte limit"
+    return None
 
 
 def _partition_out_of_range(case):
@@ -75,6 +101,12 @@ def _explained(case, response):
         return "a made-up cursor"
     if status == 400 and field in TEXT_FIELDS_BYTES_MAX and _over_bytes(case, field, TEXT_FIELDS_BYTES_MAX[field]):
         return "text over its byte limit"
+    if status == 400 and field == "below_reorder_point" and "q" in _query(case):
+        return "a search (q) lists no stock, so below_reorder_point is refused with it"
+    if status == 400 and field == "q" and _search_query_refused(case):
+        return "a search q the schema cannot bound"
+    if status == 400 and _catalog_refusal_explained(case, field):
+        return _catalog_refusal_explained(case, field)
     if status in (409, 422) and problem.get("reason"):
         return "the domain rejected the command"
     if status == 422 and code in ("idempotency-key-reused", "idempotency-key-mismatch"):

@@ -623,7 +623,7 @@ def case_views_list(a):
     views = answer.json.get("views")
     check(isinstance(views, list), f"{answer}: no views list")
     names = sorted(view["name"] for view in views)
-    check(names == ["history", "movements", "outcomes", "reservations", "stock"], f"{answer}: views {names}")
+    check(names == ["catalog", "history", "movements", "outcomes", "reservations", "stock"], f"{answer}: views {names}")
     for view in views:
         for member in ("name", "state", "lag", "ready", "events_applied", "rebuild", "partitions"):
             check(member in view, f"{answer}: view lacks {member}")
@@ -1082,6 +1082,21 @@ def case_sku_list_paging(a):
     expect(a.get("/v1/skus?below_reorder_point=maybe"), 400, "invalid-parameter")
     expect(a.get("/v1/skus?limit=100"), 200)
     expect(a.get("/v1/skus"), 200)
+
+
+def case_catalog_routes(a):
+    """Each catalog route answers 2xx here (tests/integration/test_catalog.py covers them in depth)."""
+    sku = unique("CATR")
+    create_sku(a, sku)
+    answer = sync(a, f"/v1/skus/{sku}/catalog", {"source": "erp", "name": "Route widget"}, 200)
+    check_outcome(answer, "UpdateCatalog", sku)
+    position = answer.json["position"]
+    entry = expect(a.get(f"/v1/skus/{sku}/catalog?min_position={position}"), 200).json
+    check(entry["name"] == "Route widget" and entry["sources"][0]["source"] == "erp", f"entry: {entry}")
+    hits = expect(a.get(f"/v1/skus?q=route+widget&min_position={position}"), 200).json["items"]
+    check(sku in [hit["sku"] for hit in hits], f"search: {hits}")
+    expect(a.get("/v1/catalog/duplicates"), 200)
+    expect(a.get(f"/v1/skus/{unique('CATR')}/catalog"), 404, "not-found")
 
 
 def case_history_paging(a):
@@ -2011,6 +2026,7 @@ def main():
             cases.run("GET SKU as_of a position or a time: the fold up to it, 404 before, 400", case_sku_as_of, a)
             cases.run("movements per day and the reorder listing: shape, window, 404, 400",
                       case_movements_and_reorder, a)
+            cases.run("catalog: update, entry, search, duplicates answer 2xx", case_catalog_routes, a)
             cases.run("history: pages of 2 oldest and newest first", case_history_paging, a)
             cases.run("GET reservation: shape, 404, 400", case_reservation_get, a)
             cases.run("GET command: outcome, 404, 400", case_command_get, a)

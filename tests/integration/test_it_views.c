@@ -1,13 +1,13 @@
-/* test_it_views.c - the read side against a real broker: the five views stockd projects (stock,
- * reservations, history, outcomes, movements) equal the fold of the events topic, after a mixed workload and
- * after kill -9 during projection, and read-only queries of the stock view never fail nor see it empty while
- * writes flow.
+/* test_it_views.c - the read side against a real broker: the six views stockd projects (stock,
+ * reservations, history, outcomes, movements, catalog) equal the fold of the events topic, after a mixed
+ * workload and after kill -9 during projection, and read-only queries of the stock view never fail nor see
+ * it empty while writes flow.
  *
  * One stockd with all roles (router, handler, projector). Commands come from the harness's model (a
  * realistic mix with known rejections), keyed by SKU. A view has caught up when its stored positions
  * (view_positions, read on a read-only connection) reach the high watermarks of <prefix>.events; then
  * stockd is stopped and verify_run folds the events into scratch shards and compares the handler's shards
- * and the five views with them: no difference may remain (an event applied twice or skipped shows). That
+ * and the six views with them: no difference may remain (an event applied twice or skipped shows). That
  * the comparison can fail is checked too: a tampered stock row and a deleted history event are reported. */
 #include <assert.h>
 #include <errno.h>
@@ -49,10 +49,10 @@
 #define DECIDE_TIMEOUT   300000
 #define CATCH_UP_TIMEOUT 180000
 #define STALL_MS         120000
-#define VIEW_COUNT       5
+#define VIEW_COUNT       6
 
-static const char *const view_names[VIEW_COUNT] = {"stock", "reservations", "history", "outcomes",
-                                                   "movements"};
+static const char *const view_names[VIEW_COUNT] = {"stock",    "reservations", "history",
+                                                   "outcomes", "movements",    "catalog"};
 static const char *const all_roles[] = {"--roles=router,handler,projector", NULL};
 
 struct generated {

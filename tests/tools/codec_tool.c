@@ -3,11 +3,13 @@
  * decode-command|decode-event read one document from stdin and print it re-encoded (exit 0) or the error
  * (exit 1); sample-commands|sample-events N SEED print N random valid envelopes, one per line, covering
  * every type; names prints the wire names the domain knows. A test tool: nothing in stockd runs it. */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "domain/catalog.h"
 #include "domain/codec.h"
 
 /* One more byte than the codec accepts, so that an over-long input reaches the codec and is refused there. */
@@ -67,6 +69,42 @@ static void random_text(uint64_t *state, char *out, size_t min_bytes, size_t max
     out[length] = '\0';
 }
 
+/* Random normal text (catalog_text_normalise's result) of at most max_bytes: random_text with every run
+ * of spaces and the ends cleaned; may come out empty. */
+static void random_normal_text(uint64_t *state, char *out, size_t max_bytes)
+{
+    char raw[STOCKD_CATALOG_DESCRIPTION_BYTES_MAX + 1];
+    assert(max_bytes < sizeof(raw));
+    random_text(state, raw, 0, max_bytes);
+    const char *problem = NULL;
+    int length = catalog_text_normalise(raw, strlen(raw), out, max_bytes + 1, &problem);
+    assert(length >= 0);
+    (void)length;
+}
+
+/* Random valid catalog data: a source, each text present or not, 0..16 attributes, a valid gtin now and
+ * then. */
+static void sample_catalog(uint64_t *state, char name[static STOCKD_NAME_BYTES_MAX + 1],
+                           struct catalog_data *data)
+{
+    random_identifier(state, data->source, STOCKD_CATALOG_SOURCE_BYTES_MAX);
+    random_normal_text(state, name, STOCKD_NAME_BYTES_MAX);
+    random_normal_text(state, data->description, STOCKD_CATALOG_DESCRIPTION_BYTES_MAX);
+    random_normal_text(state, data->brand, STOCKD_CATALOG_BRAND_BYTES_MAX);
+    int64_t count = random_between(state, 0, STOCKD_CATALOG_ATTRIBUTES_MAX);
+    for (int64_t index = 0; index < count; index++) {
+        char key[STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX + 1];
+        char value[STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX + 1];
+        snprintf(key, sizeof(key), "k%" PRId64 ".%" PRId64, index, random_between(state, 0, 999));
+        random_normal_text(state, value, STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX);
+        if (value[0] == '\0') snprintf(value, sizeof(value), "v");
+        catalog_attribute_put(data, key, value);
+    }
+    if (random_next(state) % 4 == 0)
+        catalog_attribute_put(data, CATALOG_GTIN_KEY,
+                              random_next(state) % 2 ? "4006381333931" : "036000291452");
+}
+
 /* Fills a random valid command of the given (external) type. */
 static void sample_command(uint64_t *state, enum command_type type, struct command *command)
 {
@@ -92,6 +130,8 @@ static void sample_command(uint64_t *state, enum command_type type, struct comma
         command->ttl_s = random_between(state, 0, STOCKD_RESERVATION_TTL_S_MAX);
     } else if (type == COMMAND_TRANSFER_STOCK) {
         random_identifier(state, command->to_location, STOCKD_LOCATION_BYTES_MAX);
+    } else if (type == COMMAND_UPDATE_CATALOG) {
+        sample_catalog(state, command->name, &command->catalog);
     }
 }
 
@@ -116,6 +156,9 @@ static void sample_event_data(uint64_t *state, struct event *event)
         break;
     case EVENT_STOCK_TRANSFERRED:
         random_identifier(state, event->to_location, STOCKD_LOCATION_BYTES_MAX);
+        break;
+    case EVENT_CATALOG_UPDATED:
+        sample_catalog(state, event->name, &event->catalog);
         break;
     case EVENT_COMMAND_REJECTED:
         event->rejected_type = (enum command_type)random_between(state, 1, COMMAND_TYPE_COUNT - 1);
@@ -186,8 +229,9 @@ static int samples_print(bool is_event, const char *count_text, const char *seed
             encoded = codec_event_encode(&event);
         } else {
             /* ExpireReservations is internal: it is never accepted, so it is not sampled. */
-            sample_command(&state, (enum command_type)(1 + index % (COMMAND_EXPIRE_RESERVATIONS - 1)),
-                           &command);
+            int type = 1 + (int)(index % (COMMAND_TYPE_COUNT - 2));
+            if (type >= COMMAND_EXPIRE_RESERVATIONS) type++;
+            sample_command(&state, (enum command_type)type, &command);
             encoded = codec_command_encode(&command);
         }
         if (sample_print(encoded, is_event) != 0) return 1;

@@ -1,0 +1,230 @@
+/* catalog.c - normal text, attribute keys and GTIN check digits for catalog data.
+ *
+ * Pure and bounded: every function reads at most its input once and writes into the caller's buffer.
+ * The codec and decide use the checks; stockctl import uses the normalisers on rows from elsewhere. */
+#include "domain/catalog.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "domain/codec.h"
+
+/* Unicode's White_Space property (PropList.txt): the code points that count as space when trimming and
+ * collapsing. U+FEFF (a byte order mark inside text) is not white space there, and not here. */
+static bool code_point_is_space(uint32_t code_point)
+{
+    return (code_point >= 0x09 && code_point <= 0x0D) || code_point == 0x20 || code_point == 0x85 ||
+           code_point == 0xA0 || code_point == 0x1680 || (code_point >= 0x2000 && code_point <= 0x200A) ||
+           code_point == 0x2028 || code_point == 0x2029 || code_point == 0x202F || code_point == 0x205F ||
+           code_point == 0x3000;
+}
+
+/* Controls that are not white space: refused in catalog text, as the codec refuses them in any text. */
+static bool code_point_is_control(uint32_t code_point)
+{
+    return code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F);
+}
+
+int catalog_text_normalise(const char *in, size_t in_bytes, char *out, size_t out_bytes, const char **problem)
+{
+    assert(in != NULL || in_bytes == 0);
+    assert(out != NULL && out_bytes > 0 && problem != NULL);
+    const unsigned char *bytes = (const unsigned char *)in;
+    size_t length = 0;
+    bool space_pending = false; /* white space seen after some text: one U+0020 if more text follows */
+    for (size_t index = 0; index < in_bytes;) {
+        uint32_t code_point = 0;
+        size_t sequence_length = codec_utf8_sequence_decode(bytes + index, in_bytes - index, &code_point);
+        if (sequence_length == 0) {
+            *problem = "not valid UTF-8";
+            return -1;
+        }
+        if (code_point_is_space(code_point)) {
+            space_pending = length > 0;
+            index += sequence_length;
+            continue;
+        }
+        if (code_point_is_control(code_point)) {
+            *problem = "contains a control character";
+            return -1;
+        }
+        if (length + (space_pending ? 1 : 0) + sequence_length >= out_bytes) {
+            *problem = "too long";
+            return -1;
+        }
+        if (space_pending) out[length++] = ' ';
+        space_pending = false;
+        memcpy(out + length, bytes + index, sequence_length);
+        length += sequence_length;
+        index += sequence_length;
+    }
+    out[length] = '\0';
+    return (int)length;
+}
+
+bool catalog_text_is_normal(const char *text)
+{
+    assert(text != NULL);
+    size_t length = strlen(text);
+    const unsigned char *bytes = (const unsigned char *)text;
+    bool previous_space = true; /* a space at the start is as wrong as two in a row */
+    for (size_t index = 0; index < length;) {
+        uint32_t code_point = 0;
+        size_t sequence_length = codec_utf8_sequence_decode(bytes + index, length - index, &code_point);
+        if (sequence_length == 0) return false;
+        bool space = code_point_is_space(code_point);
+        if (space && (code_point != ' ' || previous_space)) return false;
+        if (!space && code_point_is_control(code_point)) return false;
+        previous_space = space;
+        index += sequence_length;
+    }
+    return !previous_space || length == 0;
+}
+
+static bool key_byte_valid(char byte, bool first)
+{
+    bool alnum = (byte >= 'a' && byte <= 'z') || (byte >= '0' && byte <= '9');
+    return alnum || (!first && (byte == '_' || byte == '.' || byte == '-'));
+}
+
+bool catalog_key_valid(const char *key)
+{
+    assert(key != NULL);
+    size_t length = strnlen(key, STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX + 1);
+    if (length == 0 || length > STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX) return false;
+    for (size_t index = 0; index < length; index++) {
+        if (!key_byte_valid(key[index], index == 0)) return false;
+    }
+    return true;
+}
+
+int catalog_key_normalise(const char *in, size_t in_bytes,
+                          char out[static STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX + 1], const char **problem)
+{
+    assert(problem != NULL);
+    int length =
+        catalog_text_normalise(in, in_bytes, out, STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX + 1, problem);
+    if (length < 0) return -1;
+    for (int index = 0; index < length; index++) {
+        if (out[index] >= 'A' && out[index] <= 'Z') out[index] = (char)(out[index] - 'A' + 'a');
+        if (out[index] == ' ') out[index] = '_';
+    }
+    if (!catalog_key_valid(out)) {
+        *problem = length == 0
+                       ? "attribute key is empty"
+                       : "attribute key must be [a-z0-9_.-] (after lower-casing) starting with a letter "
+                         "or digit";
+        return -1;
+    }
+    return length;
+}
+
+bool catalog_gtin_valid(const char *text)
+{
+    assert(text != NULL);
+    size_t length = strnlen(text, CATALOG_GTIN_DIGITS + 1);
+    if (length != 8 && length != 12 && length != 13 && length != 14) return false;
+    /* GS1: from the right, the digits before the check digit weigh 3, 1, 3, 1, ... */
+    unsigned sum = 0;
+    for (size_t index = 0; index < length; index++) {
+        if (text[index] < '0' || text[index] > '9') return false;
+        if (index == length - 1) break;
+        unsigned digit = (unsigned)(text[index] - '0');
+        size_t from_right = length - 1 - index; /* 1 for the digit next to the check digit */
+        sum += from_right % 2 == 1 ? 3 * digit : digit;
+    }
+    unsigned check = (10 - sum % 10) % 10;
+    return (unsigned)(text[length - 1] - '0') == check;
+}
+
+void catalog_gtin_canonical(const char *gtin, char out[static CATALOG_GTIN_DIGITS + 1])
+{
+    assert(catalog_gtin_valid(gtin));
+    size_t length = strlen(gtin);
+    memset(out, '0', CATALOG_GTIN_DIGITS - length);
+    memcpy(out + CATALOG_GTIN_DIGITS - length, gtin, length + 1);
+}
+
+const char *catalog_attribute_get(const struct catalog_data *data, const char *key)
+{
+    assert(data != NULL && key != NULL);
+    assert(data->attribute_count <= STOCKD_CATALOG_ATTRIBUTES_MAX);
+    for (uint32_t index = 0; index < data->attribute_count; index++) {
+        if (strcmp(data->attributes[index].key, key) == 0) return data->attributes[index].value;
+    }
+    return NULL;
+}
+
+int catalog_attribute_put(struct catalog_data *data, const char *key, const char *value)
+{
+    assert(data != NULL && catalog_key_valid(key));
+    assert(value != NULL && strlen(value) <= STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX);
+    assert(data->attribute_count <= STOCKD_CATALOG_ATTRIBUTES_MAX);
+    uint32_t index = 0;
+    while (index < data->attribute_count && strcmp(data->attributes[index].key, key) < 0)
+        index++;
+    struct catalog_attribute *slot = &data->attributes[index];
+    if (index == data->attribute_count || strcmp(slot->key, key) != 0) {
+        if (data->attribute_count == STOCKD_CATALOG_ATTRIBUTES_MAX) return -1;
+        memmove(slot + 1, slot, (data->attribute_count - index) * sizeof(*slot));
+        data->attribute_count++;
+        memset(slot->key, 0, sizeof(slot->key)); /* every byte set: equal data compare equal bytewise */
+        strcpy(slot->key, key);                  /* fits: catalog_key_valid bounds it */
+    }
+    memset(slot->value, 0, sizeof(slot->value));
+    strcpy(slot->value, value); /* fits: asserted above */
+    return 0;
+}
+
+/* Whether a text of at most max_bytes (in a buffer of max_bytes + 1) is normal: an absent field is "". */
+static bool text_field_valid(const char *text, size_t max_bytes)
+{
+    return strnlen(text, max_bytes + 1) <= max_bytes && catalog_text_is_normal(text);
+}
+
+const char *catalog_data_check(const char *name, const struct catalog_data *data, const char **field)
+{
+    assert(name != NULL && data != NULL && field != NULL);
+    static const char normal[] = "must be normalised text: no leading, trailing or repeated white space, no "
+                                 "white space but U+0020";
+    *field = "data";
+    if (!codec_identifier_valid(data->source, STOCKD_CATALOG_SOURCE_BYTES_MAX)) {
+        *field = "data.source";
+        return "must be 1 to 32 of [A-Za-z0-9._:-] starting with a letter or digit";
+    }
+    const struct {
+        const char *field;
+        const char *text;
+        size_t max_bytes;
+    } texts[] = {
+        {"data.name", name, STOCKD_NAME_BYTES_MAX},
+        {"data.description", data->description, STOCKD_CATALOG_DESCRIPTION_BYTES_MAX},
+        {"data.brand", data->brand, STOCKD_CATALOG_BRAND_BYTES_MAX},
+    };
+    for (size_t index = 0; index < sizeof(texts) / sizeof(texts[0]); index++) {
+        if (!text_field_valid(texts[index].text, texts[index].max_bytes)) {
+            *field = texts[index].field;
+            return normal;
+        }
+    }
+    *field = "data.attributes";
+    if (data->attribute_count > STOCKD_CATALOG_ATTRIBUTES_MAX) return "too many attributes";
+    for (uint32_t index = 0; index < data->attribute_count; index++) {
+        const struct catalog_attribute *attribute = &data->attributes[index];
+        if (!catalog_key_valid(attribute->key))
+            return "a key must be 1 to 32 of [a-z0-9_.-] starting with a letter or digit";
+        if (index > 0 && strcmp(data->attributes[index - 1].key, attribute->key) >= 0)
+            return "keys must be unique";
+        if (attribute->value[0] == '\0' ||
+            !text_field_valid(attribute->value, STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX))
+            return "a value must be non-empty normalised text: no leading, trailing or repeated white space, "
+                   "no "
+                   "white space but U+0020";
+    }
+    const char *gtin = catalog_attribute_get(data, CATALOG_GTIN_KEY);
+    if (gtin != NULL && !catalog_gtin_valid(gtin)) {
+        *field = "data.attributes.gtin";
+        return "must be 8, 12, 13 or 14 digits with a valid GS1 check digit";
+    }
+    return NULL;
+}

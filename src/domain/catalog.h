@@ -1,0 +1,61 @@
+/* catalog.h - the pure rules of catalog data: normal text, attribute keys, GTIN check digits.
+ *
+ * What an UpdateCatalog command must satisfy (the codec and decide check it) and what stockctl import
+ * does to raw rows from other systems before it sends them. No I/O, no allocation, no locale: bytes in,
+ * bytes out. Unicode normalisation (NFC) needs tables this module does not carry: text is left in the
+ * composition it came in (see docs/catalog.md). */
+#ifndef STOCKD_CATALOG_H
+#define STOCKD_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "domain/domain.h"
+
+/* A GTIN in its canonical form: 14 digits, shorter ones (GTIN-8, UPC-A, EAN-13) padded with leading
+ * zeros, so that one product's UPC-A and EAN-13 compare equal. */
+#define CATALOG_GTIN_DIGITS 14
+
+/* The attribute whose value is checked as a GTIN (EAN-13 and UPC-A are GTINs). */
+#define CATALOG_GTIN_KEY "gtin"
+
+/* Normalises free text: drops leading and trailing white space, turns every inner run of white space
+ * into one U+0020. White space is Unicode's White_Space property (ASCII space, tab, line breaks, NBSP,
+ * U+2000..U+200A, U+3000, ...). Refuses (returns -1 with *problem set to a static message) text that is
+ * not well-formed UTF-8, holds another control character, or whose result does not fit out_bytes
+ * (which includes the NUL). Returns the result's length. in need not be NUL-terminated. */
+int catalog_text_normalise(const char *in, size_t in_bytes, char *out, size_t out_bytes,
+                           const char **problem);
+
+/* Whether text (NUL-terminated) is already what catalog_text_normalise makes of it. */
+bool catalog_text_is_normal(const char *text);
+
+/* Normalises an attribute key: normal text, ASCII letters lower-cased, spaces turned into '_'. Refuses
+ * (-1, *problem) what then is not 1..STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX of [a-z0-9_.-] starting with
+ * a letter or digit. Returns the key's length. */
+int catalog_key_normalise(const char *in, size_t in_bytes,
+                          char out[static STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX + 1], const char **problem);
+
+/* Whether key is a valid attribute key (what catalog_key_normalise returns). */
+bool catalog_key_valid(const char *key);
+
+/* Whether text is a GTIN-8, -12, -13 or -14: that many ASCII digits whose last is the GS1 check digit. */
+bool catalog_gtin_valid(const char *text);
+
+/* Writes the canonical 14-digit form of a valid GTIN (asserted) into out. */
+void catalog_gtin_canonical(const char *gtin, char out[static CATALOG_GTIN_DIGITS + 1]);
+
+/* The value of an attribute of data, or NULL. */
+const char *catalog_attribute_get(const struct catalog_data *data, const char *key);
+
+/* Puts key = value into data, replacing the key's value or inserting it in key order. Returns 0, or -1
+ * when data already holds STOCKD_CATALOG_ATTRIBUTES_MAX other keys. Both must be valid (asserted). */
+int catalog_attribute_put(struct catalog_data *data, const char *key, const char *value);
+
+/* Checks catalog data and the name that goes with it, as UpdateCatalog and CatalogUpdated carry them:
+ * source an identifier, texts normal, attributes in strictly ascending key order with valid keys and
+ * non-empty normal values, a gtin attribute with a valid check digit. Returns NULL when valid, or a
+ * static message with *field set to the envelope path at fault ("data.attributes.gtin"). */
+const char *catalog_data_check(const char *name, const struct catalog_data *data, const char **field);
+
+#endif
