@@ -26,15 +26,21 @@
 #include "projector.h"
 #include "router.h"
 #include "store/sqlite_util.h"
+#include "views/movements.h"
 #include "views/catalog.h"
 #include "views/view.h"
 
 #define COMPONENT "app"
 
 /* The read models every projector-role instance maintains. */
-#define APP_VIEWS_COUNT 5
+#define APP_VIEWS_COUNT 6
 static const struct view_ops *const app_views[APP_VIEWS_COUNT] = {
-    &view_stock_ops, &view_reservations_ops, &view_history_ops, &view_outcomes_ops, &view_catalog_ops,
+    &view_stock_ops,        /* stock per SKU and location */
+    &view_reservations_ops, /* every reservation with its status */
+    &view_history_ops,      /* every event of a SKU */
+    &view_outcomes_ops,     /* each command's outcome */
+    &view_movements_ops,    /* units moved per SKU and day, the reorder listing */
+    &view_catalog_ops,      /* merged catalog entries, search, GTIN duplicates */
 };
 
 /* A thread's stage: what it runs, for the shared thread function. */
@@ -100,7 +106,8 @@ static int app_api_create(struct app *app, char *error, size_t error_bytes)
         .reservations = app->projectors[1],
         .history = app->projectors[2],
         .outcomes = app->projectors[3],
-        .catalog = app->projectors[4],
+        .movements = app->projectors[4],
+        .catalog = app->projectors[5],
         .projectors = app->projectors,
         .projector_count = projecting ? APP_VIEWS_COUNT : 0,
         .handler = app->handler,

@@ -29,6 +29,10 @@
 /* Reorder points are quantities of stock on hand. */
 #define STOCKD_REORDER_POINT_MAX STOCKD_ON_HAND_MAX
 
+/* A SKU's lead time (days from ordering stock to receiving it) is optional (0: unknown) and at most ten
+ * years: enough for any supplier, small enough that lead time times daily demand stays far from overflow. */
+#define STOCKD_LEAD_TIME_DAYS_MAX 3650
+
 /* The SKU aggregate is loaded whole for each decision; locations per SKU are bounded so that a decision
  * is O(1) in memory and the state fits on the stack. */
 #define STOCKD_LOCATIONS_PER_SKU_MAX 32

@@ -629,6 +629,13 @@ static int write_latencies(struct metrics_text *out)
         histogram_write(out, "stockd_command_end_to_end_seconds", "",
                         &registry.latencies[METRICS_LATENCY_END_TO_END], &latency_spec) != 0)
         return -1;
+    if (metrics_text_family(
+            out, "stockd_as_of_fold_seconds", "histogram",
+            "GET /v1/skus/{sku}?as_of=: reading and folding the SKU's history up to the point "
+            "(answers that folded, including 404s and refusals past a bound).") != 0 ||
+        histogram_write(out, "stockd_as_of_fold_seconds", "", &registry.latencies[METRICS_LATENCY_AS_OF],
+                        &latency_spec) != 0)
+        return -1;
     return 0;
 }
 

@@ -66,6 +66,7 @@ int metrics_write_all(struct metrics_text *out);
 enum metrics_latency {
     METRICS_LATENCY_DECIDE,     /* stockd_decide_seconds */
     METRICS_LATENCY_END_TO_END, /* stockd_command_end_to_end_seconds */
+    METRICS_LATENCY_AS_OF,      /* stockd_as_of_fold_seconds */
     METRICS_LATENCY_COUNT
 };
 

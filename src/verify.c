@@ -20,6 +20,7 @@
 #include "projector.h"
 #include "store/shard.h"
 #include "store/sqlite_util.h"
+#include "views/movements.h"
 #include "verify_catalog.h"
 #include "views/query.h"
 
@@ -135,11 +136,12 @@ enum verify_view {
     VERIFY_RESERVATIONS,
     VERIFY_HISTORY,
     VERIFY_OUTCOMES,
+    VERIFY_MOVEMENTS,
     VERIFY_CATALOG,
     VERIFY_VIEW_COUNT
 };
-static const char *const verify_view_names[VERIFY_VIEW_COUNT] = {"stock", "reservations", "history",
-                                                                 "outcomes", "catalog"};
+static const char *const verify_view_names[VERIFY_VIEW_COUNT] = {"stock",    "reservations", "history",
+                                                                 "outcomes", "movements",    "catalog"};
 
 struct compare {
     struct shard *expected; /* the scratch fold */
@@ -183,8 +185,8 @@ static int shard_sku_compare(struct compare *compare, const char *sku, const str
     static struct sku_state got;
     if (shard_sku_load(compare->actual, sku, &got, compare->error, sizeof(compare->error)) != 0) return -1;
     if (want.exists != got.exists || want.sequence != got.sequence ||
-        want.reorder_point != got.reorder_point || strcmp(want.name, got.name) != 0 ||
-        want.location_count != got.location_count) {
+        want.reorder_point != got.reorder_point || want.lead_time_days != got.lead_time_days ||
+        strcmp(want.name, got.name) != 0 || want.location_count != got.location_count) {
         difference(
             compare->report,
             "shard %d: SKU %s: fold has sequence %llu, %u locations, exists %d; shard has %llu, %u, %d",
@@ -251,7 +253,8 @@ static int view_stock_compare(struct compare *compare, const char *sku, const st
         return 0;
     }
     if (!found || got.location_count != want->location_count ||
-        got.summary.reorder_point != want->reorder_point || strcmp(got.summary.name, want->name) != 0) {
+        got.summary.reorder_point != want->reorder_point ||
+        got.summary.lead_time_days != want->lead_time_days || strcmp(got.summary.name, want->name) != 0) {
         difference(compare->report, "view stock: SKU %s: %s", sku,
                    found ? "row differs from the fold" : "missing");
         return 0;
@@ -285,6 +288,29 @@ static int view_history_compare(struct compare *compare, const char *sku, const 
     return 0;
 }
 
+/* The movements view's totals and lead time against the fold (its days have no counterpart in a shard). */
+static int view_movements_compare(struct compare *compare, const char *sku, const struct sku_state *want)
+{
+    static struct view_movements got;
+    int found = view_movements_get(compare->views[VERIFY_MOVEMENTS], sku, 0, 1, &got, compare->error,
+                                   sizeof(compare->error));
+    if (found < 0) return -1;
+    int64_t on_hand = 0, reserved = 0;
+    for (uint32_t i = 0; i < want->location_count; i++) {
+        on_hand += want->locations[i].on_hand;
+        reserved += want->locations[i].reserved;
+    }
+    if (found != (want->exists ? 1 : 0) || (found && (got.on_hand != on_hand || got.reserved != reserved ||
+                                                      got.lead_time_days != want->lead_time_days)))
+        difference(
+            compare->report,
+            "view movements: SKU %s: on_hand %lld reserved %lld lead_time_days %lld, fold %lld %lld %lld%s",
+            sku, (long long)got.on_hand, (long long)got.reserved, (long long)got.lead_time_days,
+            (long long)on_hand, (long long)reserved, (long long)want->lead_time_days,
+            found ? "" : " (no row)");
+    return 0;
+}
+
 static int sku_visit(void *context, const char *sku)
 {
     struct compare *compare = context;
@@ -294,6 +320,8 @@ static int sku_visit(void *context, const char *sku)
     if (compare->actual != NULL && shard_sku_compare(compare, sku, &want) != 0) return -1;
     if (compare->views[VERIFY_STOCK] != NULL && view_stock_compare(compare, sku, &want) != 0) return -1;
     if (compare->views[VERIFY_HISTORY] != NULL && view_history_compare(compare, sku, &want) != 0) return -1;
+    if (compare->views[VERIFY_MOVEMENTS] != NULL && view_movements_compare(compare, sku, &want) != 0)
+        return -1;
     return 0;
 }
 

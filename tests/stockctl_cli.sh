@@ -88,6 +88,8 @@ expect get_nothing 2 'say what to get' -- "$stockctl" get --url $closed
 expect get_thing 2 'say what to get' -- "$stockctl" get thing X --url $closed
 expect get_sku_without_id 2 'get sku needs its id' -- "$stockctl" get sku --url $closed
 expect get_sku_option_of_reservation 2 'does not go with get sku' -- "$stockctl" get sku S --sku T --url $closed
+expect get_skus_as_of 2 'does not go with get skus' -- "$stockctl" get skus --as-of 0:1 --url $closed
+expect get_sku_as_of_empty 2 '--as-of needs a position token' -- "$stockctl" get sku S --as-of '' --url $closed
 expect get_nul_traversal_sku 1 'is not a valid SKU' -- "$stockctl" get sku '..%2F' --url $closed
 expect get_bad_min_position 2 '--min-position must be partition:offset' -- \
   "$stockctl" get sku S --min-position 0:1,x --url $closed
@@ -262,6 +264,10 @@ else
   no_header get_sends_no_content_type Content-Type
   expect get_sku_min_position 0 'Coffee mug' -- "$stockctl" get sku MUG --min-position 0:5,1:7
   request get_min_position_query 'GET /v1/skus/MUG?min_position=0:5,1:7'
+  expect get_sku_as_of 0 'as of 2026-11-25T10:00:05Z: right after event 5 StockReserved at 2:105' -- \
+    "$stockctl" get sku MUG --as-of 2026-11-25T10:00:05Z
+  expect get_sku_as_of_position 0 'right after event 5' -- "$stockctl" get sku MUG --as-of 2:105
+  request get_sku_as_of_sent 'GET /v1/skus/MUG?as_of=2:105'
   expect get_sku_json_as_is 0 '"locations": [{"location": "WH-1"' -- "$stockctl" get sku MUG --json
   expect get_sku_not_found 4 '404 not-found: no SKU NONE [request req-1]' -- "$stockctl" get sku NONE
   expect get_sku_not_found_json 4 '"status": 404' -- "$stockctl" get sku NONE --json

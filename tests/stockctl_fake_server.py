@@ -164,6 +164,10 @@ class Handler(BaseHTTPRequestHandler):
         denied = self.auth_problem()
         if denied:
             return self.send(*denied)
+        if path == "/v1/skus/MUG" and "as_of" in parameters:
+            return self.send(200, dict(SKU_MUG, as_of={
+                "requested": parameters["as_of"].replace("%3A", ":"), "sequence": 5, "type": "StockReserved",
+                "position": "2:105", "time": "2026-11-25T10:00:05.000Z", "events_folded": 5}))
         if path == "/v1/skus/MUG":
             return self.send(200, SKU_MUG)
         if path == "/v1/skus/NONE":

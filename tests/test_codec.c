@@ -124,6 +124,7 @@ static void command_equal(const struct command *a, const struct command *b)
     assert_string_equal(a->sku, b->sku);
     assert_string_equal(a->name, b->name);
     assert_int_equal(a->reorder_point, b->reorder_point);
+    assert_int_equal(a->lead_time_days, b->lead_time_days);
     assert_string_equal(a->location, b->location);
     assert_string_equal(a->to_location, b->to_location);
     assert_int_equal(a->quantity, b->quantity);
@@ -146,6 +147,7 @@ static void event_equal(const struct event *a, const struct event *b)
     assert_int_equal(a->time_ms, b->time_ms);
     assert_string_equal(a->name, b->name);
     assert_int_equal(a->reorder_point, b->reorder_point);
+    assert_int_equal(a->lead_time_days, b->lead_time_days);
     assert_string_equal(a->location, b->location);
     assert_string_equal(a->to_location, b->to_location);
     assert_int_equal(a->quantity, b->quantity);
@@ -1127,9 +1129,10 @@ static void test_event_encode_large_integers_exact(void **state)
     event.sequence = (uint64_t)STOCKD_JSON_INTEGER_MAX;
     event.time_ms = STOCKD_JSON_INTEGER_MAX - 1;
     event.reorder_point = STOCKD_REORDER_POINT_MAX;
-    event_encoded_as(&event, "{\"type\":\"SkuCreated\",\"sku\":\"SKU-1\",\"sequence\":9007199254740991,"
-                             "\"command_id\":\"c-1\",\"time_ms\":9007199254740990,\"data\":{\"name\":\"n\","
-                             "\"reorder_point\":1000000000000000}}");
+    event_encoded_as(&event,
+                     "{\"type\":\"SkuCreated\",\"version\":2,\"sku\":\"SKU-1\",\"sequence\":9007199254740991,"
+                     "\"command_id\":\"c-1\",\"time_ms\":9007199254740990,\"data\":{\"name\":\"n\","
+                     "\"reorder_point\":1000000000000000}}");
     event_round_trip(&event);
 }
 
@@ -1631,6 +1634,122 @@ static void test_request_decode_command_id_optional(void **state)
     assert_string_equal(error.field, "type");
 }
 
+/* ---- event versions ---------------------------------------------------------------------------------- */
+
+/* A SkuCreated as the encoder wrote it before versions existed (tests/fixtures/events-2026-12-05.jsonl). */
+#define SKU_CREATED_V1                                                                                       \
+    "{\"type\":\"SkuCreated\",\"sku\":\"SKU-2\",\"sequence\":1,\"command_id\":\"c-1\",\"time_ms\":"          \
+    "1764547200000,"                                                                                         \
+    "\"data\":{\"name\":\"Widget SKU-2\",\"reorder_point\":24}}"
+
+static void test_event_version_absent_is_version_1_and_decodes_without_lead_time(void **state)
+{
+    (void)state;
+    struct event event;
+    EVENT_ACCEPTED(SKU_CREATED_V1, &event);
+    assert_int_equal(event.type, EVENT_SKU_CREATED);
+    assert_string_equal(event.name, "Widget SKU-2");
+    assert_int_equal(event.reorder_point, 24);
+    assert_int_equal(event.lead_time_days, 0);
+    /* An older version is not what the encoder writes now: the compact path leaves it to the strict one. */
+    assert_int_equal(codec_event_decode_compact(SKU_CREATED_V1, sizeof(SKU_CREATED_V1) - 1, &event), 1);
+}
+
+static void test_event_version_1_refuses_fields_of_version_2(void **state)
+{
+    (void)state;
+    EVENT_REFUSED("{\"type\":\"SkuCreated\",\"sku\":\"S\",\"sequence\":1,\"command_id\":\"c\",\"time_ms\":1,"
+                  "\"data\":{\"name\":\"n\",\"reorder_point\":0,\"lead_time_days\":3}}",
+                  "data", "data: unknown key \"lead_time_days\"");
+}
+
+static void test_event_encode_writes_current_version_only_from_2(void **state)
+{
+    (void)state;
+    assert_int_equal(codec_event_version_current(EVENT_SKU_CREATED), 2);
+    assert_int_equal(codec_event_version_current(EVENT_STOCK_RECEIVED), 1);
+    struct event event = event_make(EVENT_SKU_CREATED);
+    strcpy(event.name, "n");
+    event.lead_time_days = 12;
+    event_encoded_as(&event, "{\"type\":\"SkuCreated\",\"version\":2,\"sku\":\"SKU-1\",\"sequence\":7,"
+                             "\"command_id\":\"c-1\",\"time_ms\":1764000000000,\"data\":{\"name\":\"n\","
+                             "\"reorder_point\":0,\"lead_time_days\":12}}");
+    event_round_trip(&event);
+    event.lead_time_days = STOCKD_LEAD_TIME_DAYS_MAX;
+    event_round_trip(&event);
+    struct event received = event_make(EVENT_STOCK_RECEIVED);
+    strcpy(received.location, "L");
+    received.quantity = 1;
+    event_encoded_as(&received,
+                     "{\"type\":\"StockReceived\",\"sku\":\"SKU-1\",\"sequence\":7,"
+                     "\"command_id\":\"c-1\",\"time_ms\":1764000000000,\"data\":{\"location\":\"L\","
+                     "\"quantity\":1}}");
+}
+
+static void test_event_version_newer_than_known_refused(void **state)
+{
+    (void)state;
+    EVENT_REFUSED("{\"type\":\"SkuCreated\",\"version\":3,\"sku\":\"S\",\"sequence\":1,\"command_id\":\"c\","
+                  "\"time_ms\":1,\"data\":{\"name\":\"n\",\"reorder_point\":0}}",
+                  "version",
+                  "version: SkuCreated version 3 is newer than this stockd reads (up to 2): upgrade it");
+    EVENT_REFUSED(
+        "{\"type\":\"StockReceived\",\"version\":2,\"sku\":\"S\",\"sequence\":1,\"command_id\":\"c\","
+        "\"time_ms\":1,\"data\":{\"location\":\"L\",\"quantity\":1}}",
+        "version", "version: StockReceived version 2 is newer than this stockd reads (up to 1): upgrade it");
+}
+
+static void test_event_version_malformed_refused(void **state)
+{
+    (void)state;
+    EVENT_REFUSED("{\"type\":\"SkuCreated\",\"version\":0,\"sku\":\"S\",\"sequence\":1,\"command_id\":\"c\","
+                  "\"time_ms\":1,\"data\":{\"name\":\"n\",\"reorder_point\":0}}",
+                  "version", "version: must be an integer >= 1, got 0");
+    EVENT_REFUSED(
+        "{\"type\":\"SkuCreated\",\"version\":1.5,\"sku\":\"S\",\"sequence\":1,\"command_id\":\"c\","
+        "\"time_ms\":1,\"data\":{\"name\":\"n\",\"reorder_point\":0}}",
+        "version", "version: must be an integer >= 1, got 1.5");
+    EVENT_REFUSED(
+        "{\"type\":\"SkuCreated\",\"version\":\"2\",\"sku\":\"S\",\"sequence\":1,\"command_id\":\"c\","
+        "\"time_ms\":1,\"data\":{\"name\":\"n\",\"reorder_point\":0}}",
+        "version", "version: must be an integer >= 1, got \"2\"");
+    EVENT_REFUSED("{\"type\":\"SkuCreated\",\"version\":2,\"Version\":2,\"sku\":\"S\",\"sequence\":1,"
+                  "\"command_id\":\"c\",\"time_ms\":1,\"data\":{\"name\":\"n\",\"reorder_point\":0}}",
+                  "Version", "Version: duplicate key (differs from \"version\" only in case)");
+}
+
+static void test_event_version_1_spelled_out_accepted_by_strict_path_only(void **state)
+{
+    (void)state;
+    static const char json[] =
+        "{\"type\":\"StockReceived\",\"version\":1,\"sku\":\"S\",\"sequence\":1,"
+        "\"command_id\":\"c\",\"time_ms\":1,\"data\":{\"location\":\"L\",\"quantity\":4}}";
+    struct event event;
+    EVENT_ACCEPTED(json, &event);
+    assert_int_equal(event.quantity, 4);
+    assert_int_equal(codec_event_decode_compact(json, sizeof(json) - 1, &event), 1);
+}
+
+static void test_command_create_sku_lead_time_days(void **state)
+{
+    (void)state;
+    struct command command;
+    COMMAND_ACCEPTED("{\"command_id\":\"c\",\"type\":\"CreateSku\",\"sku\":\"S\",\"data\":{\"name\":\"n\","
+                     "\"lead_time_days\":14}}",
+                     &command);
+    assert_int_equal(command.lead_time_days, 14);
+    command_round_trip(&command);
+    COMMAND_ACCEPTED("{\"command_id\":\"c\",\"type\":\"CreateSku\",\"sku\":\"S\",\"data\":{\"name\":\"n\"}}",
+                     &command);
+    assert_int_equal(command.lead_time_days, 0);
+    COMMAND_REFUSED("{\"command_id\":\"c\",\"type\":\"CreateSku\",\"sku\":\"S\",\"data\":{\"name\":\"n\","
+                    "\"lead_time_days\":0}}",
+                    "data.lead_time_days", "data.lead_time_days: must be an integer in [1, 3650], got 0");
+    COMMAND_REFUSED("{\"command_id\":\"c\",\"type\":\"CreateSku\",\"sku\":\"S\",\"data\":{\"name\":\"n\","
+                    "\"lead_time_days\":3651}}",
+                    "data.lead_time_days", "data.lead_time_days: must be an integer in [1, 3650], got 3651");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1719,6 +1838,13 @@ int main(void)
         cmocka_unit_test(test_event_compact_reads_what_the_encoder_writes),
         cmocka_unit_test(test_event_compact_declines_all_but_the_compact_form),
         cmocka_unit_test(test_event_compact_agrees_with_strict_on_mutations),
+        cmocka_unit_test(test_event_version_absent_is_version_1_and_decodes_without_lead_time),
+        cmocka_unit_test(test_event_version_1_refuses_fields_of_version_2),
+        cmocka_unit_test(test_event_encode_writes_current_version_only_from_2),
+        cmocka_unit_test(test_event_version_newer_than_known_refused),
+        cmocka_unit_test(test_event_version_malformed_refused),
+        cmocka_unit_test(test_event_version_1_spelled_out_accepted_by_strict_path_only),
+        cmocka_unit_test(test_command_create_sku_lead_time_days),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

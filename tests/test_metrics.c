@@ -751,7 +751,8 @@ static void test_write_all_of_an_empty_registry_is_valid(void **state)
     char *text = render();
     int samples = exposition_check(text);
     assert_true(samples > 0);
-    assert_int_equal(lines_starting_with(text, "# TYPE "), 10);
+    assert_int_equal(lines_starting_with(text, "# TYPE "), 11);
+    assert_int_equal(lines_starting_with(text, "# TYPE stockd_as_of_fold_seconds histogram"), 1);
     assert_int_equal(lines_starting_with(text, "stockd_view_commit_age_seconds"), 0);
     assert_int_equal(lines_starting_with(text, "stockd_http_requests_total{"), 0);
     free(text);

@@ -288,7 +288,7 @@ static void test_remove_then_open_rebuilds_from_zero(void **state)
     f->shard = shard_open(f->data_dir, 3, f->error, sizeof(f->error));
     assert_non_null(f->shard);
     assert_int_equal(shard_checkpoint(f->shard), 0);
-    assert_int_equal(sqlite_util_schema_version("state"), 1);
+    assert_int_equal(sqlite_util_schema_version("state"), 2); /* 002_lead_time.sql */
 }
 
 int main(void)

@@ -78,7 +78,8 @@ static void view_handle_open(struct fixture *f, struct view_handle *view, const 
     view->ops = ops;
     view->db = sqlite_util_open(path, 1, f->error, sizeof(f->error));
     assert_non_null(view->db);
-    assert_int_equal(sqlite_util_migrate(view->db, kind, f->error, sizeof(f->error)), 1);
+    assert_int_equal(sqlite_util_migrate(view->db, kind, f->error, sizeof(f->error)),
+                     sqlite_util_schema_version(kind));
     view->state = ops->open(view->db, f->error, sizeof(f->error));
     if (view->state == NULL) fail_msg("%s: %s", ops->name, f->error);
     assert_int_equal(sqlite3_open_v2(path, &view->reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);

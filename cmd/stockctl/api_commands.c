@@ -393,6 +393,9 @@ struct submit_field {
     bool in_path; /* goes into the URL path, not the body */
 };
 
+/* --as-of: a position token or an RFC 3339 time is far shorter; stockd refuses what it cannot read. */
+#define STOCKCTL_AS_OF_BYTES_MAX 64
+
 #define SUBMIT_FIELDS_MAX 5
 
 struct submit_type {
@@ -411,7 +414,8 @@ static const struct submit_type submit_types[] = {
      "",
      {{"sku", SUBMIT_STRING, true, false},
       {"name", SUBMIT_STRING, true, false},
-      {"reorder-point", SUBMIT_INTEGER, false, false}}},
+      {"reorder-point", SUBMIT_INTEGER, false, false},
+      {"lead-time-days", SUBMIT_INTEGER, false, false}}},
     {"receive",
      "ReceiveStock",
      "/v1/skus/",
@@ -464,7 +468,8 @@ static const char submit_help[] =
     "       stockctl submit --file FILE [--wait N] [options]\n"
     "\n"
     "Submits one command to stockd's HTTP API (fields as --FIELD=VALUE or --FIELD VALUE):\n"
-    "  create-sku  --sku S --name TEXT [--reorder-point N]             POST /v1/skus\n"
+    "  create-sku  --sku S --name TEXT [--reorder-point N] [--lead-time-days N]\n"
+    "                                                                  POST /v1/skus\n"
     "  receive     --sku S --location L --quantity N                   POST /v1/skus/S/receipts\n"
     "  adjust      --sku S --location L --reason TEXT (--delta N | --counted N)\n"
     "                                                                  POST /v1/skus/S/adjustments\n"
@@ -767,7 +772,7 @@ static const char read_options_help[] =
     "5 key missing or role too low.\n";
 
 static const char get_help_head[] =
-    "Usage: stockctl get sku SKU [options]\n"
+    "Usage: stockctl get sku SKU [--as-of POSITION|TIME] [options]\n"
     "       stockctl get skus [--below-reorder-point] [--limit N] [--cursor C] [--all] [options]\n"
     "       stockctl get reservation ID [--sku SKU] [options]\n"
     "       stockctl get command ID [options]\n"
@@ -775,6 +780,8 @@ static const char get_help_head[] =
     "Reads stockd's views: a SKU's stock (totals, then one line per location), the SKU list (in SKU order,\n"
     "a page of --limit 1-100, default 50; --all follows next_cursor to the end), a reservation (--sku when\n"
     "several SKUs use the id), a command's outcome (accepted or rejected, with its events).\n"
+    "--as-of gives the SKU right after a point of its history: a position token partition:offset or an\n"
+    "RFC 3339 time (2026-12-01T10:00:00Z), folded from the history view; it says which event it stopped at.\n"
     "\n";
 
 static const char history_help_head[] =
@@ -845,8 +852,19 @@ static int sku_print(const cJSON *body, const struct http_response *response, vo
            member_text(body, "on_hand", a, sizeof(a)), member_text(body, "reserved", b, sizeof(b)),
            member_text(body, "available", c, sizeof(c)), member_text(body, "reorder_point", d, sizeof(d)),
            member_text(body, "below_reorder_point", e, sizeof(e)));
-    printf("sequence %s  updated_at %s\n", member_text(body, "sequence", a, sizeof(a)),
+    printf("sequence %s  updated_at %s", member_text(body, "sequence", a, sizeof(a)),
            member_text(body, "updated_at", b, sizeof(b)));
+    if (cJSON_GetObjectItemCaseSensitive(body, "lead_time_days") != NULL)
+        printf("  lead_time_days %s", member_text(body, "lead_time_days", a, sizeof(a)));
+    putchar('\n');
+    const cJSON *as_of = cJSON_GetObjectItemCaseSensitive(body, "as_of");
+    if (cJSON_IsObject(as_of)) {
+        const char *requested = json_string(as_of, "requested");
+        const char *type = json_string(as_of, "type");
+        printf("as of %s: right after event %s %s at %s, %s\n", requested ? requested : "?",
+               member_text(as_of, "sequence", a, sizeof(a)), type ? type : "?",
+               member_text(as_of, "position", b, sizeof(b)), member_text(as_of, "time", c, sizeof(c)));
+    }
     const cJSON *locations = cJSON_GetObjectItemCaseSensitive(body, "locations");
     if (cJSON_GetArraySize(locations) > 0) {
         putchar('\n');
@@ -1013,7 +1031,7 @@ int command_get(int argc, char **argv)
     struct api_context context;
     context_init(&context, true);
     struct page_options page = {0};
-    const char *positional[2] = {NULL, NULL}, *sku = NULL, *value = NULL;
+    const char *positional[2] = {NULL, NULL}, *sku = NULL, *value = NULL, *as_of = NULL;
     int positional_count = 0;
     for (int index = 0; index < argc; index++) {
         int taken = common_option_take(&context, "get", argc, argv, &index);
@@ -1023,6 +1041,10 @@ int command_get(int argc, char **argv)
         if (option_take(argc, argv, &index, "--sku", &value)) {
             if (value == NULL) return usage_error("get", "--sku needs a value");
             sku = value;
+        } else if (option_take(argc, argv, &index, "--as-of", &value)) {
+            if (value == NULL || value[0] == '\0' || strlen(value) > STOCKCTL_AS_OF_BYTES_MAX)
+                return usage_error("get", "--as-of needs a position token or an RFC 3339 time");
+            as_of = value;
         } else if (strcmp(argv[index], "--below-reorder-point") == 0) {
             page.below_reorder_point = true;
         } else if (argv[index][0] != '-' && positional_count < 2) {
@@ -1038,7 +1060,7 @@ int command_get(int argc, char **argv)
         return usage_error("get", "say what to get: sku SKU, skus, reservation ID or command ID");
     if (is_list && positional[1] != NULL) return usage_error("get", "skus takes no argument");
     if (!is_list && positional[1] == NULL) return usage_error("get", "get %s needs its id", what);
-    if ((sku != NULL && strcmp(what, "reservation") != 0) ||
+    if ((sku != NULL && strcmp(what, "reservation") != 0) || (as_of != NULL && strcmp(what, "sku") != 0) ||
         (!is_list && (page.all || page.limit || page.cursor || page.below_reorder_point)))
         return usage_error("get", "that option does not go with get %s", what);
     int status = context_finish(&context, "get");
@@ -1064,6 +1086,7 @@ int command_get(int argc, char **argv)
         snprintf(target, sizeof(target), "/v1/commands/%s", positional[1]);
     }
     if ((sku != NULL && target_append_query(target, sizeof(target), "sku", sku) != 0) ||
+        (as_of != NULL && target_append_query(target, sizeof(target), "as_of", as_of) != 0) ||
         list_target_build(target, sizeof(target), &context, &page) != 0) {
         fprintf(stderr, "stockctl: get: the request is too long\n");
         return EXIT_USAGE;
@@ -1147,10 +1170,9 @@ static const char lag_help_head[] =
 static const char rebuild_help_head[] =
     "Usage: stockctl rebuild VIEW [options]\n"
     "\n"
-    "Asks the instance to rebuild VIEW (stock, reservations, history, outcomes) from offset 0 beside the "
-    "live\n"
-    "one, which keeps answering until the new one has caught up and is swapped in (POST /v1/views/VIEW/\n"
-    "rebuild, admin role). Follow it with stockctl views.\n"
+    "Asks the instance to rebuild VIEW (stock, reservations, history, outcomes, movements, catalog) from\n"
+    "offset 0 beside the live one, which keeps answering until the new one has caught up and is swapped in\n"
+    "(POST /v1/views/VIEW/rebuild, admin role). Follow it with stockctl views.\n"
     "\n";
 
 static const char health_help_head[] =
@@ -1282,7 +1304,9 @@ int command_rebuild(int argc, char **argv)
     const char *view = NULL;
     int status = single_argument_parse(&context, "rebuild", argc, argv, &view, NULL);
     if (status != EXIT_OK) return status;
-    if (view == NULL) return usage_error("rebuild", "name the view (stock, reservations, history, outcomes)");
+    if (view == NULL)
+        return usage_error("rebuild",
+                           "name the view (stock, reservations, history, outcomes, movements, catalog)");
     if ((status = identifier_check("rebuild", "view name", view, STOCKD_ID_BYTES_MAX)) != EXIT_OK)
         return status;
     char target[STOCKCTL_TARGET_BYTES_MAX];

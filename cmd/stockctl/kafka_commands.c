@@ -234,7 +234,8 @@ static void event_fields_format(const struct event *event, char *out, size_t out
     char expires[48] = "";
     switch (event->type) {
     case EVENT_SKU_CREATED:
-        snprintf(out, out_bytes, "name=\"%s\" reorder_point=%" PRId64, event->name, event->reorder_point);
+        snprintf(out, out_bytes, "name=\"%s\" reorder_point=%" PRId64 " lead_time_days=%" PRId64, event->name,
+                 event->reorder_point, event->lead_time_days);
         break;
     case EVENT_STOCK_RECEIVED:
         snprintf(out, out_bytes, "location=%s quantity=%" PRId64, event->location, event->quantity);

@@ -21,6 +21,7 @@ struct api_stages {
     struct projector *reservations;
     struct projector *history;
     struct projector *outcomes;
+    struct projector *movements;
     struct projector *catalog;
     struct projector *const *projectors; /* every view, for /v1/views and /metrics */
     size_t projector_count;

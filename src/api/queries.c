@@ -7,14 +7,18 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/dates.h"
 #include "domain/codec.h"
 #include "domain/number.h"
 #include "kafka/client.h"
+#include "metrics.h"
 #include "projector.h"
+#include "views/movements.h"
 #include "views/catalog.h"
 #include "views/query.h"
 
@@ -28,6 +32,7 @@ static const char *const view_names[API_VIEW_COUNT] = {
     [API_VIEW_RESERVATIONS] = "reservations",
     [API_VIEW_HISTORY] = "history",
     [API_VIEW_OUTCOMES] = "outcomes",
+    [API_VIEW_MOVEMENTS] = "movements",
     [API_VIEW_CATALOG] = "catalog",
 };
 
@@ -40,8 +45,8 @@ static enum api_view request_view(const struct api_request *request)
     return request->route->view;
 }
 
-/* The view of the request: NULL when this instance runs no projectors. */
-static struct projector *route_view(const struct api_request *request)
+/* A view of this instance: NULL when it runs no projectors. */
+static struct projector *api_view_get(const struct api_request *request, enum api_view view)
 {
     const struct api_stages *stages = &request->api->stages;
     struct projector *const views[API_VIEW_COUNT] = {
@@ -50,9 +55,17 @@ static struct projector *route_view(const struct api_request *request)
         [API_VIEW_RESERVATIONS] = stages->reservations,
         [API_VIEW_HISTORY] = stages->history,
         [API_VIEW_OUTCOMES] = stages->outcomes,
+        [API_VIEW_MOVEMENTS] = stages->movements,
         [API_VIEW_CATALOG] = stages->catalog,
     };
-    return views[request_view(request)];
+    assert(view > API_VIEW_NONE && view < API_VIEW_COUNT);
+    return views[view];
+}
+
+/* The view of the request: NULL when this instance runs no projectors. */
+static struct projector *route_view(const struct api_request *request)
+{
+    return api_view_get(request, request_view(request));
 }
 
 /* Formats position tokens "p:o" (last offsets passed) from next offsets, comma-separated. */
@@ -213,12 +226,12 @@ struct query_frame {
     char error[256];
 };
 
-/* Opens the frame on the route's view: view present, min_position passed, reader acquired, BEGIN. Returns
- * true, or false after answering. */
-static bool frame_open(struct api_request *request, struct query_frame *frame)
+/* Opens the frame on a view: view present, min_position passed, reader acquired, BEGIN. Returns true, or
+ * false after answering. */
+static bool frame_open_on(struct api_request *request, struct query_frame *frame, enum api_view view)
 {
-    struct projector *projector = route_view(request);
-    const char *view_name = view_names[request_view(request)];
+    struct projector *projector = api_view_get(request, view);
+    const char *view_name = view_names[view];
     frame->projector = projector;
     frame->reader = NULL;
     if (projector == NULL) {
@@ -237,6 +250,12 @@ static bool frame_open(struct api_request *request, struct query_frame *frame)
         return false;
     }
     return true;
+}
+
+/* Opens the frame on the route's view. */
+static bool frame_open(struct api_request *request, struct query_frame *frame)
+{
+    return frame_open_on(request, frame, request_view(request));
 }
 
 /* Reads the positions in the open transaction, commits and releases. Returns true, or false after
@@ -264,6 +283,8 @@ static void frame_fail(struct api_request *request, struct query_frame *frame, i
     frame->reader = NULL;
     if (result == VIEW_QUERY_INVALID) {
         api_problem(request, 400, "invalid-parameter", "Invalid request", field, "%s", frame->error);
+    } else if (result == VIEW_QUERY_LIMIT) {
+        api_problem(request, 422, "limit-exceeded", "Limit exceeded", field, "%s", frame->error);
     } else {
         request->problem_header = NULL; /* unreadable now: the answer goes without a position */
         api_problem(request, 503, "view-unavailable", "View unavailable", NULL, "the view could not be read");
@@ -315,6 +336,7 @@ static void stock_summary_write(struct json_out *out, const struct view_stock_su
     json_kv_string(out, "sku", summary->sku);
     json_kv_string(out, "name", summary->name);
     json_kv_int(out, "reorder_point", summary->reorder_point);
+    if (summary->lead_time_days > 0) json_kv_int(out, "lead_time_days", summary->lead_time_days); /* known */
     json_kv_int(out, "on_hand", summary->on_hand);
     json_kv_int(out, "reserved", summary->reserved);
     json_kv_int(out, "available", summary->available);
@@ -323,12 +345,9 @@ static void stock_summary_write(struct json_out *out, const struct view_stock_su
     time_write(out, "updated_at", summary->updated_ms);
 }
 
-void api_sku_get(struct api_request *request)
+/* GET /v1/skus/{sku} from the stock view. */
+static void sku_current(struct api_request *request)
 {
-    static const char *const allowed[] = {"min_position", NULL};
-    if (!api_query_allow(request, allowed) ||
-        !identifier_param(request, request->params[0], STOCKD_SKU_BYTES_MAX))
-        return;
     struct query_frame frame;
     if (!frame_open(request, &frame)) return;
     struct view_stock_sku *sku = malloc(sizeof(*sku));
@@ -626,6 +645,306 @@ void api_command_get(struct api_request *request)
     respond_with_position(request, 200, &out, &frame);
     json_out_free(&out);
 }
+
+static void sku_as_of(struct api_request *request, const char *as_of_text);
+
+/* One query frame (~27 KiB with its position buffer) on the stack at a time: civetweb's worker stacks are
+ * small, so the two ways of answering are siblings, never nested. */
+void api_sku_get(struct api_request *request)
+{
+    static const char *const allowed[] = {"min_position", "as_of", NULL};
+    if (!api_query_allow(request, allowed) ||
+        !identifier_param(request, request->params[0], STOCKD_SKU_BYTES_MAX))
+        return;
+    const char *as_of = api_query_get(request, "as_of");
+    if (as_of != NULL) {
+        sku_as_of(request, as_of);
+    } else {
+        sku_current(request);
+    }
+}
+
+/* ---- a SKU as of a point, movements, reorder ------------------------------------------------------------
+ */
+
+/* Parses as_of: an RFC 3339 time, or a position token of a partition of the events topic. Returns true, or
+ * false after answering 400. */
+static bool as_of_parse(struct api_request *request, const char *text, struct view_as_of *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (api_time_parse(text, &out->time_ms) == 0) {
+        out->kind = VIEW_AS_OF_TIME;
+        return true;
+    }
+    if (projector_position_parse(text, &out->position) == 0 &&
+        out->position.partition < request->api->config->partitions) {
+        out->kind = VIEW_AS_OF_POSITION;
+        return true;
+    }
+    api_problem(request, 400, "invalid-parameter", "Invalid as_of", "as_of",
+                "as_of is a position token partition:offset with a partition below %d, or an RFC 3339 time "
+                "such as 2026-12-01T10:00:00Z",
+                request->api->config->partitions);
+    return false;
+}
+
+/* Sorts a folded state's locations by name, as the stock view lists them (the fold keeps them in order of
+ * first appearance). Insertion sort: at most STOCKD_LOCATIONS_PER_SKU_MAX of them. */
+static void locations_sort(struct sku_state *state)
+{
+    for (uint32_t i = 1; i < state->location_count; i++) {
+        struct location_stock moving = state->locations[i];
+        uint32_t j = i;
+        for (; j > 0 && strcmp(state->locations[j - 1].location, moving.location) > 0; j--)
+            state->locations[j] = state->locations[j - 1];
+        state->locations[j] = moving;
+    }
+}
+
+static void sku_as_of_write(struct json_out *out, const struct view_sku_as_of *folded, const char *requested)
+{
+    const struct sku_state *state = &folded->state;
+    int64_t on_hand = 0, reserved = 0;
+    for (uint32_t i = 0; i < state->location_count; i++) {
+        on_hand += state->locations[i].on_hand;
+        reserved += state->locations[i].reserved;
+    }
+    struct view_stock_summary summary = {.reorder_point = state->reorder_point,
+                                         .lead_time_days = state->lead_time_days,
+                                         .sequence = folded->changed_sequence,
+                                         .updated_ms = folded->changed_ms,
+                                         .on_hand = on_hand,
+                                         .reserved = reserved,
+                                         .available = on_hand - reserved,
+                                         .below_reorder_point = on_hand - reserved < state->reorder_point};
+    memcpy(summary.sku, state->sku, sizeof(summary.sku));
+    memcpy(summary.name, state->name, sizeof(summary.name));
+    json_object_begin(out);
+    stock_summary_write(out, &summary);
+    json_key(out, "locations");
+    json_array_begin(out);
+    for (uint32_t i = 0; i < state->location_count; i++) {
+        json_object_begin(out);
+        json_kv_string(out, "location", state->locations[i].location);
+        json_kv_int(out, "on_hand", state->locations[i].on_hand);
+        json_kv_int(out, "reserved", state->locations[i].reserved);
+        json_kv_int(out, "available", state->locations[i].on_hand - state->locations[i].reserved);
+        json_object_end(out);
+    }
+    json_array_end(out);
+    json_key(out, "as_of");
+    json_object_begin(out);
+    json_kv_string(out, "requested", requested);
+    json_kv_int(out, "sequence", (int64_t)state->sequence);
+    json_kv_string(out, "type", domain_event_type_name(folded->last_type));
+    api_position_write(out, "position", folded->last_position);
+    time_write(out, "time", folded->last_time_ms);
+    json_kv_int(out, "events_folded", (int64_t)folded->event_count);
+    json_object_end(out);
+    json_object_end(out);
+}
+
+/* GET /v1/skus/{sku}?as_of=: the history view folded up to the point (min_position waits for that view). */
+static void sku_as_of(struct api_request *request, const char *as_of_text)
+{
+    struct view_as_of point;
+    if (!as_of_parse(request, as_of_text, &point)) return;
+    struct query_frame frame;
+    if (!frame_open_on(request, &frame, API_VIEW_HISTORY)) return;
+    struct view_sku_as_of *folded = malloc(sizeof(*folded));
+    int64_t started_us = api_now_us();
+    int found = folded != NULL ? view_history_as_of(frame.reader, request->params[0], &point, folded,
+                                                    frame.error, sizeof(frame.error))
+                               : VIEW_QUERY_ERROR;
+    if (found != VIEW_QUERY_ERROR) metrics_latency_observe(METRICS_LATENCY_AS_OF, api_now_us() - started_us);
+    if (found < 0) {
+        frame_fail(request, &frame, found, "as_of");
+    } else if (frame_close(request, &frame)) {
+        if (found == 0 || !folded->state.exists) {
+            not_found_with_position(request, &frame, "SKU not found",
+                                    "the history view has no creation at or before as_of of SKU");
+        } else {
+            locations_sort(&folded->state);
+            struct json_out out;
+            json_out_init(&out);
+            sku_as_of_write(&out, folded, as_of_text);
+            respond_with_position(request, 200, &out, &frame);
+            json_out_free(&out);
+        }
+    }
+    free(folded);
+}
+
+/* Parses an optional integer parameter in [1, max] (at most 4 digits), default when absent. Returns it, or
+ * 0 after answering 400. */
+static uint32_t count_param(struct api_request *request, const char *name, uint32_t fallback, uint32_t max)
+{
+    assert(max >= 1 && max <= 9999 && fallback >= 1 && fallback <= max);
+    const char *text = api_query_get(request, name);
+    if (text == NULL) return fallback;
+    size_t length = strlen(text);
+    int value = length >= 1 && length <= 4 && strspn(text, "0123456789") == length ? atoi(text) : 0;
+    if (value < 1 || (uint32_t)value > max) {
+        api_problem(request, 400, "invalid-parameter", "Invalid parameter", name,
+                    "%s must be an integer in 1..%u", name, max);
+        return 0;
+    }
+    return (uint32_t)value;
+}
+
+/* Parses until (YYYY-MM-DD, UTC), today by this server's clock when absent. Returns false after answering. */
+static bool until_param(struct api_request *request, int64_t *day)
+{
+    const char *text = api_query_get(request, "until");
+    if (text == NULL) {
+        *day = api_day_of(kafka_now_ms());
+        return true;
+    }
+    if (api_date_parse(text, day) == 0 && *day >= 0) return true;
+    api_problem(request, 400, "invalid-parameter", "Invalid until", "until",
+                "until must be a day YYYY-MM-DD from 1970-01-01 on");
+    return false;
+}
+
+/* Days the movements answer covers when ?days= is absent, and the reorder listing's window by default. */
+#define API_MOVEMENTS_DAYS_DEFAULT      7
+#define API_REORDER_WINDOW_DAYS_DEFAULT 28
+
+static void date_write(struct json_out *out, const char *key, int64_t day)
+{
+    char text[API_DATE_BYTES];
+    api_date_format(day, text);
+    json_kv_string(out, key, text);
+}
+
+static void movements_write(struct json_out *out, const struct view_movements *movements)
+{
+    json_object_begin(out);
+    json_kv_string(out, "sku", movements->sku);
+    if (movements->lead_time_days > 0) json_kv_int(out, "lead_time_days", movements->lead_time_days);
+    json_kv_int(out, "on_hand", movements->on_hand);
+    json_kv_int(out, "reserved", movements->reserved);
+    json_kv_int(out, "available", movements->on_hand - movements->reserved);
+    date_write(out, "from", movements->days[0].day);
+    date_write(out, "until", movements->days[movements->count - 1].day);
+    json_key(out, "days");
+    json_array_begin(out);
+    for (uint32_t i = 0; i < movements->count; i++) {
+        const struct view_movement_day *day = &movements->days[i];
+        json_object_begin(out);
+        date_write(out, "date", day->day);
+        json_kv_int(out, "received", day->received);
+        json_kv_int(out, "reserved", day->reserved);
+        json_kv_int(out, "fulfilled", day->fulfilled);
+        json_kv_int(out, "released", day->released);
+        json_kv_int(out, "expired", day->expired);
+        json_kv_int(out, "adjusted", day->adjusted);
+        json_object_end(out);
+    }
+    json_array_end(out);
+    json_object_end(out);
+}
+
+void api_sku_movements(struct api_request *request)
+{
+    static const char *const allowed[] = {"days", "until", "min_position", NULL};
+    if (!api_query_allow(request, allowed) ||
+        !identifier_param(request, request->params[0], STOCKD_SKU_BYTES_MAX))
+        return;
+    uint32_t days = count_param(request, "days", API_MOVEMENTS_DAYS_DEFAULT, VIEW_MOVEMENTS_DAYS_MAX);
+    int64_t until = 0;
+    if (days == 0 || !until_param(request, &until)) return;
+    struct query_frame frame;
+    if (!frame_open(request, &frame)) return;
+    struct view_movements *movements = malloc(sizeof(*movements));
+    int found = movements != NULL ? view_movements_get(frame.reader, request->params[0], until, days,
+                                                       movements, frame.error, sizeof(frame.error))
+                                  : VIEW_QUERY_ERROR;
+    if (found < 0) {
+        frame_fail(request, &frame, found, NULL);
+    } else if (frame_close(request, &frame)) {
+        if (found == 0) {
+            not_found_with_position(request, &frame, "SKU not found", "the movements view has no SKU");
+        } else {
+            struct json_out out;
+            json_out_init(&out);
+            movements_write(&out, movements);
+            respond_with_position(request, 200, &out, &frame);
+            json_out_free(&out);
+        }
+    }
+    free(movements);
+}
+
+/* Writes a finite rate or count of days with three decimals (a JSON number). */
+static void decimal_write(struct json_out *out, const char *key, double value)
+{
+    assert(isfinite(value));
+    char text[64];
+    snprintf(text, sizeof(text), "%.3f", value);
+    json_key(out, key);
+    json_raw(out, text);
+}
+
+static void reorder_write(struct json_out *out, const struct view_reorder_page *page, int64_t until,
+                          uint32_t window_days)
+{
+    json_object_begin(out);
+    json_key(out, "window");
+    json_object_begin(out);
+    date_write(out, "from", until - (int64_t)window_days + 1);
+    date_write(out, "until", until);
+    json_kv_int(out, "days", window_days);
+    json_object_end(out);
+    json_key(out, "items");
+    json_array_begin(out);
+    for (uint32_t i = 0; i < page->count; i++) {
+        const struct view_reorder_item *item = &page->items[i];
+        json_object_begin(out);
+        json_kv_string(out, "sku", item->sku);
+        json_kv_int(out, "lead_time_days", item->lead_time_days);
+        json_kv_int(out, "available", item->available);
+        json_kv_int(out, "fulfilled_in_window", item->fulfilled_in_window);
+        decimal_write(out, "daily_fulfilment", item->daily_fulfilment);
+        decimal_write(out, "days_of_cover", item->days_of_cover);
+        json_object_end(out);
+    }
+    json_array_end(out);
+    json_kv_string(out, "next_cursor", page->next_cursor[0] != '\0' ? page->next_cursor : NULL);
+    json_object_end(out);
+}
+
+void api_reorder_list(struct api_request *request)
+{
+    static const char *const allowed[] = {"window_days", "until", "limit", "cursor", "min_position", NULL};
+    if (!api_query_allow(request, allowed)) return;
+    uint32_t limit = limit_parse(request);
+    if (limit == 0) return;
+    uint32_t window_days =
+        count_param(request, "window_days", API_REORDER_WINDOW_DAYS_DEFAULT, VIEW_REORDER_WINDOW_DAYS_MAX);
+    int64_t until = 0;
+    if (window_days == 0 || !until_param(request, &until)) return;
+    struct query_frame frame;
+    if (!frame_open(request, &frame)) return;
+    struct view_reorder_page *page = malloc(sizeof(*page));
+    int count = page != NULL
+                    ? view_reorder_list(frame.reader, until, window_days, api_query_get(request, "cursor"),
+                                        limit, page, frame.error, sizeof(frame.error))
+                    : VIEW_QUERY_ERROR;
+    if (count < 0) {
+        frame_fail(request, &frame, count, "cursor");
+    } else if (frame_close(request, &frame)) {
+        struct json_out out;
+        json_out_init(&out);
+        reorder_write(&out, page, until, window_days);
+        respond_with_position(request, 200, &out, &frame);
+        json_out_free(&out);
+    }
+    free(page);
+}
+
+/* ---- catalog entries and duplicates ---------------------------------------------------------------------
+ */
 
 /* Writes the fields of a catalog entry (merged or one source's) into an open object. */
 static void catalog_entry_write(struct json_out *out, const struct view_catalog_entry *entry, bool merged)

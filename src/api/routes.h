@@ -29,6 +29,7 @@ enum api_view {
     API_VIEW_RESERVATIONS,
     API_VIEW_HISTORY,
     API_VIEW_OUTCOMES,
+    API_VIEW_MOVEMENTS,
     API_VIEW_CATALOG,
     API_VIEW_COUNT
 };
@@ -54,6 +55,8 @@ enum api_route_id {
     API_ROUTE_RESERVATION_GET,
     API_ROUTE_SKU_HISTORY,
     API_ROUTE_COMMAND_GET,
+    API_ROUTE_SKU_MOVEMENTS,
+    API_ROUTE_REORDER,
     API_ROUTE_SKU_CATALOG_GET,
     API_ROUTE_CATALOG_DUPLICATES,
     API_ROUTE_VIEWS_LIST,
@@ -84,6 +87,7 @@ struct api_route {
 api_route_handler api_command_route;
 /* queries.c */
 api_route_handler api_sku_get, api_sku_list, api_reservation_get, api_sku_history, api_command_get;
+api_route_handler api_sku_movements, api_reorder_list;
 api_route_handler api_sku_catalog_get, api_catalog_duplicates;
 /* admin.c */
 api_route_handler api_views_list, api_view_rebuild, api_healthz, api_readyz, api_metrics, api_openapi;

@@ -20,7 +20,7 @@
 
 #define ARRAY_COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
-/* The widest table (the event envelope) has 6 fields; keys_check() keeps one slot per field. */
+/* The widest table (the event envelope) has 7 fields; keys_check() keeps one slot per field. */
 #define OBJECT_FIELDS_MAX 8
 
 /* Quoted input in messages ("got \"...\"") is cut to this many bytes so that the message fits. */
@@ -30,6 +30,7 @@ _Static_assert(sizeof(((struct codec_error *)0)->field) > STOCKD_JSON_PATH_BYTES
 
 enum field_kind {
     FIELD_TYPE,          /* the envelope's "type": decoded by the envelope code */
+    FIELD_VERSION,       /* the event envelope's "version" of its data: decoded by the envelope code */
     FIELD_DATA,          /* the envelope's "data" object: decoded with the type's table */
     FIELD_IDENTIFIER,    /* string accepted by codec_identifier_valid(max), into a char array */
     FIELD_TEXT,          /* string of min..max bytes of UTF-8 without control characters, into a char array */
@@ -102,6 +103,7 @@ static const struct field_spec command_envelope_fields[] = {
 static const struct field_spec create_sku_fields[] = {
     TEXT(command, "name", name, 1, STOCKD_NAME_BYTES_MAX),
     INTEGER(command, "reorder_point", reorder_point, PRESENCE_DEFAULT_ZERO, 0, STOCKD_REORDER_POINT_MAX),
+    INTEGER(command, "lead_time_days", lead_time_days, PRESENCE_OMIT_ZERO, 1, STOCKD_LEAD_TIME_DAYS_MAX),
 };
 
 static const struct field_spec receive_stock_fields[] = {
@@ -221,8 +223,12 @@ static const struct type_spec command_types[COMMAND_TYPE_COUNT] = {
 
 /* ---- events ------------------------------------------------------------------------------------------ */
 
+/* "version" is the version of the data object's shape for the type: absent means 1, and the encoder
+ * writes it only from version 2 on, so that every event written before versions existed is version 1 of
+ * its type as it stands. */
 static const struct field_spec event_envelope_fields[] = {
     {.key = "type", .kind = FIELD_TYPE},
+    {.key = "version", .kind = FIELD_VERSION, .presence = PRESENCE_DEFAULT_ZERO},
     IDENTIFIER(event, "sku", sku, STOCKD_SKU_BYTES_MAX),
     {.key = "sequence",
      .kind = FIELD_UINT64,
@@ -234,7 +240,15 @@ static const struct field_spec event_envelope_fields[] = {
     {.key = "data", .kind = FIELD_DATA},
 };
 
+/* SkuCreated version 2 (2026-12): lead_time_days, optional. */
 static const struct field_spec sku_created_fields[] = {
+    TEXT(event, "name", name, 1, STOCKD_NAME_BYTES_MAX),
+    INTEGER(event, "reorder_point", reorder_point, PRESENCE_REQUIRED, 0, STOCKD_REORDER_POINT_MAX),
+    INTEGER(event, "lead_time_days", lead_time_days, PRESENCE_OMIT_ZERO, 1, STOCKD_LEAD_TIME_DAYS_MAX),
+};
+
+/* SkuCreated version 1 (until 2026-12): no lead time (read as 0, unknown). */
+static const struct field_spec sku_created_v1_fields[] = {
     TEXT(event, "name", name, 1, STOCKD_NAME_BYTES_MAX),
     INTEGER(event, "reorder_point", reorder_point, PRESENCE_REQUIRED, 0, STOCKD_REORDER_POINT_MAX),
 };
@@ -316,6 +330,37 @@ static const struct type_spec event_types[EVENT_TYPE_COUNT] = {
     [EVENT_COMMAND_REJECTED] = TYPE_SPEC(command_rejected_fields, NULL),
     [EVENT_CATALOG_UPDATED] = TYPE_SPEC(catalog_updated_fields, catalog_event_check),
 };
+
+/* Events on the topic are never rewritten, so every version of a type's data stays readable forever.
+ * event_types above holds the current version of each type, the one the encoder writes; the older ones
+ * are listed here, oldest first (version 1 at [0]), and decode into the same struct event, fields the
+ * old version lacks left 0. A new event type needs nothing here: it starts at version 1. A changed type
+ * moves its old table here and the fixture of its day goes into tests/fixtures (docs/events.md). */
+struct type_versions {
+    const struct type_spec *older; /* versions 1 .. count */
+    uint32_t count;
+};
+
+static const struct type_spec sku_created_older[] = {TYPE_SPEC(sku_created_v1_fields, NULL)};
+
+static const struct type_versions event_older_versions[EVENT_TYPE_COUNT] = {
+    [EVENT_SKU_CREATED] = {sku_created_older, ARRAY_COUNT(sku_created_older)},
+};
+
+/* Contract in codec.h. */
+uint32_t codec_event_version_current(enum event_type type)
+{
+    assert(type > EVENT_NONE && type < EVENT_TYPE_COUNT);
+    return event_older_versions[type].count + 1;
+}
+
+/* The data table of version (1 .. current) of an event type. */
+static const struct type_spec *event_type_version(enum event_type type, uint32_t version)
+{
+    uint32_t current = codec_event_version_current(type);
+    assert(version >= 1 && version <= current);
+    return version == current ? &event_types[type] : &event_older_versions[type].older[version - 1];
+}
 
 /* ---- errors and messages ----------------------------------------------------------------------------- */
 
@@ -630,10 +675,11 @@ static int field_check(const struct field_spec *spec, const void *base, const ch
     case FIELD_ATTRIBUTES:
         return attributes_check(spec, value, path, error);
     case FIELD_TYPE:
+    case FIELD_VERSION:
     case FIELD_DATA:
         break;
     }
-    assert(!"unreachable: envelope type and data are not values");
+    assert(!"unreachable: envelope type, version and data are not values");
     return -1;
 }
 
@@ -825,7 +871,8 @@ static int members_decode(const cJSON *object, const char *path, const struct fi
                           size_t count, void *base, struct codec_error *error)
 {
     for (size_t index = 0; index < count; index++) {
-        if (fields[index].kind == FIELD_TYPE || fields[index].kind == FIELD_DATA) continue;
+        enum field_kind kind = fields[index].kind;
+        if (kind == FIELD_TYPE || kind == FIELD_VERSION || kind == FIELD_DATA) continue;
         if (member_decode(&fields[index], object, path, base, error) != 0) return -1;
     }
     return 0;
@@ -976,6 +1023,29 @@ static int command_envelope_decode(const cJSON *root, struct command *out, struc
     return data_decode(root, &command_types[out->type], out, error);
 }
 
+/* Reads the envelope's "version" of an event of a known type: absent means 1; a version above the
+ * current one is from a newer stockd and refused with a message saying so. Returns 0 with *version in
+ * [1, current], or -1 with *error filled. */
+static int version_read(const cJSON *root, enum event_type type, uint32_t *version, struct codec_error *error)
+{
+    uint32_t current = codec_event_version_current(type);
+    const cJSON *item = member_find(root, "version");
+    *version = 1;
+    if (item == NULL) return 0;
+    double number = item->valuedouble;
+    if (!cJSON_IsNumber(item) || !isfinite(number) || floor(number) != number || number < 1 ||
+        number > (double)STOCKD_JSON_INTEGER_MAX) {
+        return error_got(error, "version", "must be an integer >= 1", item);
+    }
+    if (number > (double)current) {
+        return error_set(error, "version",
+                         "%s version %.0f is newer than this stockd reads (up to %" PRIu32 "): upgrade it",
+                         domain_event_type_name(type), number, current);
+    }
+    *version = (uint32_t)number;
+    return 0;
+}
+
 /* Decodes a parsed event envelope. Returns 0, or -1 with *error filled. */
 static int event_envelope_decode(const cJSON *root, struct event *out, struct codec_error *error)
 {
@@ -990,8 +1060,10 @@ static int event_envelope_decode(const cJSON *root, struct event *out, struct co
         return error_set(error, "type", "unknown event type %s",
                          text_quote(type_name, quoted, sizeof(quoted)));
     }
+    uint32_t version = 0;
+    if (version_read(root, out->type, &version, error) != 0) return -1;
     if (members_decode(root, "", fields, count, out, error) != 0) return -1;
-    return data_decode(root, &event_types[out->type], out, error);
+    return data_decode(root, event_type_version(out->type, version), out, error);
 }
 
 /* Contract in codec.h. */
@@ -1104,6 +1176,7 @@ struct compact_reader {
     const char *bytes;
     size_t length;
     size_t position;
+    int64_t version; /* the envelope's "version", 0 when absent */
 };
 
 /* Steps over the byte expected. Returns false when another one (or none) is there. */
@@ -1223,6 +1296,7 @@ static bool compact_member(struct compact_reader *reader, const struct field_spe
         out->type = domain_event_type_parse(name);
         return out->type != EVENT_NONE;
     }
+    if (spec->kind == FIELD_VERSION) return compact_integer(reader, &reader->version);
     if (spec->kind != FIELD_DATA) return compact_value(reader, spec, out);
     assert(out->type > EVENT_NONE && out->type < EVENT_TYPE_COUNT); /* "type" comes first in the table */
     const struct type_spec *type = &event_types[out->type];
@@ -1266,7 +1340,11 @@ int codec_event_decode_compact(const char *json, size_t json_bytes, struct event
     if (json_bytes > STOCKD_MESSAGE_BYTES_MAX) return 1;
     struct compact_reader reader = {.bytes = json, .length = json_bytes};
     bool decoded = compact_object(&reader, event_envelope_fields, ARRAY_COUNT(event_envelope_fields), out);
-    return decoded && reader.position == json_bytes ? 0 : 1;
+    if (!decoded || reader.position != json_bytes) return 1;
+    /* The encoder writes the current version, and "version" only from 2 on: anything else (an older
+     * version, read with its own table, or "version":1 spelled out) goes the strict way. */
+    uint32_t current = codec_event_version_current(out->type);
+    return reader.version == (current > 1 ? (int64_t)current : 0) ? 0 : 1;
 }
 
 /* Contract in codec.h: the compact form first, the strict path for everything else. */
@@ -1437,10 +1515,11 @@ static void field_write(struct json_writer *writer, const struct field_spec *spe
         return;
     }
     case FIELD_TYPE:
+    case FIELD_VERSION:
     case FIELD_DATA:
         break;
     }
-    assert(!"unreachable: the envelope writes type and data");
+    assert(!"unreachable: the envelope writes type, version and data");
 }
 
 /* Writes the fields of a table that are present, in table order, each checked first: encoding a value
@@ -1477,7 +1556,7 @@ static void data_write(struct json_writer *writer, const struct type_spec *type,
 /* Encodes an envelope: its fields in table order, type and data included. Returns a malloc'd compact
  * string, or NULL when out of memory. */
 static char *envelope_encode(const struct field_spec *fields, size_t count, const void *base,
-                             const char *type_name, const struct type_spec *type)
+                             const char *type_name, uint32_t version, const struct type_spec *type)
 {
     assert(type_name != NULL && type->fields != NULL);
     struct json_writer writer = {0};
@@ -1488,6 +1567,11 @@ static char *envelope_encode(const struct field_spec *fields, size_t count, cons
             writer_key(&writer, fields[index].key, first);
             writer_string(&writer, type_name);
             first = false;
+        } else if (fields[index].kind == FIELD_VERSION) {
+            if (version > 1) { /* absent means 1 */
+                writer_key(&writer, fields[index].key, first);
+                writer_integer(&writer, version);
+            }
         } else if (fields[index].kind == FIELD_DATA) {
             writer_key(&writer, fields[index].key, first);
             data_write(&writer, type, base);
@@ -1509,7 +1593,7 @@ char *codec_command_encode(const struct command *command)
     const char *type_name = domain_command_type_name(command->type);
     assert(type_name != NULL && "command type");
     return envelope_encode(command_envelope_fields, ARRAY_COUNT(command_envelope_fields), command, type_name,
-                           &command_types[command->type]);
+                           0, &command_types[command->type]);
 }
 
 /* Copies detail with every byte that is not well-formed UTF-8, and every control character, replaced by
@@ -1544,5 +1628,5 @@ char *codec_event_encode(const struct event *event)
     struct event cleaned = *event;
     detail_clean(cleaned.detail, event->detail, sizeof(event->detail));
     return envelope_encode(event_envelope_fields, ARRAY_COUNT(event_envelope_fields), &cleaned, type_name,
-                           &event_types[event->type]);
+                           codec_event_version_current(event->type), &event_types[event->type]);
 }

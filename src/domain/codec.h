@@ -54,11 +54,18 @@ int codec_event_decode(const char *json, size_t json_bytes, struct event *out, s
  * codec_event_encode writes (no whitespace, keys in table order, strings without escapes, integers as
  * plain digits) and every field passes the strict checks. Returns 0 with *out filled exactly as
  * codec_event_decode fills it, and then the input is byte for byte what codec_event_encode(out) writes;
- * or 1 for any other input (*out is then undefined): only the strict path refuses, and words why. Never
- * reads past json[json_bytes - 1]; never allocates. */
+ * or 1 for any other input, an event in an older version of its type included (*out is then undefined): only
+ * the strict path refuses, and words why. Never reads past json[json_bytes - 1]; never allocates. */
 int codec_event_decode_compact(const char *json, size_t json_bytes, struct event *out);
 
-/* Encodes an event as compact JSON; same contract as codec_command_encode. */
+/* The version of an event type's data that codec_event_encode writes (1 for a type never changed). The
+ * envelope's "version" says which version an event is in (absent: 1); the decoders read every version
+ * from 1 to this one into the same struct event, fields an older version lacks left 0, and refuse a
+ * newer one. docs/events.md says how a type gets a new version. */
+uint32_t codec_event_version_current(enum event_type type);
+
+/* Encodes an event as compact JSON, in the current version of its type; same contract as
+ * codec_command_encode. */
 char *codec_event_encode(const struct event *event);
 
 /* The strict document checks of every decoder above, for other codecs of the domain (order_codec.c): size

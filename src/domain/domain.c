@@ -152,6 +152,7 @@ int domain_sku_state_check(const struct sku_state *sku)
     if (sku->location_count > STOCKD_LOCATIONS_PER_SKU_MAX) return -1;
     if (!sku->exists && sku->location_count != 0) return -1;
     if (sku->reorder_point < 0 || sku->reorder_point > STOCKD_REORDER_POINT_MAX) return -1;
+    if (sku->lead_time_days < 0 || sku->lead_time_days > STOCKD_LEAD_TIME_DAYS_MAX) return -1;
     for (uint32_t i = 0; i < sku->location_count; i++) {
         const struct location_stock *stock = &sku->locations[i];
         if (stock->on_hand < 0 || stock->on_hand > STOCKD_ON_HAND_MAX) return -1;
@@ -244,6 +245,10 @@ static enum reject_reason decide_create(const struct sku_state *sku, const struc
     if (command->reorder_point < 0 || command->reorder_point > STOCKD_REORDER_POINT_MAX) {
         *detail = "reorder_point is out of range";
         return REJECT_INVALID_QUANTITY;
+    }
+    if (command->lead_time_days < 0 || command->lead_time_days > STOCKD_LEAD_TIME_DAYS_MAX) {
+        *detail = "lead_time_days is out of range";
+        return REJECT_INVALID_COMMAND;
     }
     return REJECT_NONE;
 }
@@ -372,6 +377,7 @@ static void emit_accepted(struct decision *out, const struct sku_state *sku,
         return;
     }
     event->reorder_point = command->reorder_point;
+    event->lead_time_days = command->lead_time_days;
     COPY_FIELD(event->location, command->location);
     COPY_FIELD(event->to_location, command->to_location);
     event->quantity = command->quantity;
@@ -551,9 +557,11 @@ static int evolve_apply(struct sku_state *sku, struct reservation_set *reservati
     switch (event->type) {
     case EVENT_SKU_CREATED:
         if (sku->exists) return -1;
+        if (event->lead_time_days < 0 || event->lead_time_days > STOCKD_LEAD_TIME_DAYS_MAX) return -1;
         sku->exists = true;
         COPY_FIELD(sku->name, event->name);
         sku->reorder_point = event->reorder_point;
+        sku->lead_time_days = event->lead_time_days;
         return 0;
     case EVENT_STOCK_RECEIVED:
         return stock_move(sku, event->location, event->quantity, 0);

@@ -91,6 +91,7 @@ struct command {
     char sku[STOCKD_SKU_BYTES_MAX + 1];
     char name[STOCKD_NAME_BYTES_MAX + 1];            /* CreateSku; UpdateCatalog ("" = none) */
     int64_t reorder_point;                           /* CreateSku */
+    int64_t lead_time_days;                          /* CreateSku: 0 = unknown */
     char location[STOCKD_LOCATION_BYTES_MAX + 1];    /* Receive, Adjust, Reserve; Transfer: from */
     char to_location[STOCKD_LOCATION_BYTES_MAX + 1]; /* Transfer */
     int64_t quantity;                                /* Receive, Reserve, Transfer */
@@ -114,6 +115,7 @@ struct event {
     int64_t time_ms;                                 /* when it was decided, Unix epoch milliseconds */
     char name[STOCKD_NAME_BYTES_MAX + 1];            /* SkuCreated; CatalogUpdated ("" = none) */
     int64_t reorder_point;                           /* SkuCreated */
+    int64_t lead_time_days;                          /* SkuCreated (version 2 on): 0 = unknown */
     char location[STOCKD_LOCATION_BYTES_MAX + 1];    /* all stock events; Transferred: from */
     char to_location[STOCKD_LOCATION_BYTES_MAX + 1]; /* Transferred */
     int64_t quantity;                                /* Received, Reserved, Released, Fulfilled, ... */
@@ -142,6 +144,7 @@ struct sku_state {
     char sku[STOCKD_SKU_BYTES_MAX + 1];
     char name[STOCKD_NAME_BYTES_MAX + 1];
     int64_t reorder_point;
+    int64_t lead_time_days; /* 0 = unknown */
     uint64_t sequence;
     uint32_t location_count;
     struct location_stock locations[STOCKD_LOCATIONS_PER_SKU_MAX];

@@ -33,9 +33,10 @@ enum shard_statement {
 static const char *const statement_sql[STATEMENT_COUNT] = {
     [STATEMENT_META_GET] = "SELECT value FROM shard_meta WHERE key = ?1",
     [STATEMENT_META_PUT] = "INSERT OR REPLACE INTO shard_meta (key, value) VALUES (?1, ?2)",
-    [STATEMENT_SKU_GET] = "SELECT created, name, reorder_point, sequence, stock FROM skus WHERE sku = ?1",
-    [STATEMENT_SKU_PUT] = "INSERT OR REPLACE INTO skus (sku, created, name, reorder_point, sequence, stock)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [STATEMENT_SKU_GET] = "SELECT created, name, reorder_point, sequence, stock, lead_time_days FROM skus"
+                          " WHERE sku = ?1",
+    [STATEMENT_SKU_PUT] = "INSERT OR REPLACE INTO skus (sku, created, name, reorder_point, sequence, stock,"
+                          " lead_time_days) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [STATEMENT_RESERVATION_GET] = "SELECT location, quantity, status, expires_at_ms, created_ms, updated_ms"
                                   " FROM reservations WHERE sku = ?1 AND reservation_id = ?2",
     [STATEMENT_RESERVATION_PUT] =
@@ -340,6 +341,7 @@ int shard_sku_load(struct shard *shard, const char *sku, struct sku_state *out, 
         int corrupt = column_text(statement, 1, out->name, sizeof(out->name));
         out->reorder_point = sqlite3_column_int64(statement, 2);
         out->sequence = (uint64_t)sqlite3_column_int64(statement, 3);
+        out->lead_time_days = sqlite3_column_int64(statement, 5);
         const unsigned char *blob = sqlite3_column_blob(statement, 4);
         int blob_length = sqlite3_column_bytes(statement, 4);
         if (corrupt == 0 && (blob == NULL || stock_blob_decode(blob, (size_t)blob_length, out) != 0))
@@ -418,6 +420,7 @@ int shard_sku_store(struct shard *shard, const struct sku_state *state, const st
     sqlite3_bind_int64(statement, 4, state->reorder_point);
     sqlite3_bind_int64(statement, 5, (sqlite3_int64)state->sequence);
     sqlite3_bind_blob(statement, 6, blob, (int)blob_length, SQLITE_STATIC);
+    sqlite3_bind_int64(statement, 7, state->lead_time_days);
     if (step_done(shard, statement, error, error_bytes) != 0) return -1;
     for (uint32_t i = 0; i < set->count; i++) {
         if (reservation_store(shard, state->sku, &set->items[i], error, error_bytes) != 0) return -1;

@@ -1,4 +1,4 @@
-/* query.h - the read API of the four views: stock, reservations, history, outcomes.
+/* query.h - the read API of the views stock, reservations, history (and a SKU as of any point), outcomes.
  *
  * Pure SQLite over a view's database, on a read-only connection the caller got from the projector
  * (projector_reader_acquire). No Kafka, no HTTP: the API maps the results and return codes to responses.
@@ -77,6 +77,7 @@ struct view_stock_summary {
     char sku[STOCKD_SKU_BYTES_MAX + 1];
     char name[STOCKD_NAME_BYTES_MAX + 1];
     int64_t reorder_point;
+    int64_t lead_time_days; /* 0: unknown */
     uint64_t sequence;
     int64_t updated_ms; /* event time, Unix epoch milliseconds */
     int64_t on_hand;
@@ -177,6 +178,48 @@ struct view_history_page {
  * database error. A SKU without events gives 0. */
 int view_history_list(sqlite3 *reader, const char *sku, enum view_order order, const char *cursor,
                       uint32_t limit, struct view_history_page *out, char *error, size_t error_bytes);
+
+/* ---- a SKU as of a point in its history (history_as_of.c) ---------------------------------------------- */
+
+/* One as-of fold reads at most this many events of the SKU (a few seconds of decoding at most) and holds at
+ * most this many reservations active at once (~250 bytes each): past either it answers VIEW_QUERY_LIMIT
+ * rather than work or allocate without bound. */
+#define VIEW_AS_OF_EVENTS_MAX       200000
+#define VIEW_AS_OF_RESERVATIONS_MAX 10000
+
+#define VIEW_QUERY_LIMIT (-3) /* the answer needs more than a bound allows (a 422) */
+
+enum view_as_of_kind {
+    VIEW_AS_OF_POSITION = 1, /* the SKU's events up to and including this position of <prefix>.events */
+    VIEW_AS_OF_TIME,         /* the SKU's events up to the first one decided after time_ms */
+};
+
+struct view_as_of {
+    enum view_as_of_kind kind;
+    struct view_position position; /* VIEW_AS_OF_POSITION */
+    int64_t time_ms;               /* VIEW_AS_OF_TIME: Unix epoch milliseconds */
+};
+
+/* A SKU's state right after a point, and the event the fold stopped at. */
+struct view_sku_as_of {
+    struct sku_state state;    /* domain_evolve's fold; state.sequence is the last event's */
+    uint64_t changed_sequence; /* the last event that changed the state (rejections do not) */
+    int64_t changed_ms;
+    enum event_type last_type; /* the last event folded */
+    int64_t last_time_ms;
+    struct view_position last_position;
+    uint64_t event_count; /* events folded */
+};
+
+/* Folds the SKU's events from the history view, oldest first, through domain_evolve (the same code as the
+ * handler's shards), stopping before the first event past the point. A SKU lives on one partition: a
+ * position on another one cannot be placed in its history and is refused. Returns 1 with *out filled, 0
+ * when the SKU has no event at or before the point, VIEW_QUERY_INVALID for a malformed sku or a position of
+ * another partition, VIEW_QUERY_LIMIT past VIEW_AS_OF_EVENTS_MAX or VIEW_AS_OF_RESERVATIONS_MAX,
+ * VIEW_QUERY_ERROR on a database error or a stored event that does not decode or follow (each with a
+ * message). */
+int view_history_as_of(sqlite3 *reader, const char *sku, const struct view_as_of *point,
+                       struct view_sku_as_of *out, char *error, size_t error_bytes);
 
 /* ---- outcomes ------------------------------------------------------------------------------------------ */
 

@@ -34,9 +34,10 @@ static const char *const stock_statement_sql[STOCK_STATEMENT_COUNT] = {
     [STOCK_LOCATION_ADD] = "UPDATE stock_locations SET on_hand = on_hand + ?3, reserved = reserved + ?4"
                            " WHERE sku = ?1 AND location = ?2",
     [STOCK_SKU_DEFINE] =
-        "INSERT INTO stock_skus (sku, name, reorder_point, sequence, updated_ms, on_hand, reserved)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, 0, 0) ON CONFLICT (sku) DO UPDATE SET name = excluded.name,"
-        " reorder_point = excluded.reorder_point, sequence = excluded.sequence,"
+        "INSERT INTO stock_skus (sku, name, reorder_point, sequence, updated_ms, on_hand, reserved,"
+        " lead_time_days) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6) ON CONFLICT (sku) DO UPDATE SET"
+        " name = excluded.name, reorder_point = excluded.reorder_point, sequence = excluded.sequence,"
+        " lead_time_days = excluded.lead_time_days,"
         " updated_ms = excluded.updated_ms",
     [STOCK_SKU_MOVE] =
         "INSERT INTO stock_skus (sku, name, reorder_point, sequence, updated_ms, on_hand, reserved)"
@@ -65,6 +66,7 @@ static int stock_sku_define(struct stock_view *view, const struct event *event, 
     sqlite3_bind_int64(statement, 3, event->reorder_point);
     sqlite3_bind_int64(statement, 4, (sqlite3_int64)event->sequence);
     sqlite3_bind_int64(statement, 5, event->time_ms);
+    sqlite3_bind_int64(statement, 6, event->lead_time_days);
     return view_step_done(statement, STOCK_VIEW_NAME, error, error_bytes);
 }
 
@@ -193,7 +195,8 @@ const struct view_ops view_stock_ops = {
 
 /* ---- queries ------------------------------------------------------------------------------------------- */
 
-#define STOCK_SUMMARY_COLUMNS "sku, name, reorder_point, sequence, updated_ms, on_hand, reserved"
+#define STOCK_SUMMARY_COLUMNS                                                                                \
+    "sku, name, reorder_point, sequence, updated_ms, on_hand, reserved, lead_time_days"
 
 /* Cursors of the SKU listings: kind byte, then the last SKU of the page. */
 #define STOCK_CURSOR_KIND 's'
@@ -211,6 +214,7 @@ static int stock_summary_read(sqlite3_stmt *statement, struct view_stock_summary
     out->updated_ms = sqlite3_column_int64(statement, 4);
     out->on_hand = sqlite3_column_int64(statement, 5);
     out->reserved = sqlite3_column_int64(statement, 6);
+    out->lead_time_days = sqlite3_column_int64(statement, 7);
     out->available = out->on_hand - out->reserved;
     out->below_reorder_point = out->available < out->reorder_point;
     return 0;

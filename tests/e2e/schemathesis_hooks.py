@@ -4,7 +4,8 @@ schemathesis's not_a_server_error and positive_data_acceptance judge by status a
 schema cannot tell apart from bugs by status: an opaque cursor the generator made up (400, field cursor), a
 min_position no event has reached (503 position-not-reached, after http.wait_ms_max) or naming a partition
 the topics do not have (400, field min_position; STOCKD_PARTITIONS says how many), a well-formed command
-the domain rejects (409/422 with a reason), a name of 256 characters that is over 256 bytes in UTF-8 (400).
+the domain rejects (409/422 with a reason), a name of 256 characters that is over 256 bytes in UTF-8 (400),
+an as_of position token of a partition the SKU does not live on (400, field as_of).
 These checks accept exactly those, by the problem's type and field, and fail everything else the built-in
 ones fail; the run excludes the built-in two (tests/e2e/schemathesis.toml).
 """
@@ -106,6 +107,8 @@ def _explained(case, response):
         return None  # the run waits once at a time: http.waits_max is never reached by it
     if status == 400 and field == "min_position" and _partition_out_of_range(case):
         return "a partition above kafka.partitions"
+    if status == 400 and field == "as_of" and ":" in str(_query(case).get("as_of", "")).split("T")[0]:
+        return "a position token of another partition than the SKU's (the schema cannot know which)"
     if status == 400 and field == "cursor" and "cursor" in _query(case):
         return "a made-up cursor"
     if status == 400 and field in TEXT_FIELDS_BYTES_MAX and _over_bytes(case, field, TEXT_FIELDS_BYTES_MAX[field]):

@@ -625,7 +625,7 @@ def case_views_list(a):
     views = answer.json.get("views")
     check(isinstance(views, list), f"{answer}: no views list")
     names = sorted(view["name"] for view in views)
-    check(names == ["catalog", "history", "outcomes", "reservations", "stock"], f"{answer}: views {names}")
+    check(names == ["catalog", "history", "movements", "outcomes", "reservations", "stock"], f"{answer}: views {names}")
     for view in views:
         for member in ("name", "state", "lag", "ready", "events_applied", "rebuild", "partitions"):
             check(member in view, f"{answer}: view lacks {member}")
@@ -1045,6 +1045,78 @@ def case_sku_get(a):
     expect(a.get(f"/v1/skus/{unique('NOSKU')}"), 404, "not-found")
     expect(a.get("/v1/skus/-leading-dash"), 400, "invalid-path")
     expect(a.get(f"/v1/skus/{sku}?limit=2"), 400, "invalid-parameter")
+
+
+def case_sku_as_of(a):
+    sku = unique("AO")
+    created = sync(a, "/v1/skus", {"sku": sku, "name": "As of", "reorder_point": 3, "lead_time_days": 4}, 201).json
+    first = receive(a, sku, "L2", 5).json["position"]
+    second = receive(a, sku, "L1", 4).json["position"]
+    third = reserve(a, sku, "ao-1", "L1", 3).json["position"]
+    now = expect(a.get(f"/v1/skus/{sku}?min_position={third}"), 200).json
+    check(now.get("lead_time_days") == 4 and "as_of" not in now, f"GET SKU now: {now}")
+    at = {}
+    for token, on_hand, reserved, sequence in ((created["position"], 0, 0, 1), (first, 5, 0, 2), (second, 9, 0, 3),
+                                               (third, 9, 3, 4)):
+        answer = expect(a.get(f"/v1/skus/{sku}?as_of={token}&min_position={third}"), 200)
+        got = answer.json
+        check(got["on_hand"] == on_hand and got["reserved"] == reserved, f"as_of {token}: {got}")
+        check(got["as_of"]["position"] == token and got["as_of"]["sequence"] == sequence, f"as_of {token}: {got}")
+        check(got["lead_time_days"] == 4 and got["name"] == "As of", f"as_of {token}: {got}")
+        check([row["location"] for row in got["locations"]] == sorted(row["location"] for row in got["locations"]),
+              f"as_of {token}: locations out of order")
+        at[sequence] = got
+    # by time: the event's own time gives the state right after it (or after a later event of the same ms)
+    answer = expect(a.get(f"/v1/skus/{sku}?" + urllib.parse.urlencode({"as_of": at[2]["as_of"]["time"]})), 200)
+    check(answer.json["as_of"]["sequence"] >= 2 and answer.json["on_hand"] >= 5, f"as_of time: {answer.json}")
+    expect(a.get(f"/v1/skus/{sku}?as_of=2001-01-01T00:00:00Z"), 404, "not-found")
+    partition = int(first.split(":")[0])
+    expect(a.get(f"/v1/skus/{sku}?as_of={(partition + 1) % PARTITIONS}:0"), 400, "invalid-parameter")
+    for bad in ("yesterday", "1:", "99:1", "2026-12-01", "2026-12-01T10:00:00"):
+        answer = expect(a.get(f"/v1/skus/{sku}?" + urllib.parse.urlencode({"as_of": bad})), 400, "invalid-parameter")
+        check(answer.json.get("field") == "as_of", f"as_of={bad}: field {answer.json.get('field')}")
+    expect(a.get(f"/v1/skus/{unique('NOSKU')}?as_of={first}"), 404, "not-found")
+
+
+def case_movements_and_reorder(a):
+    sku = unique("MV")
+    sync(a, "/v1/skus", {"sku": sku, "name": "Moves", "lead_time_days": 10}, 201)
+    receive(a, sku, "L1", 10)
+    reserve(a, sku, "mv-1", "L1", 4)
+    fulfilled = sync(a, "/v1/reservations/mv-1/fulfil", {"sku": sku}, 200).json
+    today = fulfilled["decided_at"][:10]
+    position = fulfilled["position"]
+    answer = expect(a.get(f"/v1/skus/{sku}/movements?days=3&until={today}&min_position={position}"), 200)
+    got = answer.json
+    check(got["sku"] == sku and got["until"] == today and len(got["days"]) == 3, f"movements: {got}")
+    check(got["on_hand"] == 6 and got["available"] == 6 and got["lead_time_days"] == 10, f"movements: {got}")
+    day = got["days"][-1]
+    check(day["date"] == today and day["received"] == 10 and day["reserved"] == 4 and day["fulfilled"] == 4,
+          f"movements today: {day}")
+    check(all(row["received"] == 0 for row in got["days"][:-1]), f"movements before today: {got['days']}")
+    expect(a.get(f"/v1/skus/{sku}/movements"), 200)
+    expect(a.get(f"/v1/skus/{unique('NOSKU')}/movements?min_position={position}"), 404, "not-found")
+    for query in ("days=0", "days=367", "days=x", "until=2026-13-01", "until=1969-12-31", "until=today"):
+        expect(a.get(f"/v1/skus/{sku}/movements?{query}"), 400, "invalid-parameter")
+    # over one day, 4 a day against 6 available covers 1.5 days < 10: listed; over 28 days it covers 42
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"window_days": "1", "until": today, "limit": "100", "min_position": position}
+        if cursor is not None:
+            query["cursor"] = cursor
+        page = expect(a.get("/v1/reorder?" + urllib.parse.urlencode(query)), 200).json
+        check(page["window"] == {"from": today, "until": today, "days": 1}, f"reorder window: {page['window']}")
+        seen += page["items"]
+        cursor, pages = page["next_cursor"], pages + 1
+        if cursor is None or pages > 100:
+            break
+    mine = [item for item in seen if item["sku"] == sku]
+    check(len(mine) == 1 and mine[0]["available"] == 6 and mine[0]["fulfilled_in_window"] == 4 and
+          abs(mine[0]["days_of_cover"] - 1.5) < 0.001, f"reorder over one day: {mine}")
+    month = expect(a.get(f"/v1/reorder?window_days=28&until={today}&limit=100"), 200).json
+    check(all(item["sku"] != sku for item in month["items"]), f"reorder over 28 days lists {sku}")
+    for query in ("window_days=0", "window_days=366", "cursor=%21%21", "limit=0", "until=2026-02-30"):
+        expect(a.get(f"/v1/reorder?{query}"), 400, "invalid-parameter")
 
 
 def case_sku_list_paging(a):
@@ -2028,6 +2100,9 @@ def main():
             cases.run("Prefer: wait=99999 is cut to http.wait_ms_max", case_prefer_wait_cut_to_max, a)
             cases.run("GET SKU: shape, 404, 400", case_sku_get, a)
             cases.run("list SKUs: keyset pages of 2, below_reorder_point, bad limits", case_sku_list_paging, a)
+            cases.run("GET SKU as_of a position or a time: the fold up to it, 404 before, 400", case_sku_as_of, a)
+            cases.run("movements per day and the reorder listing: shape, window, 404, 400",
+                      case_movements_and_reorder, a)
             cases.run("catalog: update, entry, search, duplicates answer 2xx", case_catalog_routes, a)
             cases.run("history: pages of 2 oldest and newest first", case_history_paging, a)
             cases.run("GET reservation: shape, 404, 400", case_reservation_get, a)

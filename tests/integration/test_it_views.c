@@ -1,13 +1,13 @@
-/* test_it_views.c - the read side against a real broker: the four views stockd projects (stock,
- * reservations, history, outcomes) equal the fold of the events topic, after a mixed workload and after
- * kill -9 during projection, and read-only queries of the stock view never fail nor see it empty while
- * writes flow.
+/* test_it_views.c - the read side against a real broker: the six views stockd projects (stock,
+ * reservations, history, outcomes, movements, catalog) equal the fold of the events topic, after a mixed
+ * workload and after kill -9 during projection, and read-only queries of the stock view never fail nor see
+ * it empty while writes flow.
  *
  * One stockd with all roles (router, handler, projector). Commands come from the harness's model (a
  * realistic mix with known rejections), keyed by SKU. A view has caught up when its stored positions
  * (view_positions, read on a read-only connection) reach the high watermarks of <prefix>.events; then
  * stockd is stopped and verify_run folds the events into scratch shards and compares the handler's shards
- * and the four views with them: no difference may remain (an event applied twice or skipped shows). That
+ * and the six views with them: no difference may remain (an event applied twice or skipped shows). That
  * the comparison can fail is checked too: a tampered stock row and a deleted history event are reported. */
 #include <assert.h>
 #include <errno.h>
@@ -49,9 +49,10 @@
 #define DECIDE_TIMEOUT   300000
 #define CATCH_UP_TIMEOUT 180000
 #define STALL_MS         120000
-#define VIEW_COUNT       4
+#define VIEW_COUNT       6
 
-static const char *const view_names[VIEW_COUNT] = {"stock", "reservations", "history", "outcomes"};
+static const char *const view_names[VIEW_COUNT] = {"stock",    "reservations", "history",
+                                                   "outcomes", "movements",    "catalog"};
 static const char *const all_roles[] = {"--roles=router,handler,projector", NULL};
 
 struct generated {
@@ -329,17 +330,23 @@ static void verify_detects_tampering(struct fixture *f)
         f, "history",
         "DELETE FROM history WHERE (sku, sequence) = (SELECT sku, sequence FROM history ORDER BY sku, "
         "sequence DESC LIMIT 1)");
+    view_tamper(f, "movements",
+                "UPDATE movement_skus SET reserved = reserved + 1 WHERE sku = (SELECT sku FROM movement_skus "
+                "ORDER BY sku LIMIT 1)");
     static struct verify_report report;
     verify_report_run(f, &report);
     bool stock = false;
     bool history = false;
+    bool movements = false;
     for (size_t i = 0; i < report.kept; i++) {
         stock = stock || strstr(report.differences_kept[i], "stock") != NULL;
         history = history || strstr(report.differences_kept[i], "history") != NULL;
+        movements = movements || strstr(report.differences_kept[i], "movements") != NULL;
     }
-    harness_check(f->harness, report.differences >= 2 && stock && history,
-                  "tampered views: %llu differences (stock named: %d, history named: %d)",
-                  (unsigned long long)report.differences, stock, history);
+    harness_check(
+        f->harness, report.differences >= 3 && stock && history && movements,
+        "tampered views: %llu differences (stock named: %d, history named: %d, movements named: %d)",
+        (unsigned long long)report.differences, stock, history, movements);
     fprintf(stderr, "views: tampered stock and history views: %llu differences reported, e.g. \"%s\"\n",
             (unsigned long long)report.differences, report.kept > 0 ? report.differences_kept[0] : "");
 }

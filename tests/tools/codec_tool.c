@@ -118,6 +118,7 @@ static void sample_command(uint64_t *state, enum command_type type, struct comma
     if (type == COMMAND_CREATE_SKU) {
         random_text(state, command->name, 1, STOCKD_NAME_BYTES_MAX);
         command->reorder_point = random_between(state, 0, STOCKD_REORDER_POINT_MAX);
+        command->lead_time_days = random_between(state, 0, STOCKD_LEAD_TIME_DAYS_MAX); /* 0: absent */
     } else if (type == COMMAND_ADJUST_STOCK) {
         random_text(state, command->reason, 1, STOCKD_REASON_BYTES_MAX);
         command->counted_set = random_next(state) % 2 == 0;
@@ -141,6 +142,7 @@ static void sample_event_data(uint64_t *state, struct event *event)
     case EVENT_SKU_CREATED:
         random_text(state, event->name, 1, STOCKD_NAME_BYTES_MAX);
         event->reorder_point = random_between(state, 0, STOCKD_REORDER_POINT_MAX);
+        event->lead_time_days = random_between(state, 0, STOCKD_LEAD_TIME_DAYS_MAX); /* 0: absent */
         break;
     case EVENT_STOCK_ADJUSTED:
         random_text(state, event->reason, 1, STOCKD_REASON_BYTES_MAX);
