@@ -99,6 +99,8 @@ static rd_kafka_t *restore_consumer_get(struct handler_worker *worker, char *err
         kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.partition.eof", "true", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "fetch.queue.backoff.ms", KAFKA_FETCH_QUEUE_BACKOFF_MS, error, error_bytes) !=
+            0 ||
         /* Restore waits on each fetch: the default 500 ms made an up-to-date partition cost about 1 s. */
         kafka_conf_set(conf, "fetch.wait.max.ms", "10", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.auto.commit", "false", error, error_bytes) != 0) {

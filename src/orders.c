@@ -417,6 +417,8 @@ static rd_kafka_t *restore_consumer_get(struct orders *orders, char *error, size
     if (kafka_conf_set(conf, "group.id", group_id, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.partition.eof", "true", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "fetch.queue.backoff.ms", KAFKA_FETCH_QUEUE_BACKOFF_MS, error, error_bytes) !=
+            0 ||
         kafka_conf_set(conf, "fetch.wait.max.ms", "10", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.auto.commit", "false", error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);

@@ -49,8 +49,8 @@
  * the one queue every partition feeds (rd_kafka_q_len follows the forwarding), so they bound the whole
  * prefetch: 40,000 events, 8 MiB of payloads. Fetches of at most 256 KiB per partition keep a reply from
  * overshooting the bound by much (1 MiB, the default, held about 190,000 events after one reply; peak RSS
- * follows). While the prefetch is full librdkafka does not fetch, and looks again only at its next wake-up,
- * up to a second later (2.0.2; 2.8.0 alike, fetch.queue.backoff.ms 1000 ms): fold_prefetch_kick wakes it. */
+ * follows). While the prefetch is full librdkafka postpones the next fetch by fetch.queue.backoff.ms
+ * (KAFKA_FETCH_QUEUE_BACKOFF_MS, kafka/client.h). */
 #define PROJECTOR_PREFETCH_EVENTS       40000
 #define PROJECTOR_PREFETCH_MESSAGES     "40000" /* PROJECTOR_PREFETCH_EVENTS */
 #define PROJECTOR_PREFETCH_KBYTES       "8192"
@@ -190,7 +190,6 @@ struct fold {
     int32_t out_of_range;                    /* partition of the last STEP_OUT_OF_RANGE */
     struct decoder *decoder;                 /* while the consumer runs */
     rd_kafka_queue_t *queue;                 /* the consumer's, for its length */
-    bool prefetch_full;                      /* seen at its bound since the last kick */
     struct checkpointer *checkpointer;       /* live fold: while db is open */
 };
 
@@ -865,6 +864,8 @@ static rd_kafka_t *consumer_create(struct projector *projector, const char *role
         kafka_conf_set(conf, "queued.max.messages.kbytes", PROJECTOR_PREFETCH_KBYTES, error, error_bytes) !=
             0 ||
         kafka_conf_set(conf, "fetch.wait.max.ms", PROJECTOR_FETCH_WAIT_MS, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "fetch.queue.backoff.ms", KAFKA_FETCH_QUEUE_BACKOFF_MS, error, error_bytes) !=
+            0 ||
         kafka_conf_set(conf, "max.partition.fetch.bytes", PROJECTOR_PARTITION_FETCH_BYTES, error,
                        error_bytes) != 0 ||
         kafka_conf_set(conf, "fetch.error.backoff.ms", PROJECTOR_FETCH_BACKOFF_MS, error, error_bytes) != 0) {
@@ -910,7 +911,6 @@ static int fold_consumer_start(struct projector *projector, struct fold *fold, c
     fold->consumer = consumer_create(projector, fold->role, error, error_bytes);
     if (fold->consumer == NULL) return -1;
     fold->queue = rd_kafka_queue_get_consumer(fold->consumer);
-    fold->prefetch_full = false;
     fold->decoder = decoder_create(error, error_bytes);
     if (fold->decoder == NULL) {
         rd_kafka_queue_destroy(fold->queue);
@@ -1173,23 +1173,6 @@ static int live_replace(struct projector *projector, const char *source, char *e
 
 /* ---- the live fold ------------------------------------------------------------------------------------ */
 
-/* Wakes the consumer's fetcher once its prefetch, seen full, has drained to half. librdkafka stops
- * fetching while the prefetch (all partitions together: they feed one queue) is at its bound and looks
- * again only at its next wake-up: a second later, unless a request or a reply wakes it. A fold that
- * drains the bound in a fraction of that second would then wait out the rest: a ListOffsets round trip
- * (one partition's end offset, which ends_refresh also uses) is the wake-up. Called every chunk. */
-static void fold_prefetch_kick(struct projector *projector, struct fold *fold)
-{
-    int length = rd_kafka_queue_length(fold->queue);
-    if (length >= PROJECTOR_PREFETCH_EVENTS) fold->prefetch_full = true;
-    if (!fold->prefetch_full || length > PROJECTOR_PREFETCH_EVENTS / 2) return;
-    fold->prefetch_full = false;
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, projector->topics.events, 0)->offset = RD_KAFKA_OFFSET_END;
-    rd_kafka_offsets_for_times(fold->consumer, list, PROJECTOR_ENDS_TIMEOUT_MS); /* the answer is not used */
-    rd_kafka_topic_partition_list_destroy(list);
-}
-
 /* The live batch committed: each of its events is now as old as its record timestamp says. */
 static void live_commit_ages_observe(struct projector *projector)
 {
@@ -1246,7 +1229,6 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
             projector->batch_timestamps_ms[projector->batch_timestamp_count++] = timestamp_ms;
         if ((status = fold_event(projector, live, message, error, error_bytes)) == 0) consumed++;
         if (consumed % PROJECTOR_CHUNK_EVENTS != 0) continue;
-        fold_prefetch_kick(projector, live);
         if (monotonic_ms() >= ends_ms) break;
     }
     if (status == 0) status = fold_flush(projector, live, error, error_bytes);
@@ -1538,7 +1520,6 @@ static int rebuild_step(struct projector *projector, int timeout_ms, char *error
         rd_kafka_message_t *message = rd_kafka_consumer_poll(rebuild->consumer, polls == 0 ? timeout_ms : 0);
         if (message == NULL) break;
         status = rebuild_take(projector, message, error, error_bytes);
-        if (polls % PROJECTOR_CHUNK_EVENTS == 0) fold_prefetch_kick(projector, rebuild);
     }
     if (status != 0) return STEP_FAILED;
     bool caught_up = rebuild_positions(projector, projector->scratch);

@@ -55,7 +55,9 @@ static rd_kafka_t *consumer_create(const struct stockd_config *config, char *err
         kafka_conf_set(conf, "isolation.level", "read_committed", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.partition.eof", "true", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "enable.auto.commit", "false", error, error_bytes) != 0 ||
-        kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", error, error_bytes) != 0) {
+        kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "fetch.queue.backoff.ms", KAFKA_FETCH_QUEUE_BACKOFF_MS, error, error_bytes) !=
+            0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

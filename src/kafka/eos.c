@@ -484,6 +484,8 @@ static rd_kafka_t *consumer_create(struct eos_stage *stage, char *error, size_t 
         kafka_conf_set(conf, "session.timeout.ms", EOS_SESSION_TIMEOUT_MS, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "heartbeat.interval.ms", EOS_HEARTBEAT_INTERVAL_MS, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queued.min.messages", EOS_PREFETCH_MESSAGES, error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "fetch.queue.backoff.ms", KAFKA_FETCH_QUEUE_BACKOFF_MS, error, error_bytes) !=
+            0 ||
         kafka_conf_set(conf, "queued.max.messages.kbytes", EOS_PREFETCH_KBYTES, error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
