@@ -1708,7 +1708,7 @@ static void test_event_version_malformed_refused(void **state)
     EVENT_REFUSED(
         "{\"type\":\"SkuCreated\",\"version\":1.5,\"sku\":\"S\",\"sequence\":1,\"command_id\":\"c\","
         "\"time_ms\":1,\"data\":{\"name\":\"n\",\"reorder_point\":0}}",
-        "version", "version: must be an integer >= 1, got 1.5");
+        "version", "version: must be an integer, got 1.5");
     EVENT_REFUSED(
         "{\"type\":\"SkuCreated\",\"version\":\"2\",\"sku\":\"S\",\"sequence\":1,\"command_id\":\"c\","
         "\"time_ms\":1,\"data\":{\"name\":\"n\",\"reorder_point\":0}}",
