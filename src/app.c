@@ -26,6 +26,7 @@
 #include "projector.h"
 #include "router.h"
 #include "store/sqlite_util.h"
+#include "stage_threads.h"
 #include "views/movements.h"
 #include "views/catalog.h"
 #include "views/view.h"
@@ -45,6 +46,7 @@ static const struct view_ops *const app_views[APP_VIEWS_COUNT] = {
 
 /* A thread's stage: what it runs, for the shared thread function. */
 struct app_stage {
+    const char *name; /* its thread's name */
     struct app *app;
     int (*run)(void *stage, const atomic_bool *stop);
     void *stage;
@@ -175,6 +177,7 @@ static int projector_stage_run(void *stage, const atomic_bool *stop)
 static void *stage_thread(void *argument)
 {
     struct app_stage *stage = argument;
+    thread_name_set(stage->name, NULL);
     if (stage->run(stage->stage, stage->app->stop) != 0) {
         atomic_store(&stage->app->failed, 1);
         atomic_store(stage->app->stop, true);
@@ -188,13 +191,16 @@ int app_run(struct app *app, atomic_bool *stop)
     app->stop = stop;
     struct app_stage stages[3 + APP_VIEWS_COUNT];
     int stage_count = 0;
-    if (app->router != NULL) stages[stage_count++] = (struct app_stage){app, router_stage_run, app->router};
+    if (app->router != NULL)
+        stages[stage_count++] = (struct app_stage){"router", app, router_stage_run, app->router};
     if (app->handler != NULL)
-        stages[stage_count++] = (struct app_stage){app, handler_stage_run, app->handler};
-    if (app->orders != NULL) stages[stage_count++] = (struct app_stage){app, orders_stage_run, app->orders};
+        stages[stage_count++] = (struct app_stage){"handler", app, handler_stage_run, app->handler};
+    if (app->orders != NULL)
+        stages[stage_count++] = (struct app_stage){"orders", app, orders_stage_run, app->orders};
     for (int i = 0; i < APP_VIEWS_COUNT; i++) {
         if (app->projectors[i] != NULL)
-            stages[stage_count++] = (struct app_stage){app, projector_stage_run, app->projectors[i]};
+            stages[stage_count++] =
+                (struct app_stage){app_views[i]->name, app, projector_stage_run, app->projectors[i]};
     }
     pthread_t threads[3 + APP_VIEWS_COUNT];
     int thread_count = 0;

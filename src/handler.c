@@ -784,7 +784,8 @@ static int worker_run_stage(void *worker, const atomic_bool *stop)
 int handler_run(struct handler *handler, const atomic_bool *stop)
 {
     assert(handler != NULL && stop != NULL);
-    return stage_threads_run(worker_run_stage, (void *const *)handler->workers, handler->worker_count, stop);
+    return stage_threads_run_named("handler", worker_run_stage, (void *const *)handler->workers,
+                                   handler->worker_count, stop);
 }
 
 void handler_stats_get(const struct handler *handler, struct handler_stats *out)

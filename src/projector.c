@@ -25,6 +25,7 @@
 #include "kafka/client.h"
 #include "log.h"
 #include "metrics.h"
+#include "stage_threads.h"
 #include "store/schema_files.h"
 #include "store/sqlite_util.h"
 
@@ -157,6 +158,7 @@ struct decoder {
     pthread_cond_t decoded;   /* job done */
     struct chunk *job;        /* handed to the decoder thread, not yet decoded; under mutex */
     bool stopping;            /* under mutex */
+    const char *view_name;    /* names the thread */
     struct chunk *filling;    /* the fold thread's: messages not yet handed over */
     struct chunk *in_flight;  /* handed over (decoded or not), not yet applied; NULL: none */
     struct chunk chunks[2];
@@ -395,6 +397,7 @@ static void counter_add(struct projector *projector, uint64_t *counter, uint64_t
 static void *checkpointer_main(void *argument)
 {
     struct checkpointer *checkpointer = argument;
+    thread_name_set("ckpt-", checkpointer->view_name);
     pthread_mutex_lock(&checkpointer->mutex);
     for (;;) {
         while (!checkpointer->due && !checkpointer->stopping)
@@ -671,6 +674,7 @@ static void chunk_decode(struct chunk *chunk)
 static void *decoder_main(void *argument)
 {
     struct decoder *decoder = argument;
+    thread_name_set("decode-", decoder->view_name);
     pthread_mutex_lock(&decoder->mutex);
     for (;;) {
         while (decoder->job == NULL && !decoder->stopping)
@@ -688,7 +692,7 @@ static void *decoder_main(void *argument)
 }
 
 /* Starts a decoder thread. Returns it, or NULL with a message. */
-static struct decoder *decoder_create(char *error, size_t error_bytes)
+static struct decoder *decoder_create(const char *view_name, char *error, size_t error_bytes)
 {
     struct decoder *decoder = calloc(1, sizeof(*decoder));
     if (decoder == NULL) {
@@ -700,6 +704,7 @@ static struct decoder *decoder_create(char *error, size_t error_bytes)
     status |= pthread_cond_init(&decoder->decoded, NULL);
     assert(status == 0); /* these only fail on invalid attributes or exhausted kernel objects */
     decoder->filling = &decoder->chunks[0];
+    decoder->view_name = view_name;
     if ((status = pthread_create(&decoder->thread, NULL, decoder_main, decoder)) == 0) return decoder;
     snprintf(error, error_bytes, "cannot start a decoder thread: %s", strerror(status));
     pthread_cond_destroy(&decoder->decoded);
@@ -911,7 +916,7 @@ static int fold_consumer_start(struct projector *projector, struct fold *fold, c
     fold->consumer = consumer_create(projector, fold->role, error, error_bytes);
     if (fold->consumer == NULL) return -1;
     fold->queue = rd_kafka_queue_get_consumer(fold->consumer);
-    fold->decoder = decoder_create(error, error_bytes);
+    fold->decoder = decoder_create(projector->view->name, error, error_bytes);
     if (fold->decoder == NULL) {
         rd_kafka_queue_destroy(fold->queue);
         fold->queue = NULL;

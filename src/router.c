@@ -220,7 +220,8 @@ static int worker_run(void *worker, const atomic_bool *stop)
 int router_run(struct router *router, const atomic_bool *stop)
 {
     assert(router != NULL && stop != NULL);
-    return stage_threads_run(worker_run, (void *const *)router->workers, router->worker_count, stop);
+    return stage_threads_run_named("router", worker_run, (void *const *)router->workers, router->worker_count,
+                                   stop);
 }
 
 void router_stats_get(const struct router *router, struct router_stats *out)

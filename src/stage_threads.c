@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #define STAGE_THREADS_WATCH_INTERVAL_MS 20
 
 struct stage_threads {
+    const char *stage; /* names the threads; NULL: unnamed */
     stage_threads_run_fn run;
     atomic_bool stop; /* raised when the caller's stop is, or when a worker fails */
     atomic_int failed;
@@ -25,12 +27,25 @@ struct stage_threads {
 struct stage_thread {
     struct stage_threads *shared;
     void *worker;
+    int index;
 };
+
+void thread_name_set(const char *prefix, const char *suffix)
+{
+    char name[16]; /* Linux keeps 15 bytes and the NUL */
+    snprintf(name, sizeof(name), "%s%s", prefix, suffix != NULL ? suffix : "");
+    prctl(PR_SET_NAME, name, 0, 0, 0); /* only a name: its failure changes nothing */
+}
 
 static void *stage_thread_main(void *argument)
 {
     struct stage_thread *thread = argument;
     struct stage_threads *shared = thread->shared;
+    if (shared->stage != NULL) {
+        char suffix[16];
+        snprintf(suffix, sizeof(suffix), "-%d", thread->index);
+        thread_name_set(shared->stage, suffix);
+    }
     if (shared->run(thread->worker, &shared->stop) != 0) {
         atomic_fetch_add(&shared->failed, 1);
         atomic_store(&shared->stop, true);
@@ -40,17 +55,23 @@ static void *stage_thread_main(void *argument)
 
 int stage_threads_run(stage_threads_run_fn run, void *const *workers, int count, const atomic_bool *stop)
 {
+    return stage_threads_run_named(NULL, run, workers, count, stop);
+}
+
+int stage_threads_run_named(const char *stage, stage_threads_run_fn run, void *const *workers, int count,
+                            const atomic_bool *stop)
+{
     assert(run != NULL && workers != NULL && stop != NULL);
     assert(count >= 1 && count <= STOCKD_STAGE_THREADS_MAX);
     if (count == 1) return run(workers[0], stop);
-    struct stage_threads shared = {.run = run};
+    struct stage_threads shared = {.stage = stage, .run = run};
     atomic_init(&shared.stop, false);
     atomic_init(&shared.failed, 0);
     struct stage_thread threads[STOCKD_STAGE_THREADS_MAX];
     pthread_t ids[STOCKD_STAGE_THREADS_MAX];
     int started = 0;
     for (; started < count; started++) {
-        threads[started] = (struct stage_thread){&shared, workers[started]};
+        threads[started] = (struct stage_thread){&shared, workers[started], started};
         if (pthread_create(&ids[started], NULL, stage_thread_main, &threads[started]) != 0) {
             log_error("app", "cannot start worker thread %d of %d: stopping", started, count);
             atomic_fetch_add(&shared.failed, 1);

@@ -18,6 +18,14 @@ typedef int (*stage_threads_run_fn)(void *worker, const atomic_bool *stop);
  * when every worker returned: 0 when all stopped cleanly, -1 when one failed or could not be started. */
 int stage_threads_run(stage_threads_run_fn run, void *const *workers, int count, const atomic_bool *stop);
 
+/* Names the calling thread for top -H, perf and gdb: "<prefix><suffix>" (suffix may be NULL), cut to the
+ * 15 bytes Linux keeps. stage_threads_run names its threads "<stage>-<index>" (stage_threads_run_named). */
+void thread_name_set(const char *prefix, const char *suffix);
+
+/* stage_threads_run with the workers' threads named "<stage>-0", "<stage>-1", ... */
+int stage_threads_run_named(const char *stage, stage_threads_run_fn run, void *const *workers, int count,
+                            const atomic_bool *stop);
+
 /* Names worker index of stage ("handler", "router"): its log component and client role (stage for worker
  * 0, "stage/k" for worker k) and its transactional id (<prefix>-<stage>-<instance.id>, then "/k"). Worker
  * 0 keeps the id of a one-thread stage; '/' is outside instance.id's charset, so no worker of another

@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stage_threads.h"
+
 #include "domain/number.h"
 #include "log.h"
 #include "metrics.h"
@@ -823,6 +825,7 @@ static bool gate_busy(const struct api_gate *gate)
 static void *gate_run(void *argument)
 {
     struct api_gate *gate = argument;
+    thread_name_set("http-gate", NULL);
     struct epoll_event events[GATE_EVENTS_MAX];
     int64_t next_sweep_ms = gate_now_ms() + GATE_SWEEP_MS;
     for (;;) {

@@ -19,6 +19,7 @@
 #include "kafka/client.h"
 #include "kafka/murmur2.h"
 #include "log.h"
+#include "stage_threads.h"
 
 #define COMPONENT "api"
 
@@ -65,6 +66,7 @@ static void delivery_report(rd_kafka_t *kafka, const rd_kafka_message_t *message
 static void *poller_main(void *argument)
 {
     struct api_producer *producer = argument;
+    thread_name_set("api-producer", NULL);
     while (!atomic_load(&producer->stop))
         rd_kafka_poll(producer->kafka, 100);
     return NULL;
