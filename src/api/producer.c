@@ -90,10 +90,12 @@ struct api_producer *api_producer_create(const struct stockd_config *config, cha
     snprintf(queue_max, sizeof(queue_max), "%d", API_PRODUCER_QUEUE_MAX);
     char delivery_ms[16];
     snprintf(delivery_ms, sizeof(delivery_ms), "%d", API_PRODUCER_DELIVERY_MS);
-    /* No partitioner: every record names its partition (record_queue). */
+    /* No partitioner: every record names its partition (record_queue). linger.ms 0: a command goes out at
+     * once (records queued while earlier requests are in flight are batched all the same); 1 ms cost a
+     * synchronous command 0.9 ms (p50 6.0-7.1 -> 5.1-6.3 ms, three alternating runs). */
     if (kafka_conf_set(conf, "enable.idempotence", "true", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "acks", "all", error, error_bytes) != 0 ||
-        kafka_conf_set(conf, "linger.ms", "1", error, error_bytes) != 0 ||
+        kafka_conf_set(conf, "linger.ms", "0", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queue.buffering.max.messages", queue_max, error, error_bytes) != 0 ||
         kafka_conf_set(conf, "message.timeout.ms", delivery_ms, error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);
