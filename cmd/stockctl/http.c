@@ -17,6 +17,7 @@
 
 #include <civetweb.h>
 
+#include "clock.h"
 #include "domain/number.h"
 #include "version.h"
 
@@ -171,13 +172,6 @@ static int request_head_write(const struct http_url *url, const struct http_requ
     return (int)(length + (size_t)written);
 }
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
-}
-
 static void header_copy(char *out, size_t out_bytes, const char *value)
 {
     snprintf(out, out_bytes, "%s", value);
@@ -211,9 +205,8 @@ static int response_head_read(const struct mg_response_info *info, struct http_r
 /* Reads the body, at most HTTP_RESPONSE_BYTES_MAX bytes, until the deadline. The deadline is checked
  * between reads: a read itself may block up to civetweb's own client timeout (30 s) when the server
  * stalls in the middle of a body. */
-static int response_body_read(struct mg_connection *connection, long long content_length,
-                              uint64_t deadline_ms, struct http_response *response, char *error,
-                              size_t error_bytes)
+static int response_body_read(struct mg_connection *connection, long long content_length, int64_t deadline_ms,
+                              struct http_response *response, char *error, size_t error_bytes)
 {
     if (content_length > HTTP_RESPONSE_BYTES_MAX)
         return error_set(error, error_bytes,
@@ -232,7 +225,7 @@ static int response_body_read(struct mg_connection *connection, long long conten
                              "the answer's body is larger than the %d bytes stockctl reads",
                              HTTP_RESPONSE_BYTES_MAX);
         if (content_length >= 0 && (long long)length >= content_length) break; /* complete: in time */
-        if (monotonic_ms() > deadline_ms)
+        if (clock_monotonic_ms() > deadline_ms)
             return error_set(error, error_bytes, "the answer's body did not arrive in time (--timeout-ms)");
     }
     if (content_length >= 0 && (long long)length != content_length)
@@ -259,7 +252,7 @@ int http_exchange(const struct http_url *url, const struct http_request *request
     int head_length = request_head_write(url, request, head, sizeof(head));
     if (head_length < 0) return error_set(error, error_bytes, "the request's headers exceed 16 KiB");
     char civetweb_error[256] = "";
-    uint64_t deadline_ms = monotonic_ms() + (uint64_t)request->timeout_ms;
+    int64_t deadline_ms = clock_monotonic_ms() + (int64_t)request->timeout_ms;
     struct mg_connection *connection =
         mg_connect_client(url->host, url->port, 0, civetweb_error, sizeof(civetweb_error));
     if (connection == NULL) {

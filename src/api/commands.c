@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "domain/codec.h"
 #include "domain/number.h"
 #include "domain/order.h"
@@ -39,7 +40,8 @@ static bool command_id_assign(struct api_request *request, char id[STOCKD_ID_BYT
     }
     unsigned char bytes[16];
     if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes)) {
-        uint64_t fallback = (uint64_t)api_now_us() ^ atomic_fetch_add(&request->api->request_count, 1);
+        uint64_t fallback =
+            (uint64_t)clock_monotonic_us() ^ atomic_fetch_add(&request->api->request_count, 1);
         memcpy(bytes, &fallback, sizeof(fallback));
         memcpy(bytes + 8, &request->api->request_id_seed, 8);
     }

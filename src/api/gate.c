@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "stage_threads.h"
 
 #include "domain/number.h"
@@ -112,13 +113,6 @@ struct api_gate {
     atomic_bool close_listener, stopping;
     atomic_int_fast64_t drain_until_ms;
 };
-
-static int64_t gate_now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static void gate_watch(struct api_gate *gate, int fd, struct gate_endpoint *endpoint, uint32_t events,
                        int operation)
@@ -471,7 +465,8 @@ static bool client_read(struct api_gate *gate, struct gate_connection *connectio
         connection_close(gate, connection);
         return false;
     }
-    if (connection->in_used == 0) connection->deadline_ms = gate_now_ms() + gate->limits.request_timeout_ms;
+    if (connection->in_used == 0)
+        connection->deadline_ms = clock_monotonic_ms() + gate->limits.request_timeout_ms;
     connection->in_used += (size_t)got;
     request_progress(gate, connection);
     return true;
@@ -497,7 +492,7 @@ static int upstream_open(struct api_gate *gate)
 /* Takes the freshest idle kept connection, dropping those idle too long. Returns it, or -1. */
 static int pool_take(struct api_gate *gate)
 {
-    int64_t now_ms = gate_now_ms();
+    int64_t now_ms = clock_monotonic_ms();
     while (gate->pool_count > 0) {
         gate->pool_count--;
         int fd = gate->pool[gate->pool_count];
@@ -552,7 +547,7 @@ static void connection_forward(struct api_gate *gate, struct gate_connection *co
     }
     connection->upstream_fd = fd;
     connection->with_upstream = true;
-    connection->deadline_ms = gate_now_ms() + gate->limits.answer_timeout_ms;
+    connection->deadline_ms = clock_monotonic_ms() + gate->limits.answer_timeout_ms;
     gate_watch(gate, connection->client_fd, &connection->client_endpoint, 0, EPOLL_CTL_MOD);
     upstream_watch(gate, connection, EPOLLOUT | EPOLLIN);
 }
@@ -564,7 +559,7 @@ static void upstream_release(struct api_gate *gate, struct gate_connection *conn
     upstream_watch(gate, connection, 0);
     if (reusable && connection->upstream_kept && gate->pool_count < API_GATE_POOL_MAX) {
         gate->pool[gate->pool_count] = connection->upstream_fd;
-        gate->pool_since_ms[gate->pool_count] = gate_now_ms();
+        gate->pool_since_ms[gate->pool_count] = clock_monotonic_ms();
         gate->pool_count++;
     } else {
         close(connection->upstream_fd);
@@ -591,7 +586,7 @@ static void answer_done(struct api_gate *gate, struct gate_connection *connectio
     }
     connection_request_reset(connection);
     connection->deadline_ms =
-        gate_now_ms() + (connection->in_used > 0 ? gate->limits.request_timeout_ms : API_GATE_IDLE_MS);
+        clock_monotonic_ms() + (connection->in_used > 0 ? gate->limits.request_timeout_ms : API_GATE_IDLE_MS);
     gate_watch(gate, connection->client_fd, &connection->client_endpoint, EPOLLIN, EPOLL_CTL_MOD);
     request_progress(gate, connection); /* a pipelined request may be whole already */
 }
@@ -739,7 +734,7 @@ static bool relay(struct api_gate *gate, struct gate_connection *connection)
         }
         if (sent > 0) {
             connection->answer_sent += (size_t)sent;
-            connection->deadline_ms = gate_now_ms() + gate->limits.answer_timeout_ms;
+            connection->deadline_ms = clock_monotonic_ms() + gate->limits.answer_timeout_ms;
         }
         if (connection->answer_sent == connection->answer_used)
             connection->answer_sent = connection->answer_used = 0;
@@ -787,7 +782,7 @@ static void gate_accept(struct api_gate *gate)
         connection->client_endpoint = (struct gate_endpoint){connection, false};
         connection->upstream_endpoint = (struct gate_endpoint){connection, true};
         connection->chunk = CHUNK_SIZE;
-        connection->deadline_ms = gate_now_ms() + API_GATE_IDLE_MS;
+        connection->deadline_ms = clock_monotonic_ms() + API_GATE_IDLE_MS;
         connection->next = gate->connections;
         if (gate->connections != NULL) gate->connections->previous = connection;
         gate->connections = connection;
@@ -827,14 +822,14 @@ static void *gate_run(void *argument)
     struct api_gate *gate = argument;
     thread_name_set("http-gate", NULL);
     struct epoll_event events[GATE_EVENTS_MAX];
-    int64_t next_sweep_ms = gate_now_ms() + GATE_SWEEP_MS;
+    int64_t next_sweep_ms = clock_monotonic_ms() + GATE_SWEEP_MS;
     for (;;) {
         if (atomic_load(&gate->close_listener) && gate->listen_fd >= 0) {
             close(gate->listen_fd);
             gate->listen_fd = -1;
         }
         if (atomic_load(&gate->stopping) &&
-            (gate_now_ms() >= atomic_load(&gate->drain_until_ms) || !gate_busy(gate)))
+            (clock_monotonic_ms() >= atomic_load(&gate->drain_until_ms) || !gate_busy(gate)))
             break;
         int count = epoll_wait(gate->epoll_fd, events, GATE_EVENTS_MAX, GATE_SWEEP_MS);
         for (int i = 0; i < count; i++) {
@@ -858,7 +853,7 @@ static void *gate_run(void *argument)
                 client_read(gate, connection);
             }
         }
-        int64_t now_ms = gate_now_ms();
+        int64_t now_ms = clock_monotonic_ms();
         if (now_ms >= next_sweep_ms) {
             gate_sweep(gate, now_ms);
             pool_sweep(gate, now_ms);
@@ -995,7 +990,7 @@ void api_gate_stop(struct api_gate *gate, int drain_ms)
 {
     if (gate == NULL) return;
     atomic_store(&gate->close_listener, true);
-    atomic_store(&gate->drain_until_ms, gate_now_ms() + drain_ms);
+    atomic_store(&gate->drain_until_ms, clock_monotonic_ms() + drain_ms);
     atomic_store(&gate->stopping, true);
     gate_wake(gate);
     pthread_join(gate->thread, NULL);

@@ -14,16 +14,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define COMPONENT "api"
-
-int64_t api_now_us(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-}
 
 /* ---- answering ----------------------------------------------------------------------------------------- */
 

@@ -143,7 +143,4 @@ const char *api_header_get(const struct api_request *request, const char *name);
 bool api_wait_acquire(struct api_request *request);
 void api_wait_release(struct api_request *request);
 
-/* Microseconds on the monotonic clock. */
-int64_t api_now_us(void);
-
 #endif

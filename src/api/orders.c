@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "domain/codec.h"
 #include "domain/order_codec.h"
 #include "kafka/murmur2.h"
@@ -115,7 +116,7 @@ static int order_wait(struct api_request *request, const char *order_id, enum or
                       struct order_state *out)
 {
     struct orders *orders = request->api->stages.orders;
-    int64_t deadline_us = api_now_us() + (int64_t)wait_ms * 1000;
+    int64_t deadline_us = clock_monotonic_us() + (int64_t)wait_ms * 1000;
     char error[256];
     for (;;) {
         uint64_t seen = orders_commit_count(orders);
@@ -125,7 +126,7 @@ static int order_wait(struct api_request *request, const char *order_id, enum or
             return -1;
         }
         if (found == ORDER_FOUND && out->status != from && order_status_final(out->status)) return 1;
-        int64_t remaining_ms = (deadline_us - api_now_us()) / 1000;
+        int64_t remaining_ms = (deadline_us - clock_monotonic_us()) / 1000;
         if (remaining_ms <= 0) return 0;
         orders_wait_commit(orders, seen, (int)remaining_ms);
     }
@@ -235,9 +236,7 @@ void api_order_place(struct api_request *request)
             order_settle_answer(request, input->order_id, ORDER_STATUS_NONE, "pending");
         goto out_free;
     }
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    input->submitted_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    input->submitted_ms = clock_wall_ms();
     if (order_send(request, input))
         order_settle_answer(request, input->order_id, ORDER_STATUS_NONE, "pending");
 out_free:

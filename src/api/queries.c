@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/dates.h"
+#include "clock.h"
 #include "domain/codec.h"
 #include "domain/number.h"
 #include "kafka/client.h"
@@ -157,9 +158,9 @@ static bool min_position_wait(struct api_request *request, struct projector *pro
         return false;
     }
     if (!api_wait_acquire(request)) return false;
-    int64_t deadline_us = api_now_us() + (int64_t)request->api->config->http_wait_ms_max * 1000;
+    int64_t deadline_us = clock_monotonic_us() + (int64_t)request->api->config->http_wait_ms_max * 1000;
     for (size_t i = 0; i < count; i++) {
-        int64_t remaining_ms = (deadline_us - api_now_us()) / 1000;
+        int64_t remaining_ms = (deadline_us - clock_monotonic_us()) / 1000;
         if (remaining_ms < 0) remaining_ms = 0;
         if (projector_wait_position(projector, positions[i], (int)remaining_ms) != 1) {
             api_problem(request, 503, "position-not-reached", "Position not reached", "min_position",
@@ -752,11 +753,12 @@ static void sku_as_of(struct api_request *request, const char *as_of_text)
     struct query_frame frame;
     if (!frame_open_on(request, &frame, API_VIEW_HISTORY)) return;
     struct view_sku_as_of *folded = malloc(sizeof(*folded));
-    int64_t started_us = api_now_us();
+    int64_t started_us = clock_monotonic_us();
     int found = folded != NULL ? view_history_as_of(frame.reader, request->params[0], &point, folded,
                                                     frame.error, sizeof(frame.error))
                                : VIEW_QUERY_ERROR;
-    if (found != VIEW_QUERY_ERROR) metrics_latency_observe(METRICS_LATENCY_AS_OF, api_now_us() - started_us);
+    if (found != VIEW_QUERY_ERROR)
+        metrics_latency_observe(METRICS_LATENCY_AS_OF, clock_monotonic_us() - started_us);
     if (found < 0) {
         frame_fail(request, &frame, found, "as_of");
     } else if (frame_close(request, &frame)) {

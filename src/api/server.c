@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "domain/number.h"
 #include "log.h"
 #include "metrics.h"
@@ -266,7 +267,7 @@ static int request_begin(struct mg_connection *connection)
     request->waits = &api->waits;
     request->connection = connection;
     request->info = info;
-    request->start_us = api_now_us();
+    request->start_us = clock_monotonic_us();
     request_id_assign(request);
     if (info->num_headers >= MG_MAX_HEADERS) {
         /* civetweb keeps the first MG_MAX_HEADERS and drops the rest silently: refuse instead. */
@@ -279,7 +280,7 @@ static int request_begin(struct mg_connection *connection)
     }
     assert(request->status != 0);
     api_wait_release(request);
-    int64_t duration_us = api_now_us() - request->start_us;
+    int64_t duration_us = clock_monotonic_us() - request->start_us;
     const char *route = request->route != NULL ? request->route->path : "unmatched";
     metrics_http_observe(route, info->request_method, request->status, duration_us);
     if (request->status >= 500) {
