@@ -19,6 +19,7 @@
 #include "config.h"
 #include "domain/codec.h"
 #include "domain/number.h"
+#include "domain/order.h"
 #include "domain/domain.h"
 #include "kafka/client.h"
 #include "limits.h"
@@ -135,6 +136,15 @@ static int send_line(rd_kafka_t *producer, const char *topic, const char *line, 
     struct codec_error error;
     if (codec_command_decode(line, length, &command, &error) != 0) {
         fprintf(stderr, "stockctl: line %ld: %s\n", line_number, error.message);
+        return 1;
+    }
+    /* The router dead-letters these: say so here (docs/orders.md). */
+    size_t prefix_bytes = sizeof(ORDER_ID_PREFIX) - 1;
+    if (strncmp(command.command_id, ORDER_ID_PREFIX, prefix_bytes) == 0 ||
+        strncmp(command.reservation_id, ORDER_ID_PREFIX, prefix_bytes) == 0) {
+        fprintf(stderr,
+                "stockctl: line %ld: ids beginning with \"%s\" belong to the order stage (POST /v1/orders)\n",
+                line_number, ORDER_ID_PREFIX);
         return 1;
     }
     rd_kafka_resp_err_t status;
