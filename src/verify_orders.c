@@ -519,6 +519,11 @@ static void line_confirmed_judge(struct verify_orders *orders, const char *where
     char reservation_id[STOCKD_ID_BYTES_MAX + 1];
     snprintf(reservation_id, sizeof(reservation_id), "%s%s:%u", ORDER_ID_PREFIX, order->order_id,
              (unsigned)index);
+    if (line->settled_status != ORDER_LINE_RESERVED) {
+        const char *status = order_line_status_name(line->settled_status);
+        difference(orders, "%s: OrderConfirmed with the line %s", where, status ? status : "?");
+        return;
+    }
     if (!reserve->found) {
         difference(orders, "%s: OrderConfirmed, but no ReserveStock %s was decided on events", where,
                    command_ids[0]);

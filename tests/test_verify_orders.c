@@ -38,6 +38,7 @@ enum variation {
     CONFIRMED_LINE_RELEASED,       /* nobody asked, yet a confirmed order's line was released */
     CONFIRMED_TWICE,               /* two final events of one saga */
     UNKNOWN_ORDER_DECIDED,         /* a line command of an order never placed */
+    CONFIRMED_LINE_PENDING,        /* OrderConfirmed with a line still pending */
     VARIATION_COUNT
 };
 
@@ -208,7 +209,7 @@ static void history_feed(struct fixture *f, enum variation variation)
     if (variation == CONFIRMED_LINE_RELEASED)
         line_event(f, EVENT_RESERVATION_RELEASED, "A", 1, "release", line_sku("A", 1), 2, REJECT_NONE);
     order_event(f, "A", ORDER_EVENT_CONFIRMED, ORDER_STATUS_CONFIRMED, ORDER_LINE_RESERVED, "",
-                ORDER_LINE_RESERVED, "");
+                variation == CONFIRMED_LINE_PENDING ? ORDER_LINE_PENDING : ORDER_LINE_RESERVED, "");
     if (variation == CONFIRMED_TWICE)
         order_event(f, "A", ORDER_EVENT_CONFIRMED, ORDER_STATUS_CONFIRMED, ORDER_LINE_RESERVED, "",
                     ORDER_LINE_RESERVED, "");
@@ -299,6 +300,9 @@ static void test_each_broken_promise_is_reported(void **unused)
         [CONFIRMED_TWICE] =
             "OrderConfirmed of order A: the saga had already ended with OrderConfirmed at offset",
         [UNKNOWN_ORDER_DECIDED] = "order:Z:0:reserve decided on SKU SKU-Z-0, but order Z was never placed",
+        [CONFIRMED_LINE_PENDING] =
+            "order A line 1 (SKU SKU-A-1 at WH-1, quantity 2): OrderConfirmed with the line "
+            "pending",
     };
     for (int variation = CONSISTENT + 1; variation < VARIATION_COUNT; variation++) {
         struct fixture f;

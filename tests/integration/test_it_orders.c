@@ -272,7 +272,7 @@ static void orders_check(struct fixture *f)
 
 /* stockctl verify's check (verify_run) over the stopped stockd: its own fold of events agrees with the
  * handler's shards, and its own fold of orders finds every order settled as its lines' events say. */
-static void orders_verify(struct fixture *f)
+static void orders_verify(struct fixture *f, uint64_t orders, int32_t saga_timeout_ms)
 {
     struct stockd_config config;
     stockd_config_defaults(&config);
@@ -281,6 +281,7 @@ static void orders_verify(struct fixture *f)
     snprintf(config.data_dir, sizeof(config.data_dir), "%s", f->stockd->data_dir);
     snprintf(config.instance_id, sizeof(config.instance_id), "%s", f->stockd->instance_id);
     config.partitions = PARTITIONS;
+    config.orders_saga_timeout_ms = saga_timeout_ms;
     char scratch[HARNESS_PATH_BYTES_MAX + 64];
     snprintf(scratch, sizeof(scratch), "%s/verify-scratch", f->harness->root_dir);
     harness_check(f->harness, mkdir(scratch, 0700) == 0, "mkdir %s: %s", scratch, strerror(errno));
@@ -295,8 +296,8 @@ static void orders_verify(struct fixture *f)
     harness_check(f->harness, report.differences == 0, "verify_run: %llu differences (%zu printed above)",
                   (unsigned long long)report.differences, report.kept);
     harness_check(f->harness,
-                  report.orders_checked && report.orders.orders == ORDERS && report.orders.in_flight == 0 &&
-                      report.orders.confirmed + report.orders.rejected == ORDERS,
+                  report.orders_checked && report.orders.orders == orders && report.orders.in_flight == 0 &&
+                      report.orders.confirmed + report.orders.rejected == orders,
                   "verify_run: %llu orders, %llu confirmed, %llu rejected, %llu in flight",
                   (unsigned long long)report.orders.orders, (unsigned long long)report.orders.confirmed,
                   (unsigned long long)report.orders.rejected, (unsigned long long)report.orders.in_flight);
@@ -338,7 +339,7 @@ static void orders_run(struct fixture *f, int kills)
     fprintf(stderr, "orders: %d orders settled in %lld ms (%d kill(s))\n", ORDERS,
             (long long)(settled_ms - started_ms), kills);
     harness_check(f->harness, harness_stockd_stop(f->stockd, WAIT_MS) == 0, "clean stop");
-    orders_verify(f);
+    orders_verify(f, ORDERS, 30000);
     f->harness->passed = true;
 }
 
@@ -433,6 +434,7 @@ static void test_deadline_releases_lines_granted_late(void **state)
     f->stockd = handler;
     harness_check(f->harness, harness_stockd_stop(stage, WAIT_MS) == 0, "clean stop of the order stage");
     harness_check(f->harness, harness_stockd_stop(handler, WAIT_MS) == 0, "clean stop of the handler");
+    orders_verify(f, 1, 1000);
     f->harness->passed = true;
 }
 
