@@ -2,7 +2,8 @@
  *
  * The command is re-encoded canonically (what the handler reads is exactly what the codec accepts), keyed
  * by SKU and sent to murmur2(SKU) % P with the submission's CreateTime (for the end-to-end latency the
- * handler measures). Undecodable records go to the DLQ with the codec's message. */
+ * handler measures). Undecodable records go to the DLQ with the codec's message, and so do commands with
+ * the order stage's ids (order:...), which only the order stage writes, to commands.by-sku. */
 #include "router.h"
 
 #include <assert.h>
@@ -13,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "domain/codec.h"
+#include "domain/order.h"
 #include "kafka/client.h"
 #include "kafka/dlq.h"
 #include "kafka/eos.h"
@@ -82,6 +84,15 @@ static int produce_owned(rd_kafka_t *producer, const char *topic, int32_t partit
     return -1;
 }
 
+/* The field of a command id or reservation id that begins with the order stage's prefix, or NULL. */
+static const char *router_order_id_field(const struct command *command)
+{
+    size_t prefix_bytes = sizeof(ORDER_ID_PREFIX) - 1;
+    if (strncmp(command->command_id, ORDER_ID_PREFIX, prefix_bytes) == 0) return "command_id";
+    if (strncmp(command->reservation_id, ORDER_ID_PREFIX, prefix_bytes) == 0) return "data.reservation_id";
+    return NULL;
+}
+
 /* Routes one record: decode, re-encode, produce to the SKU's partition of by-sku (or to the DLQ). */
 static int message_route(struct router_worker *worker, rd_kafka_t *producer,
                          const rd_kafka_message_t *message, int64_t now_ms)
@@ -98,6 +109,18 @@ static int message_route(struct router_worker *worker, rd_kafka_t *producer,
         worker->batch_dead_lettered++;
         return dlq_produce(producer, worker->topics.dlq, message, COMPONENT, codec_error.message,
                            codec_error.field);
+    }
+    /* The codec takes the order stage's line commands (it decodes by-sku too); the order stage never
+     * writes <prefix>.commands, so here they can only be a client's (docs/orders.md). */
+    const char *reserved_field = router_order_id_field(&command);
+    if (reserved_field != NULL) {
+        atomic_fetch_add(&worker->commands_dead_lettered, 1);
+        worker->batch_dead_lettered++;
+        char reason[sizeof(worker->topics.commands) + 128];
+        snprintf(reason, sizeof(reason),
+                 "%s: ids beginning with \"%s\" belong to the order stage (POST /v1/orders), not to %s",
+                 reserved_field, ORDER_ID_PREFIX, worker->topics.commands);
+        return dlq_produce(producer, worker->topics.dlq, message, COMPONENT, reason, reserved_field);
     }
     char *value = codec_command_encode(&command);
     if (value == NULL) return -1;

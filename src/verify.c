@@ -3,7 +3,8 @@
  * One partition at a time, so memory stays that of one SQLite shard: read from offset 0 to the end
  * (read_committed), fold with shard_event_apply (domain_evolve), then walk the scratch shard and the live
  * one side by side, and the views (opened read-only). The live shard may have forgotten old command ids
- * (retention): only the ones it still has must agree; the outcomes view forgets nothing. */
+ * (retention): only the ones it still has must agree; the outcomes view forgets nothing. The events of order
+ * lines go to verify_orders too, which then folds <prefix>.orders and judges every order. */
 #include "verify.h"
 
 #include <assert.h>
@@ -22,6 +23,7 @@
 #include "store/sqlite_util.h"
 #include "views/movements.h"
 #include "verify_catalog.h"
+#include "verify_orders.h"
 #include "views/query.h"
 
 #define COMPONENT "verify"
@@ -29,6 +31,13 @@
 #define VERIFY_COMMIT_EVERY 20000
 /* How long the fold waits for data or end-of-partition before giving up. */
 #define VERIFY_IDLE_TIMEOUT_MS 60000
+/* The consumer's fetch.wait.max.ms. Each partition is read to its end, and a read_committed fetch at the end
+ * waits this long for more: with librdkafka's 500 ms a partition took about a second even when nearly empty
+ * (verify_run over 6 + 6 partitions holding 46 events: 12.6 s in test_it_orders; with 10 ms, 1.3 s,
+ * and 1.3-1.5 s over 1,300 events and 1,700 orders records; 2026-12-05). */
+#define VERIFY_FETCH_WAIT_MS "10"
+/* How long the cluster's metadata may take (whether the orders topic exists). */
+#define VERIFY_METADATA_TIMEOUT_MS 10000
 
 static void difference(struct verify_report *report, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
@@ -57,50 +66,32 @@ static rd_kafka_t *consumer_create(const struct stockd_config *config, char *err
         kafka_conf_set(conf, "enable.auto.commit", "false", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "queued.max.messages.kbytes", "8192", error, error_bytes) != 0 ||
         kafka_conf_set(conf, "fetch.queue.backoff.ms", KAFKA_FETCH_QUEUE_BACKOFF_MS, error, error_bytes) !=
-            0) {
+            0 ||
+        kafka_conf_set(conf, "fetch.wait.max.ms", VERIFY_FETCH_WAIT_MS, error, error_bytes) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
     return kafka_client_new(RD_KAFKA_CONSUMER, conf, error, error_bytes);
 }
 
-/* Folds one record into the scratch shard; an undecodable or non-following event is a difference. */
-static int fold_record(struct shard *scratch, struct verify_catalog *catalog,
-                       const rd_kafka_message_t *message, struct verify_report *report, char *error,
-                       size_t error_bytes)
-{
-    static struct event event;
-    struct codec_error codec_error;
-    report->events++;
-    if (codec_event_decode(message->payload, message->len, &event, &codec_error) != 0) {
-        report->events_undecodable++;
-        difference(report, "events [%d] offset %lld: not a valid event: %s", (int)message->partition,
-                   (long long)message->offset, codec_error.message);
-        return 0;
-    }
-    verify_catalog_add(catalog, &event); /* past its bound it keeps nothing: reported after the fold */
-    if (shard_begin(scratch, error, error_bytes) != 0) return -1;
-    char reason[512];
-    if (shard_event_apply(scratch, &event, reason, sizeof(reason)) != 0)
-        difference(report, "events [%d] offset %lld: %s", (int)message->partition, (long long)message->offset,
-                   reason);
-    return 0;
-}
+/* What partition_read hands each record to. Returns 0, or -1 with a message (the read stops). */
+typedef int (*record_take_fn)(void *context, const rd_kafka_message_t *message, char *error,
+                              size_t error_bytes);
 
-/* Folds events partition from 0 to its end into scratch. Returns the offset after the last event (the end
- * offset itself may be one further, past a transaction marker), or -1 with a message. */
-static int64_t fold_partition(rd_kafka_t *consumer, const char *topic, int32_t partition,
-                              struct shard *scratch, struct verify_catalog *catalog, const atomic_bool *stop,
-                              struct verify_report *report, char *error, size_t error_bytes)
+/* Reads a partition of topic from offset 0 to its end (read_committed), handing each record to take.
+ * Returns the offset after the last record (the end offset itself may be one further, past a transaction
+ * marker), or -1 with a message. */
+static int64_t partition_read(rd_kafka_t *consumer, const char *topic, int32_t partition,
+                              const atomic_bool *stop, record_take_fn take, void *context, char *error,
+                              size_t error_bytes)
 {
     rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(assignment, topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(consumer, assignment);
     rd_kafka_topic_partition_list_destroy(assignment);
     int64_t end = -1;
-    int64_t after_last_event = 0;
+    int64_t after_last = 0;
     int idle_ms = 0;
-    long folded = 0;
     while (end < 0 && !(stop != NULL && atomic_load(stop))) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 500);
         if (message == NULL) {
@@ -113,10 +104,8 @@ static int64_t fold_partition(rd_kafka_t *consumer, const char *topic, int32_t p
         } else if (message->err) {
             log_warn(COMPONENT, "%s", rd_kafka_message_errstr(message));
         } else {
-            after_last_event = message->offset + 1;
-            if (fold_record(scratch, catalog, message, report, error, error_bytes) != 0 ||
-                (++folded % VERIFY_COMMIT_EVERY == 0 && shard_commit(scratch, -1, error, error_bytes) != 0))
-                end = -2;
+            after_last = message->offset + 1;
+            if (take(context, message, error, error_bytes) != 0) end = -2;
         }
         rd_kafka_message_destroy(message);
     }
@@ -124,10 +113,59 @@ static int64_t fold_partition(rd_kafka_t *consumer, const char *topic, int32_t p
     if (end == -1)
         snprintf(error, error_bytes, "%s [%d]: no end of partition within %d s", topic, (int)partition,
                  VERIFY_IDLE_TIMEOUT_MS / 1000);
-    if (end >= 0 && shard_in_transaction(scratch) &&
-        shard_commit(scratch, after_last_event, error, error_bytes) != 0)
-        end = -2;
-    return end < 0 ? -1 : after_last_event;
+    return end < 0 ? -1 : after_last;
+}
+
+/* The events fold of one partition. */
+struct events_fold {
+    struct shard *scratch;
+    struct verify_catalog *catalog;
+    struct verify_orders *orders;
+    struct verify_report *report;
+    long folded;
+};
+
+/* Folds one record into the scratch shard and hands it to the orders check; an undecodable or
+ * non-following event is a difference. */
+static int fold_record(void *context, const rd_kafka_message_t *message, char *error, size_t error_bytes)
+{
+    struct events_fold *fold = context;
+    struct verify_report *report = fold->report;
+    static struct event event;
+    struct codec_error codec_error;
+    report->events++;
+    if (codec_event_decode(message->payload, message->len, &event, &codec_error) != 0) {
+        report->events_undecodable++;
+        difference(report, "events [%d] offset %lld: not a valid event: %s", (int)message->partition,
+                   (long long)message->offset, codec_error.message);
+        return 0;
+    }
+    verify_catalog_add(fold->catalog, &event); /* past its bound it keeps nothing: reported after the fold */
+    if (verify_orders_event(fold->orders, message->partition, message->offset, &event, error, error_bytes) !=
+        0)
+        return -1;
+    if (shard_begin(fold->scratch, error, error_bytes) != 0) return -1;
+    char reason[512];
+    if (shard_event_apply(fold->scratch, &event, reason, sizeof(reason)) != 0)
+        difference(report, "events [%d] offset %lld: %s", (int)message->partition, (long long)message->offset,
+                   reason);
+    if (++fold->folded % VERIFY_COMMIT_EVERY == 0 && shard_commit(fold->scratch, -1, error, error_bytes) != 0)
+        return -1;
+    return 0;
+}
+
+/* Folds events partition from 0 to its end into scratch. Returns the offset after the last event (the end
+ * offset itself may be one further, past a transaction marker), or -1 with a message. */
+static int64_t fold_partition(rd_kafka_t *consumer, const char *topic, int32_t partition,
+                              struct events_fold *fold, const atomic_bool *stop, char *error,
+                              size_t error_bytes)
+{
+    int64_t after_last_event =
+        partition_read(consumer, topic, partition, stop, fold_record, fold, error, error_bytes);
+    if (after_last_event >= 0 && shard_in_transaction(fold->scratch) &&
+        shard_commit(fold->scratch, after_last_event, error, error_bytes) != 0)
+        return -1;
+    return after_last_event;
 }
 
 /* ---- comparison ------------------------------------------------------------------------------------ */
@@ -417,14 +455,14 @@ static sqlite3 *view_open(const struct stockd_config *config, enum verify_view w
  * has one) and the views with it. */
 static int partition_verify(const struct stockd_config *config, rd_kafka_t *consumer, const char *topic,
                             const char *scratch_dir, int32_t partition, struct verify_catalog *catalog,
-                            const atomic_bool *stop, struct verify_report *report, char *error,
-                            size_t error_bytes)
+                            struct verify_orders *orders, const atomic_bool *stop,
+                            struct verify_report *report, char *error, size_t error_bytes)
 {
     struct shard *scratch = shard_open(scratch_dir, partition, error, error_bytes);
     if (scratch == NULL) return -1;
     verify_catalog_reset(catalog);
-    int64_t end =
-        fold_partition(consumer, topic, partition, scratch, catalog, stop, report, error, error_bytes);
+    struct events_fold fold = {.scratch = scratch, .catalog = catalog, .orders = orders, .report = report};
+    int64_t end = fold_partition(consumer, topic, partition, &fold, stop, error, error_bytes);
     if (end < 0) {
         shard_close(scratch);
         return -1;
@@ -459,6 +497,63 @@ static int partition_verify(const struct stockd_config *config, rd_kafka_t *cons
     return status;
 }
 
+/* verify_orders' difference callback. */
+static void report_difference(void *context, const char *text)
+{
+    difference(context, "%s", text);
+}
+
+/* The number of partitions of topic: 0 when it does not exist, -1 with a message when the cluster does not
+ * answer. */
+static int topic_partition_count(rd_kafka_t *consumer, const char *topic, char *error, size_t error_bytes)
+{
+    const struct rd_kafka_metadata *metadata = NULL;
+    rd_kafka_resp_err_t status = rd_kafka_metadata(consumer, 1, NULL, &metadata, VERIFY_METADATA_TIMEOUT_MS);
+    if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(error, error_bytes, "metadata: %s", rd_kafka_err2str(status));
+        return -1;
+    }
+    int count = 0;
+    for (int i = 0; i < metadata->topic_cnt; i++) {
+        if (strcmp(metadata->topics[i].topic, topic) == 0 &&
+            metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            count = metadata->topics[i].partition_cnt;
+    }
+    rd_kafka_metadata_destroy(metadata);
+    return count;
+}
+
+/* The orders topic's part of an orders record: handed to verify_orders. */
+static int order_record_take(void *context, const rd_kafka_message_t *message, char *error,
+                             size_t error_bytes)
+{
+    return verify_orders_record(context, message->partition, message->offset, message->payload, message->len,
+                                error, error_bytes);
+}
+
+/* Folds <prefix>.orders (when it exists) with verify_orders, which has the order lines' events already,
+ * and judges every order. */
+static int orders_verify(const struct stockd_config *config, rd_kafka_t *consumer, const char *topic,
+                         struct verify_orders *orders, const atomic_bool *stop, struct verify_report *report,
+                         char *error, size_t error_bytes)
+{
+    int count = topic_partition_count(consumer, topic, error, error_bytes);
+    if (count <= 0) return count; /* no orders topic: no order was ever placed */
+    if (count != config->partitions)
+        difference(report, "orders: %s has %d partitions, kafka.partitions is %d", topic, count,
+                   (int)config->partitions);
+    for (int32_t partition = 0; partition < count && partition < config->partitions; partition++) {
+        if (partition_read(consumer, topic, partition, stop, order_record_take, orders, error, error_bytes) <
+            0)
+            return -1;
+    }
+    report->orders_checked = true;
+    int status =
+        verify_orders_check(orders, kafka_now_ms(), config->orders_saga_timeout_ms, error, error_bytes);
+    verify_orders_counts_get(orders, &report->orders);
+    return status;
+}
+
 int verify_run(const struct stockd_config *config, const char *scratch_dir, const atomic_bool *stop,
                struct verify_report *report, char *error, size_t error_bytes)
 {
@@ -471,20 +566,34 @@ int verify_run(const struct stockd_config *config, const char *scratch_dir, cons
         snprintf(error, error_bytes, "out of memory");
         return -1;
     }
+    struct verify_orders *orders =
+        verify_orders_create(scratch_dir, config->partitions, report_difference, report, error, error_bytes);
+    if (orders == NULL) {
+        verify_catalog_destroy(catalog);
+        return -1;
+    }
     rd_kafka_t *consumer = consumer_create(config, error, error_bytes);
     if (consumer == NULL) {
+        verify_orders_destroy(orders);
         verify_catalog_destroy(catalog);
         return -1;
     }
     int status = 0;
     for (int32_t partition = 0; status == 0 && partition < config->partitions; partition++) {
-        status = partition_verify(config, consumer, topics.events, scratch_dir, partition, catalog, stop,
-                                  report, error, error_bytes);
+        status = partition_verify(config, consumer, topics.events, scratch_dir, partition, catalog, orders,
+                                  stop, report, error, error_bytes);
         log_info(COMPONENT, "partition %d: %llu events so far, %llu differences", (int)partition,
                  (unsigned long long)report->events, (unsigned long long)report->differences);
     }
+    if (status == 0) {
+        status = orders_verify(config, consumer, topics.orders, orders, stop, report, error, error_bytes);
+        log_info(COMPONENT, "orders: %llu placed, %llu in flight, %llu differences in all",
+                 (unsigned long long)report->orders.orders, (unsigned long long)report->orders.in_flight,
+                 (unsigned long long)report->differences);
+    }
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
+    verify_orders_destroy(orders);
     verify_catalog_destroy(catalog);
     return status;
 }

@@ -2,8 +2,10 @@
  *
  * Folds every partition of <prefix>.events independently, from offset 0 to its end, into scratch shards
  * (the same evolve as everywhere, none of the handler's decisions), then compares the handler's shard
- * files found in data_dir, SKU by SKU, reservation by reservation, command by command. Meant for a quiet
- * system: a shard behind the end of its partition is reported as behind, not as different. */
+ * files found in data_dir, SKU by SKU, reservation by reservation, command by command. Then folds
+ * <prefix>.orders on its own (verify_orders.h) and checks every order against its lines' events. Meant for a
+ * quiet system: a shard behind the end of its partition is reported as behind, not as different; an order
+ * still within its saga timeout as in flight. */
 #ifndef STOCKD_VERIFY_H
 #define STOCKD_VERIFY_H
 
@@ -12,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "verify_orders.h"
 
 /* How many differences are kept word for word (the count goes on). */
 #define VERIFY_DIFFERENCES_KEPT 20
@@ -23,8 +26,10 @@ struct verify_report {
     int32_t shards_compared;     /* shard files found and compared */
     int32_t views_compared;      /* view files found and compared, once per partition */
     int32_t shards_behind;       /* shards whose checkpoint is before the end of their partition */
-    uint64_t differences;        /* every difference found */
-    size_t kept;                 /* differences[0..kept) */
+    bool orders_checked;         /* <prefix>.orders exists and was folded */
+    struct verify_orders_counts orders;
+    uint64_t differences; /* every difference found */
+    size_t kept;          /* differences[0..kept) */
     char differences_kept[VERIFY_DIFFERENCES_KEPT][256];
 };
 

@@ -1634,6 +1634,61 @@ static void test_request_decode_command_id_optional(void **state)
     assert_string_equal(error.field, "type");
 }
 
+/* ---- ids of the order stage -------------------------------------------------------------------------- */
+
+#define ORDER_IDS_RESERVED                                                                                   \
+    "ids beginning with \"order:\" belong to the order stage's line commands (order:<order_id>:<line>:<op> " \
+    "on reservation order:<order_id>:<line>)"
+#define ORDER_LINE_COMMAND(command_id, type, data)                                                           \
+    "{\"command_id\":\"" command_id "\",\"type\":\"" type "\",\"sku\":\"MUG\",\"data\":" data "}"
+
+/* Ids beginning with order: are the order stage's (docs/orders.md): the decoder of the topics (router,
+ * handler, stockctl send) takes exactly the line commands order_command_build makes, and refuses any other
+ * use of the prefix, whoever wrote it. */
+static void test_command_order_ids_only_as_the_order_stage_makes_them(void **state)
+{
+    (void)state;
+    struct command command;
+    COMMAND_ACCEPTED(
+        ORDER_LINE_COMMAND("order:O-1:0:reserve", "ReserveStock",
+                           "{\"reservation_id\":\"order:O-1:0\",\"location\":\"A\",\"quantity\":1}"),
+        &command);
+    COMMAND_ACCEPTED(ORDER_LINE_COMMAND("order:O:1:31:release", "ReleaseReservation",
+                                        "{\"reservation_id\":\"order:O:1:31\"}"),
+                     &command);
+    COMMAND_ACCEPTED(
+        ORDER_LINE_COMMAND("order:O-1:2:fulfil", "FulfilReservation", "{\"reservation_id\":\"order:O-1:2\"}"),
+        &command);
+    /* A client's command on an order's reservation. */
+    COMMAND_REFUSED(ORDER_LINE_COMMAND("c-1", "ReleaseReservation", "{\"reservation_id\":\"order:O-1:0\"}"),
+                    "data.reservation_id", "data.reservation_id: " ORDER_IDS_RESERVED);
+    COMMAND_REFUSED(
+        ORDER_LINE_COMMAND("c-1", "ReserveStock",
+                           "{\"reservation_id\":\"order:O-1:0\",\"location\":\"A\",\"quantity\":1}"),
+        "data.reservation_id", "data.reservation_id: " ORDER_IDS_RESERVED);
+    /* An order's command id on something else than its line's command. */
+    COMMAND_REFUSED(
+        ORDER_LINE_COMMAND("order:O-1:0:release", "ReserveStock",
+                           "{\"reservation_id\":\"order:O-1:0\",\"location\":\"A\",\"quantity\":1}"),
+        "command_id", "command_id: " ORDER_IDS_RESERVED);
+    COMMAND_REFUSED(
+        ORDER_LINE_COMMAND("order:O-1:0:reserve", "ReserveStock",
+                           "{\"reservation_id\":\"order:O-1:1\",\"location\":\"A\",\"quantity\":1}"),
+        "data.reservation_id", "data.reservation_id: " ORDER_IDS_RESERVED);
+    COMMAND_REFUSED(ORDER_LINE_COMMAND("order:O-1:0:reserve", "ReserveStock",
+                                       "{\"reservation_id\":\"r-1\",\"location\":\"A\",\"quantity\":1}"),
+                    "data.reservation_id", "data.reservation_id: " ORDER_IDS_RESERVED);
+    COMMAND_REFUSED(
+        ORDER_LINE_COMMAND("order:O-1:0:reserve", "ReceiveStock", "{\"location\":\"A\",\"quantity\":1}"),
+        "command_id", "command_id: " ORDER_IDS_RESERVED);
+    COMMAND_REFUSED(
+        ORDER_LINE_COMMAND("order:anything", "ReceiveStock", "{\"location\":\"A\",\"quantity\":1}"),
+        "command_id", "command_id: " ORDER_IDS_RESERVED);
+    COMMAND_REFUSED(ORDER_LINE_COMMAND("order:O-1:32:fulfil", "FulfilReservation",
+                                       "{\"reservation_id\":\"order:O-1:32\"}"),
+                    "command_id", "command_id: " ORDER_IDS_RESERVED);
+}
+
 /* ---- event versions ---------------------------------------------------------------------------------- */
 
 /* A SkuCreated as the encoder wrote it before versions existed (tests/fixtures/events-2026-12-05.jsonl). */
@@ -1845,6 +1900,7 @@ int main(void)
         cmocka_unit_test(test_event_version_malformed_refused),
         cmocka_unit_test(test_event_version_1_spelled_out_accepted_by_strict_path_only),
         cmocka_unit_test(test_command_create_sku_lead_time_days),
+        cmocka_unit_test(test_command_order_ids_only_as_the_order_stage_makes_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

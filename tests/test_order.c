@@ -479,6 +479,49 @@ static void test_record_decode_refuses_unknown_types_and_keys(void **unused)
     }
 }
 
+/* Records follow events' version rule (docs/events.md): absent means 1, 1 spelled out is 1, a newer one is
+ * refused with a message saying so, a malformed one names the field; the encoder writes no version. */
+static void test_record_version_absent_means_1_newer_refused(void **unused)
+{
+    (void)unused;
+    struct order_record record;
+    struct codec_error error;
+    static const char one[] = "{\"type\":\"ReleaseOrder\",\"version\":1,\"order_id\":\"o-1\"}";
+    assert_int_equal(order_codec_record_decode(one, strlen(one), &record, &error), 0);
+    assert_int_equal(record.input.type, ORDER_INPUT_RELEASE);
+    assert_string_equal(record.input.order_id, "o-1");
+    static const char newer[] = "{\"version\":2,\"type\":\"OrderConfirmed\",\"order\":{\"future\":true}}";
+    assert_int_equal(order_codec_record_decode(newer, strlen(newer), &record, &error), -1);
+    assert_string_equal(error.field, "version");
+    assert_string_equal(
+        error.message,
+        "version: OrderConfirmed version 2 is newer than this stockd reads (up to 1): upgrade it");
+    static const char *const malformed[] = {
+        "{\"type\":\"PlaceOrder\",\"version\":0,\"order_id\":\"o-1\"}",
+        "{\"type\":\"PlaceOrder\",\"version\":1.5,\"order_id\":\"o-1\"}",
+        "{\"type\":\"PlaceOrder\",\"version\":\"1\",\"order_id\":\"o-1\"}",
+    };
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        assert_int_equal(order_codec_record_decode(malformed[i], strlen(malformed[i]), &record, &error), -1);
+        assert_string_equal(error.field, "version");
+    }
+    /* Version 1 is written without the key, inputs and events alike. */
+    struct order_input place = place_input("o-1", 2);
+    char *encoded = order_codec_input_encode(&place);
+    assert_non_null(encoded);
+    assert_null(strstr(encoded, "version"));
+    assert_int_equal(order_codec_record_decode(encoded, strlen(encoded), &record, &error), 0);
+    struct order_state state;
+    memset(&state, 0, sizeof(state));
+    struct order_effects effects;
+    order_apply(&state, &place, &effects);
+    free(encoded);
+    encoded = order_codec_event_encode(ORDER_EVENT_CONFIRMED, &state);
+    assert_non_null(encoded);
+    assert_null(strstr(encoded, "version"));
+    free(encoded);
+}
+
 /* Every example of schema/order.schema.json decodes, and encodes back to the same JSON (schema_check.py
  * validates the same examples against the schema). */
 static void test_schema_examples_decode_and_encode_back(void **unused)
@@ -530,6 +573,7 @@ int main(void)
         cmocka_unit_test(test_request_decode_accepts_an_order),
         cmocka_unit_test(test_request_decode_refuses_bad_orders_by_field),
         cmocka_unit_test(test_record_decode_refuses_unknown_types_and_keys),
+        cmocka_unit_test(test_record_version_absent_means_1_newer_refused),
         cmocka_unit_test(test_schema_examples_decode_and_encode_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@
 
 #include "domain/catalog.h"
 #include "domain/json_scan.h"
+#include "domain/order.h"
 
 #define ARRAY_COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
@@ -1077,6 +1078,10 @@ int codec_command_decode(const char *json, size_t json_bytes, struct command *ou
     if (root == NULL) return -1;
     int result = command_envelope_decode(root, out, error);
     cJSON_Delete(root);
+    /* Whoever wrote it, a command on a topic uses the order stage's ids only as the stage makes them. */
+    const char *field = NULL;
+    const char *reserved = result == 0 ? order_command_ids_check(out, &field) : NULL;
+    if (reserved != NULL) return error_set(error, field, "%s", reserved);
     return result;
 }
 

@@ -323,6 +323,41 @@ int order_command_id_parse(const char *command_id, char *order_id, size_t order_
     return 0;
 }
 
+static bool id_reserved(const char *id)
+{
+    return strncmp(id, ORDER_ID_PREFIX, sizeof(ORDER_ID_PREFIX) - 1) == 0;
+}
+
+const char *order_command_ids_check(const struct command *command, const char **field)
+{
+    assert(command != NULL && field != NULL);
+    bool command_reserved = id_reserved(command->command_id);
+    if (!command_reserved && !id_reserved(command->reservation_id)) return NULL;
+    *field = "command_id";
+    if (!command_reserved) {
+        *field = "data.reservation_id"; /* a client's command on an order line's reservation */
+        return ORDER_IDS_RESERVED;
+    }
+    char order_id[STOCKD_ORDER_ID_BYTES_MAX + 1];
+    uint32_t line = 0;
+    enum order_op op = ORDER_OP_NONE;
+    if (order_command_id_parse(command->command_id, order_id, sizeof(order_id), &line, &op) != 0)
+        return ORDER_IDS_RESERVED;
+    static const enum command_type op_types[] = {
+        [ORDER_OP_RESERVE] = COMMAND_RESERVE_STOCK,
+        [ORDER_OP_RELEASE] = COMMAND_RELEASE_RESERVATION,
+        [ORDER_OP_FULFIL] = COMMAND_FULFIL_RESERVATION,
+    };
+    if (command->type != op_types[op]) return ORDER_IDS_RESERVED;
+    char reservation_id[STOCKD_ID_BYTES_MAX + 1];
+    order_reservation_id(order_id, line, reservation_id, sizeof(reservation_id));
+    if (strcmp(command->reservation_id, reservation_id) != 0) {
+        *field = "data.reservation_id";
+        return ORDER_IDS_RESERVED;
+    }
+    return NULL;
+}
+
 /* ---- names ----------------------------------------------------------------------------------------- */
 
 static const char *const order_status_names[ORDER_STATUS_COUNT] = {

@@ -170,6 +170,17 @@ void order_command_id(const char *order_id, uint32_t line, enum order_op op, cha
 int order_command_id_parse(const char *command_id, char *order_id, size_t order_id_bytes, uint32_t *line,
                            enum order_op *op);
 
+/* Whether a stock command's ids may be an order line's. The prefix is the order stage's: a command whose
+ * command id or reservation id begins with it must be exactly a line command order_command_build makes
+ * (command id order:<order_id>:<line>:<op>, its type that op's, reservation id order:<order_id>:<line>).
+ * Returns NULL when it is, or when neither id begins with the prefix; else the message ORDER_IDS_RESERVED
+ * with *field set to the id at fault ("command_id" or "data.reservation_id"). The prefix alone cannot tell
+ * who wrote a command: the API and the router refuse every client id that begins with it (docs/orders.md). */
+#define ORDER_IDS_RESERVED                                                                                   \
+    "ids beginning with \"" ORDER_ID_PREFIX "\" belong to the order stage's line commands "                  \
+    "(order:<order_id>:<line>:<op> on reservation order:<order_id>:<line>)"
+const char *order_command_ids_check(const struct command *command, const char **field);
+
 /* Wire names: "placing", "confirmed", ...; "pending", "reserved", ...; "reserve", ...; "OrderConfirmed", ...
  * Unknown values give NULL; lookups of unknown names give the NONE (or zero) value, or -1 for lines. */
 const char *order_status_name(enum order_status status);

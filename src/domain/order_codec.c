@@ -192,12 +192,13 @@ static int position_parse(const char *text, int32_t *partition, int64_t *offset)
 
 static int outcome_decode(const cJSON *root, struct order_input *out, struct codec_error *error)
 {
-    static const char *const keys[] = {"type", "order_id", "line", "op", "accepted", "reason", "position"};
+    static const char *const keys[] = {"type", "version",  "order_id", "line",
+                                       "op",   "accepted", "reason",   "position"};
     int64_t line = 0;
     char op[16];
     char reason[ORDER_REASON_BYTES_MAX + 1];
     char position[48];
-    if (keys_check(root, "", keys, 7, error) != 0 || order_id_get(root, "", out->order_id, error) != 0 ||
+    if (keys_check(root, "", keys, 8, error) != 0 || order_id_get(root, "", out->order_id, error) != 0 ||
         integer_get(root, "", "line", true, 0, STOCKD_ORDER_LINES_MAX - 1, &line, error) != 0 ||
         string_get(root, "", "op", true, false, sizeof(op) - 1, op, sizeof(op), error) != 0 ||
         bool_get(root, "", "accepted", &out->accepted, error) != 0 ||
@@ -221,8 +222,8 @@ static int outcome_decode(const cJSON *root, struct order_input *out, struct cod
 
 static int place_decode(const cJSON *root, struct order_input *out, struct codec_error *error)
 {
-    static const char *const keys[] = {"type", "order_id", "lines", "ttl_seconds", "submitted_ms"};
-    if (keys_check(root, "", keys, 5, error) != 0 || order_id_get(root, "", out->order_id, error) != 0 ||
+    static const char *const keys[] = {"type", "version", "order_id", "lines", "ttl_seconds", "submitted_ms"};
+    if (keys_check(root, "", keys, 6, error) != 0 || order_id_get(root, "", out->order_id, error) != 0 ||
         lines_decode(root, out, error) != 0 ||
         integer_get(root, "", "ttl_seconds", true, 0, STOCKD_RESERVATION_TTL_S_MAX, &out->ttl_s, error) !=
             0 ||
@@ -240,8 +241,8 @@ static int event_decode(const cJSON *root, const char *type, struct order_record
             out->event = (enum order_event_type)event;
     }
     if (out->event == ORDER_EVENT_NONE) return fail(error, "type", "is not an order record type");
-    static const char *const keys[] = {"type", "order"};
-    if (keys_check(root, "", keys, 2, error) != 0) return -1;
+    static const char *const keys[] = {"type", "version", "order"};
+    if (keys_check(root, "", keys, 3, error) != 0) return -1;
     const cJSON *order = member(root, "order");
     if (order == NULL || !cJSON_IsObject(order)) return fail(error, "order", "must be an object");
     char *text = cJSON_PrintUnformatted(order);
@@ -249,6 +250,24 @@ static int event_decode(const cJSON *root, const char *type, struct order_record
     int status = order_codec_state_decode(text, strlen(text), &out->order, error);
     free(text);
     return status;
+}
+
+/* Every record type of the orders topic is at version 1 (docs/events.md: "absent means 1", and the encoder
+ * writes the key only from version 2 on, so no record written so far carries it). */
+#define ORDER_RECORD_VERSION_CURRENT 1
+
+/* Reads a record's optional "version": absent or 1 passes; one above ORDER_RECORD_VERSION_CURRENT comes
+ * from a newer stockd and is refused with a message saying so. Read before the keys are checked, so that
+ * a newer record is refused for its version, not for a key this stockd does not know. */
+static int version_check(const cJSON *root, const char *type, struct codec_error *error)
+{
+    int64_t version = 1;
+    if (integer_get(root, "", "version", false, 1, STOCKD_JSON_INTEGER_MAX, &version, error) < 0) return -1;
+    if (version > ORDER_RECORD_VERSION_CURRENT)
+        return fail(error, "version",
+                    "%.31s version %" PRId64 " is newer than this stockd reads (up to %d): upgrade it", type,
+                    version, ORDER_RECORD_VERSION_CURRENT);
+    return 0;
 }
 
 int order_codec_record_decode(const char *json, size_t json_bytes, struct order_record *out,
@@ -260,11 +279,12 @@ int order_codec_record_decode(const char *json, size_t json_bytes, struct order_
     if (root == NULL) return -1;
     char type[32];
     int status = -1;
-    if (string_get(root, "", "type", true, false, sizeof(type) - 1, type, sizeof(type), error) != 0)
+    if (string_get(root, "", "type", true, false, sizeof(type) - 1, type, sizeof(type), error) != 0 ||
+        version_check(root, type, error) != 0)
         goto out_delete;
     struct order_input *input = &out->input;
     input->type = order_input_type_parse(type);
-    static const char *const short_keys[] = {"type", "order_id"};
+    static const char *const short_keys[] = {"type", "version", "order_id"};
     switch (input->type) {
     case ORDER_INPUT_PLACE:
         status = place_decode(root, input, error);
@@ -275,7 +295,7 @@ int order_codec_record_decode(const char *json, size_t json_bytes, struct order_
     case ORDER_INPUT_RELEASE:
     case ORDER_INPUT_FULFIL:
     case ORDER_INPUT_DEADLINE:
-        status = keys_check(root, "", short_keys, 2, error) == 0 &&
+        status = keys_check(root, "", short_keys, 3, error) == 0 &&
                          order_id_get(root, "", input->order_id, error) == 0
                      ? 0
                      : -1;

@@ -18,7 +18,9 @@ struct order_record {
     struct order_state order;    /* an event's order */
 };
 
-/* Decodes a record of the orders topic. Returns 0 with *out filled, or -1 with *error filled. */
+/* Decodes a record of the orders topic. Returns 0 with *out filled, or -1 with *error filled. A record may
+ * carry a "version" (absent means 1, as for events: docs/events.md); one newer than this stockd reads is
+ * refused with a message saying so. The encoders write version 1 records, without the key. */
 int order_codec_record_decode(const char *json, size_t json_bytes, struct order_record *out,
                               struct codec_error *error);
 

@@ -3,8 +3,10 @@
  * 200 orders of 3-5 lines over 20 SKUs whose stock covers about a quarter of the demand are written to
  * <prefix>.orders at a steady rate (many in flight at once, competing for the same units). Afterwards every
  * order is confirmed or rejected exactly once, a confirmed order holds exactly its lines, a rejected one
- * holds nothing, no SKU is oversold, and no command was decided twice. The second case kills stockd (the
- * order stage and the handler) with SIGKILL twice mid-run and restarts it. */
+ * holds nothing, no SKU is oversold, and no command was decided twice; then stockctl verify's check
+ * (verify_run) agrees. The second case kills stockd (the order stage and the handler) with SIGKILL twice
+ * mid-run and restarts it. */
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -22,6 +25,7 @@
 #include "domain/order_codec.h"
 #include "harness.h"
 #include "kafka/murmur2.h"
+#include "verify.h"
 
 #define PARTITIONS        6
 #define SKUS              20
@@ -266,6 +270,43 @@ static void orders_check(struct fixture *f)
     harness_fold_destroy(fold);
 }
 
+/* stockctl verify's check (verify_run) over the stopped stockd: its own fold of events agrees with the
+ * handler's shards, and its own fold of orders finds every order settled as its lines' events say. */
+static void orders_verify(struct fixture *f, uint64_t orders, int32_t saga_timeout_ms)
+{
+    struct stockd_config config;
+    stockd_config_defaults(&config);
+    snprintf(config.kafka_bootstrap, sizeof(config.kafka_bootstrap), "%s", f->harness->bootstrap);
+    snprintf(config.topic_prefix, sizeof(config.topic_prefix), "%s", f->harness->prefix);
+    snprintf(config.data_dir, sizeof(config.data_dir), "%s", f->stockd->data_dir);
+    snprintf(config.instance_id, sizeof(config.instance_id), "%s", f->stockd->instance_id);
+    config.partitions = PARTITIONS;
+    config.orders_saga_timeout_ms = saga_timeout_ms;
+    char scratch[HARNESS_PATH_BYTES_MAX + 64];
+    snprintf(scratch, sizeof(scratch), "%s/verify-scratch", f->harness->root_dir);
+    harness_check(f->harness, mkdir(scratch, 0700) == 0, "mkdir %s: %s", scratch, strerror(errno));
+    static struct verify_report report;
+    char error[512] = "";
+    atomic_bool stop = false;
+    int64_t started_ms = harness_now_ms();
+    harness_check(f->harness, verify_run(&config, scratch, &stop, &report, error, sizeof(error)) == 0,
+                  "verify_run could not run: %s", error);
+    for (size_t i = 0; i < report.kept; i++)
+        fprintf(stderr, "orders: verify difference %zu: %s\n", i + 1, report.differences_kept[i]);
+    harness_check(f->harness, report.differences == 0, "verify_run: %llu differences (%zu printed above)",
+                  (unsigned long long)report.differences, report.kept);
+    harness_check(f->harness,
+                  report.orders_checked && report.orders.orders == orders && report.orders.in_flight == 0 &&
+                      report.orders.confirmed + report.orders.rejected == orders,
+                  "verify_run: %llu orders, %llu confirmed, %llu rejected, %llu in flight",
+                  (unsigned long long)report.orders.orders, (unsigned long long)report.orders.confirmed,
+                  (unsigned long long)report.orders.rejected, (unsigned long long)report.orders.in_flight);
+    fprintf(stderr,
+            "orders: verify_run folded %llu events and %llu orders records in %lld ms: 0 differences\n",
+            (unsigned long long)report.events, (unsigned long long)report.orders.records,
+            (long long)(harness_now_ms() - started_ms));
+}
+
 static void orders_run(struct fixture *f, int kills)
 {
     int64_t started_ms = harness_now_ms();
@@ -298,6 +339,7 @@ static void orders_run(struct fixture *f, int kills)
     fprintf(stderr, "orders: %d orders settled in %lld ms (%d kill(s))\n", ORDERS,
             (long long)(settled_ms - started_ms), kills);
     harness_check(f->harness, harness_stockd_stop(f->stockd, WAIT_MS) == 0, "clean stop");
+    orders_verify(f, ORDERS, 30000);
     f->harness->passed = true;
 }
 
@@ -392,6 +434,7 @@ static void test_deadline_releases_lines_granted_late(void **state)
     f->stockd = handler;
     harness_check(f->harness, harness_stockd_stop(stage, WAIT_MS) == 0, "clean stop of the order stage");
     harness_check(f->harness, harness_stockd_stop(handler, WAIT_MS) == 0, "clean stop of the handler");
+    orders_verify(f, 1, 1000);
     f->harness->passed = true;
 }
 

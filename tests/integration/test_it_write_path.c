@@ -188,16 +188,26 @@ static const char garbage[] = "\x00\xff\xfe not json at all {";
 static const char wrong_schema[] = "{\"hello\":\"world\",\"answer\":42}";
 static const char unknown_type[] =
     "{\"command_id\":\"c-unknown-type\",\"type\":\"SellStock\",\"sku\":\"IT-A\",\"data\":{\"quantity\":1}}";
+/* The order stage's ids: a line command exactly as the stage makes it (valid on by-sku, never on commands),
+ * and a client's command on an order line's reservation (valid nowhere). */
+static const char order_line_command[] =
+    "{\"command_id\":\"order:IT-ORDER:0:release\",\"type\":\"ReleaseReservation\",\"sku\":\"IT-A\","
+    "\"data\":{\"reservation_id\":\"order:IT-ORDER:0\"}}";
+static const char order_reservation[] =
+    "{\"command_id\":\"c-order-reservation\",\"type\":\"ReleaseReservation\",\"sku\":\"IT-A\","
+    "\"data\":{\"reservation_id\":\"order:IT-ORDER:0\"}}";
 static const struct bad_record bad_records[] = {
     {"garbage", garbage, sizeof(garbage) - 1},
     {"empty", NULL, 0},
     {"wrong-schema", wrong_schema, sizeof(wrong_schema) - 1},
     {"unknown-type", unknown_type, sizeof(unknown_type) - 1},
+    {"order-line-command", order_line_command, sizeof(order_line_command) - 1},
+    {"order-reservation", order_reservation, sizeof(order_reservation) - 1},
 };
 #define BAD_RECORD_COUNT (sizeof(bad_records) / sizeof(bad_records[0]))
 
-/* Bad input on commands, then a valid command that must still be decided; plus one record written to
- * by-sku on the wrong partition, which the handler must dead-letter. */
+/* Bad input on commands, then a valid command that must still be decided; plus two records written to
+ * by-sku, one on the wrong partition, one on an order's reservation, which the handler must dead-letter. */
 static void phase_bad_input(struct fixture *f)
 {
     for (size_t i = 0; i < BAD_RECORD_COUNT; i++) {
@@ -215,6 +225,10 @@ static void phase_bad_input(struct fixture *f)
                                  value, strlen(value));
     free(value);
     harness_check(f->harness, status == 0, "produce to by-sku");
+    /* Written to by-sku directly, on the right partition: the handler dead-letters it all the same. */
+    status = harness_produce(f->producer, f->harness->topics.by_sku, right, "IT-A", 4, order_reservation,
+                             sizeof(order_reservation) - 1);
+    harness_check(f->harness, status == 0, "produce to by-sku");
     harness_command_create_sku(&c, "c-create-c", "IT-C", "Teapot", 1);
     command_send(f, &c);
     phase_wait(f, "phase 7 (bad input, then a valid command)");
@@ -225,18 +239,19 @@ static void check_dlq(struct fixture *f)
 {
     struct harness_reader *dlq = harness_reader_create(f->harness, f->harness->topics.dlq);
     harness_check(f->harness, dlq != NULL, "%s", f->harness->error);
-    int status = harness_reader_wait_count(dlq, BAD_RECORD_COUNT + 1, WAIT_MS);
+    int status = harness_reader_wait_count(dlq, BAD_RECORD_COUNT + 2, WAIT_MS);
     harness_reader_poll(dlq, 1000); /* nothing more may come */
     size_t dlq_count = dlq->count;
-    if (status != 0 || dlq_count != BAD_RECORD_COUNT + 1) {
+    if (status != 0 || dlq_count != BAD_RECORD_COUNT + 2) {
         harness_reader_destroy(dlq);
-        harness_fail(f->harness, "dlq holds %zu records, expected %zu", dlq_count, BAD_RECORD_COUNT + 1);
+        harness_fail(f->harness, "dlq holds %zu records, expected %zu", dlq_count, BAD_RECORD_COUNT + 2);
     }
     static const char *const required[] = {
         "stockd_error",        "stockd_error_field",      "stockd_stage",
         "stockd_source_topic", "stockd_source_partition", "stockd_source_offset"};
     size_t matched = 0;
     bool handler_seen = false;
+    bool handler_order_seen = false;
     char problem[512] = "";
     for (size_t i = 0; i < dlq->count && problem[0] == '\0'; i++) {
         const struct harness_record *record = &dlq->records[i];
@@ -256,10 +271,18 @@ static void check_dlq(struct fixture *f)
             snprintf(problem, sizeof(problem), "dlq offset %lld: empty stockd_error",
                      (long long)record->offset);
         if (strcmp(stage, "handler") == 0) {
-            handler_seen = strcmp(source, f->harness->topics.by_sku) == 0 && record->key != NULL &&
-                           strcmp(record->key, "IT-A") == 0;
+            bool from_by_sku = strcmp(source, f->harness->topics.by_sku) == 0 && record->key != NULL &&
+                               strcmp(record->key, "IT-A") == 0;
+            if (strstr(error, "order stage") != NULL)
+                handler_order_seen = from_by_sku;
+            else
+                handler_seen = from_by_sku;
             continue;
         }
+        if (record->key != NULL && strncmp(record->key, "order-", 6) == 0 &&
+            strstr(error, "order stage") == NULL)
+            snprintf(problem, sizeof(problem), "dlq record %s: the reason does not name the order stage: %s",
+                     record->key, error);
         if (strcmp(stage, "router") != 0 || strcmp(source, f->harness->topics.commands) != 0) {
             snprintf(problem, sizeof(problem), "dlq offset %lld: stage %s source %s",
                      (long long)record->offset, stage, source);
@@ -280,6 +303,8 @@ static void check_dlq(struct fixture *f)
     harness_check(f->harness, matched == BAD_RECORD_COUNT, "%zu of %zu bad records found in the dlq", matched,
                   BAD_RECORD_COUNT);
     harness_check(f->harness, handler_seen, "the wrong-partition record is not in the dlq from the handler");
+    harness_check(f->harness, handler_order_seen,
+                  "the order-reservation record is not in the dlq from the handler");
 }
 
 static void check_fold(struct fixture *f, const struct harness_fold *fold)
