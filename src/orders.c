@@ -18,6 +18,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "domain/codec.h"
 #include "domain/order.h"
 #include "domain/order_codec.h"
@@ -97,20 +98,6 @@ struct orders {
 static void count(struct orders *orders, enum orders_counter counter)
 {
     atomic_fetch_add(&orders->counters[counter], 1);
-}
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 /* ---- producing --------------------------------------------------------------------------------------- */
@@ -293,7 +280,7 @@ static int event_forward(struct orders *orders, rd_kafka_t *producer, const rd_k
 static int deadlines_send(struct orders *orders, rd_kafka_t *producer)
 {
     char(*due)[STOCKD_ORDER_ID_BYTES_MAX + 1] = orders->scratch.due;
-    int64_t now_ms = wall_ms();
+    int64_t now_ms = clock_wall_ms();
     char error[512];
     for (int32_t partition = 0; partition < orders->config->partitions; partition++) {
         if (orders->stores[partition] == NULL) continue;
@@ -387,10 +374,10 @@ static bool orders_tick_due(void *context, int64_t now_ms)
 {
     (void)now_ms; /* the loop's clock; the stage keeps its own */
     struct orders *orders = context;
-    int64_t monotonic_now_ms = monotonic_ms();
+    int64_t monotonic_now_ms = clock_monotonic_ms();
     if (monotonic_now_ms < orders->tick_next_ms) return orders->deadlines_due;
     orders->tick_next_ms = monotonic_now_ms + ORDERS_TICK_INTERVAL_MS;
-    int64_t wall_now_ms = wall_ms();
+    int64_t wall_now_ms = clock_wall_ms();
     char error[512];
     for (int32_t partition = 0; partition < orders->config->partitions && !orders->deadlines_due;
          partition++) {
