@@ -215,6 +215,17 @@ int64_t shard_checkpoint(const struct shard *shard)
     return shard->checkpoint;
 }
 
+enum shard_restore_plan shard_restore_plan(int64_t checkpoint, int64_t log_start, int64_t stable_end,
+                                           int64_t log_end)
+{
+    assert(checkpoint >= 0 && log_start >= 0);
+    assert(log_start <= stable_end && stable_end <= log_end);
+    if (checkpoint > log_end) return SHARD_RESTORE_REBUILD;
+    if (log_start > 0 && checkpoint < log_start) return SHARD_RESTORE_GAP;
+    if (checkpoint > stable_end) return SHARD_RESTORE_AHEAD;
+    return SHARD_RESTORE_REPLAY;
+}
+
 bool shard_in_transaction(const struct shard *shard)
 {
     return shard->in_transaction;
