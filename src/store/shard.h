@@ -47,6 +47,11 @@ int shard_remove(const char *data_dir, int32_t partition, char *error, size_t er
 
 int32_t shard_partition(const struct shard *shard);
 
+/* The checkpoint of a partition's shard file, read without opening the shard (read-only, no migration, no
+ * lock held): another thread may own the shard. Returns it, 0 when there is no file, -1 when it cannot be
+ * read. */
+int64_t shard_checkpoint_peek(const char *data_dir, int32_t partition);
+
 /* The next offset of the events partition that this shard has not folded yet (committed value). */
 int64_t shard_checkpoint(const struct shard *shard);
 
