@@ -35,6 +35,13 @@
 #define RESTORE_ERRORS_MAX 100
 /* How long restore waits without any record or end-of-partition before it gives up. */
 #define RESTORE_IDLE_TIMEOUT_MS 60000
+/* A new producer looks for open records of its producer id on every events partition (on_seal_wanted): two
+ * offset queries per partition, a few ms each against a healthy broker. Right after a broker restart a
+ * partition without a leader yet would hold each query for its whole timeout, and the producer, which every
+ * partition waits for, with it: the queries share this budget, each at most SEAL_QUERY_MS_MAX; a partition
+ * not answered in time is not sealed (logged), and its restore at the next assignment looks again. */
+#define SEAL_QUERIES_MS_MAX 5000
+#define SEAL_QUERY_MS_MAX   2000
 /* Due reservations looked at per shard per tick, and command ids pruned per shard per tick. */
 #define PUNCTUATE_DUE_MAX   256
 #define PUNCTUATE_PRUNE_MAX 5000
@@ -748,18 +755,29 @@ static size_t on_seal_wanted(void *context, rd_kafka_t *producer, const char **t
     struct handler_worker *worker = context;
     *topic = worker->topics.events;
     size_t count = 0;
+    int64_t deadline_ms = kafka_now_ms() + SEAL_QUERIES_MS_MAX;
     for (int32_t partition = 0; partition < worker->config->partitions && count < partitions_max;
          partition++) {
+        int64_t remaining_ms = deadline_ms - kafka_now_ms();
+        int timeout_ms = (int)(remaining_ms < SEAL_QUERY_MS_MAX ? remaining_ms : SEAL_QUERY_MS_MAX);
         int64_t low = 0;
         int64_t stable_end = 0;
         int64_t log_end = 0;
-        char error[256];
-        if (rd_kafka_query_watermark_offsets(producer, worker->topics.events, partition, &low, &stable_end,
-                                             10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-            kafka_log_end_offset(producer, worker->topics.events, partition, 10000, &log_end, error,
-                                 sizeof(error)) != 0 ||
-            log_end <= stable_end)
+        char error[256] = "no time left";
+        rd_kafka_resp_err_t status = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (timeout_ms > 0)
+            status = rd_kafka_query_watermark_offsets(producer, worker->topics.events, partition, &low,
+                                                      &stable_end, timeout_ms);
+        if (status != RD_KAFKA_RESP_ERR_NO_ERROR && timeout_ms > 0)
+            snprintf(error, sizeof(error), "%s", rd_kafka_err2str(status));
+        if (status != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            kafka_log_end_offset(producer, worker->topics.events, partition, timeout_ms, &log_end, error,
+                                 sizeof(error)) != 0) {
+            log_warn(worker->name, "partition %d: open records of the events not looked for: %s",
+                     (int)partition, error);
             continue;
+        }
+        if (log_end <= stable_end) continue;
         int64_t checkpoint = shard_checkpoint_peek(worker->config->data_dir, partition);
         if (checkpoint < 0 || checkpoint > stable_end) continue; /* unknown, or a commit to keep */
         log_warn(worker->name,
