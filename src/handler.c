@@ -35,6 +35,13 @@
 #define RESTORE_ERRORS_MAX 100
 /* How long restore waits without any record or end-of-partition before it gives up. */
 #define RESTORE_IDLE_TIMEOUT_MS 60000
+/* A new producer looks for open records of its producer id on every events partition (on_seal_wanted): two
+ * offset queries per partition, a few ms each against a healthy broker. Right after a broker restart a
+ * partition without a leader yet would hold each query for its whole timeout, and the producer, which every
+ * partition waits for, with it: the queries share this budget, each at most SEAL_QUERY_MS_MAX; a partition
+ * not answered in time is not sealed (logged), and its restore at the next assignment looks again. */
+#define SEAL_QUERIES_MS_MAX 5000
+#define SEAL_QUERY_MS_MAX   2000
 /* Due reservations looked at per shard per tick, and command ids pruned per shard per tick. */
 #define PUNCTUATE_DUE_MAX   256
 #define PUNCTUATE_PRUNE_MAX 5000
@@ -133,8 +140,10 @@ struct restore_slot {
     struct shard *shard;
     int64_t next_offset; /* after the last event folded, -1 before the first */
     long applied;
-    bool done;   /* reached the end of its partition and committed */
-    bool failed; /* an event did not fold, or SQLite failed: error says why */
+    bool done;          /* reached the end of its partition and committed */
+    bool failed;        /* an event did not fold, or SQLite failed: error says why */
+    int64_t stable_end; /* the events partition's last stable offset and log end when the shard was opened */
+    int64_t log_end;
     char error[256];
 };
 
@@ -183,15 +192,18 @@ static int restore_replay(struct handler_worker *worker, struct restore_slot *sl
     rd_kafka_t *consumer = restore_consumer_get(worker, error, error_bytes);
     if (consumer == NULL) return -1;
     rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new((int)count);
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
+        if (slots[i].done) continue; /* ahead of the last stable offset: nothing to replay */
         rd_kafka_topic_partition_list_add(assignment, worker->topics.events, shard_partition(slots[i].shard))
             ->offset = shard_checkpoint(slots[i].shard);
-    rd_kafka_assign(consumer, assignment);
+    }
+    size_t open = (size_t)assignment->cnt;
+    if (open > 0) rd_kafka_assign(consumer, assignment);
     rd_kafka_topic_partition_list_destroy(assignment);
-    int status = -1;
+    int status = open == 0 ? 0 : -1;
     int idle_ms = 0;
     int errors_seen = 0;
-    for (size_t open = count; open > 0;) {
+    while (open > 0) {
         if (worker->stop != NULL && atomic_load(worker->stop)) {
             snprintf(error, error_bytes, "restore interrupted by shutdown");
             break;
@@ -232,54 +244,72 @@ static int restore_replay(struct handler_worker *worker, struct restore_slot *sl
     return status;
 }
 
-/* A checkpoint past the partition's end means the topic was recreated: the shard is not its fold. */
-static int restore_check_bounds(struct handler_worker *worker, struct shard *shard, bool *rebuild,
-                                char *error, size_t error_bytes)
+/* Decides what the restore does with a shard (shard_restore_plan) from the events partition's log start,
+ * last stable offset (the restore consumer is read_committed) and log end. Returns 0, or -1 with a message
+ * when the offsets are unknown or events the shard needs were deleted. */
+static int restore_plan_get(struct handler_worker *worker, struct shard *shard, struct restore_slot *slot,
+                            enum shard_restore_plan *plan, char *error, size_t error_bytes)
 {
+    int32_t partition = shard_partition(shard);
     int64_t low = 0;
-    int64_t high = 0;
+    int64_t stable_end = 0;
     rd_kafka_resp_err_t status = RD_KAFKA_RESP_ERR_NO_ERROR;
     /* Just-created topics answer "not leader" until their leaders are elected: retry, bounded. */
     for (int attempt = 0; attempt < WATERMARK_ATTEMPTS_MAX; attempt++) {
-        status = rd_kafka_query_watermark_offsets(worker->restore_consumer, worker->topics.events,
-                                                  shard_partition(shard), &low, &high, 10000);
+        status = rd_kafka_query_watermark_offsets(worker->restore_consumer, worker->topics.events, partition,
+                                                  &low, &stable_end, 10000);
         if (status == RD_KAFKA_RESP_ERR_NO_ERROR || (worker->stop != NULL && atomic_load(worker->stop)))
             break;
-        log_info(worker->name, "watermarks of %s [%d]: %s (retrying)", worker->topics.events,
-                 (int)shard_partition(shard), rd_kafka_err2str(status));
+        log_info(worker->name, "watermarks of %s [%d]: %s (retrying)", worker->topics.events, (int)partition,
+                 rd_kafka_err2str(status));
         struct timespec pause = {0, 200 * 1000000L};
         nanosleep(&pause, NULL);
     }
     if (status != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(error, error_bytes, "watermarks of %s [%d]: %s", worker->topics.events,
-                 (int)shard_partition(shard), rd_kafka_err2str(status));
+        snprintf(error, error_bytes, "watermarks of %s [%d]: %s", worker->topics.events, (int)partition,
+                 rd_kafka_err2str(status));
         return -1;
     }
-    *rebuild = shard_checkpoint(shard) > high;
-    if (low > 0 && shard_checkpoint(shard) < low) {
+    int64_t log_end = stable_end;
+    if (kafka_log_end_offset(worker->restore_consumer, worker->topics.events, partition, 10000, &log_end,
+                             error, error_bytes) != 0)
+        return -1;
+    if (log_end < stable_end) log_end = stable_end; /* asked a moment later: it only grows */
+    slot->stable_end = stable_end;
+    slot->log_end = log_end;
+    *plan = shard_restore_plan(shard_checkpoint(shard), low, stable_end, log_end);
+    if (*plan == SHARD_RESTORE_GAP) {
         snprintf(error, error_bytes,
                  "%s [%d] starts at offset %lld but the shard needs %lld: events were deleted",
-                 worker->topics.events, (int)shard_partition(shard), (long long)low,
-                 (long long)shard_checkpoint(shard));
+                 worker->topics.events, (int)partition, (long long)low, (long long)shard_checkpoint(shard));
         return -1;
     }
+    if (*plan == SHARD_RESTORE_AHEAD)
+        log_warn(
+            worker->name,
+            "partition %d: the shard's checkpoint %lld is past the last stable offset %lld of the events "
+            "(log end %lld): a transaction Kafka acknowledged as committed has no commit markers yet; "
+            "keeping the shard (nothing to replay)",
+            (int)partition, (long long)shard_checkpoint(shard), (long long)stable_end, (long long)log_end);
     return 0;
 }
 
 /* Opens the shard of a partition ready to restore: a shard whose checkpoint is past the end of the events
- * partition (the topic was recreated) is removed and opened anew, from offset 0. */
-static struct shard *restore_open(struct handler_worker *worker, int32_t partition, char *error,
-                                  size_t error_bytes)
+ * partition (the topic was recreated) is removed and opened anew, from offset 0. *ahead is set when the
+ * shard is ahead of the last stable offset: it is kept as it is, with nothing to replay. */
+static struct shard *restore_open(struct handler_worker *worker, int32_t partition, struct restore_slot *slot,
+                                  char *error, size_t error_bytes)
 {
     const char *data_dir = worker->config->data_dir;
     struct shard *shard = shard_open(data_dir, partition, error, error_bytes);
     if (shard == NULL) return NULL;
-    bool rebuild = false;
-    if (restore_check_bounds(worker, shard, &rebuild, error, error_bytes) != 0) {
+    enum shard_restore_plan plan = SHARD_RESTORE_REPLAY;
+    if (restore_plan_get(worker, shard, slot, &plan, error, error_bytes) != 0) {
         shard_close(shard);
         return NULL;
     }
-    if (!rebuild) return shard;
+    slot->done = plan == SHARD_RESTORE_AHEAD;
+    if (plan != SHARD_RESTORE_REBUILD) return shard;
     log_warn(worker->name,
              "partition %d: checkpoint past the end of the events partition: rebuilding from offset 0",
              (int)partition);
@@ -288,11 +318,55 @@ static struct shard *restore_open(struct handler_worker *worker, int32_t partiti
     return shard_open(data_dir, partition, error, error_bytes);
 }
 
+/* Records past the last stable offset of a partition the shard has not folded (the restore replays up to
+ * that offset) are open transactions. The previous owner's are finished by now (its committed offsets were
+ * fetched with require_stable), so what is still open is a transaction the broker completed without writing
+ * its markers (docs/chaos.md). If it is this worker's producer id's, its next commit there would commit those
+ * records, which belong to a transaction it aborted: their commands would be decided twice. Abort them now.
+ * A shard ahead of the last stable offset is left alone: its open records are a commit Kafka acknowledged,
+ * which the next commit completes. Another producer id's open records cannot be ended from here. */
+static void restore_seal(struct handler_worker *worker, struct restore_slot *slots, size_t count)
+{
+    int32_t open[STOCKD_PARTITIONS_MAX];
+    size_t open_count = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!slots[i].done && slots[i].log_end > slots[i].stable_end)
+            open[open_count++] = shard_partition(slots[i].shard);
+    }
+    if (open_count == 0 || worker->stage == NULL) return;
+    char error[512];
+    for (size_t i = 0; i < open_count; i++)
+        log_warn(worker->name,
+                 "partition %d: open records past the last stable offset of the events: aborting "
+                 "what this producer id left open there",
+                 (int)open[i]);
+    if (eos_stage_partitions_seal(worker->stage, worker->topics.events, open, open_count, error,
+                                  sizeof(error)) != 0)
+        log_error(worker->name, "aborting open records of the events: %s", error);
+    for (size_t i = 0; i < count; i++) {
+        int64_t low = 0;
+        int64_t stable_end = 0;
+        if (slots[i].done || slots[i].log_end <= slots[i].stable_end ||
+            rd_kafka_query_watermark_offsets(worker->restore_consumer, worker->topics.events,
+                                             shard_partition(slots[i].shard), &low, &stable_end,
+                                             10000) != 0 ||
+            stable_end >= slots[i].log_end)
+            continue;
+        log_error(
+            worker->name,
+            "partition %d: a transaction of another producer is open on %s at offset %lld (log end %lld): "
+            "it holds every read_committed reader back until it is aborted "
+            "(kafka-transactions.sh find-hanging, then abort)",
+            (int)shard_partition(slots[i].shard), worker->topics.events, (long long)stable_end,
+            (long long)slots[i].log_end);
+    }
+}
+
 /* Restores the shards of several partitions at once (one consumer with all of them assigned, so their
  * round trips overlap). A shard that does not fold cleanly is removed and rebuilt from offset 0, once. On
  * success worker->shards[p] is set for each; on failure none is. Returns 0 or -1 with a message. */
-static int shards_restore(struct handler_worker *worker, const int32_t *partitions, size_t count, char *error,
-                          size_t error_bytes)
+static int shards_restore(struct handler_worker *worker, const int32_t *partitions, size_t count,
+                          bool may_seal, char *error, size_t error_bytes)
 {
     struct restore_slot *slots = worker->restore_slots;
     assert(count <= STOCKD_PARTITIONS_MAX);
@@ -304,12 +378,13 @@ static int shards_restore(struct handler_worker *worker, const int32_t *partitio
             if (worker->shards[partitions[i]] != NULL) continue;
             memset(&slots[pending], 0, sizeof(slots[pending]));
             slots[pending].next_offset = -1;
-            slots[pending].shard = restore_open(worker, partitions[i], error, error_bytes);
+            slots[pending].shard = restore_open(worker, partitions[i], &slots[pending], error, error_bytes);
             if (slots[pending].shard == NULL)
                 status = -1;
             else
                 pending++;
         }
+        if (status == 0 && pending > 0 && may_seal) restore_seal(worker, slots, pending);
         if (status == 0 && pending > 0) status = restore_replay(worker, slots, pending, error, error_bytes);
         for (size_t i = 0; i < pending; i++) {
             int32_t partition = shard_partition(slots[i].shard);
@@ -356,7 +431,7 @@ static int on_assigned(void *context, const rd_kafka_topic_partition_list_t *par
     char error[512];
     int64_t start_ms = kafka_now_ms();
     atomic_store(&worker->ready, false);
-    if (shards_restore(worker, assigned, count, error, sizeof(error)) == 0) {
+    if (shards_restore(worker, assigned, count, true, error, sizeof(error)) == 0) {
         log_info(worker->name, "%zu shard(s) ready in %lld ms", count,
                  (long long)(kafka_now_ms() - start_ms));
         atomic_store(&worker->ready, true);
@@ -390,7 +465,7 @@ static struct shard *batch_touch(struct handler_worker *worker, int32_t partitio
          * disk). Try again; until it works, every batch holding its input aborts and is read again (the
          * loop backs off), and the instance is not ready. It used to assert here (tests/chaos/disk_full). */
         char error[512];
-        if (shards_restore(worker, &partition, 1, error, sizeof(error)) != 0) {
+        if (shards_restore(worker, &partition, 1, false, error, sizeof(error)) != 0) {
             log_error(worker->name, "partition %d paused, not ready: %s", (int)partition, error);
             atomic_store(&worker->ready, false);
             return NULL;
@@ -639,7 +714,7 @@ static void on_committed(void *context)
         log_error(worker->name, "%s: restoring partition %d from Kafka", error, (int)partition);
         shard_close(worker->shards[partition]);
         worker->shards[partition] = NULL;
-        if (shards_restore(worker, &partition, 1, error, sizeof(error)) != 0) {
+        if (shards_restore(worker, &partition, 1, false, error, sizeof(error)) != 0) {
             log_error(worker->name, "partition %d paused, not ready: %s (restored at its next command)",
                       (int)partition, error);
             atomic_store(&worker->ready, false);
@@ -668,6 +743,52 @@ static void on_delivered(void *context, const rd_kafka_message_t *message)
     if (partition < 0 || partition >= STOCKD_PARTITIONS_MAX) return;
     if (message->offset > worker->delivered_offset_max[partition])
         worker->delivered_offset_max[partition] = message->offset;
+}
+
+/* A new producer of this worker: the events partitions on which its producer id may have records the broker
+ * left open (docs/chaos.md) and that must be aborted. Those are the partitions with records past their last
+ * stable offset, except where this instance's shard is past that offset: there the open records are a
+ * commit Kafka acknowledged, which must end committed (by the next commit there), never aborted. Whoever
+ * owns a partition now, only this producer id can end its own records. Another producer id's open records
+ * are unaffected by the abort. */
+static size_t on_seal_wanted(void *context, rd_kafka_t *producer, const char **topic, int32_t *partitions,
+                             size_t partitions_max)
+{
+    struct handler_worker *worker = context;
+    *topic = worker->topics.events;
+    size_t count = 0;
+    int64_t deadline_ms = kafka_now_ms() + SEAL_QUERIES_MS_MAX;
+    for (int32_t partition = 0; partition < worker->config->partitions && count < partitions_max;
+         partition++) {
+        int64_t remaining_ms = deadline_ms - kafka_now_ms();
+        int timeout_ms = (int)(remaining_ms < SEAL_QUERY_MS_MAX ? remaining_ms : SEAL_QUERY_MS_MAX);
+        int64_t low = 0;
+        int64_t stable_end = 0;
+        int64_t log_end = 0;
+        char error[256] = "no time left";
+        rd_kafka_resp_err_t status = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (timeout_ms > 0)
+            status = rd_kafka_query_watermark_offsets(producer, worker->topics.events, partition, &low,
+                                                      &stable_end, timeout_ms);
+        if (status != RD_KAFKA_RESP_ERR_NO_ERROR && timeout_ms > 0)
+            snprintf(error, sizeof(error), "%s", rd_kafka_err2str(status));
+        if (status != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            kafka_log_end_offset(producer, worker->topics.events, partition, timeout_ms, &log_end, error,
+                                 sizeof(error)) != 0) {
+            log_warn(worker->name, "partition %d: open records of the events not looked for: %s",
+                     (int)partition, error);
+            continue;
+        }
+        if (log_end <= stable_end) continue;
+        int64_t checkpoint = shard_checkpoint_peek(worker->config->data_dir, partition);
+        if (checkpoint < 0 || checkpoint > stable_end) continue; /* unknown, or a commit to keep */
+        log_warn(worker->name,
+                 "partition %d: open records from offset %lld to %lld of the events: aborting what this "
+                 "producer id left open there",
+                 (int)partition, (long long)stable_end, (long long)log_end);
+        partitions[count++] = partition;
+    }
+    return count;
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------------------------- */
@@ -707,6 +828,7 @@ static struct handler_worker *worker_create(const struct stockd_config *config, 
         .aborted = on_aborted,
         .delivered = on_delivered,
         .tick_due = on_tick_due,
+        .seal_wanted = on_seal_wanted,
     };
     struct eos_stage_settings settings = {
         .name = worker->name,

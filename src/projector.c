@@ -190,6 +190,8 @@ struct fold {
     uint64_t batch_applied;                  /* events applied in the open transaction */
     uint64_t batch_undecodable;              /* events skipped in the open transaction */
     int32_t out_of_range;                    /* partition of the last STEP_OUT_OF_RANGE */
+    int32_t refused_partition;               /* the event the view last refused (-1: none) ... */
+    int64_t refused_offset;                  /* ... and its offset */
     struct decoder *decoder;                 /* while the consumer runs */
     rd_kafka_queue_t *queue;                 /* the consumer's, for its length */
     struct checkpointer *checkpointer;       /* live fold: while db is open */
@@ -225,7 +227,10 @@ struct projector {
     int64_t rebuild_committed_ms; /* when the rebuild last committed */
     int64_t ends_due_ms;
     int failures;
-    bool failure_transient;   /* the last failed live batch failed on a transient SQLite condition */
+    bool failure_transient; /* the last failed live batch failed on a transient SQLite condition */
+    /* Live partitions stopped on an event the view refuses (a constraint: a sequence repeated, which only
+     * a command decided twice writes): never assigned again, so no position moves past the event. */
+    bool partition_stopped[STOCKD_PARTITIONS_MAX];
     int64_t paused_logged_ms; /* when the pause was last logged */
     /* Record timestamps (Unix ms) of the events in the open live batch: their ages are observed when it
      * commits (stockd_view_commit_age_seconds). */
@@ -240,6 +245,7 @@ struct projector {
     int64_t ends[STOCKD_PARTITIONS_MAX];
     bool ready_logged;
     bool paused; /* the live fold's last batch failed on a transient SQLite condition: not ready */
+    char stopped_reason[PROJECTOR_STOPPED_REASON_BYTES]; /* the first partition stopped, "" when none */
     bool rebuild_wanted;
     bool rebuilding;
     int64_t rebuild_positions_total;
@@ -782,6 +788,8 @@ static int chunk_apply(struct projector *projector, struct fold *fold, struct ch
         char detail[512];
         if (projector->view->apply(fold->view_state, &chunk->events[i], position, chunk->json[i], detail,
                                    sizeof(detail)) != 0) {
+            fold->refused_partition = position.partition;
+            fold->refused_offset = position.offset;
             snprintf(error, error_bytes, "view %s (%s): applying %s [%d] offset %lld: %s",
                      projector->view->name, fold->role, projector->topics.events, (int)position.partition,
                      (long long)position.offset, detail);
@@ -884,9 +892,11 @@ static rd_kafka_t *consumer_create(struct projector *projector, const char *role
 static int fold_assign(struct projector *projector, struct fold *fold, char *error, size_t error_bytes)
 {
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(projector->partition_count);
-    for (int32_t partition = 0; partition < projector->partition_count; partition++)
+    for (int32_t partition = 0; partition < projector->partition_count; partition++) {
+        if (fold == &projector->live && projector->partition_stopped[partition]) continue;
         rd_kafka_topic_partition_list_add(list, projector->topics.events, partition)->offset =
             fold->next[partition];
+    }
     rd_kafka_resp_err_t status = rd_kafka_assign(fold->consumer, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (status == RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
@@ -1204,6 +1214,26 @@ static bool sqlite_error_transient(int code)
     }
 }
 
+/* Stops folding a partition of the live view at an event the view refuses on a constraint (the event that
+ * repeats a SKU's sequence, after a command was decided twice: docs/chaos.md). The event is never applied
+ * and no position moves past it, so the view's checks stand; the other partitions go on, and the view
+ * reports not ready with the reason until the view is fixed and the instance restarted. */
+static void partition_stop(struct projector *projector, int32_t partition, int64_t offset, const char *error)
+{
+    assert(partition >= 0 && partition < projector->partition_count);
+    projector->partition_stopped[partition] = true;
+    log_error(COMPONENT,
+              "view %s: partition %d stopped before offset %lld, not ready: %s (the other "
+              "partitions go on)",
+              projector->view->name, (int)partition, (long long)offset, error);
+    pthread_mutex_lock(&projector->state_mutex);
+    if (projector->stopped_reason[0] == '\0')
+        snprintf(projector->stopped_reason, sizeof(projector->stopped_reason),
+                 "partition %d stopped before offset %lld: the view refuses the event there", (int)partition,
+                 (long long)offset);
+    pthread_mutex_unlock(&projector->state_mutex);
+}
+
 /* Folds one batch of the live consumer: polls until the batch is full, old (PROJECTOR_LIVE_BATCH_MS after
  * its first event) or the poll runs dry (only the first poll waits, up to timeout_ms), then commits the
  * events with the consumer's positions; commits too when only the positions moved (past a transaction
@@ -1217,6 +1247,7 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
     int64_t ends_ms = INT64_MAX; /* set by the first event */
     projector->batch_timestamp_count = 0;
     projector->failure_transient = false;
+    live->refused_partition = -1;
     for (int polls = 0; status == 0 && consumed < PROJECTOR_LIVE_BATCH_EVENTS_MAX; polls++) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(live->consumer, polls == 0 ? timeout_ms : 0);
         if (message == NULL) break;
@@ -1253,11 +1284,15 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
     }
     projector->failure_transient = status == STEP_FAILED && live->db != NULL &&
                                    sqlite_error_transient(sqlite3_extended_errcode(live->db));
+    bool refused = status == STEP_FAILED && live->db != NULL && live->refused_partition >= 0 &&
+                   (sqlite3_extended_errcode(live->db) & 0xff) == SQLITE_CONSTRAINT;
     fold_rollback(live);
     if (status != STEP_FAILED) return status;
     counter_add(projector, &projector->batches_failed, 1);
+    if (refused) partition_stop(projector, live->refused_partition, live->refused_offset, error);
     char detail[PROJECTOR_ERROR_BYTES];
-    if (fold_assign(projector, live, detail, sizeof(detail)) == 0) return STEP_FAILED; /* rewound */
+    if (fold_assign(projector, live, detail, sizeof(detail)) == 0)
+        return refused ? 0 : STEP_FAILED; /* rewound (without the stopped partition) */
     log_error(COMPONENT, "%s", error);
     snprintf(error, error_bytes, "%s", detail);
     return STEP_FATAL;
@@ -1807,8 +1842,10 @@ void projector_status_get(struct projector *projector, struct projector_status *
     out->rebuilds_completed = projector->rebuilds_completed;
     out->rebuilds_failed = projector->rebuilds_failed;
     bool paused = projector->paused;
+    snprintf(out->stopped_reason, sizeof(out->stopped_reason), "%s", projector->stopped_reason);
     pthread_mutex_unlock(&projector->state_mutex);
-    out->ready = !paused && out->lag_total >= 0 && out->lag_total <= projector->config->views_lag_max;
+    out->ready = !paused && out->stopped_reason[0] == '\0' && out->lag_total >= 0 &&
+                 out->lag_total <= projector->config->views_lag_max;
 }
 
 int projector_rebuild_request(struct projector *projector)

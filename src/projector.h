@@ -110,6 +110,8 @@ int projector_wait_commit(struct projector *projector, uint64_t seen_commits, in
  * <= INT64_MAX). Returns 0, or -1 with *out unchanged. */
 int projector_position_parse(const char *token, struct view_position *out);
 
+#define PROJECTOR_STOPPED_REASON_BYTES 160
+
 struct projector_status {
     const char *name;
     int32_t partition_count;
@@ -128,6 +130,9 @@ struct projector_status {
     uint64_t rebuild_pauses;         /* partitions a rebuild paused: too far ahead of a lagging live fold */
     uint64_t rebuilds_completed;     /* swapped in */
     uint64_t rebuilds_failed;        /* abandoned (logged); the live view was kept */
+    /* Why a partition of the view stopped (an event it refuses, see projector.c, partition_stop); "" when
+     * none did. The view is not ready while it is set. */
+    char stopped_reason[PROJECTOR_STOPPED_REASON_BYTES];
 };
 
 /* Copies the current status (any thread). */

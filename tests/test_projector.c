@@ -59,6 +59,7 @@
 struct tally {
     sqlite3_stmt *insert;
     sqlite3_stmt *count;
+    sqlite3_stmt *sequence;
     bool live; /* on the live file, not on a rebuild */
 };
 
@@ -71,7 +72,10 @@ static void *tally_open(sqlite3 *db, char *error, size_t error_bytes)
             db,
             "CREATE TABLE IF NOT EXISTS tally_events (partition_id INTEGER NOT NULL, offset_id "
             "INTEGER NOT NULL, sku TEXT NOT NULL);"
-            "CREATE TABLE IF NOT EXISTS tally_skus (sku TEXT PRIMARY KEY, events INTEGER NOT NULL);",
+            "CREATE TABLE IF NOT EXISTS tally_skus (sku TEXT PRIMARY KEY, events INTEGER NOT NULL);"
+            /* the views' own check: a SKU's sequence never repeats (history.sku, history.sequence) */
+            "CREATE TABLE IF NOT EXISTS tally_sequences (sku TEXT NOT NULL, sequence INTEGER NOT NULL, "
+            "PRIMARY KEY (sku, sequence));",
             error, error_bytes) != 0)
         return NULL;
     struct tally *tally = calloc(1, sizeof(*tally));
@@ -82,8 +86,11 @@ static void *tally_open(sqlite3 *db, char *error, size_t error_bytes)
                                        "INSERT INTO tally_skus VALUES (?1, 1) ON CONFLICT (sku) DO UPDATE "
                                        "SET events = events + 1",
                                        error, error_bytes);
+    tally->sequence =
+        sqlite_util_prepare(db, "INSERT INTO tally_sequences VALUES (?1, ?2)", error, error_bytes);
     assert_non_null(tally->insert);
     assert_non_null(tally->count);
+    assert_non_null(tally->sequence);
     const char *file = sqlite3_db_filename(db, "main");
     size_t length = strlen(file);
     tally->live = length < 8 || strcmp(file + length - 8, ".rebuild") != 0;
@@ -118,7 +125,10 @@ static int tally_apply(void *state, const struct event *event, struct view_posit
     sqlite3_bind_int64(tally->insert, 2, position.offset);
     sqlite3_bind_text(tally->insert, 3, event->sku, -1, SQLITE_STATIC);
     sqlite3_bind_text(tally->count, 1, event->sku, -1, SQLITE_STATIC);
+    sqlite3_bind_text(tally->sequence, 1, event->sku, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(tally->sequence, 2, (sqlite3_int64)event->sequence);
     if (statement_run(tally->insert, error, error_bytes) != 0) return -1;
+    if (statement_run(tally->sequence, error, error_bytes) != 0) return -1;
     return statement_run(tally->count, error, error_bytes);
 }
 
@@ -128,6 +138,7 @@ static void tally_close(void *state)
     if (tally == NULL) return;
     sqlite3_finalize(tally->insert);
     sqlite3_finalize(tally->count);
+    sqlite3_finalize(tally->sequence);
     free(tally);
 }
 
@@ -820,6 +831,39 @@ static void test_apply_failure_rolls_back_and_retries(void **state)
     assert_int_equal(status.events_applied, 500);
 }
 
+/* A command decided twice (docs/chaos.md, issue 14) repeats a SKU's sequence on its partition. The view
+ * refused it, five batches failed and "the fold stops" took the whole process down. Now that partition
+ * stops before the event (never applied, its position never past it), the view is not ready and says why,
+ * and the other partitions go on. */
+static void test_repeated_sequence_stops_its_partition_and_the_others_go_on(void **state)
+{
+    struct fixture *f = *state;
+    events_produce(f, 30);
+    int64_t stopped_at = f->produced[0]; /* SKU 0 lives on partition 0 */
+    f->sku_sequence[0]--;
+    event_produce(f, 0, false); /* the same sequence again */
+    events_produce(f, 30);      /* after it, on every partition */
+    produced_flush();
+    projector_start(f);
+    static struct projector_status status;
+    int64_t deadline_ms = monotonic_ms() + WAIT_MS_MAX;
+    for (;;) {
+        projector_status_get(f->projector, &status);
+        bool others_done = true;
+        for (int32_t partition = 1; partition < PARTITIONS; partition++)
+            others_done = others_done && status.positions[partition] == f->produced[partition];
+        if (others_done && status.stopped_reason[0] != '\0') break;
+        if (monotonic_ms() > deadline_ms) fail_msg("partition 0 not stopped or the others not caught up");
+        sleep_ms(10);
+    }
+    sleep_ms(300); /* a few more turns: the fold goes on, and never past the refused event */
+    projector_status_get(f->projector, &status);
+    assert_true(status.positions[0] <= stopped_at);
+    assert_false(status.ready);
+    assert_non_null(strstr(status.stopped_reason, "partition 0"));
+    projector_stop(f); /* asserts that the fold returned 0: it stopped because it was asked to */
+}
+
 /* stockd_view_commit_age_seconds counts each event once, when its live batch commits: not the batches
  * rolled back, not a rebuild. */
 static void test_commit_age_observed_once_per_committed_event(void **state)
@@ -1151,6 +1195,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_undecodable_events_in_decoded_chunks_are_skipped_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_apply_failure_rolls_back_and_retries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_repeated_sequence_stops_its_partition_and_the_others_go_on,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_age_observed_once_per_committed_event, setup, teardown),
         cmocka_unit_test_setup_teardown(test_older_schema_version_is_deleted_at_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leftover_rebuild_is_removed_at_create, setup, teardown),

@@ -291,6 +291,38 @@ static void test_remove_then_open_rebuilds_from_zero(void **state)
     assert_int_equal(sqlite_util_schema_version("state"), 2); /* 002_lead_time.sql */
 }
 
+/* The chaos scenario broker_restart (docs/chaos.md): a commit Kafka acknowledged, its markers never written,
+ * left the last stable offset (73) below the shard's checkpoint (74) and the log end (74). The restore took
+ * that for a recreated topic, rebuilt the shard from the committed events, forgot the command decided at 73
+ * and decided it again. */
+static void test_restore_plan_checkpoint_above_stable_end_keeps_the_shard(void **state)
+{
+    (void)state;
+    assert_int_equal(shard_restore_plan(74, 0, 73, 74), SHARD_RESTORE_AHEAD);
+    assert_int_equal(shard_restore_plan(74, 0, 60, 90), SHARD_RESTORE_AHEAD);
+}
+
+static void test_restore_plan_checkpoint_past_log_end_rebuilds(void **state)
+{
+    (void)state;
+    assert_int_equal(shard_restore_plan(75, 0, 74, 74), SHARD_RESTORE_REBUILD);
+    assert_int_equal(shard_restore_plan(1, 0, 0, 0), SHARD_RESTORE_REBUILD);
+}
+
+static void test_restore_plan_within_stable_end_replays(void **state)
+{
+    (void)state;
+    assert_int_equal(shard_restore_plan(0, 0, 0, 0), SHARD_RESTORE_REPLAY);
+    assert_int_equal(shard_restore_plan(73, 0, 73, 74), SHARD_RESTORE_REPLAY);
+    assert_int_equal(shard_restore_plan(10, 5, 20, 20), SHARD_RESTORE_REPLAY);
+}
+
+static void test_restore_plan_log_start_past_checkpoint_is_a_gap(void **state)
+{
+    (void)state;
+    assert_int_equal(shard_restore_plan(3, 5, 20, 20), SHARD_RESTORE_GAP);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +340,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_of_another_partition_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_newer_than_binary_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_then_open_rebuilds_from_zero, setup, teardown),
+        cmocka_unit_test(test_restore_plan_checkpoint_above_stable_end_keeps_the_shard),
+        cmocka_unit_test(test_restore_plan_checkpoint_past_log_end_rebuilds),
+        cmocka_unit_test(test_restore_plan_within_stable_end_replays),
+        cmocka_unit_test(test_restore_plan_log_start_past_checkpoint_is_a_gap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -138,9 +138,9 @@ void api_healthz(struct api_request *request)
 
 /* Says in words why an instance is not ready (an empty list when it is), for whoever reads /readyz. */
 static void readyz_reasons(struct json_out *out, const struct api_broker_health *health, int32_t min_insync,
-                           bool shards, bool views)
+                           bool shards, bool views, const char *view_stopped)
 {
-    char reason[160];
+    char reason[PROJECTOR_VIEW_NAME_BYTES_MAX + PROJECTOR_STOPPED_REASON_BYTES + 16];
     json_key(out, "reasons");
     json_array_begin(out);
     if (!health->reachable) {
@@ -161,7 +161,10 @@ static void readyz_reasons(struct json_out *out, const struct api_broker_health 
         json_string(out, reason);
     }
     if (!shards) json_string(out, "the handler is restoring its shards");
-    if (!views) json_string(out, "a view is more than views.lag_max events behind");
+    if (view_stopped[0] != '\0')
+        json_string(out, view_stopped);
+    else if (!views)
+        json_string(out, "a view is more than views.lag_max events behind");
     json_array_end(out);
 }
 
@@ -180,9 +183,12 @@ void api_readyz(struct api_request *request)
         api_problem(request, 500, "internal", "Internal error", NULL, "out of memory");
         return;
     }
+    char view_stopped[PROJECTOR_VIEW_NAME_BYTES_MAX + PROJECTOR_STOPPED_REASON_BYTES + 16] = "";
     for (size_t v = 0; v < stages->projector_count; v++) {
         projector_status_get(stages->projectors[v], status);
         views = views && status->ready;
+        if (view_stopped[0] == '\0' && status->stopped_reason[0] != '\0')
+            snprintf(view_stopped, sizeof(view_stopped), "view %s: %s", status->name, status->stopped_reason);
     }
     free(status);
     bool ready = broker && replicas && shards && views;
@@ -197,7 +203,7 @@ void api_readyz(struct api_request *request)
     json_kv_bool(&out, "shards", shards);
     json_kv_bool(&out, "views", views);
     json_object_end(&out);
-    readyz_reasons(&out, &health, request->api->config->min_insync_replicas, shards, views);
+    readyz_reasons(&out, &health, request->api->config->min_insync_replicas, shards, views, view_stopped);
     json_object_end(&out);
     api_respond_json(request, ready ? 200 : 503, &out, NULL);
     json_out_free(&out);

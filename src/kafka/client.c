@@ -141,3 +141,51 @@ int64_t kafka_now_ms(void)
     clock_gettime(CLOCK_REALTIME, &now);
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
+
+int kafka_log_end_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                         int64_t *log_end, char *error, size_t error_bytes)
+{
+    assert(rk != NULL && topic != NULL && log_end != NULL && timeout_ms > 0);
+    char reason[256];
+    rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTOFFSETS);
+    rd_kafka_error_t *refused =
+        rd_kafka_AdminOptions_set_isolation_level(options, RD_KAFKA_ISOLATION_LEVEL_READ_UNCOMMITTED);
+    if (refused != NULL ||
+        rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, reason, sizeof(reason)) != 0) {
+        snprintf(error, error_bytes, "log end of %s [%d]: options refused", topic, (int)partition);
+        if (refused != NULL) rd_kafka_error_destroy(refused);
+        rd_kafka_AdminOptions_destroy(options);
+        return -1;
+    }
+    rd_kafka_topic_partition_list_t *request = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(request, topic, partition)->offset = RD_KAFKA_OFFSET_SPEC_LATEST;
+    rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+    rd_kafka_ListOffsets(rk, request, options, queue);
+    rd_kafka_topic_partition_list_destroy(request);
+    rd_kafka_AdminOptions_destroy(options);
+    /* The request times out by itself after timeout_ms: the extra second only covers its answer's way. */
+    rd_kafka_event_t *event = rd_kafka_queue_poll(queue, timeout_ms + 1000);
+    int status = -1;
+    if (event == NULL) {
+        snprintf(error, error_bytes, "log end of %s [%d]: no answer", topic, (int)partition);
+    } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(error, error_bytes, "log end of %s [%d]: %s", topic, (int)partition,
+                 rd_kafka_event_error_string(event));
+    } else {
+        size_t count = 0;
+        const rd_kafka_ListOffsetsResultInfo_t **infos =
+            rd_kafka_ListOffsets_result_infos(rd_kafka_event_ListOffsets_result(event), &count);
+        const rd_kafka_topic_partition_t *answer =
+            count == 1 ? rd_kafka_ListOffsetsResultInfo_topic_partition(infos[0]) : NULL;
+        if (answer == NULL || answer->err != RD_KAFKA_RESP_ERR_NO_ERROR || answer->offset < 0) {
+            snprintf(error, error_bytes, "log end of %s [%d]: %s", topic, (int)partition,
+                     answer == NULL ? "no partition in the answer" : rd_kafka_err2str(answer->err));
+        } else {
+            *log_end = answer->offset;
+            status = 0;
+        }
+    }
+    if (event != NULL) rd_kafka_event_destroy(event);
+    rd_kafka_queue_destroy(queue);
+    return status;
+}

@@ -56,6 +56,13 @@ int kafka_topics_warm(rd_kafka_t *rk, const char *const *topics, size_t count, i
 void kafka_time_rfc3339(int64_t time_ms, char *out, size_t out_bytes);
 
 /* Current wall-clock time in Unix milliseconds. */
+/* The log end offset (high watermark) of a partition, records of open transactions included: what a
+ * read_uncommitted reader reaches. rd_kafka_query_watermark_offsets answers with the last stable offset on a
+ * read_committed handle instead. Asks the partition's leader (Admin ListOffsets), waiting at most
+ * timeout_ms. Returns 0, or -1 with a message. */
+int kafka_log_end_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                         int64_t *log_end, char *error, size_t error_bytes);
+
 int64_t kafka_now_ms(void);
 
 #endif

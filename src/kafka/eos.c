@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "kafka/client.h"
+#include "limits.h"
 #include "log.h"
 
 /* Every blocking Kafka call of the loop is bounded three ways: a timeout per call, an attempt bound (or a
@@ -130,6 +131,9 @@ struct eos_stage {
     _Atomic uint64_t messages_processed;
     _Atomic uint64_t rejoins;
 };
+
+/* The opaque of the empty records a seal produces (seal_run): delivered() does not pass them on. */
+static char seal_record_opaque;
 
 static int copy_string(char *out, size_t out_bytes, const char *value, const char *what, char *error,
                        size_t error_bytes)
@@ -463,6 +467,7 @@ static void delivered(rd_kafka_t *producer, const rd_kafka_message_t *message, v
 {
     (void)producer;
     struct eos_stage *stage = opaque;
+    if (message->_private == &seal_record_opaque) return; /* aborted on purpose */
     if (message->err) log_warn(stage->name, "delivery failed: %s", rd_kafka_err2str(message->err));
     if (stage->ops.delivered != NULL) stage->ops.delivered(stage->context, message);
 }
@@ -531,6 +536,69 @@ static void producer_warm(struct eos_stage *stage, rd_kafka_t *producer)
                  error);
 }
 
+/* Runs one transaction that is aborted on purpose, holding an empty record on each of count partitions of
+ * topic and, with offsets, the group's offsets partition (send_offsets_to_transaction). Its ABORT markers
+ * end whatever records of this producer id are still open on those partitions. Kafka 4.1-4.4 complete a
+ * transaction without writing its markers to a partition that has no leader at that moment (after a broker
+ * restart, docs/chaos.md); those records stay open, hold the last stable offset back, and the next marker of
+ * this producer id there decides them: a commit would commit records of a transaction the stage aborted.
+ * Needs a producer with no transaction open. Returns 0, or -1 with a message. */
+static int seal_run(struct eos_stage *stage, rd_kafka_t *producer, const char *topic,
+                    const int32_t *partitions, size_t count, bool offsets, char *error, size_t error_bytes)
+{
+    rd_kafka_error_t *failure = rd_kafka_begin_transaction(producer);
+    for (size_t i = 0; failure == NULL && i < count; i++) {
+        rd_kafka_resp_err_t status = rd_kafka_producev(
+            producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partitions[i]), RD_KAFKA_V_VALUE(NULL, 0),
+            RD_KAFKA_V_OPAQUE(&seal_record_opaque), RD_KAFKA_V_END);
+        if (status != RD_KAFKA_RESP_ERR_NO_ERROR)
+            failure = rd_kafka_error_new(status, "produce: %s", rd_kafka_err2str(status));
+    }
+    /* abort_transaction purges what is still queued, and a partition none of whose records was sent never
+     * joins the transaction: the abort would write no marker there. Send them first. */
+    if (failure == NULL && count > 0 &&
+        rd_kafka_flush(producer, EOS_CALL_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        failure = rd_kafka_error_new(RD_KAFKA_RESP_ERR__TIMED_OUT,
+                                     "the empty records were not sent within %d ms", EOS_CALL_TIMEOUT_MS);
+    if (failure == NULL && offsets) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, stage->input_topic, 0)->offset = 0; /* aborted: never read */
+        rd_kafka_consumer_group_metadata_t *metadata = rd_kafka_consumer_group_metadata_new(stage->group_id);
+        /* The offsets may be refused (no member id): AddOffsetsToTxn has added the partition to the
+         * transaction by then, which is all the abort needs. */
+        rd_kafka_error_t *refused =
+            rd_kafka_send_offsets_to_transaction(producer, list, metadata, EOS_CALL_TIMEOUT_MS);
+        if (refused != NULL) rd_kafka_error_destroy(refused);
+        rd_kafka_consumer_group_metadata_destroy(metadata);
+        rd_kafka_topic_partition_list_destroy(list);
+    }
+    if (failure == NULL || !rd_kafka_error_is_fatal(failure)) {
+        bool began = failure == NULL || rd_kafka_error_code(failure) != RD_KAFKA_RESP_ERR__STATE;
+        if (failure != NULL) rd_kafka_error_destroy(failure);
+        failure = NULL;
+        double deadline_ms = monotonic_ms() + EOS_ABORT_MS_MAX;
+        while (began && (failure = rd_kafka_abort_transaction(producer, EOS_CALL_SLICE_MS)) != NULL &&
+               rd_kafka_error_is_retriable(failure) && !atomic_load(stage->stop) &&
+               monotonic_ms() < deadline_ms)
+            rd_kafka_error_destroy(failure);
+    }
+    if (failure == NULL) return 0;
+    snprintf(error, error_bytes, "%s", rd_kafka_error_string(failure));
+    rd_kafka_error_destroy(failure);
+    return -1;
+}
+
+int eos_stage_partitions_seal(struct eos_stage *stage, const char *topic, const int32_t *partitions,
+                              size_t count, char *error, size_t error_bytes)
+{
+    assert(stage != NULL && topic != NULL && partitions != NULL && count > 0);
+    if (stage->producer == NULL) {
+        snprintf(error, error_bytes, "no producer");
+        return -1;
+    }
+    return seal_run(stage, stage->producer, topic, partitions, count, false, error, error_bytes);
+}
+
 /* The transactional producer; init_transactions fences any older incarnation of this transactional id and
  * aborts its open transaction. Retries (resuming the call) while the broker is unreachable, until stop,
  * which it looks at every EOS_CALL_SLICE_MS. */
@@ -557,6 +625,17 @@ static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *s
     while (!atomic_load(stop)) {
         rd_kafka_error_t *failure = rd_kafka_init_transactions(producer, EOS_CALL_SLICE_MS);
         if (failure == NULL) {
+            /* Offsets it left open would hold every committed-offset fetch of the group (require_stable)
+             * back, and no member could take a partition. Aborting them is safe: the input they covered is
+             * read again, and what was decided is skipped (the shards' deduplication). */
+            const char *topic = NULL;
+            int32_t partitions[STOCKD_PARTITIONS_MAX];
+            size_t count = stage->ops.seal_wanted == NULL
+                               ? 0
+                               : stage->ops.seal_wanted(stage->context, producer, &topic, partitions,
+                                                        STOCKD_PARTITIONS_MAX);
+            if (seal_run(stage, producer, topic, partitions, count, true, error, error_bytes) != 0)
+                log_warn(stage->name, "closing open records of this producer id: %s", error);
             producer_warm(stage, producer);
             return producer;
         }

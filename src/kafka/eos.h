@@ -40,6 +40,11 @@ struct eos_stage_ops {
     void (*delivered)(void *context, const rd_kafka_message_t *message);
     /* True when the stage wants a turn even without input (punctuation); optional. */
     bool (*tick_due)(void *context, int64_t now_ms);
+    /* Called with each new producer, before any transaction of its: the partitions of *topic on which
+     * records this producer id left open must be aborted (see seal_run in eos.c). Returns how many it
+     * wrote to partitions (at most partitions_max); optional. */
+    size_t (*seal_wanted)(void *context, rd_kafka_t *producer, const char **topic, int32_t *partitions,
+                          size_t partitions_max);
 };
 
 struct eos_stage_settings {
@@ -79,6 +84,13 @@ int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop);
 int64_t eos_stage_committed_offset(const struct eos_stage *stage, const char *topic, int32_t partition);
 
 /* Counters since start, for logs and metrics. */
+/* For a stage's assigned callback (no transaction is open then): aborts a transaction holding an empty
+ * record on each of count partitions of topic, which ends any records of this stage's producer id left open
+ * there (a transaction the broker completed without writing its markers, docs/chaos.md). Returns 0, or -1
+ * with a message. */
+int eos_stage_partitions_seal(struct eos_stage *stage, const char *topic, const int32_t *partitions,
+                              size_t count, char *error, size_t error_bytes);
+
 struct eos_stage_stats {
     uint64_t batches_committed;
     uint64_t batches_aborted;

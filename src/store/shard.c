@@ -73,6 +73,28 @@ int shard_path(const char *data_dir, int32_t partition, char *path, size_t path_
     return written < 0 || (size_t)written >= path_bytes ? -1 : 0;
 }
 
+int64_t shard_checkpoint_peek(const char *data_dir, int32_t partition)
+{
+    char path[4096];
+    if (shard_path(data_dir, partition, path, sizeof(path)) != 0) return -1;
+    if (access(path, F_OK) != 0) return errno == ENOENT ? 0 : -1;
+    sqlite3 *db = NULL;
+    int64_t checkpoint = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 1000);
+        sqlite3_stmt *statement = NULL;
+        if (sqlite3_prepare_v2(db, "SELECT value FROM shard_meta WHERE key = '" SHARD_META_CHECKPOINT "'", -1,
+                               &statement, NULL) == SQLITE_OK) {
+            int status = sqlite3_step(statement);
+            if (status == SQLITE_ROW) checkpoint = sqlite3_column_int64(statement, 0);
+            if (status == SQLITE_DONE) checkpoint = 0;
+        }
+        sqlite3_finalize(statement);
+    }
+    sqlite3_close(db);
+    return checkpoint;
+}
+
 /* mkdir -p for the parent directories of path. */
 static int directories_create(const char *path, char *error, size_t error_bytes)
 {
@@ -214,6 +236,17 @@ int32_t shard_partition(const struct shard *shard)
 int64_t shard_checkpoint(const struct shard *shard)
 {
     return shard->checkpoint;
+}
+
+enum shard_restore_plan shard_restore_plan(int64_t checkpoint, int64_t log_start, int64_t stable_end,
+                                           int64_t log_end)
+{
+    assert(checkpoint >= 0 && log_start >= 0);
+    assert(log_start <= stable_end && stable_end <= log_end);
+    if (checkpoint > log_end) return SHARD_RESTORE_REBUILD;
+    if (log_start > 0 && checkpoint < log_start) return SHARD_RESTORE_GAP;
+    if (checkpoint > stable_end) return SHARD_RESTORE_AHEAD;
+    return SHARD_RESTORE_REPLAY;
 }
 
 bool shard_in_transaction(const struct shard *shard)

@@ -47,8 +47,31 @@ int shard_remove(const char *data_dir, int32_t partition, char *error, size_t er
 
 int32_t shard_partition(const struct shard *shard);
 
+/* The checkpoint of a partition's shard file, read without opening the shard (read-only, no migration, no
+ * lock held): another thread may own the shard. Returns it, 0 when there is no file, -1 when it cannot be
+ * read. */
+int64_t shard_checkpoint_peek(const char *data_dir, int32_t partition);
+
 /* The next offset of the events partition that this shard has not folded yet (committed value). */
 int64_t shard_checkpoint(const struct shard *shard);
+
+/* What a restore does with a shard, given its checkpoint and its events partition's offsets: the log start,
+ * the last stable offset (the end a read_committed reader reaches) and the log end (the high watermark,
+ * records of open transactions included). */
+enum shard_restore_plan {
+    SHARD_RESTORE_REPLAY,  /* fold the committed events from the checkpoint to the last stable offset */
+    SHARD_RESTORE_AHEAD,   /* checkpoint past the last stable offset but within the log: keep the shard */
+    SHARD_RESTORE_REBUILD, /* checkpoint past the log end: the topic was recreated, rebuild from 0 */
+    SHARD_RESTORE_GAP,     /* the log starts after the checkpoint: events the shard needs were deleted */
+};
+
+/* Pure. SHARD_RESTORE_AHEAD is a transaction this shard committed with (Kafka acknowledged its commit)
+ * whose commit markers are not in the log: the coordinator is still writing them, or it skipped them (a
+ * broker that completed the transaction while the partition had no leader, docs/chaos.md). The shard's
+ * state is right and must be kept: rebuilding it from the committed events would forget commands that
+ * are decided, and decide them again when their input is read again. */
+enum shard_restore_plan shard_restore_plan(int64_t checkpoint, int64_t log_start, int64_t stable_end,
+                                           int64_t log_end);
 
 /* Starts the shard's transaction for a batch (no-op when one is open). Returns 0 or -1 with a message. */
 int shard_begin(struct shard *shard, char *error, size_t error_bytes);
