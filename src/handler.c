@@ -14,6 +14,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "domain/codec.h"
 #include "domain/domain.h"
 #include "kafka/client.h"
@@ -83,14 +84,6 @@ struct handler_worker {
     _Atomic uint64_t events_restored;
     _Atomic uint64_t reservations_expired;
 };
-
-/* Monotonic microseconds: a vDSO call, no syscall. */
-static int64_t monotonic_us(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-}
 
 /* ---- restore --------------------------------------------------------------------------------------- */
 
@@ -429,11 +422,11 @@ static int on_assigned(void *context, const rd_kafka_topic_partition_list_t *par
         assigned[count++] = partition;
     }
     char error[512];
-    int64_t start_ms = kafka_now_ms();
+    int64_t start_ms = clock_wall_ms();
     atomic_store(&worker->ready, false);
     if (shards_restore(worker, assigned, count, true, error, sizeof(error)) == 0) {
         log_info(worker->name, "%zu shard(s) ready in %lld ms", count,
-                 (long long)(kafka_now_ms() - start_ms));
+                 (long long)(clock_wall_ms() - start_ms));
         atomic_store(&worker->ready, true);
         return 0;
     }
@@ -526,7 +519,7 @@ static int command_decide(struct handler_worker *worker, rd_kafka_t *producer, i
     struct decision decision;
     struct reservation_set set = {.count = 0};
     char error[512];
-    int64_t start_us = monotonic_us();
+    int64_t start_us = clock_monotonic_us();
     if (shard_sku_load(shard, command->sku, &state, error, sizeof(error)) != 0) goto out_error;
     if (command->reservation_id[0] != '\0' &&
         shard_reservation_load(shard, command->sku, command->reservation_id, &set, error, sizeof(error)) < 0)
@@ -552,7 +545,7 @@ static int command_decide(struct handler_worker *worker, rd_kafka_t *producer, i
     if (rejected) atomic_fetch_add(&worker->commands_rejected, 1);
     metrics_commands_local_add(&worker->metrics_commands, command->type,
                                metrics_outcome_of(rejected ? decision.events[0].reject_reason : REJECT_NONE));
-    metrics_latency_local_add(&worker->metrics_decide, monotonic_us() - start_us);
+    metrics_latency_local_add(&worker->metrics_decide, clock_monotonic_us() - start_us);
     if (command->type == COMMAND_EXPIRE_RESERVATIONS && decision.events[0].type == EVENT_RESERVATION_EXPIRED)
         atomic_fetch_add(&worker->reservations_expired, decision.event_count);
     return 0;
@@ -662,7 +655,7 @@ static bool on_tick_due(void *context, int64_t now_ms)
 static int on_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **messages, size_t count)
 {
     struct handler_worker *worker = context;
-    int64_t now_ms = kafka_now_ms();
+    int64_t now_ms = clock_wall_ms();
     for (size_t i = 0; i < count; i++) {
         if (message_handle(worker, producer, messages[i], now_ms) != 0) return -1;
     }
@@ -679,9 +672,7 @@ static int on_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **
  * end to end (their events are committed) now. */
 static void batch_metrics_commit(struct handler_worker *worker)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int64_t now_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+    int64_t now_us = clock_wall_ms() * 1000;
     struct metrics_latency_local end_to_end = {.count = 0};
     for (size_t i = 0; i < worker->submitted_count; i++)
         metrics_latency_local_add(&end_to_end, now_us - worker->submitted_ms[i] * 1000);
@@ -757,10 +748,10 @@ static size_t on_seal_wanted(void *context, rd_kafka_t *producer, const char **t
     struct handler_worker *worker = context;
     *topic = worker->topics.events;
     size_t count = 0;
-    int64_t deadline_ms = kafka_now_ms() + SEAL_QUERIES_MS_MAX;
+    int64_t deadline_ms = clock_wall_ms() + SEAL_QUERIES_MS_MAX;
     for (int32_t partition = 0; partition < worker->config->partitions && count < partitions_max;
          partition++) {
-        int64_t remaining_ms = deadline_ms - kafka_now_ms();
+        int64_t remaining_ms = deadline_ms - clock_wall_ms();
         int timeout_ms = (int)(remaining_ms < SEAL_QUERY_MS_MAX ? remaining_ms : SEAL_QUERY_MS_MAX);
         int64_t low = 0;
         int64_t stable_end = 0;

@@ -636,11 +636,7 @@ uint64_t orders_commit_count(struct orders *orders)
 int orders_wait_commit(struct orders *orders, uint64_t seen_commits, int timeout_ms)
 {
     assert(orders != NULL);
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    int64_t nanoseconds = deadline.tv_nsec + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) % 1000 * 1000000;
-    deadline.tv_sec += (timeout_ms > 0 ? timeout_ms : 0) / 1000 + nanoseconds / 1000000000;
-    deadline.tv_nsec = (long)(nanoseconds % 1000000000);
+    struct timespec deadline = clock_deadline_after(CLOCK_REALTIME, timeout_ms); /* commit_changed's clock */
     pthread_mutex_lock(&orders->commit_mutex);
     while (orders->commit_count <= seen_commits) {
         if (pthread_cond_timedwait(&orders->commit_changed, &orders->commit_mutex, &deadline) != 0) break;

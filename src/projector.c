@@ -20,6 +20,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "domain/codec.h"
 #include "domain/number.h"
 #include "kafka/client.h"
@@ -261,26 +262,6 @@ struct projector {
 };
 
 /* ---- small helpers ------------------------------------------------------------------------------------ */
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-static struct timespec deadline_after(int milliseconds)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += milliseconds / 1000;
-    deadline.tv_nsec += (long)(milliseconds % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    return deadline;
-}
 
 static void sleep_ms(int milliseconds)
 {
@@ -1029,7 +1010,7 @@ sqlite3 *projector_reader_acquire_within(struct projector *projector, int wait_m
                                          size_t error_bytes)
 {
     assert(projector != NULL && wait_ms >= 0);
-    struct timespec deadline = deadline_after(wait_ms);
+    struct timespec deadline = clock_deadline_after(CLOCK_MONOTONIC, wait_ms);
     pthread_mutex_lock(&projector->pool_mutex);
     int index;
     while ((index = reader_slot_find(projector)) < 0) {
@@ -1191,7 +1172,7 @@ static int live_replace(struct projector *projector, const char *source, char *e
 /* The live batch committed: each of its events is now as old as its record timestamp says. */
 static void live_commit_ages_observe(struct projector *projector)
 {
-    int64_t now_us = kafka_now_ms() * 1000;
+    int64_t now_us = clock_wall_ms() * 1000;
     struct metrics_latency_local ages = {.count = 0};
     for (int i = 0; i < projector->batch_timestamp_count; i++)
         metrics_latency_local_add(&ages, now_us - projector->batch_timestamps_ms[i] * 1000);
@@ -1251,7 +1232,7 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
     for (int polls = 0; status == 0 && consumed < PROJECTOR_LIVE_BATCH_EVENTS_MAX; polls++) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(live->consumer, polls == 0 ? timeout_ms : 0);
         if (message == NULL) break;
-        if (polls == 0) ends_ms = monotonic_ms() + PROJECTOR_LIVE_BATCH_MS;
+        if (polls == 0) ends_ms = clock_monotonic_ms() + PROJECTOR_LIVE_BATCH_MS;
         if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             status = fold_consumer_error(projector, live, message, error, error_bytes);
             rd_kafka_message_destroy(message);
@@ -1265,7 +1246,7 @@ static int live_batch(struct projector *projector, int timeout_ms, char *error, 
             projector->batch_timestamps_ms[projector->batch_timestamp_count++] = timestamp_ms;
         if ((status = fold_event(projector, live, message, error, error_bytes)) == 0) consumed++;
         if (consumed % PROJECTOR_CHUNK_EVENTS != 0) continue;
-        if (monotonic_ms() >= ends_ms) break;
+        if (clock_monotonic_ms() >= ends_ms) break;
     }
     if (status == 0) status = fold_flush(projector, live, error, error_bytes);
     if (status == 0) {
@@ -1385,7 +1366,7 @@ static int rebuild_start(struct projector *projector, char *error, size_t error_
         return -1;
     }
     projector->rebuild_active = true;
-    projector->rebuild_started_ms = monotonic_ms();
+    projector->rebuild_started_ms = clock_monotonic_ms();
     projector->rebuild_committed_ms = projector->rebuild_started_ms;
     log_info(COMPONENT,
              "view %s: rebuild started: folding %s from offset 0 into %s; the live view serves meanwhile",
@@ -1538,7 +1519,7 @@ static int rebuild_swap(struct projector *projector, char *error, size_t error_b
     pthread_mutex_unlock(&projector->state_mutex);
     if (replaced == 0) {
         log_info(COMPONENT, "view %s: rebuild swapped in after %lld ms, at %lld events of positions",
-                 projector->view->name, (long long)(monotonic_ms() - projector->rebuild_started_ms),
+                 projector->view->name, (long long)(clock_monotonic_ms() - projector->rebuild_started_ms),
                  (long long)positions_total);
         return 0;
     }
@@ -1563,7 +1544,7 @@ static int rebuild_step(struct projector *projector, int timeout_ms, char *error
     }
     if (status != 0) return STEP_FAILED;
     bool caught_up = rebuild_positions(projector, projector->scratch);
-    int64_t now_ms = monotonic_ms();
+    int64_t now_ms = clock_monotonic_ms();
     if (!caught_up && now_ms - projector->rebuild_committed_ms < PROJECTOR_REBUILD_COMMIT_MS)
         return 0; /* the transaction stays open, the decoder busy: the next steps add to them */
     projector->rebuild_committed_ms = now_ms;
@@ -1628,7 +1609,7 @@ static int live_out_of_range(struct projector *projector, char *error, size_t er
  * most every PROJECTOR_ENDS_REFRESH_MS. An end that cannot be had keeps its last known value. */
 static void ends_refresh(struct projector *projector)
 {
-    int64_t now_ms = monotonic_ms();
+    int64_t now_ms = clock_monotonic_ms();
     if (now_ms < projector->ends_due_ms) return;
     projector->ends_due_ms = now_ms + PROJECTOR_ENDS_REFRESH_MS;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_copy(projector->live.cursor);
@@ -1667,7 +1648,7 @@ static int rebuild_turn(struct projector *projector, int timeout_ms, char *error
  * pause when it starts, every PROJECTOR_PAUSED_LOG_MS while it lasts, and when it ends. */
 static void paused_set(struct projector *projector, bool paused, const char *error)
 {
-    int64_t now_ms = monotonic_ms();
+    int64_t now_ms = clock_monotonic_ms();
     pthread_mutex_lock(&projector->state_mutex);
     bool was_paused = projector->paused;
     projector->paused = paused;
@@ -1700,8 +1681,8 @@ static int run_turn(struct projector *projector, const atomic_bool *stop, char *
         rebuild_turn(projector, consumed == 0 ? PROJECTOR_REBUILD_POLL_MS : 0, error, error_bytes) != 0)
         return -1;
     if (failed || consumed > 0) paused_set(projector, failed && projector->failure_transient, error);
-    int64_t backoff_until_ms = failed ? monotonic_ms() + PROJECTOR_FAILURE_BACKOFF_MS : 0;
-    while (monotonic_ms() < backoff_until_ms && !atomic_load(stop)) {
+    int64_t backoff_until_ms = failed ? clock_monotonic_ms() + PROJECTOR_FAILURE_BACKOFF_MS : 0;
+    while (clock_monotonic_ms() < backoff_until_ms && !atomic_load(stop)) {
         if (!projector->rebuild_active)
             sleep_ms(PROJECTOR_POLL_TIMEOUT_MS);
         else if (rebuild_turn(projector, PROJECTOR_REBUILD_POLL_MS, error, error_bytes) != 0)
@@ -1758,7 +1739,7 @@ int projector_wait_position(struct projector *projector, struct view_position po
     if (position.partition < 0 || position.partition >= projector->partition_count || position.offset < 0)
         return -1;
     timeout_ms = timeout_ms < 0 ? 0 : timeout_ms > PROJECTOR_WAIT_MS_MAX ? PROJECTOR_WAIT_MS_MAX : timeout_ms;
-    struct timespec deadline = deadline_after(timeout_ms);
+    struct timespec deadline = clock_deadline_after(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&projector->state_mutex);
     while (projector->positions[position.partition] <= position.offset && !projector->stopped) {
         if (pthread_cond_timedwait(&projector->state_changed, &projector->state_mutex, &deadline) ==
@@ -1783,7 +1764,7 @@ int projector_wait_commit(struct projector *projector, uint64_t seen_commits, in
 {
     assert(projector != NULL);
     timeout_ms = timeout_ms < 0 ? 0 : timeout_ms > PROJECTOR_WAIT_MS_MAX ? PROJECTOR_WAIT_MS_MAX : timeout_ms;
-    struct timespec deadline = deadline_after(timeout_ms);
+    struct timespec deadline = clock_deadline_after(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&projector->state_mutex);
     assert(seen_commits <= projector->commits); /* a count this projector gave */
     while (projector->commits == seen_commits && !projector->stopped) {

@@ -13,6 +13,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "domain/codec.h"
 #include "domain/order.h"
 #include "kafka/client.h"
@@ -139,7 +140,7 @@ static int message_route(struct router_worker *worker, rd_kafka_t *producer,
 static int on_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **messages, size_t count)
 {
     struct router_worker *worker = context;
-    int64_t now_ms = kafka_now_ms();
+    int64_t now_ms = clock_wall_ms();
     for (size_t i = 0; i < count; i++) {
         if (message_route(worker, producer, messages[i], now_ms) != 0) return -1;
     }

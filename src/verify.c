@@ -15,6 +15,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "domain/codec.h"
 #include "kafka/client.h"
 #include "log.h"
@@ -549,7 +550,7 @@ static int orders_verify(const struct stockd_config *config, rd_kafka_t *consume
     }
     report->orders_checked = true;
     int status =
-        verify_orders_check(orders, kafka_now_ms(), config->orders_saga_timeout_ms, error, error_bytes);
+        verify_orders_check(orders, clock_wall_ms(), config->orders_saga_timeout_ms, error, error_bytes);
     verify_orders_counts_get(orders, &report->orders);
     return status;
 }

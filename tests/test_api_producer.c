@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "api/internal.h"
+#include "clock.h"
 #include "config.h"
 #include "domain/codec.h"
 #include "kafka/client.h"
@@ -155,7 +156,7 @@ static void test_send_writes_the_routers_record_on_the_skus_partition_in_submiss
 {
     struct fixture *f = *state;
     char skus[SKU_COUNT][16];
-    int64_t sent_from_ms = kafka_now_ms();
+    int64_t sent_from_ms = clock_wall_ms();
     for (int round = 1; round <= COMMANDS_PER_SKU; round++) {
         for (int i = 0; i < SKU_COUNT; i++) {
             snprintf(skus[i], sizeof(skus[i]), "SKU-%d", i);
@@ -168,15 +169,15 @@ static void test_send_writes_the_routers_record_on_the_skus_partition_in_submiss
             free(value);
         }
     }
-    int64_t sent_until_ms = kafka_now_ms();
+    int64_t sent_until_ms = clock_wall_ms();
     rd_kafka_t *consumer = by_sku_consumer_create(f);
     int next_quantity[SKU_COUNT];
     int per_partition[PARTITIONS] = {0};
     for (int i = 0; i < SKU_COUNT; i++)
         next_quantity[i] = 1;
     int received = 0;
-    int64_t deadline_ms = kafka_now_ms() + CONSUME_MS_MAX;
-    while (received < RECORD_COUNT && kafka_now_ms() < deadline_ms) {
+    int64_t deadline_ms = clock_wall_ms() + CONSUME_MS_MAX;
+    while (received < RECORD_COUNT && clock_wall_ms() < deadline_ms) {
         rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 100);
         if (message == NULL) continue;
         if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -342,7 +342,7 @@ static int64_t produced_total(const struct fixture *f)
 static void caught_up_wait(struct fixture *f, bool ends)
 {
     static struct projector_status status;
-    int64_t deadline_ms = monotonic_ms() + WAIT_MS_MAX;
+    int64_t deadline_ms = clock_monotonic_ms() + WAIT_MS_MAX;
     for (;;) {
         projector_status_get(f->projector, &status);
         bool done = true;
@@ -351,7 +351,7 @@ static void caught_up_wait(struct fixture *f, bool ends)
             done = done && (!ends || status.ends[partition] == f->produced[partition]);
         }
         if (done) return;
-        if (monotonic_ms() > deadline_ms) {
+        if (clock_monotonic_ms() > deadline_ms) {
             fail_msg("not caught up: positions %lld %lld %lld, ends %lld %lld %lld, produced %lld %lld %lld",
                      (long long)status.positions[0], (long long)status.positions[1],
                      (long long)status.positions[2], (long long)status.ends[0], (long long)status.ends[1],
@@ -563,8 +563,8 @@ static void test_live_wal_is_checkpointed_while_the_fold_runs(void **state)
         produced_flush();
         caught_up_wait(f, false);
     }
-    int64_t deadline_ms = monotonic_ms() + WAIT_MS_MAX;
-    while (file_bytes(path) <= bytes_at_start + 16 * 4096 && monotonic_ms() < deadline_ms)
+    int64_t deadline_ms = clock_monotonic_ms() + WAIT_MS_MAX;
+    while (file_bytes(path) <= bytes_at_start + 16 * 4096 && clock_monotonic_ms() < deadline_ms)
         sleep_ms(10);
     assert_true(file_bytes(path) > bytes_at_start + 16 * 4096); /* pages reached the file, not only the WAL */
     /* A WAL file never shrinks: its size is its largest. Frames are a page and a 24-byte header. */
@@ -583,7 +583,7 @@ static void *waiter_thread(void *argument)
 {
     struct waiter *waiter = argument;
     waiter->result = projector_wait_position(waiter->projector, waiter->position, WAIT_MS_MAX);
-    waiter->returned_ms = monotonic_ms();
+    waiter->returned_ms = clock_monotonic_ms();
     return NULL;
 }
 
@@ -600,10 +600,10 @@ static void test_wait_position_passes_at_once_and_times_out_cleanly(void **state
     caught_up_wait(f, false);
     tally_check_exact(f);
 
-    int64_t started_ms = monotonic_ms();
+    int64_t started_ms = clock_monotonic_ms();
     struct view_position beyond = {.partition = 0, .offset = f->produced[0]};
     assert_int_equal(projector_wait_position(f->projector, beyond, 300), 0);
-    int64_t waited_ms = monotonic_ms() - started_ms;
+    int64_t waited_ms = clock_monotonic_ms() - started_ms;
     assert_true(waited_ms >= 290 && waited_ms < 3000);
     assert_int_equal(projector_wait_position(f->projector, beyond, 0), 0);
 
@@ -617,7 +617,7 @@ static void test_wait_position_passes_at_once_and_times_out_cleanly(void **state
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, waiter_thread, &waiter), 0);
     sleep_ms(200);
-    int64_t produced_ms = monotonic_ms();
+    int64_t produced_ms = clock_monotonic_ms();
     event_produce(f, 1, false);
     produced_flush();
     pthread_join(thread, NULL);
@@ -641,7 +641,7 @@ static void *outcome_waiter_thread(void *argument)
     char error[512];
     waiter->result = outcome_wait(waiter->projector, waiter->command_id, WAIT_MS_MAX, &waiter->outcome, error,
                                   sizeof(error));
-    waiter->returned_ms = monotonic_ms();
+    waiter->returned_ms = clock_monotonic_ms();
     return NULL;
 }
 
@@ -661,7 +661,7 @@ static void test_outcome_wait_returns_once_folded_and_times_out_cleanly(void **s
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, outcome_waiter_thread, &waiter), 0);
     sleep_ms(300);
-    int64_t produced_ms = monotonic_ms();
+    int64_t produced_ms = clock_monotonic_ms();
     event_produce(f, 1, false);
     produced_flush();
     pthread_join(thread, NULL);
@@ -678,10 +678,10 @@ static void test_outcome_wait_returns_once_folded_and_times_out_cleanly(void **s
     assert_int_equal(outcome_wait(f->projector, "c-01-1", 0, &outcome, error, sizeof(error)), 1);
 
     /* Never comes: 0 at the deadline, while other batches commit meanwhile. */
-    int64_t started_ms = monotonic_ms();
+    int64_t started_ms = clock_monotonic_ms();
     event_produce(f, 2, true);
     assert_int_equal(outcome_wait(f->projector, "never-decided", 300, &outcome, error, sizeof(error)), 0);
-    int64_t waited_ms = monotonic_ms() - started_ms;
+    int64_t waited_ms = clock_monotonic_ms() - started_ms;
     assert_true(waited_ms >= 290 && waited_ms < 3000);
     assert_int_equal(outcome_wait(f->projector, "never-decided", -5, &outcome, error, sizeof(error)), 0);
     assert_int_equal(outcome_wait(f->projector, "bad id!", 100, &outcome, error, sizeof(error)),
@@ -692,9 +692,9 @@ static void test_outcome_wait_returns_once_folded_and_times_out_cleanly(void **s
     uint64_t commits = projector_commit_count(f->projector);
     assert_true(commits >= 2);
     assert_int_equal(projector_wait_commit(f->projector, commits - 1, 0), 1);
-    started_ms = monotonic_ms();
+    started_ms = clock_monotonic_ms();
     assert_int_equal(projector_wait_commit(f->projector, commits, 200), 0);
-    waited_ms = monotonic_ms() - started_ms;
+    waited_ms = clock_monotonic_ms() - started_ms;
     assert_true(waited_ms >= 190 && waited_ms < 3000);
 
     /* Once the projector has stopped (shutdown) no wait sleeps out its deadline: nothing will change. */
@@ -702,12 +702,12 @@ static void test_outcome_wait_returns_once_folded_and_times_out_cleanly(void **s
     pthread_join(f->thread, NULL);
     f->running = false;
     assert_int_equal(f->run_status, 0);
-    started_ms = monotonic_ms();
+    started_ms = clock_monotonic_ms();
     assert_int_equal(projector_wait_commit(f->projector, commits, 20000), -1);
     struct view_position far_ahead = {.partition = 0, .offset = INT64_C(1) << 40};
     assert_int_equal(projector_wait_position(f->projector, far_ahead, 20000), 0);
     assert_int_equal(outcome_wait(f->projector, "never-decided", 20000, &outcome, error, sizeof(error)), 0);
-    waited_ms = monotonic_ms() - started_ms;
+    waited_ms = clock_monotonic_ms() - started_ms;
     assert_true(waited_ms < 3000);
 }
 
@@ -846,14 +846,14 @@ static void test_repeated_sequence_stops_its_partition_and_the_others_go_on(void
     produced_flush();
     projector_start(f);
     static struct projector_status status;
-    int64_t deadline_ms = monotonic_ms() + WAIT_MS_MAX;
+    int64_t deadline_ms = clock_monotonic_ms() + WAIT_MS_MAX;
     for (;;) {
         projector_status_get(f->projector, &status);
         bool others_done = true;
         for (int32_t partition = 1; partition < PARTITIONS; partition++)
             others_done = others_done && status.positions[partition] == f->produced[partition];
         if (others_done && status.stopped_reason[0] != '\0') break;
-        if (monotonic_ms() > deadline_ms) fail_msg("partition 0 not stopped or the others not caught up");
+        if (clock_monotonic_ms() > deadline_ms) fail_msg("partition 0 not stopped or the others not caught up");
         sleep_ms(10);
     }
     sleep_ms(300); /* a few more turns: the fold goes on, and never past the refused event */
@@ -988,7 +988,7 @@ static void test_rebuild_swaps_in_equal_database_while_readers_query(void **stat
     assert_int_equal(projector_rebuild_request(f->projector), 0);
     assert_int_equal(projector_rebuild_request(f->projector), 1);
     static struct projector_status status;
-    int64_t started_ms = monotonic_ms();
+    int64_t started_ms = clock_monotonic_ms();
     int extra = 0;
     do {
         if (extra < REBUILD_EXTRA) { /* the live fold goes on while the rebuild catches up */
@@ -998,12 +998,12 @@ static void test_rebuild_swaps_in_equal_database_while_readers_query(void **stat
         }
         sleep_ms(5);
         projector_status_get(f->projector, &status);
-        assert_true(monotonic_ms() - started_ms < WAIT_MS_MAX);
+        assert_true(clock_monotonic_ms() - started_ms < WAIT_MS_MAX);
     } while (status.rebuilds_completed == 0 && status.rebuilds_failed == 0);
     assert_int_equal(status.rebuilds_failed, 0);
     print_message("rebuild swapped in after %lld ms, %d events produced meanwhile, %llu folded by it, %llu "
                   "pauses\n",
-                  (long long)(monotonic_ms() - started_ms), extra,
+                  (long long)(clock_monotonic_ms() - started_ms), extra,
                   (unsigned long long)status.rebuild_events_applied,
                   (unsigned long long)status.rebuild_pauses);
     assert_true(status.rebuild_events_applied >= (uint64_t)BIG_STREAM);
@@ -1056,17 +1056,17 @@ static void test_rebuild_ahead_of_a_stuck_live_fold_waits_and_swaps_in_equal(voi
     sku_events_produce(f, 0, BIG_STREAM / 2);
     produced_flush();
     static struct projector_status status;
-    int64_t deadline_ms = monotonic_ms() + WAIT_MS_MAX;
+    int64_t deadline_ms = clock_monotonic_ms() + WAIT_MS_MAX;
     do {
         sleep_ms(10);
         projector_status_get(f->projector, &status);
-        assert_true(monotonic_ms() < deadline_ms);
+        assert_true(clock_monotonic_ms() < deadline_ms);
     } while (status.batches_failed == 0 || status.positions[0] < 3000);
     assert_int_equal(projector_rebuild_request(f->projector), 0);
     do {
         sleep_ms(10);
         projector_status_get(f->projector, &status);
-        assert_true(monotonic_ms() < deadline_ms);
+        assert_true(clock_monotonic_ms() < deadline_ms);
     } while (status.rebuilds_completed == 0 && status.rebuilds_failed == 0);
     print_message("rebuild paused partitions %llu times; the live fold failed %llu times meanwhile\n",
                   (unsigned long long)status.rebuild_pauses, (unsigned long long)status.batches_failed);
@@ -1099,23 +1099,23 @@ static void test_rebuild_paused_partition_resumes_when_the_live_fold_moves_on(vo
     sku_events_produce(f, 0, BIG_STREAM / 2); /* partition 0: the live fold is stuck at its start */
     produced_flush();
     static struct projector_status status;
-    int64_t deadline_ms = monotonic_ms() + WAIT_MS_MAX;
+    int64_t deadline_ms = clock_monotonic_ms() + WAIT_MS_MAX;
     do {
         sleep_ms(10);
         projector_status_get(f->projector, &status);
-        assert_true(monotonic_ms() < deadline_ms);
+        assert_true(clock_monotonic_ms() < deadline_ms);
     } while (status.batches_failed == 0);
     assert_int_equal(projector_rebuild_request(f->projector), 0);
     do {
         sleep_ms(5);
         projector_status_get(f->projector, &status);
-        assert_true(monotonic_ms() < deadline_ms);
+        assert_true(clock_monotonic_ms() < deadline_ms);
     } while (status.rebuild_pauses == 0 && status.rebuilds_completed == 0 && status.rebuilds_failed == 0);
     atomic_store(&tally_live_failing, false);
     do {
         sleep_ms(10);
         projector_status_get(f->projector, &status);
-        assert_true(monotonic_ms() < deadline_ms);
+        assert_true(clock_monotonic_ms() < deadline_ms);
     } while (status.rebuilds_completed == 0 && status.rebuilds_failed == 0);
     print_message("rebuild paused partitions %llu times before it was done\n",
                   (unsigned long long)status.rebuild_pauses);

@@ -16,6 +16,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "kafka/client.h"
 #include "kafka/murmur2.h"
 #include "log.h"
@@ -136,7 +137,7 @@ static rd_kafka_resp_err_t record_queue(struct api_producer *producer, const cha
         headers = rd_kafka_headers_new(1);
         rd_kafka_header_add(headers, "stockd_command_id", -1, command_id, -1);
     }
-    int64_t full_since_ms = kafka_now_ms();
+    int64_t full_since_ms = clock_wall_ms();
     for (;;) {
         rd_kafka_resp_err_t status =
             rd_kafka_producev(producer->kafka, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
@@ -145,7 +146,7 @@ static rd_kafka_resp_err_t record_queue(struct api_producer *producer, const cha
                               RD_KAFKA_V_OPAQUE(delivery), RD_KAFKA_V_END);
         if (status == RD_KAFKA_RESP_ERR_NO_ERROR) return status; /* librdkafka owns the headers now */
         if (status != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
-            kafka_now_ms() - full_since_ms > API_PRODUCER_FULL_WAIT_MS) {
+            clock_wall_ms() - full_since_ms > API_PRODUCER_FULL_WAIT_MS) {
             if (headers != NULL) rd_kafka_headers_destroy(headers);
             return status;
         }

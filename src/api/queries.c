@@ -799,7 +799,7 @@ static bool until_param(struct api_request *request, int64_t *day)
 {
     const char *text = api_query_get(request, "until");
     if (text == NULL) {
-        *day = api_day_of(kafka_now_ms());
+        *day = api_day_of(clock_wall_ms());
         return true;
     }
     if (api_date_parse(text, day) == 0 && *day >= 0) return true;

@@ -135,13 +135,6 @@ void kafka_time_rfc3339(int64_t time_ms, char *out, size_t out_bytes)
     snprintf(out, out_bytes, "%s.%03dZ", date, (int)(time_ms % 1000));
 }
 
-int64_t kafka_now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 int kafka_log_end_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
                          int64_t *log_end, char *error, size_t error_bytes)
 {

@@ -63,6 +63,4 @@ void kafka_time_rfc3339(int64_t time_ms, char *out, size_t out_bytes);
 int kafka_log_end_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
                          int64_t *log_end, char *error, size_t error_bytes);
 
-int64_t kafka_now_ms(void);
-
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "kafka/client.h"
 #include "limits.h"
 #include "log.h"
@@ -220,13 +221,6 @@ void eos_stage_stats_get(const struct eos_stage *stage, struct eos_stage_stats *
     out->rejoins = atomic_load(&stage->rejoins);
 }
 
-static double monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec * 1000.0 + (double)now.tv_nsec / 1e6;
-}
-
 /* ---- batch ----------------------------------------------------------------------------------------- */
 
 static void batch_clear(struct eos_stage *stage)
@@ -294,7 +288,7 @@ static void batch_add(struct eos_stage *stage, rd_kafka_message_t *message)
 static void batch_fill(struct eos_stage *stage, double until_ms, int idle_ms)
 {
     while (stage->batch_count < (size_t)stage->batch_max && !stage->failed && !stage->rejoin) {
-        int remaining_ms = (int)(until_ms - monotonic_ms());
+        int remaining_ms = (int)(until_ms - clock_monotonic_ms());
         if (remaining_ms <= 0) return;
         int wait_ms = idle_ms >= 0 && idle_ms < remaining_ms ? idle_ms : remaining_ms;
         rd_kafka_message_t *message = rd_kafka_consumer_poll(stage->consumer, wait_ms);
@@ -316,7 +310,7 @@ static void batch_collect(struct eos_stage *stage)
     if (message == NULL) return;
     batch_add(stage, message);
     batch_fill(stage, stage->turn_ended_ms + EOS_COMMIT_GAP_MS, -1); /* the coordinator finishing a commit */
-    batch_fill(stage, monotonic_ms() + EOS_BATCH_COLLECT_MS_MAX, stage->poll_timeout_ms);
+    batch_fill(stage, clock_monotonic_ms() + EOS_BATCH_COLLECT_MS_MAX, stage->poll_timeout_ms);
 }
 
 /* ---- callbacks ------------------------------------------------------------------------------------- */
@@ -389,7 +383,7 @@ static void lag_forget(struct eos_stage *stage, const rd_kafka_topic_partition_l
 static void lag_sample(struct eos_stage *stage)
 {
     if (stage->metrics_stage == METRICS_STAGE_NONE || stage->consumer == NULL) return;
-    double now_ms = monotonic_ms();
+    double now_ms = clock_monotonic_ms();
     if (now_ms < stage->lag_sample_next_ms) return;
     stage->lag_sample_next_ms = now_ms + EOS_LAG_SAMPLE_INTERVAL_MS;
     rd_kafka_topic_partition_list_t *assignment = NULL;
@@ -576,10 +570,10 @@ static int seal_run(struct eos_stage *stage, rd_kafka_t *producer, const char *t
         bool began = failure == NULL || rd_kafka_error_code(failure) != RD_KAFKA_RESP_ERR__STATE;
         if (failure != NULL) rd_kafka_error_destroy(failure);
         failure = NULL;
-        double deadline_ms = monotonic_ms() + EOS_ABORT_MS_MAX;
+        double deadline_ms = clock_monotonic_ms() + EOS_ABORT_MS_MAX;
         while (began && (failure = rd_kafka_abort_transaction(producer, EOS_CALL_SLICE_MS)) != NULL &&
                rd_kafka_error_is_retriable(failure) && !atomic_load(stage->stop) &&
-               monotonic_ms() < deadline_ms)
+               clock_monotonic_ms() < deadline_ms)
             rd_kafka_error_destroy(failure);
     }
     if (failure == NULL) return 0;
@@ -643,9 +637,9 @@ static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *s
         snprintf(error, error_bytes, "init_transactions: %s", rd_kafka_error_string(failure));
         rd_kafka_error_destroy(failure);
         if (!retriable) break;
-        if (monotonic_ms() - warned_ms >= EOS_WARN_INTERVAL_MS) { /* not one line per slice */
+        if (clock_monotonic_ms() - warned_ms >= EOS_WARN_INTERVAL_MS) { /* not one line per slice */
             log_warn(stage->name, "%s (retrying)", error);
-            warned_ms = monotonic_ms();
+            warned_ms = clock_monotonic_ms();
         }
     }
     rd_kafka_destroy(producer);
@@ -749,12 +743,12 @@ static enum turn_result batch_rewind(struct eos_stage *stage)
  * passed; each of the last three is a fatal turn (rejoin, or stop). */
 static enum turn_result turn_abort(struct eos_stage *stage)
 {
-    double deadline_ms = monotonic_ms() + EOS_ABORT_MS_MAX;
+    double deadline_ms = clock_monotonic_ms() + EOS_ABORT_MS_MAX;
     for (int attempt = 1;; attempt++) {
         rd_kafka_error_t *failure = rd_kafka_abort_transaction(stage->producer, EOS_CALL_SLICE_MS);
         if (failure == NULL) break;
         bool fatal = rd_kafka_error_is_fatal(failure);
-        bool give_up = fatal || atomic_load(stage->stop) || monotonic_ms() >= deadline_ms;
+        bool give_up = fatal || atomic_load(stage->stop) || clock_monotonic_ms() >= deadline_ms;
         if (give_up || !rd_kafka_error_is_retriable(failure) || attempt == 1)
             log_error(stage->name, "abort_transaction (attempt %d): %s%s", attempt,
                       rd_kafka_error_string(failure), give_up ? " (giving up: rejoining)" : " (retrying)");
@@ -774,13 +768,13 @@ static enum turn_result turn_commit(struct eos_stage *stage)
         rd_kafka_topic_partition_list_t *offsets = batch_offsets(stage, false);
         rd_kafka_consumer_group_metadata_t *metadata = rd_kafka_consumer_group_metadata(stage->consumer);
         /* Resumed in slices like the commit; stopping or EOS_CALL_TIMEOUT_MS in all aborts the batch. */
-        double offsets_started_ms = monotonic_ms();
+        double offsets_started_ms = clock_monotonic_ms();
         rd_kafka_error_t *failure = NULL;
         for (;;) {
             failure =
                 rd_kafka_send_offsets_to_transaction(stage->producer, offsets, metadata, EOS_CALL_SLICE_MS);
             if (failure == NULL || !rd_kafka_error_is_retriable(failure) || atomic_load(stage->stop) ||
-                monotonic_ms() - offsets_started_ms >= EOS_CALL_TIMEOUT_MS)
+                clock_monotonic_ms() - offsets_started_ms >= EOS_CALL_TIMEOUT_MS)
                 break;
             rd_kafka_error_destroy(failure);
         }
@@ -788,14 +782,14 @@ static enum turn_result turn_commit(struct eos_stage *stage)
         rd_kafka_topic_partition_list_destroy(offsets);
         if (failure != NULL) return error_classify(stage, "send_offsets_to_transaction", failure);
     }
-    double started_ms = monotonic_ms();
+    double started_ms = clock_monotonic_ms();
     double warned_ms = 0;
     for (;;) {
         rd_kafka_error_t *failure = rd_kafka_commit_transaction(stage->producer, EOS_CALL_SLICE_MS);
         if (failure == NULL) return TURN_COMMITTED;
         if (!rd_kafka_error_is_retriable(failure))
             return error_classify(stage, "commit_transaction", failure);
-        double waited_ms = monotonic_ms() - started_ms;
+        double waited_ms = clock_monotonic_ms() - started_ms;
         bool stopping = atomic_load(stage->stop);
         if (stopping || waited_ms >= EOS_COMMIT_MS_MAX) {
             log_error(stage->name, "commit_transaction: %s after %.0f ms%s: outcome unknown, rejoining",
@@ -803,9 +797,9 @@ static enum turn_result turn_commit(struct eos_stage *stage)
             rd_kafka_error_destroy(failure);
             return TURN_FATAL;
         }
-        if (monotonic_ms() - warned_ms >= EOS_WARN_INTERVAL_MS) {
+        if (clock_monotonic_ms() - warned_ms >= EOS_WARN_INTERVAL_MS) {
             log_warn(stage->name, "commit_transaction: %s (resuming)", rd_kafka_error_string(failure));
-            warned_ms = monotonic_ms();
+            warned_ms = clock_monotonic_ms();
         }
         rd_kafka_error_destroy(failure);
     }
@@ -816,7 +810,7 @@ static enum turn_result turn_commit(struct eos_stage *stage)
  * with the clients on a fatal error (the rejoin resumes from the committed offsets). */
 static enum turn_result turn_run(struct eos_stage *stage)
 {
-    double start_ms = monotonic_ms();
+    double start_ms = (double)clock_monotonic_us() / 1000.0; /* fractions for the debug line */
     enum turn_result result = TURN_ABORTED;
     double processed_ms = start_ms;
     rd_kafka_error_t *failure = rd_kafka_begin_transaction(stage->producer);
@@ -828,15 +822,15 @@ static enum turn_result turn_run(struct eos_stage *stage)
             result = stage->aborts_in_a_row >= EOS_BEGIN_FAILURES_MAX ? TURN_FATAL : batch_rewind(stage);
     } else {
         int processed = stage->ops.process(stage->context, stage->producer, stage->batch, stage->batch_count);
-        processed_ms = monotonic_ms();
+        processed_ms = (double)clock_monotonic_us() / 1000.0;
         if (processed == 0) result = turn_commit(stage);
         if (result == TURN_ABORTED) result = turn_abort(stage);
     }
     log_debug(stage->name, "batch of %zu: process %.1f ms, commit %.1f ms (%s)", stage->batch_count,
-              processed_ms - start_ms, monotonic_ms() - processed_ms,
+              processed_ms - start_ms, (double)clock_monotonic_us() / 1000.0 - processed_ms,
               result == TURN_COMMITTED ? "committed" : "not committed");
     metrics_transaction_observe(stage->metrics_stage, result == TURN_COMMITTED, stage->batch_count);
-    stage->turn_ended_ms = monotonic_ms();
+    stage->turn_ended_ms = clock_monotonic_ms();
     if (result == TURN_COMMITTED) {
         stage->ops.committed(stage->context);
         atomic_fetch_add(&stage->batches_committed, 1);
@@ -870,7 +864,7 @@ int eos_stage_run(struct eos_stage *stage, const atomic_bool *stop)
             continue;
         }
         lag_sample(stage);
-        bool tick = stage->ops.tick_due != NULL && stage->ops.tick_due(stage->context, kafka_now_ms());
+        bool tick = stage->ops.tick_due != NULL && stage->ops.tick_due(stage->context, clock_wall_ms());
         if (stage->batch_count == 0 && !tick) continue;
         if (turn_run(stage) == TURN_FATAL) {
             clients_destroy(stage);
