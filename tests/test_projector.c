@@ -853,7 +853,8 @@ static void test_repeated_sequence_stops_its_partition_and_the_others_go_on(void
         for (int32_t partition = 1; partition < PARTITIONS; partition++)
             others_done = others_done && status.positions[partition] == f->produced[partition];
         if (others_done && status.stopped_reason[0] != '\0') break;
-        if (clock_monotonic_ms() > deadline_ms) fail_msg("partition 0 not stopped or the others not caught up");
+        if (clock_monotonic_ms() > deadline_ms)
+            fail_msg("partition 0 not stopped or the others not caught up");
         sleep_ms(10);
     }
     sleep_ms(300); /* a few more turns: the fold goes on, and never past the refused event */
