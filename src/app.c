@@ -23,6 +23,7 @@
 #include "kafka/topics.h"
 #include "log.h"
 #include "orders.h"
+#include "outcome_board.h"
 #include "projector.h"
 #include "router.h"
 #include "store/sqlite_util.h"
@@ -59,6 +60,8 @@ struct app {
     struct handler *handler;
     struct orders *orders;
     struct projector *projectors[APP_VIEWS_COUNT];
+    struct outcome_board
+        *outcome_board; /* the handler's outcomes for the API's Prefer: wait, when both run */
     struct api *api;
     atomic_bool *stop;
     atomic_int failed;
@@ -115,6 +118,7 @@ static int app_api_create(struct app *app, char *error, size_t error_bytes)
         .handler = app->handler,
         .router = app->router,
         .orders = app->orders,
+        .outcome_board = app->outcome_board,
     };
     app->api = api_create(&app->config, &stages, error, error_bytes);
     return app->api != NULL ? 0 : -1;
@@ -144,6 +148,13 @@ struct app *app_create(const struct stockd_config *config, char *error, size_t e
     for (int i = 0; (app->config.roles & STOCKD_ROLE_PROJECTOR) && i < APP_VIEWS_COUNT; i++) {
         app->projectors[i] = projector_create(&app->config, app_views[i], error, error_bytes);
         if (app->projectors[i] == NULL) goto out_destroy;
+    }
+    if ((app->config.roles & STOCKD_ROLE_API) && app->handler != NULL && app->projectors[3] != NULL) {
+        app->outcome_board = outcome_board_create(app->config.http_waits_max);
+        if (app->outcome_board == NULL || handler_outcome_board_set(app->handler, app->outcome_board) != 0) {
+            snprintf(error, error_bytes, "out of memory");
+            goto out_destroy;
+        }
     }
     if ((app->config.roles & STOCKD_ROLE_API) && app_api_create(app, error, error_bytes) != 0)
         goto out_destroy;
@@ -243,6 +254,7 @@ void app_destroy(struct app *app)
         projector_destroy(app->projectors[i]);
     orders_destroy(app->orders);
     handler_destroy(app->handler);
+    outcome_board_destroy(app->outcome_board);
     router_destroy(app->router);
     if (app->mock_owner != NULL) rd_kafka_destroy(app->mock_owner);
     free(app);

@@ -7,6 +7,7 @@
 #include "handler.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "kafka/murmur2.h"
 #include "log.h"
 #include "metrics.h"
+#include "outcome_board.h"
 #include "stage_threads.h"
 #include "store/shard.h"
 
@@ -46,6 +48,16 @@
 /* Due reservations looked at per shard per tick, and command ids pruned per shard per tick. */
 #define PUNCTUATE_DUE_MAX   256
 #define PUNCTUATE_PRUNE_MAX 5000
+/* Outcomes of one batch that the API waits for in this process (outcome_board.h). A batch holding more ends
+ * every watch of the partitions it touched as gone: those requests read the outcomes view instead. */
+#define PENDING_OUTCOMES_MAX 128
+
+/* A decision of the batch in flight that a request of this process waits for: posted once Kafka committed. */
+struct pending_outcome {
+    int32_t partition;
+    bool duplicate; /* dropped as a duplicate: the outcome is the first decision's, in the outcomes view */
+    struct view_outcome outcome; /* positions filled from the delivery reports (on_delivered) */
+};
 
 /* One handler thread: its own consumer in the group, its own transactional producer and the shards of the
  * partitions the group gave it. Workers share nothing but the configuration and the metrics registry. */
@@ -75,6 +87,10 @@ struct handler_worker {
     struct metrics_latency_local metrics_decide;
     int64_t *submitted_ms; /* CreateTime of each decided command read in the batch; batch_max of them */
     size_t submitted_count;
+    struct outcome_board *board;     /* NULL: no request of this process waits on this handler */
+    struct pending_outcome *pending; /* PENDING_OUTCOMES_MAX, when board */
+    size_t pending_count;
+    bool pending_overflow;
     atomic_bool ready; /* the current assignment's shards are restored (false before the first, during one) */
     _Atomic uint64_t commands_decided;
     _Atomic uint64_t commands_rejected;
@@ -427,6 +443,8 @@ static int on_assigned(void *context, const rd_kafka_topic_partition_list_t *par
     if (shards_restore(worker, assigned, count, true, error, sizeof(error)) == 0) {
         log_info(worker->name, "%zu shard(s) ready in %lld ms", count,
                  (long long)(clock_wall_ms() - start_ms));
+        for (size_t i = 0; i < count; i++)
+            outcome_board_partition_take(worker->board, assigned[i]);
         atomic_store(&worker->ready, true);
         return 0;
     }
@@ -442,6 +460,7 @@ static void on_revoked(void *context, const rd_kafka_topic_partition_list_t *par
     for (int i = 0; i < partitions->cnt; i++) {
         int32_t partition = partitions->elems[i].partition;
         if (partition < 0 || partition >= STOCKD_PARTITIONS_MAX) continue;
+        if (worker->shards[partition] != NULL) outcome_board_partition_give_up(worker->board, partition);
         shard_close(worker->shards[partition]);
         worker->shards[partition] = NULL;
     }
@@ -479,9 +498,10 @@ static struct shard *batch_touch(struct handler_worker *worker, int32_t partitio
     return shard;
 }
 
-/* Produces one event to the events partition of its shard, with CloudEvents binary-mode headers. */
+/* Produces one event to the events partition of its shard, with CloudEvents binary-mode headers. opaque
+ * comes back in the event's delivery report (on_delivered). */
 static int event_produce(struct handler_worker *worker, rd_kafka_t *producer, int32_t partition,
-                         const struct event *event)
+                         const struct event *event, void *opaque)
 {
     char *value = codec_event_encode(event);
     if (value == NULL) return -1;
@@ -503,10 +523,26 @@ static int event_produce(struct handler_worker *worker, rd_kafka_t *producer, in
     rd_kafka_header_add(headers, "content-type", -1, "application/json", -1);
     rd_kafka_header_add(headers, "stockd_command_id", -1, event->command_id, -1);
     if (dlq_producev_owned(producer, worker->topics.events, partition, event->sku, strlen(event->sku), value,
-                           strlen(value), headers) != 0)
+                           strlen(value), headers, opaque) != 0)
         return -1;
     atomic_fetch_add(&worker->events_produced, 1);
     return 0;
+}
+
+/* A decision of the batch that a request of this process waits for (outcome_board.h), or NULL: nobody
+ * waits, or the batch holds too many such decisions already (their watches end as gone at the commit). */
+static struct pending_outcome *pending_add(struct handler_worker *worker, int32_t partition,
+                                           const char *command_id)
+{
+    if (!outcome_board_wanted(worker->board, partition, command_id)) return NULL;
+    if (worker->pending_count == PENDING_OUTCOMES_MAX) {
+        worker->pending_overflow = true;
+        return NULL;
+    }
+    struct pending_outcome *pending = &worker->pending[worker->pending_count++];
+    pending->partition = partition;
+    pending->duplicate = false;
+    return pending;
 }
 
 /* Decides a command against its shard, stores the new state and produces the events. Its time (load,
@@ -536,9 +572,13 @@ static int command_decide(struct handler_worker *worker, rd_kafka_t *producer, i
         (void)evolved;
     }
     if (shard_sku_store(shard, &state, &set, error, sizeof(error)) != 0) goto out_error;
+    struct pending_outcome *pending = pending_add(worker, partition, command->command_id);
+    if (pending != NULL)
+        outcome_board_outcome_of(decision.events, decision.event_count, partition, &pending->outcome);
     for (uint32_t i = 0; i < decision.event_count; i++) {
         if (shard_command_record(shard, &decision.events[i], error, sizeof(error)) != 0) goto out_error;
-        if (event_produce(worker, producer, partition, &decision.events[i]) != 0) return -1;
+        void *opaque = pending != NULL ? &pending->outcome.events[i] : NULL;
+        if (event_produce(worker, producer, partition, &decision.events[i], opaque) != 0) return -1;
     }
     atomic_fetch_add(&worker->commands_decided, 1);
     bool rejected = decision.events[0].type == EVENT_COMMAND_REJECTED;
@@ -584,6 +624,12 @@ static int message_handle(struct handler_worker *worker, rd_kafka_t *producer,
         return -1;
     }
     if (seen == 1) {
+        struct pending_outcome *pending = pending_add(worker, message->partition, command.command_id);
+        if (pending != NULL) {
+            pending->duplicate = true;
+            snprintf(pending->outcome.command_id, sizeof(pending->outcome.command_id), "%s",
+                     command.command_id);
+        }
         atomic_fetch_add(&worker->commands_duplicate, 1);
         metrics_commands_local_add(&worker->metrics_commands, command.type, METRICS_OUTCOME_DUPLICATE);
         return 0;
@@ -681,12 +727,32 @@ static void batch_metrics_commit(struct handler_worker *worker)
     metrics_latency_merge(METRICS_LATENCY_DECIDE, &worker->metrics_decide);
 }
 
+/* Kafka committed: the decisions requests of this process wait for are final; post them. */
+static void pending_post(struct handler_worker *worker)
+{
+    for (size_t i = 0; i < worker->pending_count; i++) {
+        struct pending_outcome *pending = &worker->pending[i];
+        bool positioned = !pending->duplicate;
+        for (uint32_t j = 0; positioned && j < pending->outcome.event_count; j++)
+            positioned = pending->outcome.events[j].position.offset >= 0;
+        /* Without every position (a delivery report not seen: never expected) the view answers. */
+        outcome_board_post(worker->board, pending->partition, pending->outcome.command_id,
+                           positioned ? &pending->outcome : NULL);
+    }
+    if (worker->pending_overflow) {
+        for (size_t i = 0; i < worker->touched_count; i++)
+            outcome_board_partition_release(worker->board, worker->touched[i]);
+    }
+}
+
 static void batch_reset(struct handler_worker *worker)
 {
     for (size_t i = 0; i < worker->touched_count; i++)
         worker->delivered_offset_max[worker->touched[i]] = -1;
     worker->touched_count = 0;
     worker->submitted_count = 0;
+    worker->pending_count = 0;
+    worker->pending_overflow = false;
 }
 
 /* Kafka committed: commit each touched shard with its checkpoint. A shard whose commit fails is behind
@@ -695,6 +761,7 @@ static void on_committed(void *context)
 {
     struct handler_worker *worker = context;
     batch_metrics_commit(worker);
+    pending_post(worker);
     for (size_t i = 0; i < worker->touched_count; i++) {
         int32_t partition = worker->touched[i];
         int64_t offset_max = worker->delivered_offset_max[partition];
@@ -734,6 +801,11 @@ static void on_delivered(void *context, const rd_kafka_message_t *message)
     if (partition < 0 || partition >= STOCKD_PARTITIONS_MAX) return;
     if (message->offset > worker->delivered_offset_max[partition])
         worker->delivered_offset_max[partition] = message->offset;
+    /* An event a request waits for: its position (event_produce's opaque points into the batch's pending). */
+    uintptr_t waited = (uintptr_t)message->_private;
+    if (waited != 0 && waited >= (uintptr_t)worker->pending &&
+        waited < (uintptr_t)(worker->pending + worker->pending_count))
+        ((struct view_outcome_event *)message->_private)->position.offset = message->offset;
 }
 
 /* A new producer of this worker: the events partitions on which its producer id may have records the broker
@@ -788,6 +860,7 @@ static void worker_destroy(struct handler_worker *worker)
 {
     if (worker == NULL) return;
     eos_stage_destroy(worker->stage);
+    free(worker->pending);
     free(worker->submitted_ms);
     free(worker->restore_slots);
     free(worker);
@@ -849,7 +922,9 @@ static int worker_run(struct handler_worker *worker, const atomic_bool *stop)
     worker->stop = stop;
     int status = eos_stage_run(worker->stage, stop);
     for (int i = 0; i < STOCKD_PARTITIONS_MAX; i++) {
-        shard_close(worker->shards[i]); /* normally closed by the final revoke already */
+        if (worker->shards[i] == NULL) continue; /* normally closed by the final revoke already */
+        outcome_board_partition_give_up(worker->board, i);
+        shard_close(worker->shards[i]);
         worker->shards[i] = NULL;
     }
     if (worker->restore_consumer != NULL) {
@@ -887,6 +962,18 @@ struct handler *handler_create(const struct stockd_config *config, char *error, 
         handler->worker_count++;
     }
     return handler;
+}
+
+int handler_outcome_board_set(struct handler *handler, struct outcome_board *board)
+{
+    assert(handler != NULL && board != NULL);
+    for (int i = 0; i < handler->worker_count; i++) {
+        struct handler_worker *worker = handler->workers[i];
+        if (worker->pending == NULL) worker->pending = calloc(PENDING_OUTCOMES_MAX, sizeof(*worker->pending));
+        if (worker->pending == NULL) return -1;
+        worker->board = board;
+    }
+    return 0;
 }
 
 static int worker_run_stage(void *worker, const atomic_bool *stop)

@@ -20,6 +20,12 @@ struct handler;
  * on its own thread. Returns NULL with a message in error. */
 struct handler *handler_create(const struct stockd_config *config, char *error, size_t error_bytes);
 
+struct outcome_board;
+
+/* Posts the decisions that requests of this process wait for to board once they commit (outcome_board.h).
+ * Before handler_run; board must outlive the handler. Returns 0, or -1 when out of memory. */
+int handler_outcome_board_set(struct handler *handler, struct outcome_board *board);
+
 /* Runs every worker until *stop is true (the calling thread watches them); a worker that fails stops the
  * others. Returns 0 on a clean stop, -1 when a worker could not go on. */
 int handler_run(struct handler *handler, const atomic_bool *stop);

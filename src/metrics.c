@@ -292,6 +292,7 @@ _Static_assert((METRICS_HTTP_ROUTES_MAX & (METRICS_HTTP_ROUTES_MAX - 1)) == 0, "
 /* Zero-initialised static storage is a valid state for atomics (C11 7.17.2.1). */
 static struct {
     _Atomic uint64_t commands[COMMAND_TYPE_COUNT][METRICS_OUTCOME_COUNT];
+    _Atomic uint64_t sync_answers[METRICS_SYNC_SOURCE_COUNT];
     _Atomic uint64_t router_routed;
     _Atomic uint64_t router_dead_lettered;
     _Atomic uint64_t transactions[METRICS_STAGE_COUNT][2]; /* [stage][committed] */
@@ -413,6 +414,12 @@ void metrics_commands_local_clear(struct metrics_commands_local *local)
 {
     assert(local != NULL);
     if (local->total != 0) memset(local, 0, sizeof(*local));
+}
+
+void metrics_sync_answer_add(enum metrics_sync_source source)
+{
+    assert(source >= 0 && source < METRICS_SYNC_SOURCE_COUNT);
+    atomic_fetch_add_explicit(&registry.sync_answers[source], 1, memory_order_relaxed);
 }
 
 void metrics_router_commands_add(uint64_t routed, uint64_t dead_lettered)
@@ -579,7 +586,19 @@ static int write_commands(struct metrics_text *out)
 
 static int write_stages(struct metrics_text *out)
 {
-    const char *name = "stockd_router_commands_total";
+    static const char *const sync_sources[METRICS_SYNC_SOURCE_COUNT] = {"handler", "view", "none"};
+    const char *name = "stockd_sync_answers_total";
+    if (metrics_text_family(out, name, "counter",
+                            "Synchronous submissions (Prefer: wait) by where the answer came from: this "
+                            "instance's handler commit, the outcomes view, or none in time (202).") != 0)
+        return -1;
+    for (int source = 0; source < METRICS_SYNC_SOURCE_COUNT; source++) {
+        char labels[LABELS_BYTES_MAX];
+        labels_make(labels, sizeof(labels), "source", sync_sources[source], NULL, NULL, NULL, NULL);
+        if (metrics_text_sample(out, name, labels, (int64_t)atomic_load(&registry.sync_answers[source])) != 0)
+            return -1;
+    }
+    name = "stockd_router_commands_total";
     if (metrics_text_family(out, name, "counter",
                             "Records the router moved in committed transactions: routed to commands.by-sku, "
                             "or dead_lettered.") != 0 ||

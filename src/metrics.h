@@ -130,6 +130,18 @@ void metrics_commands_merge(struct metrics_commands_local *local);
 /* Throws a batch's counts away (the batch was aborted). */
 void metrics_commands_local_clear(struct metrics_commands_local *local);
 
+/* Where a synchronous submission's (Prefer: wait) answer came from: this instance's handler commit (the
+ * outcome board), the outcomes view, or nowhere in time (the 202). */
+enum metrics_sync_source {
+    METRICS_SYNC_HANDLER = 0,
+    METRICS_SYNC_VIEW,
+    METRICS_SYNC_NONE,
+    METRICS_SYNC_SOURCE_COUNT
+};
+
+/* stockd_sync_answers_total{source}: one synchronous submission answered. */
+void metrics_sync_answer_add(enum metrics_sync_source source);
+
 /* stockd_router_commands_total{result}: records of a committed router transaction. */
 void metrics_router_commands_add(uint64_t routed, uint64_t dead_lettered);
 

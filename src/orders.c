@@ -115,7 +115,8 @@ static int produce_owned(rd_kafka_t *producer, const char *topic, int32_t partit
         headers = rd_kafka_headers_new(1);
         rd_kafka_header_add(headers, "stockd_command_id", -1, command_id, -1);
     }
-    return dlq_producev_owned(producer, topic, partition, key, strlen(key), value, strlen(value), headers);
+    return dlq_producev_owned(producer, topic, partition, key, strlen(key), value, strlen(value), headers,
+                              NULL);
 }
 
 /* Sends a line's stock command to its SKU's partition of commands.by-sku, as the API and the router do. */

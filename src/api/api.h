@@ -28,6 +28,9 @@ struct api_stages {
     struct handler *handler;
     struct router *router;
     struct orders *orders; /* NULL when this instance does not run the orders role */
+    /* This instance's handler posts committed outcomes here (outcome_board.h): Prefer: wait answers from it
+     * for SKUs whose partition the handler holds. NULL without the handler role or the outcomes view. */
+    struct outcome_board *outcome_board;
 };
 
 struct api;

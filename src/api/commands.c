@@ -16,7 +16,10 @@
 #include "domain/codec.h"
 #include "domain/number.h"
 #include "domain/order.h"
+#include "kafka/murmur2.h"
 #include "log.h"
+#include "metrics.h"
+#include "outcome_board.h"
 #include "outcome_wait.h"
 #include "projector.h"
 #include "views/query.h"
@@ -285,6 +288,7 @@ struct submission {
     uint64_t fingerprint; /* of the encoding, when client_key */
     bool claimed;         /* this request claimed the key first: given back if it does not go through */
     int wait_ms;          /* Prefer: wait, 0 without it or without an outcomes view */
+    int watch;            /* on the outcome board, or OUTCOME_BOARD_NOT_HERE */
 };
 
 /* Builds the command from the route, path and body, names it (Idempotency-Key, the body's command_id or a
@@ -361,7 +365,48 @@ static bool submission_claim(struct api_request *request, struct submission *sub
         submission_unclaim(request, submission);
         return false;
     }
+    /* Watched before it is produced, so that the handler cannot decide it unseen. */
+    if (submission->wait_ms > 0 && request->api->stages.outcome_board != NULL) {
+        const struct command *command = submission->command;
+        int32_t partition =
+            murmur2_partition(command->sku, strlen(command->sku), request->api->config->partitions);
+        submission->watch = outcome_board_watch(request->api->stages.outcome_board, partition, key);
+    }
     return true;
+}
+
+/* Ends the submission's watch on the outcome board, if it has one. */
+static void submission_unwatch(struct api_request *request, struct submission *submission)
+{
+    outcome_board_unwatch(request->api->stages.outcome_board, submission->watch);
+    submission->watch = OUTCOME_BOARD_NOT_HERE;
+}
+
+/* Waits for the outcome: from this instance's handler when it decides the SKU (the outcome board), else, or
+ * when the board has none for it (a duplicate, a rebalance), from the outcomes view. Returns as
+ * outcome_wait. */
+static int submission_wait(struct api_request *request, struct submission *submission,
+                           struct view_outcome *outcome, char *error, size_t error_bytes)
+{
+    int64_t deadline_ms = clock_monotonic_ms() + submission->wait_ms;
+    if (submission->watch != OUTCOME_BOARD_NOT_HERE) {
+        enum outcome_board_wait_result posted =
+            outcome_board_wait(request->api->stages.outcome_board, submission->watch, deadline_ms, outcome);
+        submission_unwatch(request, submission);
+        if (posted == OUTCOME_BOARD_DECIDED) {
+            metrics_sync_answer_add(METRICS_SYNC_HANDLER);
+            return 1;
+        }
+        if (posted == OUTCOME_BOARD_TIMEOUT) {
+            metrics_sync_answer_add(METRICS_SYNC_NONE);
+            return 0;
+        }
+    }
+    int64_t left_ms = deadline_ms - clock_monotonic_ms();
+    int found = outcome_wait(request->api->stages.outcomes, submission->command->command_id,
+                             left_ms > 0 ? (int)left_ms : 0, outcome, error, error_bytes);
+    metrics_sync_answer_add(found == 1 ? METRICS_SYNC_VIEW : METRICS_SYNC_NONE);
+    return found;
 }
 
 /* Produces the command to its SKU's partition and waits for Kafka's ack. Returns true, or false after
@@ -387,14 +432,13 @@ static bool submission_produce(struct api_request *request, const struct submiss
 }
 
 /* Answers a produced command: its outcome when Prefer: wait sees it in time, else 202 pending. */
-static void submission_answer(struct api_request *request, const struct submission *submission)
+static void submission_answer(struct api_request *request, struct submission *submission)
 {
     const char *key = submission->command->command_id;
     if (submission->wait_ms > 0) {
         struct view_outcome outcome;
         char error[256];
-        int found = outcome_wait(request->api->stages.outcomes, key, submission->wait_ms, &outcome, error,
-                                 sizeof(error));
+        int found = submission_wait(request, submission, &outcome, error, sizeof(error));
         if (found == 1) {
             /* Another command's outcome: the handler dropped this one as a duplicate of it. */
             if (!outcome_answer(request, &outcome, submission->wait_ms, submission->command))
@@ -421,7 +465,7 @@ void api_command_route(struct api_request *request)
     size_t body_bytes = 0;
     char *body = api_body_read(request, &body_bytes);
     if (body == NULL) return;
-    struct submission submission = {.command = NULL};
+    struct submission submission = {.command = NULL, .watch = OUTCOME_BOARD_NOT_HERE};
     if (!api_content_type_check(request, body_bytes)) goto out_free;
     submission.command = malloc(sizeof(*submission.command));
     if (submission.command == NULL) {
@@ -431,6 +475,7 @@ void api_command_route(struct api_request *request)
     if (submission_build(request, body, body_bytes, &submission) && submission_claim(request, &submission) &&
         submission_produce(request, &submission))
         submission_answer(request, &submission);
+    submission_unwatch(request, &submission);
 out_free:
     free(submission.encoded);
     free(submission.command);

@@ -21,6 +21,7 @@
 #include "domain/number.h"
 #include "log.h"
 #include "metrics.h"
+#include "outcome_board.h"
 #include "projector.h"
 
 #define COMPONENT "api"
@@ -512,6 +513,7 @@ void api_stop(struct api *api)
     /* Requests in a bounded wait (min_position, Prefer: wait) answer now, with their fallbacks (503, 202),
      * instead of sleeping out http.wait_ms_max; mg_stop must come after their answers, because civetweb
      * writes nothing once it is stopping. */
+    outcome_board_close(api->stages.outcome_board);
     for (size_t i = 0; i < api->stages.projector_count; i++)
         projector_end_waits(api->stages.projectors[i]);
     for (int waited_ms = 0; atomic_load(&api->waits) > 0 && waited_ms < API_STOP_ANSWERS_MS;

@@ -52,6 +52,24 @@ static const char *const reject_reason_codes[REJECT_REASON_COUNT] = {
     [REJECT_INVALID_COMMAND] = "invalid_command",
 };
 
+enum command_type domain_event_command_type(const struct event *event)
+{
+    static const enum command_type command_of[EVENT_TYPE_COUNT] = {
+        [EVENT_SKU_CREATED] = COMMAND_CREATE_SKU,
+        [EVENT_STOCK_RECEIVED] = COMMAND_RECEIVE_STOCK,
+        [EVENT_STOCK_ADJUSTED] = COMMAND_ADJUST_STOCK,
+        [EVENT_STOCK_RESERVED] = COMMAND_RESERVE_STOCK,
+        [EVENT_RESERVATION_RELEASED] = COMMAND_RELEASE_RESERVATION,
+        [EVENT_RESERVATION_FULFILLED] = COMMAND_FULFIL_RESERVATION,
+        [EVENT_STOCK_TRANSFERRED] = COMMAND_TRANSFER_STOCK,
+        [EVENT_RESERVATION_EXPIRED] = COMMAND_EXPIRE_RESERVATIONS,
+        [EVENT_CATALOG_UPDATED] = COMMAND_UPDATE_CATALOG,
+    };
+    if (event->type == EVENT_COMMAND_REJECTED) return event->rejected_type;
+    if ((int)event->type < 0 || (int)event->type >= EVENT_TYPE_COUNT) return COMMAND_NONE;
+    return command_of[event->type];
+}
+
 const char *domain_command_type_name(enum command_type type)
 {
     if ((int)type <= COMMAND_NONE || type >= COMMAND_TYPE_COUNT) return NULL;

@@ -195,6 +195,10 @@ const struct location_stock *domain_location_find(const struct sku_state *sku, c
 /* Finds a reservation in a set, or NULL. */
 struct reservation_state *domain_reservation_find(struct reservation_set *set, const char *reservation_id);
 
+/* The type of the command an event decides: a rejection's rejected_type, else the command that emits the
+ * event's type (COMMAND_NONE for a type no command emits). */
+enum command_type domain_event_command_type(const struct event *event);
+
 /* Names: the wire names (CamelCase type names, snake_case reason codes). Unknown values give NULL;
  * lookups of unknown names give the NONE value. */
 const char *domain_command_type_name(enum command_type type);

@@ -15,7 +15,8 @@
 #define DLQ_QUEUE_FULL_RETRIES 3000
 
 int dlq_producev_owned(rd_kafka_t *producer, const char *topic, int32_t partition, const void *key,
-                       size_t key_bytes, void *value, size_t value_bytes, rd_kafka_headers_t *headers)
+                       size_t key_bytes, void *value, size_t value_bytes, rd_kafka_headers_t *headers,
+                       void *opaque)
 {
     assert(producer != NULL && topic != NULL);
     rd_kafka_resp_err_t status = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -23,7 +24,7 @@ int dlq_producev_owned(rd_kafka_t *producer, const char *topic, int32_t partitio
         status = rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                                    RD_KAFKA_V_KEY(key, key_bytes), RD_KAFKA_V_VALUE(value, value_bytes),
                                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(headers),
-                                   RD_KAFKA_V_END);
+                                   RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
         if (status != RD_KAFKA_RESP_ERR__QUEUE_FULL) break;
         rd_kafka_poll(producer, 10);
     }
@@ -61,5 +62,5 @@ int dlq_produce(rd_kafka_t *producer, const char *dlq_topic, const rd_kafka_mess
     log_warn(stage, "%s [%d] offset %lld to %s: %s", rd_kafka_topic_name(source->rkt), (int)source->partition,
              (long long)source->offset, dlq_topic, error_message);
     return dlq_producev_owned(producer, dlq_topic, RD_KAFKA_PARTITION_UA, source->key, source->key_len, value,
-                              source->len, headers);
+                              source->len, headers, NULL);
 }

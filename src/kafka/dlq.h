@@ -13,9 +13,10 @@ int dlq_produce(rd_kafka_t *producer, const char *dlq_topic, const rd_kafka_mess
                 const char *stage, const char *error_message, const char *error_field);
 
 /* Produces with backpressure: on a full local queue, serves delivery reports and retries (bounded by
- * the message timeout). Takes ownership of value (freed with free) and headers in every case. Returns 0
- * or -1. */
+ * the message timeout). Takes ownership of value (freed with free) and headers in every case; opaque is the
+ * message's (its delivery report's _private), NULL for none. Returns 0 or -1. */
 int dlq_producev_owned(rd_kafka_t *producer, const char *topic, int32_t partition, const void *key,
-                       size_t key_bytes, void *value, size_t value_bytes, rd_kafka_headers_t *headers);
+                       size_t key_bytes, void *value, size_t value_bytes, rd_kafka_headers_t *headers,
+                       void *opaque);
 
 #endif

@@ -55,24 +55,6 @@ struct outcomes_view {
 
 /* ---- fold ---------------------------------------------------------------------------------------------- */
 
-/* The command type an accepted event comes from. */
-static enum command_type outcomes_command_of(const struct event *event)
-{
-    static const enum command_type command_of[EVENT_TYPE_COUNT] = {
-        [EVENT_SKU_CREATED] = COMMAND_CREATE_SKU,
-        [EVENT_STOCK_RECEIVED] = COMMAND_RECEIVE_STOCK,
-        [EVENT_STOCK_ADJUSTED] = COMMAND_ADJUST_STOCK,
-        [EVENT_STOCK_RESERVED] = COMMAND_RESERVE_STOCK,
-        [EVENT_RESERVATION_RELEASED] = COMMAND_RELEASE_RESERVATION,
-        [EVENT_RESERVATION_FULFILLED] = COMMAND_FULFIL_RESERVATION,
-        [EVENT_STOCK_TRANSFERRED] = COMMAND_TRANSFER_STOCK,
-        [EVENT_RESERVATION_EXPIRED] = COMMAND_EXPIRE_RESERVATIONS,
-        [EVENT_CATALOG_UPDATED] = COMMAND_UPDATE_CATALOG,
-    };
-    if (event->type == EVENT_COMMAND_REJECTED) return event->rejected_type;
-    return command_of[event->type];
-}
-
 /* Whether the event is the next one of the decision the view holds for its command id: the events of one
  * decision are consecutive on one SKU, share the decision time, and only accepted decisions have more
  * than one. Returns 1, 0 (a first or a new decision), or -1 with a message. */
@@ -105,7 +87,7 @@ static int outcomes_record(struct outcomes_view *view, enum outcomes_statement k
 {
     assert(kind == OUTCOMES_FIRST || kind == OUTCOMES_DECIDE);
     bool accepted = event->type != EVENT_COMMAND_REJECTED;
-    const char *command_type = domain_command_type_name(outcomes_command_of(event));
+    const char *command_type = domain_command_type_name(domain_event_command_type(event));
     const char *reason = accepted ? "" : domain_reject_reason_code(event->reject_reason);
     sqlite3_stmt *statement = view_statement_reset(view->statements[kind]);
     sqlite3_bind_text(statement, 1, event->command_id, -1, SQLITE_STATIC);

@@ -1230,10 +1230,46 @@ def case_reservation_get(a):
 def case_command_get(a):
     sku = unique("CG")
     answer = create_sku(a, sku)
-    got = expect(a.get(f"/v1/commands/{answer.json['command_id']}"), 200)
+    # The answer may come from the handler's commit, before the outcomes view has folded it: read your write.
+    got = expect(a.get(f"/v1/commands/{answer.json['command_id']}?min_position={answer.json['position']}"), 200)
     check(got.json == answer.json, f"GET outcome {got.json} differs from the sync answer {answer.json}")
     expect(a.get(f"/v1/commands/{unique('never')}"), 404, "not-found")
     expect(a.get("/v1/commands/.hidden"), 400, "invalid-path")
+
+
+def sync_answers(instance):
+    """stockd_sync_answers_total by source, from the instance's /metrics."""
+    text = expect(instance.get("/metrics"), 200).body.decode()
+    found = dict(re.findall(r'^stockd_sync_answers_total\{source="([a-z]+)"\} ([0-9]+)$', text, re.M))
+    check(set(found) == {"handler", "view", "none"}, f"stockd_sync_answers_total sources: {found}")
+    return {source: int(count) for source, count in found.items()}
+
+
+def case_sync_answers_from_the_handler(a, b):
+    """Instance a runs the handler of every partition: its synchronous answers come from the handler's commit
+    (the outcome board), before the outcomes view has them, and equal what that view then holds. Instance b
+    (api,projector) has no handler: its answers come from its outcomes view."""
+    sku = unique("SH")
+    before_a, before_b = sync_answers(a), sync_answers(b)
+    answers = [create_sku(a, sku), receive(a, sku, "L1", 5)]
+    answers.append(reserve(a, sku, unique("r"), "L1", 2))
+    rejected = reserve(a, sku, unique("r"), "L1", 99, status=409)
+    check_rejection(rejected, 409, "insufficient_stock")
+    from_view = receive(b, sku, "L1", 1)
+    for answer in answers + [from_view]:
+        outcome = answer.json
+        got = expect(a.get(f"/v1/commands/{outcome['command_id']}?min_position={outcome['position']}"), 200)
+        check(got.json == outcome, f"outcomes view {got.json} differs from the sync answer {outcome}")
+    problem = rejected.json
+    got = expect(a.get(f"/v1/commands/{problem['command_id']}?min_position={problem['position']}"), 200).json
+    check(got["status"] == "rejected" and got["reason"] == problem["reason"] and got["position"] == problem["position"],
+          f"outcomes view {got} differs from the sync rejection {problem}")
+    after_a, after_b = sync_answers(a), sync_answers(b)
+    retried = sum(1 for answer in answers + [rejected] if getattr(answer, "retried", False))
+    check(after_a["handler"] - before_a["handler"] >= 4 - retried,
+          f"instance a answered {after_a['handler'] - before_a['handler']} of 4 from its handler ({before_a} -> {after_a})")
+    check(after_b["handler"] == 0 and after_b["view"] > before_b["view"],
+          f"instance b, without a handler, answered from elsewhere than its view: {before_b} -> {after_b}")
 
 
 def case_min_position_same_instance(a):
@@ -2107,6 +2143,8 @@ def main():
             cases.run("history: pages of 2 oldest and newest first", case_history_paging, a)
             cases.run("GET reservation: shape, 404, 400", case_reservation_get, a)
             cases.run("GET command: outcome, 404, 400", case_command_get, a)
+            cases.run("sync answers from the handler's commit equal the outcomes view's", case_sync_answers_from_the_handler,
+                      a, b)
             cases.run("min_position on the same instance; far ahead 503; garbage 400",
                       case_min_position_same_instance, a)
             cases.run("read-your-writes on a second instance", case_read_your_writes_second_instance, a, b)
