@@ -59,7 +59,38 @@ static void test_normalise_trims_and_collapses_unicode_white_space(void **state)
     normal_is("Caf\xC3\xA9  cr\xC3\xA8me", "Caf\xC3\xA9 cr\xC3\xA8me"); /* bytes kept as they are */
     normal_is("   ", "");
     normal_is("", "");
-    normal_is("e\xCC\x81", "e\xCC\x81"); /* NFD stays NFD: no Unicode tables here (docs/catalog.md) */
+}
+
+/* "é" composed (U+00E9) and decomposed ("e" + U+0301 COMBINING ACUTE ACCENT). */
+#define E_ACUTE_NFC "\xC3\xA9"
+#define E_ACUTE_NFD "e\xCC\x81"
+
+static void test_normalise_composes_to_nfc(void **state)
+{
+    (void)state;
+    normal_is(E_ACUTE_NFD, E_ACUTE_NFC);
+    normal_is(E_ACUTE_NFC, E_ACUTE_NFC);
+    normal_is("  Caf" E_ACUTE_NFD " \t cre\xCC\x80me  ", "Caf" E_ACUTE_NFC " cr\xC3\xA8me");
+    normal_is("\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8", "\xEA\xB0\x81"); /* Hangul jamo G+A+G: one syllable */
+    normal_is("\xE2\x84\xAB", "\xC3\x85");                             /* ANGSTROM SIGN: A with ring */
+    normal_is("a\xCC\x82\xCC\xA3", "\xE1\xBA\xAD");                    /* marks reordered, then composed */
+    normal_is("\xE0\xA5\x98", "\xE0\xA4\x95\xE0\xA4\xBC");             /* excluded from composition: grows */
+    normal_is("e \xCC\x81", "e \xCC\x81"); /* a mark after a space composes with nothing */
+}
+
+static void test_nfc_refuses_invalid_utf8_and_growth_past_the_bound(void **state)
+{
+    (void)state;
+    char out[8];
+    const char *problem = NULL;
+    assert_int_equal(catalog_text_nfc("\xE0\xA5\x98", out, sizeof(out), &problem), 6);
+    assert_int_equal(catalog_text_nfc("\xE0\xA5\x98", out, 6, &problem), -1); /* 3 bytes in, 6 out */
+    assert_string_equal(problem, "too long");
+    assert_int_equal(catalog_text_nfc("e\xCC", out, sizeof(out), &problem), -1);
+    assert_string_equal(problem, "not valid UTF-8");
+    char text[16] = E_ACUTE_NFD "t" E_ACUTE_NFD; /* in place: out is the text itself */
+    assert_int_equal(catalog_text_nfc(text, text, sizeof(text), &problem), 5);
+    assert_string_equal(text, E_ACUTE_NFC "t" E_ACUTE_NFC);
 }
 
 static void test_normalise_refuses_bad_utf8_controls_and_overflow(void **state)
@@ -178,6 +209,38 @@ static void test_update_catalog_round_trips_with_sorted_attributes(void **state)
     free(encoded);
 }
 
+/* A client sending decomposed text gets what a client sending composed text gets: the same command, the
+ * same canonical bytes (hence the same event and the same stored, searchable entry). */
+static void test_update_catalog_stores_decomposed_text_composed(void **state)
+{
+    (void)state;
+#define CATALOG_TEXTS(e)                                                                                     \
+    "{\"command_id\":\"c-1\",\"type\":\"UpdateCatalog\",\"sku\":\"SKU-1\",\"data\":{\"source\":\"erp\","     \
+    "\"name\":\"Caf" e "\",\"description\":\"Cr" e "me\",\"brand\":\"" e                                     \
+    "co\",\"attributes\":{\"finish\":\"mat" e "\"}}}"
+    const char *composed = CATALOG_TEXTS(E_ACUTE_NFC);
+    const char *decomposed = CATALOG_TEXTS(E_ACUTE_NFD);
+#undef CATALOG_TEXTS
+    struct command from_nfc, from_nfd;
+    struct codec_error error;
+    if (codec_command_decode(composed, strlen(composed), &from_nfc, &error) != 0)
+        fail_msg("%s", error.message);
+    if (codec_command_decode(decomposed, strlen(decomposed), &from_nfd, &error) != 0)
+        fail_msg("%s", error.message);
+    assert_string_equal(from_nfd.name, "Caf" E_ACUTE_NFC);
+    assert_string_equal(from_nfd.catalog.attributes[0].value, "mat" E_ACUTE_NFC);
+    assert_memory_equal(&from_nfd.catalog, &from_nfc.catalog, sizeof(from_nfc.catalog));
+    char *encoded_nfc = codec_command_encode(&from_nfc);
+    char *encoded_nfd = codec_command_encode(&from_nfd);
+    assert_string_equal(encoded_nfd, encoded_nfc);
+    free(encoded_nfc);
+    free(encoded_nfd);
+    /* The same through the API's request decoder. */
+    if (codec_command_request_decode(decomposed, strlen(decomposed), &from_nfd, &error) != 0)
+        fail_msg("%s", error.message);
+    assert_string_equal(from_nfd.catalog.brand, E_ACUTE_NFC "co");
+}
+
 static void test_update_catalog_refuses_what_is_not_clean(void **state)
 {
     (void)state;
@@ -198,6 +261,17 @@ static void test_update_catalog_refuses_what_is_not_clean(void **state)
                     "data.attributes.gtin: must be 8, 12, 13 or 14 digits with a valid GS1 check digit");
     command_refused(CATALOG_JSON("{\"source\":\"e r p\"}"), "data.source");
     command_refused(CATALOG_JSON("{\"source\":\"erp\",\"colour\":\"blue\"}"), "unknown key");
+    command_refused(CATALOG_JSON("{\"source\":\"erp\",\"name\":\"Caf\xC3\"}"), "UTF-8");       /* cut short */
+    command_refused(CATALOG_JSON("{\"source\":\"erp\",\"brand\":\"\xED\xA0\x80\"}"), "UTF-8"); /* surrogate */
+    /* 40 x U+0958 is 120 bytes as sent, 240 once composed (it decomposes, and NFC keeps it apart). */
+    char grows[1024];
+    int length = snprintf(grows, sizeof(grows), "%s",
+                          "{\"command_id\":\"c-1\",\"type\":\"UpdateCatalog\",\"sku\":\"SKU-1\","
+                          "\"data\":{\"source\":\"erp\",\"attributes\":{\"script\":\"");
+    for (int i = 0; i < 40; i++)
+        length += snprintf(grows + length, sizeof(grows) - (size_t)length, "\xE0\xA5\x98");
+    snprintf(grows + length, sizeof(grows) - (size_t)length, "\"}}}");
+    command_refused(grows, "data.attributes.script: is longer than its bound once composed (NFC)");
     char json[4096];
     int used = snprintf(json, sizeof(json), "%s",
                         "{\"command_id\":\"c-1\",\"type\":\"UpdateCatalog\",\"sku\":"
@@ -515,12 +589,15 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalise_trims_and_collapses_unicode_white_space),
+        cmocka_unit_test(test_normalise_composes_to_nfc),
+        cmocka_unit_test(test_nfc_refuses_invalid_utf8_and_growth_past_the_bound),
         cmocka_unit_test(test_normalise_refuses_bad_utf8_controls_and_overflow),
         cmocka_unit_test(test_text_is_normal_refuses_what_normalise_would_change),
         cmocka_unit_test(test_key_normalise_lower_cases_and_joins_words),
         cmocka_unit_test(test_gtin_check_digits_of_every_length),
         cmocka_unit_test(test_gtin_canonical_pads_so_upc_and_ean_compare_equal),
         cmocka_unit_test(test_update_catalog_round_trips_with_sorted_attributes),
+        cmocka_unit_test(test_update_catalog_stores_decomposed_text_composed),
         cmocka_unit_test(test_update_catalog_refuses_what_is_not_clean),
         cmocka_unit_test(test_update_catalog_for_unknown_sku_is_rejected_and_for_known_one_emitted),
         cmocka_unit_test(test_fts_query_quotes_every_term),

@@ -64,11 +64,12 @@ struct field_spec {
     size_t flag_offset; /* PRESENCE_FLAG and PRESENCE_UNLESS_FLAG: of the bool */
 };
 
-/* A type's data object: its fields in wire order, and a rule across fields (or NULL) that returns 0, or
- * -1 with *error filled. */
+/* A type's data object: its fields in wire order, a rewrite of the decoded value into its canonical form
+ * (or NULL), and a rule across fields (or NULL); both return 0, or -1 with *error filled. */
 struct type_spec {
     const struct field_spec *fields;
     size_t field_count;
+    int (*canonicalise)(void *value, struct codec_error *error);
     int (*check)(const void *value, struct codec_error *error);
 };
 
@@ -189,6 +190,16 @@ static int error_set(struct codec_error *error, const char *field, const char *f
 
 static const struct field_spec update_catalog_fields[] = {CATALOG_FIELDS(command)};
 
+/* A client may send decomposed text: UpdateCatalog's texts are stored in NFC, whatever the composition
+ * they came in (CatalogUpdated carries what the command became, so events need no rewrite). */
+static int catalog_command_canonicalise(void *value, struct codec_error *error)
+{
+    struct command *command = value;
+    char field[STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX + sizeof("data.attributes.")];
+    const char *problem = catalog_data_nfc(command->name, &command->catalog, field, sizeof(field));
+    return problem == NULL ? 0 : error_set(error, field, "%s", problem);
+}
+
 /* Catalog text is normal (trimmed, single spaces) and a gtin attribute has its check digit. */
 static int catalog_command_check(const void *value, struct codec_error *error)
 {
@@ -219,7 +230,10 @@ static const struct type_spec command_types[COMMAND_TYPE_COUNT] = {
     [COMMAND_FULFIL_RESERVATION] = TYPE_SPEC(settle_reservation_fields, NULL),
     [COMMAND_TRANSFER_STOCK] = TYPE_SPEC(transfer_stock_fields, NULL),
     [COMMAND_EXPIRE_RESERVATIONS] = TYPE_SPEC(expire_reservations_fields, NULL),
-    [COMMAND_UPDATE_CATALOG] = TYPE_SPEC(update_catalog_fields, catalog_command_check),
+    [COMMAND_UPDATE_CATALOG] = {.fields = update_catalog_fields,
+                                .field_count = ARRAY_COUNT(update_catalog_fields),
+                                .canonicalise = catalog_command_canonicalise,
+                                .check = catalog_command_check},
 };
 
 /* ---- events ------------------------------------------------------------------------------------------ */
@@ -887,6 +901,7 @@ static int data_decode(const cJSON *root, const struct type_spec *type, void *ba
     if (!cJSON_IsObject(data)) return error_got(error, "data", "must be an object", data);
     if (keys_check(data, "data", type->fields, type->field_count, error) != 0) return -1;
     if (members_decode(data, "data", type->fields, type->field_count, base, error) != 0) return -1;
+    if (type->canonicalise != NULL && type->canonicalise(base, error) != 0) return -1;
     return type->check != NULL ? type->check(base, error) : 0;
 }
 
