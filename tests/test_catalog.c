@@ -21,6 +21,7 @@
 #include "store/sqlite_util.h"
 #include "views/catalog.h"
 #include "views/query.h"
+#include "verify_catalog.h"
 
 #define NOW_MS INT64_C(1764000000000)
 
@@ -375,15 +376,42 @@ static void test_fts_query_refuses_hostile_input(void **state)
 /* ---- the view -------------------------------------------------------------------------------------------
  */
 
+#define FIXTURE_EVENTS_MAX 32
+
 struct fixture {
     char dir[256];
     char error[512];
+    struct stockd_config config; /* catalog.source_precedence as the test sets it */
     sqlite3 *db;
     void *view;
     sqlite3 *reader;
+    int generation;        /* of the database: a rebuild folds into a new one */
     uint64_t sequences[8]; /* per SKU-<n> */
     int64_t offset;
+    struct event events[FIXTURE_EVENTS_MAX]; /* every event fed, for a rebuild and for verify */
+    size_t event_count;
 };
+
+/* Opens a new catalog database <dir>/catalog-<generation>.db with the fixture's configuration, as the
+ * projector opens a rebuild's. */
+static void catalog_db_open(struct fixture *f)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/catalog-%d.db", f->dir, ++f->generation);
+    f->db = sqlite_util_open(path, 1, f->error, sizeof(f->error));
+    assert_non_null(f->db);
+    assert_int_equal(sqlite_util_migrate(f->db, "views/catalog", f->error, sizeof(f->error)), 1);
+    f->view = view_catalog_ops.open(f->db, &f->config, f->error, sizeof(f->error));
+    if (f->view == NULL) fail_msg("%s", f->error);
+    assert_int_equal(sqlite3_open_v2(path, &f->reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+}
+
+static void catalog_db_close(struct fixture *f)
+{
+    view_catalog_ops.close(f->view);
+    sqlite_util_cached_close(f->reader);
+    sqlite3_close(f->db);
+}
 
 static int setup(void **state)
 {
@@ -391,14 +419,8 @@ static int setup(void **state)
     assert_non_null(f);
     snprintf(f->dir, sizeof(f->dir), "/tmp/stockd-test-catalog-XXXXXX");
     if (mkdtemp(f->dir) == NULL) return -1;
-    char path[400];
-    snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
-    f->db = sqlite_util_open(path, 1, f->error, sizeof(f->error));
-    assert_non_null(f->db);
-    assert_int_equal(sqlite_util_migrate(f->db, "views/catalog", f->error, sizeof(f->error)), 1);
-    f->view = view_catalog_ops.open(f->db, f->error, sizeof(f->error));
-    if (f->view == NULL) fail_msg("%s", f->error);
-    assert_int_equal(sqlite3_open_v2(path, &f->reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    stockd_config_defaults(&f->config);
+    catalog_db_open(f);
     *state = f;
     return 0;
 }
@@ -406,9 +428,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    view_catalog_ops.close(f->view);
-    sqlite_util_cached_close(f->reader);
-    sqlite3_close(f->db);
+    catalog_db_close(f);
     char command[400];
     snprintf(command, sizeof(command), "rm -rf '%s'", f->dir);
     int ignored = system(command);
@@ -444,11 +464,28 @@ static void catalog_feed(struct fixture *f, int sku_index, const char *source, c
     }
     const char *field = NULL;
     assert_null(catalog_data_check(event.name, &event.catalog, &field));
+    assert_true(f->event_count < FIXTURE_EVENTS_MAX);
+    f->events[f->event_count++] = event;
     struct view_position position = {.partition = sku_index % 2, .offset = f->offset++};
     exec_ok(f->db, "BEGIN IMMEDIATE");
     if (view_catalog_ops.apply(f->view, &event, position, (struct view_json){NULL, 0}, f->error,
                                sizeof(f->error)) != 0)
         fail_msg("%s", f->error);
+    exec_ok(f->db, "COMMIT");
+}
+
+/* Folds every event fed so far into a new database, with the fixture's configuration as it is now. */
+static void catalog_rebuild(struct fixture *f)
+{
+    catalog_db_close(f);
+    catalog_db_open(f);
+    exec_ok(f->db, "BEGIN IMMEDIATE");
+    for (size_t i = 0; i < f->event_count; i++) {
+        struct view_position position = {.partition = 0, .offset = (int64_t)i};
+        if (view_catalog_ops.apply(f->view, &f->events[i], position, (struct view_json){NULL, 0}, f->error,
+                                   sizeof(f->error)) != 0)
+            fail_msg("%s", f->error);
+    }
     exec_ok(f->db, "COMMIT");
 }
 
@@ -585,6 +622,144 @@ static void test_duplicates_group_skus_that_share_a_gtin(void **state)
     free(page);
 }
 
+static void precedence_set(struct fixture *f, const char *list)
+{
+    snprintf(f->config.catalog_source_precedence, sizeof(f->config.catalog_source_precedence), "%s", list);
+}
+
+/* erp outranks pim; shop and web are not named. */
+static void feed_four_sources(struct fixture *f)
+{
+    catalog_feed(f, 1, "erp", "ERP widget", "", "", (const char *const[]){"colour=blue", NULL});
+    catalog_feed(f, 1, "pim", "PIM widget", "", "Acme", NULL);
+    catalog_feed(f, 1, "shop", "Shop widget", "Shop text", "Shopco",
+                 (const char *const[]){"colour=navy", "size=M", NULL});
+    catalog_feed(f, 1, "web", "Web widget", "Web text", "", (const char *const[]){"size=L", NULL});
+}
+
+static void test_view_merges_by_configured_precedence_then_recency(void **state)
+{
+    struct fixture *f = *state;
+    precedence_set(f, "erp, pim");
+    catalog_rebuild(f); /* nothing fed yet: the view as a projector with this setting opens it */
+    feed_four_sources(f);
+    struct view_catalog_sku *entry = catalog_get(f, "SKU-1", 1);
+    assert_string_equal(entry->merged.name, "ERP widget");      /* erp's, though three sources spoke later */
+    assert_string_equal(entry->merged.brand, "Acme");           /* erp has none: pim's, over later shop's */
+    assert_string_equal(entry->merged.description, "Web text"); /* no named source has one: most recent */
+    assert_int_equal(entry->merged.attribute_count, 2);
+    assert_string_equal(entry->merged.attributes[0].value, "blue"); /* colour: erp over shop */
+    assert_string_equal(entry->merged.attributes[0].source, "erp");
+    assert_string_equal(entry->merged.attributes[1].value, "L"); /* size: unnamed only, web most recent */
+    assert_string_equal(entry->merged.attributes[1].source, "web");
+    free(entry);
+
+    /* A lower-ranked source's later word changes nothing erp holds; erp leaving the name lets pim's show. */
+    catalog_feed(f, 1, "pim", "PIM widget 2", "", "Acme", (const char *const[]){"colour=teal", NULL});
+    entry = catalog_get(f, "SKU-1", 1);
+    assert_string_equal(entry->merged.name, "ERP widget");
+    assert_string_equal(entry->merged.attributes[0].value, "blue");
+    free(entry);
+    catalog_feed(f, 1, "erp", "", "", "", (const char *const[]){"colour=blue", NULL});
+    entry = catalog_get(f, "SKU-1", 1);
+    assert_string_equal(entry->merged.name, "PIM widget 2");
+    free(entry);
+}
+
+static void test_precedence_change_applies_on_rebuild(void **state)
+{
+    struct fixture *f = *state;
+    feed_four_sources(f); /* no precedence: the most recent source with a value wins */
+    struct view_catalog_sku *entry = catalog_get(f, "SKU-1", 1);
+    assert_string_equal(entry->merged.name, "Web widget");
+    assert_string_equal(entry->merged.brand, "Shopco");
+    free(entry);
+    precedence_set(f, "pim,erp");
+    catalog_rebuild(f);
+    entry = catalog_get(f, "SKU-1", 1);
+    assert_string_equal(entry->merged.name, "PIM widget");
+    assert_string_equal(entry->merged.brand, "Acme");
+    assert_string_equal(entry->merged.attributes[0].source, "erp");
+    free(entry);
+}
+
+static void test_view_refuses_a_malformed_precedence(void **state)
+{
+    struct fixture *f = *state;
+    sqlite3 *db = sqlite_util_open(":memory:", 1, f->error, sizeof(f->error));
+    assert_non_null(db);
+    precedence_set(f, "erp,,web");
+    assert_null(view_catalog_ops.open(db, &f->config, f->error, sizeof(f->error)));
+    assert_non_null(strstr(f->error, "catalog.source_precedence"));
+    sqlite3_close(db);
+}
+
+static void difference_count(void *context, const char *text)
+{
+    (void)text;
+    ++*(int *)context;
+}
+
+/* Runs stockctl verify's catalog fold over every event fed, with precedence list, against the view. */
+static int verify_differences(struct fixture *f, const char *list)
+{
+    struct catalog_precedence precedence;
+    char reason[128];
+    assert_int_equal(catalog_precedence_parse(list, &precedence, reason, sizeof(reason)), 0);
+    struct verify_catalog *catalog = verify_catalog_create(&precedence);
+    assert_non_null(catalog);
+    for (size_t i = 0; i < f->event_count; i++)
+        assert_int_equal(verify_catalog_add(catalog, &f->events[i]), 0);
+    int differences = 0;
+    exec_ok(f->reader, "BEGIN");
+    assert_int_equal(verify_catalog_compare(catalog, f->reader, difference_count, &differences, f->error,
+                                            sizeof(f->error)),
+                     0);
+    exec_ok(f->reader, "COMMIT");
+    verify_catalog_destroy(catalog);
+    return differences;
+}
+
+static void test_verify_folds_with_the_same_precedence_as_the_view(void **state)
+{
+    struct fixture *f = *state;
+    precedence_set(f, "erp,pim");
+    catalog_rebuild(f);
+    feed_four_sources(f);
+    catalog_feed(f, 1, "pim", "PIM widget 2", "", "Acme", (const char *const[]){"colour=teal", NULL});
+    assert_int_equal(verify_differences(f, "erp,pim"), 0);
+    assert_int_equal(verify_differences(f, "erp, pim "), 0);
+    assert_true(verify_differences(f, "") > 0);        /* most recent wins: name and brand differ */
+    assert_true(verify_differences(f, "pim,erp") > 0); /* pim first: the name differs */
+}
+
+static void test_precedence_parse_refuses_what_config_must_refuse(void **state)
+{
+    (void)state;
+    struct catalog_precedence precedence;
+    char reason[160];
+    assert_int_equal(catalog_precedence_parse(" erp , pim,web", &precedence, reason, sizeof(reason)), 0);
+    assert_int_equal(precedence.count, 3);
+    assert_string_equal(precedence.sources[1], "pim");
+    assert_int_equal(catalog_precedence_rank(&precedence, "web"), 2);
+    assert_int_equal(catalog_precedence_rank(&precedence, "shop"), 3);
+    assert_true(catalog_precedence_wins(&precedence, "erp", 1, "web", 9));
+    assert_true(catalog_precedence_wins(&precedence, "shop", 9, "feed", 1)); /* both unnamed: recency */
+    assert_int_equal(catalog_precedence_parse("", &precedence, reason, sizeof(reason)), 0);
+    assert_int_equal(precedence.count, 0);
+    assert_int_equal(catalog_precedence_parse("erp,,web", &precedence, reason, sizeof(reason)), -1);
+    assert_int_equal(catalog_precedence_parse("erp,", &precedence, reason, sizeof(reason)), -1);
+    assert_int_equal(catalog_precedence_parse("erp,ERP,erp", &precedence, reason, sizeof(reason)), -1);
+    assert_non_null(strstr(reason, "twice"));
+    assert_int_equal(catalog_precedence_parse("e r p", &precedence, reason, sizeof(reason)), -1);
+    assert_int_equal(catalog_precedence_parse("-erp", &precedence, reason, sizeof(reason)), -1);
+    char many[1024] = "";
+    for (int i = 0; i <= STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%ss%d", i ? "," : "", i);
+    assert_int_equal(catalog_precedence_parse(many, &precedence, reason, sizeof(reason)), -1);
+    assert_non_null(strstr(reason, "more than 16"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +781,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search_ranks_name_above_description_and_pages_by_cursor, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_group_skus_that_share_a_gtin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_merges_by_configured_precedence_then_recency, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_precedence_change_applies_on_rebuild, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_refuses_a_malformed_precedence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_folds_with_the_same_precedence_as_the_view, setup,
+                                        teardown),
+        cmocka_unit_test(test_precedence_parse_refuses_what_config_must_refuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

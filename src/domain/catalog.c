@@ -1,4 +1,4 @@
-/* catalog.c - normal text, NFC, attribute keys and GTIN check digits for catalog data.
+/* catalog.c - normal text, NFC, attribute keys, GTIN check digits and source precedence for catalog data.
  *
  * Pure and bounded: every function reads its input a bounded number of times and writes into the caller's
  * buffer (NFC goes through a code point buffer on the stack). The codec and decide use the checks;
@@ -305,4 +305,68 @@ const char *catalog_data_nfc(char name[static STOCKD_NAME_BYTES_MAX + 1], struct
         if (problem != NULL) snprintf(field, field_bytes, "data.attributes.%s", attribute->key);
     }
     return problem;
+}
+
+/* ---- precedence of sources ------------------------------------------------------------------------------
+ */
+
+int catalog_precedence_parse(const char *text, struct catalog_precedence *out, char *reason,
+                             size_t reason_bytes)
+{
+    assert(text != NULL && out != NULL && reason != NULL);
+    memset(out, 0, sizeof(*out));
+    const char *cursor = text + strspn(text, " ");
+    if (*cursor == '\0') return 0;
+    for (uint32_t position = 1;; position++) {
+        size_t length = strcspn(cursor, ",");
+        const char *next = cursor + length;
+        while (length > 0 && cursor[length - 1] == ' ')
+            length--;
+        char name[STOCKD_CATALOG_SOURCE_BYTES_MAX + 1];
+        if (length == 0 || length > STOCKD_CATALOG_SOURCE_BYTES_MAX) {
+            snprintf(reason, reason_bytes, "source %u: must be 1 to %d of [A-Za-z0-9._:-]", position,
+                     STOCKD_CATALOG_SOURCE_BYTES_MAX);
+            return -1;
+        }
+        memcpy(name, cursor, length);
+        name[length] = '\0';
+        if (!codec_identifier_valid(name, STOCKD_CATALOG_SOURCE_BYTES_MAX)) {
+            snprintf(reason, reason_bytes,
+                     "source %u (%s): must be [A-Za-z0-9._:-] starting with a letter or "
+                     "digit",
+                     position, name);
+            return -1;
+        }
+        if (catalog_precedence_rank(out, name) < out->count) {
+            snprintf(reason, reason_bytes, "source %s is named twice", name);
+            return -1;
+        }
+        if (out->count == STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX) {
+            snprintf(reason, reason_bytes, "more than %d sources", STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX);
+            return -1;
+        }
+        memcpy(out->sources[out->count++], name, length + 1);
+        if (*next == '\0') return 0;
+        cursor = next + 1 + strspn(next + 1, " ");
+    }
+}
+
+uint32_t catalog_precedence_rank(const struct catalog_precedence *precedence, const char *source)
+{
+    assert(precedence != NULL && source != NULL);
+    assert(precedence->count <= STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX);
+    uint32_t rank = 0;
+    while (rank < precedence->count && strcmp(precedence->sources[rank], source) != 0)
+        rank++;
+    return rank;
+}
+
+bool catalog_precedence_wins(const struct catalog_precedence *precedence, const char *a, uint64_t a_sequence,
+                             const char *b, uint64_t b_sequence)
+{
+    assert(precedence != NULL && a != NULL && b != NULL);
+    uint32_t a_rank = catalog_precedence_rank(precedence, a);
+    uint32_t b_rank = catalog_precedence_rank(precedence, b);
+    if (a_rank != b_rank) return a_rank < b_rank;
+    return a_sequence > b_sequence;
 }

@@ -1,4 +1,5 @@
-/* catalog.h - the pure rules of catalog data: normal text, NFC, attribute keys, GTIN check digits.
+/* catalog.h - the pure rules of catalog data: normal text, NFC, attribute keys, GTIN check digits, the
+ * precedence of sources.
  *
  * What an UpdateCatalog command must satisfy (the codec and decide check it) and what stockctl import
  * does to raw rows from other systems before it sends them. No I/O, no allocation, no locale: bytes in,
@@ -79,5 +80,26 @@ int catalog_attribute_put(struct catalog_data *data, const char *key, const char
  * non-empty normal values, a gtin attribute with a valid check digit. Returns NULL when valid, or a
  * static message with *field set to the envelope path at fault ("data.attributes.gtin"). */
 const char *catalog_data_check(const char *name, const struct catalog_data *data, const char **field);
+
+/* The configured order of sources (catalog.source_precedence): sources[0] outranks sources[1], and so on;
+ * a source not named ranks below every named one. count 0: no order, the most recent source wins. */
+struct catalog_precedence {
+    uint32_t count;
+    char sources[STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX][STOCKD_CATALOG_SOURCE_BYTES_MAX + 1];
+};
+
+/* Parses "erp, pim,web" (a comma-separated list of source identifiers, highest first; spaces around a
+ * name are ignored; "" is the empty order) into out. Returns 0, or -1 with a reason (an empty or
+ * malformed name, one named twice, more than STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX). */
+int catalog_precedence_parse(const char *text, struct catalog_precedence *out, char *reason,
+                             size_t reason_bytes);
+
+/* The rank of a source: its index in the list, or precedence->count when it is not named. */
+uint32_t catalog_precedence_rank(const struct catalog_precedence *precedence, const char *source);
+
+/* Whether what source a said at sequence a_sequence wins over what source b said at b_sequence: the lower
+ * rank wins; at equal rank, the higher sequence (the more recent word). Sequences of one SKU are unique. */
+bool catalog_precedence_wins(const struct catalog_precedence *precedence, const char *a, uint64_t a_sequence,
+                             const char *b, uint64_t b_sequence);
 
 #endif
