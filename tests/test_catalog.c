@@ -236,10 +236,16 @@ static void test_update_catalog_stores_decomposed_text_composed(void **state)
     assert_string_equal(encoded_nfd, encoded_nfc);
     free(encoded_nfc);
     free(encoded_nfd);
-    /* The same through the API's request decoder. */
+    /* The same through the API's decoders: the envelope of /v1/commands, the body of /v1/skus/{sku}/catalog.
+     */
     if (codec_command_request_decode(decomposed, strlen(decomposed), &from_nfd, &error) != 0)
         fail_msg("%s", error.message);
     assert_string_equal(from_nfd.catalog.brand, E_ACUTE_NFC "co");
+    const char *body = "{\"source\":\"erp\",\"name\":\"Caf" E_ACUTE_NFD "\"}";
+    if (codec_command_body_decode(COMMAND_UPDATE_CATALOG, body, strlen(body), CODEC_BODY_SKU_NONE, false,
+                                  &from_nfd, &error) != 0)
+        fail_msg("%s", error.message);
+    assert_string_equal(from_nfd.name, "Caf" E_ACUTE_NFC);
 }
 
 static void test_update_catalog_refuses_what_is_not_clean(void **state)

@@ -894,6 +894,14 @@ static int members_decode(const cJSON *object, const char *path, const struct fi
 }
 
 /* Decodes the envelope's "data" object with the type's table and rule. Returns 0, or -1. */
+/* Applies a type's rules to its decoded fields: the rewrite into canonical form, then the check across
+ * fields. Every decoder of a data object calls it. Returns 0, or -1 with *error filled. */
+static int type_rules_apply(const struct type_spec *type, void *base, struct codec_error *error)
+{
+    if (type->canonicalise != NULL && type->canonicalise(base, error) != 0) return -1;
+    return type->check != NULL ? type->check(base, error) : 0;
+}
+
 static int data_decode(const cJSON *root, const struct type_spec *type, void *base, struct codec_error *error)
 {
     const cJSON *data = member_find(root, "data");
@@ -901,8 +909,7 @@ static int data_decode(const cJSON *root, const struct type_spec *type, void *ba
     if (!cJSON_IsObject(data)) return error_got(error, "data", "must be an object", data);
     if (keys_check(data, "data", type->fields, type->field_count, error) != 0) return -1;
     if (members_decode(data, "data", type->fields, type->field_count, base, error) != 0) return -1;
-    if (type->canonicalise != NULL && type->canonicalise(base, error) != 0) return -1;
-    return type->check != NULL ? type->check(base, error) : 0;
+    return type_rules_apply(type, base, error);
 }
 
 /* The envelope's "type" as a string, or NULL with *error filled. */
@@ -1171,7 +1178,7 @@ int codec_command_body_decode(enum command_type type, const char *json, size_t j
     int result = -1;
     if (keys_check(root, "", fields, count, error) == 0 &&
         members_decode(root, "", fields, count, out, error) == 0)
-        result = spec->check != NULL ? spec->check(out, error) : 0;
+        result = type_rules_apply(spec, out, error);
     cJSON_Delete(root);
     return result;
 }
