@@ -1569,7 +1569,10 @@ static void config_help_key(struct config_text *text, const struct config_key *k
                                                [CONFIG_PROPERTIES] = "VALUE"};
     char env[CONFIG_ENV_NAME_BYTES_MAX];
     config_env_name(key->name, env, sizeof env);
-    const char *shown = key->default_text != NULL ? key->default_text : key->default_shown;
+    /* An empty default (http.api_keys, catalog.source_precedence) is shown as its default_shown word. */
+    bool text_shown =
+        key->default_text != NULL && (key->default_text[0] != '\0' || key->default_shown == NULL);
+    const char *shown = text_shown ? key->default_text : key->default_shown;
     if (key->type == CONFIG_PROPERTIES) {
         config_text_append(text, "  --%s.<name>=VALUE  (env %s='{\"<name>\": \"VALUE\"}', default %s)\n",
                            key->name, env, shown);

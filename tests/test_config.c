@@ -845,6 +845,8 @@ static void test_help_lists_every_key_with_env_var(void **state)
         "STOCKD_HTTP_BODY_BYTES_MAX",
         "--views.lag_max=",
         "STOCKD_VIEWS_LAG_MAX, default 1000",
+        "STOCKD_HTTP_API_KEYS, default none)", /* an empty default is shown by its word */
+        "--catalog.source_precedence=TEXT  (env STOCKD_CATALOG_SOURCE_PRECEDENCE, default none)",
     };
     char *help = stockd_config_help();
     assert_non_null(help);
