@@ -255,6 +255,11 @@ def case_import_decomposed_text_as_composed(catalog):
     bad = expect(catalog.a.post(f"/v1/skus/{sku}/catalog", {"source": "pos", "attributes": {"script": "\u0958" * 40}}),
                  400, "invalid-body")
     check(bad.json.get("field") == "data.attributes.script", f"{bad}: field")
+    # Bytes that are not UTF-8 (a cut sequence, a surrogate): 400, saying so.
+    for raw in (b'{"source":"pos","name":"Caf\xc3"}', b'{"source":"pos","brand":"\xed\xa0\x80"}'):
+        bad = expect(catalog.a.request("POST", f"/v1/skus/{sku}/catalog", body=raw,
+                                       headers={"Content-Type": "application/json"}), 400, "invalid-body")
+        check("UTF-8" in bad.json.get("detail", ""), f"{bad}: detail")
 
 
 def search(catalog, query, **params):
