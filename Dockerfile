@@ -5,7 +5,7 @@ FROM debian:13 AS build
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       build-essential cmake ninja-build pkg-config clang-format \
-      librdkafka-dev libsqlite3-dev libcjson-dev libcivetweb-dev libcmocka-dev \
+      librdkafka-dev libsqlite3-dev libcjson-dev libcivetweb-dev libcmocka-dev libutf8proc-dev \
       python3 python3-jsonschema \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -19,7 +19,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 FROM debian:13-slim AS runtime
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      librdkafka1 libsqlite3-0 libcjson1 libcivetweb1 ca-certificates \
+      librdkafka1 libsqlite3-0 libcjson1 libcivetweb1 libutf8proc3 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/stockd --create-home stockd
 COPY --from=build /build/stockd /build/stockctl /usr/local/bin/

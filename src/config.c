@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "domain/catalog.h"
 #include "domain/json_scan.h"
 #include "domain/number.h"
 
@@ -54,6 +55,7 @@ static int config_check_topic_prefix(const char *value, char *reason, size_t rea
 static int config_check_log_level(const char *value, char *reason, size_t reason_bytes);
 static int config_check_listen(const char *value, char *reason, size_t reason_bytes);
 static int config_check_api_keys(const char *value, char *reason, size_t reason_bytes);
+static int config_check_source_precedence(const char *value, char *reason, size_t reason_bytes);
 
 #define CONFIG_FIELD(member)                                                                                 \
     .offset = offsetof(struct stockd_config, member), .size = sizeof(((struct stockd_config *)0)->member)
@@ -249,6 +251,19 @@ static const struct config_key config_keys[] = {
      .max = 1000000000,
      .default_text = "1000",
      .help = "Events a view may be behind before it reports not ready."},
+    {.name = "catalog.source_precedence",
+     .type = CONFIG_STRING,
+     CONFIG_FIELD(catalog_source_precedence),
+     .default_text = "",
+     .default_shown = "none",
+     .check = config_check_source_precedence,
+     .empty_ok = true,
+     .help =
+         "Catalog sources by precedence, highest first (\"erp,pim,web\"): a SKU's merged catalog entry "
+         "takes each field and attribute from the highest-ranked source that has it; unnamed sources rank "
+         "below named ones, ties go to the most recent. None: the most recent source wins. Give every "
+         "projector instance and stockctl verify the same list; after a change, rebuild the catalog view "
+         "(docs/catalog.md)."},
 };
 
 #define CONFIG_KEY_COUNT             (sizeof config_keys / sizeof config_keys[0])
@@ -390,6 +405,13 @@ static int config_check_topic_prefix(const char *value, char *reason, size_t rea
     if (at < 0) return 0;
     snprintf(reason, reason_bytes, "byte %ld is not in [A-Za-z0-9._-] (Kafka topic characters)", at + 1);
     return -1;
+}
+
+/* Checks catalog.source_precedence: the list the catalog view and stockctl verify parse the same way. */
+static int config_check_source_precedence(const char *value, char *reason, size_t reason_bytes)
+{
+    struct catalog_precedence precedence;
+    return catalog_precedence_parse(value, &precedence, reason, reason_bytes);
 }
 
 static int config_check_log_level(const char *value, char *reason, size_t reason_bytes)
@@ -1547,7 +1569,10 @@ static void config_help_key(struct config_text *text, const struct config_key *k
                                                [CONFIG_PROPERTIES] = "VALUE"};
     char env[CONFIG_ENV_NAME_BYTES_MAX];
     config_env_name(key->name, env, sizeof env);
-    const char *shown = key->default_text != NULL ? key->default_text : key->default_shown;
+    /* An empty default (http.api_keys, catalog.source_precedence) is shown as its default_shown word. */
+    bool text_shown =
+        key->default_text != NULL && (key->default_text[0] != '\0' || key->default_shown == NULL);
+    const char *shown = text_shown ? key->default_text : key->default_shown;
     if (key->type == CONFIG_PROPERTIES) {
         config_text_append(text, "  --%s.<name>=VALUE  (env %s='{\"<name>\": \"VALUE\"}', default %s)\n",
                            key->name, env, shown);

@@ -72,6 +72,9 @@ struct stockd_config {
     int32_t http_idempotency_keys_max;                  /* http.idempotency_keys_max */
 
     int64_t views_lag_max; /* views.lag_max: events behind before a view is not ready */
+
+    /* catalog.source_precedence: "erp,pim,web", highest first; "" none (catalog_precedence_parse) */
+    char catalog_source_precedence[STOCKD_CONFIG_STRING_BYTES_MAX];
 };
 
 struct stockd_config_error {

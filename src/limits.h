@@ -93,6 +93,9 @@
  * never cut, so that a 10 KB query cannot make FTS5 do 10 KB of work. */
 #define STOCKD_CATALOG_QUERY_BYTES_MAX 256
 #define STOCKD_CATALOG_QUERY_TERMS_MAX 16
+/* catalog.source_precedence names the sources that outrank the others: a shop has a handful of systems
+ * (ERP, PIM, web shop, a few supplier feeds); sixteen is several times that. */
+#define STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX 16
 /* Orders (src/domain/order.h): an order id is a Kafka key and part of its lines' derived command ids
  * ("order:<order_id>:<line>:release"), which must fit STOCKD_ID_BYTES_MAX. A cart of 32 lines covers real
  * orders; the whole order state is loaded for each decision and fits on the stack. */
@@ -105,6 +108,9 @@ _Static_assert(STOCKD_DECISION_EVENTS_MAX >= 1, "a decision emits at least one e
 
 _Static_assert(STOCKD_CATALOG_SOURCE_BYTES_MAX <= STOCKD_ID_BYTES_MAX, "a source is an identifier");
 _Static_assert(STOCKD_CATALOG_QUERY_TERMS_MAX * 2 < STOCKD_CATALOG_QUERY_BYTES_MAX, "terms need bytes");
+_Static_assert((STOCKD_CATALOG_SOURCE_BYTES_MAX + 1) * STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX <
+                   STOCKD_CONFIG_STRING_BYTES_MAX,
+               "a full catalog.source_precedence fits a configuration string");
 _Static_assert(sizeof("order:") - 1 + STOCKD_ORDER_ID_BYTES_MAX + sizeof(":99:release") - 1 <=
                    STOCKD_ID_BYTES_MAX,
                "an order line's command id fits a command id");

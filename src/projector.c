@@ -570,7 +570,7 @@ static int fold_db_open(struct projector *projector, struct fold *fold, char *er
         sqlite3_wal_hook(fold->db, checkpointer_wal_hook, fold->checkpointer);
     }
     char detail[512];
-    fold->view_state = projector->view->open(fold->db, detail, sizeof(detail));
+    fold->view_state = projector->view->open(fold->db, projector->config, detail, sizeof(detail));
     if (fold->view_state == NULL) {
         snprintf(error, error_bytes, "view %s: %s", projector->view->name, detail);
         goto out_close;

@@ -562,7 +562,14 @@ int verify_run(const struct stockd_config *config, const char *scratch_dir, cons
     memset(report, 0, sizeof(*report));
     struct kafka_topics topics;
     kafka_topics_names(config->topic_prefix, &topics);
-    struct verify_catalog *catalog = verify_catalog_create();
+    struct catalog_precedence precedence; /* the catalog view's: the same key of the same configuration */
+    char reason[256];
+    if (catalog_precedence_parse(config->catalog_source_precedence, &precedence, reason, sizeof(reason)) !=
+        0) {
+        snprintf(error, error_bytes, "catalog.source_precedence: %s", reason);
+        return -1;
+    }
+    struct verify_catalog *catalog = verify_catalog_create(&precedence);
     if (catalog == NULL) {
         snprintf(error, error_bytes, "out of memory");
         return -1;

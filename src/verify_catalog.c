@@ -1,8 +1,9 @@
 /* verify_catalog.c - stockctl verify's independent fold of the catalog, compared with the catalog view.
  *
  * Keeps one partition's CatalogUpdated events (bounded), sorts them by (SKU, source, sequence), takes the
- * last word of each source, merges them by the documented precedence (docs/catalog.md: the most recent
- * source with a value, per field and per attribute key) and asks the view the same questions. */
+ * last word of each source, merges them by the documented precedence (docs/catalog.md: per field and per
+ * attribute key, the source with a value ranked highest by catalog.source_precedence, the most recent
+ * among equals) and asks the view the same questions. */
 #include "verify_catalog.h"
 
 #include <assert.h>
@@ -29,12 +30,15 @@ struct verify_catalog {
     size_t capacity;
     bool overflowed;
     struct view_catalog_sku *got; /* the view's answer, ~110 KiB: not on the stack */
+    struct catalog_precedence precedence;
 };
 
-struct verify_catalog *verify_catalog_create(void)
+struct verify_catalog *verify_catalog_create(const struct catalog_precedence *precedence)
 {
+    assert(precedence != NULL && precedence->count <= STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX);
     struct verify_catalog *catalog = calloc(1, sizeof(*catalog));
     if (catalog == NULL) return NULL;
+    catalog->precedence = *precedence;
     catalog->got = malloc(sizeof(*catalog->got));
     if (catalog->got == NULL) {
         free(catalog);
@@ -115,30 +119,39 @@ static bool entry_equal(const struct view_catalog_entry *entry, const struct kep
     return true;
 }
 
-/* The value of a merged text field: that of the most recent source (latest[] in any order) with one. */
-static const char *merged_text(struct kept *const *latest, size_t count, size_t offset)
+/* Whether the last word of one source wins over another's (NULL: none yet) by the precedence. */
+static bool kept_wins(const struct catalog_precedence *precedence, const struct kept *candidate,
+                      const struct kept *best)
+{
+    return best == NULL || catalog_precedence_wins(precedence, candidate->data.source, candidate->sequence,
+                                                   best->data.source, best->sequence);
+}
+
+/* The value of a merged text field: that of the winning source (latest[] in any order) with one. */
+static const char *merged_text(const struct catalog_precedence *precedence, struct kept *const *latest,
+                               size_t count, size_t offset)
 {
     const struct kept *best = NULL;
     for (size_t index = 0; index < count; index++) {
         const char *text = (const char *)latest[index] + offset;
-        if (text[0] != '\0' && (best == NULL || latest[index]->sequence > best->sequence))
-            best = latest[index];
+        if (text[0] != '\0' && kept_wins(precedence, latest[index], best)) best = latest[index];
     }
     return best == NULL ? "" : (const char *)best + offset;
 }
 
 /* Compares the merged entry: texts, then every merged attribute the view lists. Returns a description of
  * the first disagreement, or NULL. */
-static const char *merged_compare(struct kept *const *latest, size_t count, uint64_t sequence,
-                                  const struct view_catalog_entry *merged)
+static const char *merged_compare(const struct catalog_precedence *precedence, struct kept *const *latest,
+                                  size_t count, uint64_t sequence, const struct view_catalog_entry *merged)
 {
-    if (strcmp(merged->name, merged_text(latest, count, offsetof(struct kept, name))) != 0) return "name";
+    if (strcmp(merged->name, merged_text(precedence, latest, count, offsetof(struct kept, name))) != 0)
+        return "name";
     if (strcmp(merged->description,
-               merged_text(latest, count,
+               merged_text(precedence, latest, count,
                            offsetof(struct kept, data) + offsetof(struct catalog_data, description))) != 0)
         return "description";
     if (strcmp(merged->brand,
-               merged_text(latest, count,
+               merged_text(precedence, latest, count,
                            offsetof(struct kept, data) + offsetof(struct catalog_data, brand))) != 0)
         return "brand";
     if (merged->sequence != sequence) return "sequence";
@@ -153,7 +166,7 @@ static const char *merged_compare(struct kept *const *latest, size_t count, uint
                 const char *candidate = catalog_attribute_get(&latest[other]->data, key);
                 if (candidate == NULL) continue;
                 if (other < index) first = false;
-                if (best == NULL || latest[other]->sequence > best->sequence) {
+                if (kept_wins(precedence, latest[other], best)) {
                     best = latest[other];
                     value = candidate;
                 }
@@ -219,7 +232,7 @@ static int sku_compare(struct verify_catalog *catalog, sqlite3 *view, struct kep
         } else if ((found == 1) != (present > 0)) {
             problem = present > 0 ? "no merged entry" : "a merged entry, but every source withdrew";
         } else if (found == 1) {
-            problem = merged_compare(latest, present, sequence, &catalog->got->merged);
+            problem = merged_compare(&catalog->precedence, latest, present, sequence, &catalog->got->merged);
         }
         if (problem != NULL) {
             snprintf(text, sizeof(text), "view catalog: SKU %s: merged entry differs from the fold: %s",

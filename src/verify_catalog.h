@@ -1,8 +1,9 @@
 /* verify_catalog.h - stockctl verify's own fold of CatalogUpdated, compared with the catalog view.
  *
  * Independent of src/views/catalog.c: the events of one partition are kept in memory (bounded), the last
- * word of each (SKU, source) and the merged entry (most recent value per field and per attribute key) are
- * computed here in C, then each is compared with what the view answers. No Kafka, no SQL of its own. */
+ * word of each (SKU, source) and the merged entry (per field and per attribute key, the value of the
+ * source that wins by catalog.source_precedence, then recency) are computed here in C, then each is
+ * compared with what the view answers. No Kafka, no SQL of its own. */
 #ifndef STOCKD_VERIFY_CATALOG_H
 #define STOCKD_VERIFY_CATALOG_H
 
@@ -10,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "domain/catalog.h"
 #include "domain/domain.h"
 
 /* The catalog events of one partition are held in memory at most up to this many bytes (the text they
@@ -18,8 +20,8 @@
 
 struct verify_catalog;
 
-/* NULL when out of memory. */
-struct verify_catalog *verify_catalog_create(void);
+/* Merges by precedence (copied: stockd's catalog.source_precedence, parsed). NULL when out of memory. */
+struct verify_catalog *verify_catalog_create(const struct catalog_precedence *precedence);
 
 /* Keeps a CatalogUpdated (other events are ignored). Returns 0, or -1 when the bound is passed or memory
  * ran out (the fold then no longer keeps anything and verify_catalog_overflowed says so). */

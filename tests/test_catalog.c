@@ -21,6 +21,7 @@
 #include "store/sqlite_util.h"
 #include "views/catalog.h"
 #include "views/query.h"
+#include "verify_catalog.h"
 
 #define NOW_MS INT64_C(1764000000000)
 
@@ -59,7 +60,38 @@ static void test_normalise_trims_and_collapses_unicode_white_space(void **state)
     normal_is("Caf\xC3\xA9  cr\xC3\xA8me", "Caf\xC3\xA9 cr\xC3\xA8me"); /* bytes kept as they are */
     normal_is("   ", "");
     normal_is("", "");
-    normal_is("e\xCC\x81", "e\xCC\x81"); /* NFD stays NFD: no Unicode tables here (docs/catalog.md) */
+}
+
+/* "é" composed (U+00E9) and decomposed ("e" + U+0301 COMBINING ACUTE ACCENT). */
+#define E_ACUTE_NFC "\xC3\xA9"
+#define E_ACUTE_NFD "e\xCC\x81"
+
+static void test_normalise_composes_to_nfc(void **state)
+{
+    (void)state;
+    normal_is(E_ACUTE_NFD, E_ACUTE_NFC);
+    normal_is(E_ACUTE_NFC, E_ACUTE_NFC);
+    normal_is("  Caf" E_ACUTE_NFD " \t cre\xCC\x80me  ", "Caf" E_ACUTE_NFC " cr\xC3\xA8me");
+    normal_is("\xE1\x84\x80\xE1\x85\xA1\xE1\x86\xA8", "\xEA\xB0\x81"); /* Hangul jamo G+A+G: one syllable */
+    normal_is("\xE2\x84\xAB", "\xC3\x85");                             /* ANGSTROM SIGN: A with ring */
+    normal_is("a\xCC\x82\xCC\xA3", "\xE1\xBA\xAD");                    /* marks reordered, then composed */
+    normal_is("\xE0\xA5\x98", "\xE0\xA4\x95\xE0\xA4\xBC");             /* excluded from composition: grows */
+    normal_is("e \xCC\x81", "e \xCC\x81"); /* a mark after a space composes with nothing */
+}
+
+static void test_nfc_refuses_invalid_utf8_and_growth_past_the_bound(void **state)
+{
+    (void)state;
+    char out[8];
+    const char *problem = NULL;
+    assert_int_equal(catalog_text_nfc("\xE0\xA5\x98", out, sizeof(out), &problem), 6);
+    assert_int_equal(catalog_text_nfc("\xE0\xA5\x98", out, 6, &problem), -1); /* 3 bytes in, 6 out */
+    assert_string_equal(problem, "too long");
+    assert_int_equal(catalog_text_nfc("e\xCC", out, sizeof(out), &problem), -1);
+    assert_string_equal(problem, "not valid UTF-8");
+    char text[16] = E_ACUTE_NFD "t" E_ACUTE_NFD; /* in place: out is the text itself */
+    assert_int_equal(catalog_text_nfc(text, text, sizeof(text), &problem), 5);
+    assert_string_equal(text, E_ACUTE_NFC "t" E_ACUTE_NFC);
 }
 
 static void test_normalise_refuses_bad_utf8_controls_and_overflow(void **state)
@@ -178,6 +210,44 @@ static void test_update_catalog_round_trips_with_sorted_attributes(void **state)
     free(encoded);
 }
 
+/* A client sending decomposed text gets what a client sending composed text gets: the same command, the
+ * same canonical bytes (hence the same event and the same stored, searchable entry). */
+static void test_update_catalog_stores_decomposed_text_composed(void **state)
+{
+    (void)state;
+#define CATALOG_TEXTS(e)                                                                                     \
+    "{\"command_id\":\"c-1\",\"type\":\"UpdateCatalog\",\"sku\":\"SKU-1\",\"data\":{\"source\":\"erp\","     \
+    "\"name\":\"Caf" e "\",\"description\":\"Cr" e "me\",\"brand\":\"" e                                     \
+    "co\",\"attributes\":{\"finish\":\"mat" e "\"}}}"
+    const char *composed = CATALOG_TEXTS(E_ACUTE_NFC);
+    const char *decomposed = CATALOG_TEXTS(E_ACUTE_NFD);
+#undef CATALOG_TEXTS
+    struct command from_nfc, from_nfd;
+    struct codec_error error;
+    if (codec_command_decode(composed, strlen(composed), &from_nfc, &error) != 0)
+        fail_msg("%s", error.message);
+    if (codec_command_decode(decomposed, strlen(decomposed), &from_nfd, &error) != 0)
+        fail_msg("%s", error.message);
+    assert_string_equal(from_nfd.name, "Caf" E_ACUTE_NFC);
+    assert_string_equal(from_nfd.catalog.attributes[0].value, "mat" E_ACUTE_NFC);
+    assert_memory_equal(&from_nfd.catalog, &from_nfc.catalog, sizeof(from_nfc.catalog));
+    char *encoded_nfc = codec_command_encode(&from_nfc);
+    char *encoded_nfd = codec_command_encode(&from_nfd);
+    assert_string_equal(encoded_nfd, encoded_nfc);
+    free(encoded_nfc);
+    free(encoded_nfd);
+    /* The same through the API's decoders: the envelope of /v1/commands, the body of /v1/skus/{sku}/catalog.
+     */
+    if (codec_command_request_decode(decomposed, strlen(decomposed), &from_nfd, &error) != 0)
+        fail_msg("%s", error.message);
+    assert_string_equal(from_nfd.catalog.brand, E_ACUTE_NFC "co");
+    const char *body = "{\"source\":\"erp\",\"name\":\"Caf" E_ACUTE_NFD "\"}";
+    if (codec_command_body_decode(COMMAND_UPDATE_CATALOG, body, strlen(body), CODEC_BODY_SKU_NONE, false,
+                                  &from_nfd, &error) != 0)
+        fail_msg("%s", error.message);
+    assert_string_equal(from_nfd.name, "Caf" E_ACUTE_NFC);
+}
+
 static void test_update_catalog_refuses_what_is_not_clean(void **state)
 {
     (void)state;
@@ -198,6 +268,17 @@ static void test_update_catalog_refuses_what_is_not_clean(void **state)
                     "data.attributes.gtin: must be 8, 12, 13 or 14 digits with a valid GS1 check digit");
     command_refused(CATALOG_JSON("{\"source\":\"e r p\"}"), "data.source");
     command_refused(CATALOG_JSON("{\"source\":\"erp\",\"colour\":\"blue\"}"), "unknown key");
+    command_refused(CATALOG_JSON("{\"source\":\"erp\",\"name\":\"Caf\xC3\"}"), "UTF-8");       /* cut short */
+    command_refused(CATALOG_JSON("{\"source\":\"erp\",\"brand\":\"\xED\xA0\x80\"}"), "UTF-8"); /* surrogate */
+    /* 40 x U+0958 is 120 bytes as sent, 240 once composed (it decomposes, and NFC keeps it apart). */
+    char grows[1024];
+    int length = snprintf(grows, sizeof(grows), "%s",
+                          "{\"command_id\":\"c-1\",\"type\":\"UpdateCatalog\",\"sku\":\"SKU-1\","
+                          "\"data\":{\"source\":\"erp\",\"attributes\":{\"script\":\"");
+    for (int i = 0; i < 40; i++)
+        length += snprintf(grows + length, sizeof(grows) - (size_t)length, "\xE0\xA5\x98");
+    snprintf(grows + length, sizeof(grows) - (size_t)length, "\"}}}");
+    command_refused(grows, "data.attributes.script: is longer than its bound once composed (NFC)");
     char json[4096];
     int used = snprintf(json, sizeof(json), "%s",
                         "{\"command_id\":\"c-1\",\"type\":\"UpdateCatalog\",\"sku\":"
@@ -301,15 +382,42 @@ static void test_fts_query_refuses_hostile_input(void **state)
 /* ---- the view -------------------------------------------------------------------------------------------
  */
 
+#define FIXTURE_EVENTS_MAX 32
+
 struct fixture {
     char dir[256];
     char error[512];
+    struct stockd_config config; /* catalog.source_precedence as the test sets it */
     sqlite3 *db;
     void *view;
     sqlite3 *reader;
+    int generation;        /* of the database: a rebuild folds into a new one */
     uint64_t sequences[8]; /* per SKU-<n> */
     int64_t offset;
+    struct event events[FIXTURE_EVENTS_MAX]; /* every event fed, for a rebuild and for verify */
+    size_t event_count;
 };
+
+/* Opens a new catalog database <dir>/catalog-<generation>.db with the fixture's configuration, as the
+ * projector opens a rebuild's. */
+static void catalog_db_open(struct fixture *f)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/catalog-%d.db", f->dir, ++f->generation);
+    f->db = sqlite_util_open(path, 1, f->error, sizeof(f->error));
+    assert_non_null(f->db);
+    assert_int_equal(sqlite_util_migrate(f->db, "views/catalog", f->error, sizeof(f->error)), 1);
+    f->view = view_catalog_ops.open(f->db, &f->config, f->error, sizeof(f->error));
+    if (f->view == NULL) fail_msg("%s", f->error);
+    assert_int_equal(sqlite3_open_v2(path, &f->reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+}
+
+static void catalog_db_close(struct fixture *f)
+{
+    view_catalog_ops.close(f->view);
+    sqlite_util_cached_close(f->reader);
+    sqlite3_close(f->db);
+}
 
 static int setup(void **state)
 {
@@ -317,14 +425,8 @@ static int setup(void **state)
     assert_non_null(f);
     snprintf(f->dir, sizeof(f->dir), "/tmp/stockd-test-catalog-XXXXXX");
     if (mkdtemp(f->dir) == NULL) return -1;
-    char path[400];
-    snprintf(path, sizeof(path), "%s/catalog.db", f->dir);
-    f->db = sqlite_util_open(path, 1, f->error, sizeof(f->error));
-    assert_non_null(f->db);
-    assert_int_equal(sqlite_util_migrate(f->db, "views/catalog", f->error, sizeof(f->error)), 1);
-    f->view = view_catalog_ops.open(f->db, f->error, sizeof(f->error));
-    if (f->view == NULL) fail_msg("%s", f->error);
-    assert_int_equal(sqlite3_open_v2(path, &f->reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    stockd_config_defaults(&f->config);
+    catalog_db_open(f);
     *state = f;
     return 0;
 }
@@ -332,9 +434,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    view_catalog_ops.close(f->view);
-    sqlite_util_cached_close(f->reader);
-    sqlite3_close(f->db);
+    catalog_db_close(f);
     char command[400];
     snprintf(command, sizeof(command), "rm -rf '%s'", f->dir);
     int ignored = system(command);
@@ -370,11 +470,28 @@ static void catalog_feed(struct fixture *f, int sku_index, const char *source, c
     }
     const char *field = NULL;
     assert_null(catalog_data_check(event.name, &event.catalog, &field));
+    assert_true(f->event_count < FIXTURE_EVENTS_MAX);
+    f->events[f->event_count++] = event;
     struct view_position position = {.partition = sku_index % 2, .offset = f->offset++};
     exec_ok(f->db, "BEGIN IMMEDIATE");
     if (view_catalog_ops.apply(f->view, &event, position, (struct view_json){NULL, 0}, f->error,
                                sizeof(f->error)) != 0)
         fail_msg("%s", f->error);
+    exec_ok(f->db, "COMMIT");
+}
+
+/* Folds every event fed so far into a new database, with the fixture's configuration as it is now. */
+static void catalog_rebuild(struct fixture *f)
+{
+    catalog_db_close(f);
+    catalog_db_open(f);
+    exec_ok(f->db, "BEGIN IMMEDIATE");
+    for (size_t i = 0; i < f->event_count; i++) {
+        struct view_position position = {.partition = 0, .offset = (int64_t)i};
+        if (view_catalog_ops.apply(f->view, &f->events[i], position, (struct view_json){NULL, 0}, f->error,
+                                   sizeof(f->error)) != 0)
+            fail_msg("%s", f->error);
+    }
     exec_ok(f->db, "COMMIT");
 }
 
@@ -511,16 +628,157 @@ static void test_duplicates_group_skus_that_share_a_gtin(void **state)
     free(page);
 }
 
+static void precedence_set(struct fixture *f, const char *list)
+{
+    snprintf(f->config.catalog_source_precedence, sizeof(f->config.catalog_source_precedence), "%s", list);
+}
+
+/* erp outranks pim; shop and web are not named. */
+static void feed_four_sources(struct fixture *f)
+{
+    catalog_feed(f, 1, "erp", "ERP widget", "", "", (const char *const[]){"colour=blue", NULL});
+    catalog_feed(f, 1, "pim", "PIM widget", "", "Acme", NULL);
+    catalog_feed(f, 1, "shop", "Shop widget", "Shop text", "Shopco",
+                 (const char *const[]){"colour=navy", "size=M", NULL});
+    catalog_feed(f, 1, "web", "Web widget", "Web text", "", (const char *const[]){"size=L", NULL});
+}
+
+static void test_view_merges_by_configured_precedence_then_recency(void **state)
+{
+    struct fixture *f = *state;
+    precedence_set(f, "erp, pim");
+    catalog_rebuild(f); /* nothing fed yet: the view as a projector with this setting opens it */
+    feed_four_sources(f);
+    struct view_catalog_sku *entry = catalog_get(f, "SKU-1", 1);
+    assert_string_equal(entry->merged.name, "ERP widget");      /* erp's, though three sources spoke later */
+    assert_string_equal(entry->merged.brand, "Acme");           /* erp has none: pim's, over later shop's */
+    assert_string_equal(entry->merged.description, "Web text"); /* no named source has one: most recent */
+    assert_int_equal(entry->merged.attribute_count, 2);
+    assert_string_equal(entry->merged.attributes[0].value, "blue"); /* colour: erp over shop */
+    assert_string_equal(entry->merged.attributes[0].source, "erp");
+    assert_string_equal(entry->merged.attributes[1].value, "L"); /* size: unnamed only, web most recent */
+    assert_string_equal(entry->merged.attributes[1].source, "web");
+    free(entry);
+
+    /* A lower-ranked source's later word changes nothing erp holds; erp leaving the name lets pim's show. */
+    catalog_feed(f, 1, "pim", "PIM widget 2", "", "Acme", (const char *const[]){"colour=teal", NULL});
+    entry = catalog_get(f, "SKU-1", 1);
+    assert_string_equal(entry->merged.name, "ERP widget");
+    assert_string_equal(entry->merged.attributes[0].value, "blue");
+    free(entry);
+    catalog_feed(f, 1, "erp", "", "", "", (const char *const[]){"colour=blue", NULL});
+    entry = catalog_get(f, "SKU-1", 1);
+    assert_string_equal(entry->merged.name, "PIM widget 2");
+    free(entry);
+}
+
+static void test_precedence_change_applies_on_rebuild(void **state)
+{
+    struct fixture *f = *state;
+    feed_four_sources(f); /* no precedence: the most recent source with a value wins */
+    struct view_catalog_sku *entry = catalog_get(f, "SKU-1", 1);
+    assert_string_equal(entry->merged.name, "Web widget");
+    assert_string_equal(entry->merged.brand, "Shopco");
+    free(entry);
+    precedence_set(f, "pim,erp");
+    catalog_rebuild(f);
+    entry = catalog_get(f, "SKU-1", 1);
+    assert_string_equal(entry->merged.name, "PIM widget");
+    assert_string_equal(entry->merged.brand, "Acme");
+    assert_string_equal(entry->merged.attributes[0].source, "erp");
+    free(entry);
+}
+
+static void test_view_refuses_a_malformed_precedence(void **state)
+{
+    struct fixture *f = *state;
+    sqlite3 *db = sqlite_util_open(":memory:", 1, f->error, sizeof(f->error));
+    assert_non_null(db);
+    precedence_set(f, "erp,,web");
+    assert_null(view_catalog_ops.open(db, &f->config, f->error, sizeof(f->error)));
+    assert_non_null(strstr(f->error, "catalog.source_precedence"));
+    sqlite3_close(db);
+}
+
+static void difference_count(void *context, const char *text)
+{
+    (void)text;
+    ++*(int *)context;
+}
+
+/* Runs stockctl verify's catalog fold over every event fed, with precedence list, against the view. */
+static int verify_differences(struct fixture *f, const char *list)
+{
+    struct catalog_precedence precedence;
+    char reason[128];
+    assert_int_equal(catalog_precedence_parse(list, &precedence, reason, sizeof(reason)), 0);
+    struct verify_catalog *catalog = verify_catalog_create(&precedence);
+    assert_non_null(catalog);
+    for (size_t i = 0; i < f->event_count; i++)
+        assert_int_equal(verify_catalog_add(catalog, &f->events[i]), 0);
+    int differences = 0;
+    exec_ok(f->reader, "BEGIN");
+    assert_int_equal(verify_catalog_compare(catalog, f->reader, difference_count, &differences, f->error,
+                                            sizeof(f->error)),
+                     0);
+    exec_ok(f->reader, "COMMIT");
+    verify_catalog_destroy(catalog);
+    return differences;
+}
+
+static void test_verify_folds_with_the_same_precedence_as_the_view(void **state)
+{
+    struct fixture *f = *state;
+    precedence_set(f, "erp,pim");
+    catalog_rebuild(f);
+    feed_four_sources(f);
+    catalog_feed(f, 1, "pim", "PIM widget 2", "", "Acme", (const char *const[]){"colour=teal", NULL});
+    assert_int_equal(verify_differences(f, "erp,pim"), 0);
+    assert_int_equal(verify_differences(f, "erp, pim "), 0);
+    assert_true(verify_differences(f, "") > 0);        /* most recent wins: name and brand differ */
+    assert_true(verify_differences(f, "pim,erp") > 0); /* pim first: the name differs */
+}
+
+static void test_precedence_parse_refuses_what_config_must_refuse(void **state)
+{
+    (void)state;
+    struct catalog_precedence precedence;
+    char reason[160];
+    assert_int_equal(catalog_precedence_parse(" erp , pim,web", &precedence, reason, sizeof(reason)), 0);
+    assert_int_equal(precedence.count, 3);
+    assert_string_equal(precedence.sources[1], "pim");
+    assert_int_equal(catalog_precedence_rank(&precedence, "web"), 2);
+    assert_int_equal(catalog_precedence_rank(&precedence, "shop"), 3);
+    assert_true(catalog_precedence_wins(&precedence, "erp", 1, "web", 9));
+    assert_true(catalog_precedence_wins(&precedence, "shop", 9, "feed", 1)); /* both unnamed: recency */
+    assert_int_equal(catalog_precedence_parse("", &precedence, reason, sizeof(reason)), 0);
+    assert_int_equal(precedence.count, 0);
+    assert_int_equal(catalog_precedence_parse("erp,,web", &precedence, reason, sizeof(reason)), -1);
+    assert_int_equal(catalog_precedence_parse("erp,", &precedence, reason, sizeof(reason)), -1);
+    assert_int_equal(catalog_precedence_parse("erp,ERP,erp", &precedence, reason, sizeof(reason)), -1);
+    assert_non_null(strstr(reason, "twice"));
+    assert_int_equal(catalog_precedence_parse("e r p", &precedence, reason, sizeof(reason)), -1);
+    assert_int_equal(catalog_precedence_parse("-erp", &precedence, reason, sizeof(reason)), -1);
+    char many[1024] = "";
+    for (int i = 0; i <= STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%ss%d", i ? "," : "", i);
+    assert_int_equal(catalog_precedence_parse(many, &precedence, reason, sizeof(reason)), -1);
+    assert_non_null(strstr(reason, "more than 16"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalise_trims_and_collapses_unicode_white_space),
+        cmocka_unit_test(test_normalise_composes_to_nfc),
+        cmocka_unit_test(test_nfc_refuses_invalid_utf8_and_growth_past_the_bound),
         cmocka_unit_test(test_normalise_refuses_bad_utf8_controls_and_overflow),
         cmocka_unit_test(test_text_is_normal_refuses_what_normalise_would_change),
         cmocka_unit_test(test_key_normalise_lower_cases_and_joins_words),
         cmocka_unit_test(test_gtin_check_digits_of_every_length),
         cmocka_unit_test(test_gtin_canonical_pads_so_upc_and_ean_compare_equal),
         cmocka_unit_test(test_update_catalog_round_trips_with_sorted_attributes),
+        cmocka_unit_test(test_update_catalog_stores_decomposed_text_composed),
         cmocka_unit_test(test_update_catalog_refuses_what_is_not_clean),
         cmocka_unit_test(test_update_catalog_for_unknown_sku_is_rejected_and_for_known_one_emitted),
         cmocka_unit_test(test_fts_query_quotes_every_term),
@@ -529,6 +787,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_search_ranks_name_above_description_and_pages_by_cursor, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_group_skus_that_share_a_gtin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_merges_by_configured_precedence_then_recency, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_precedence_change_applies_on_rebuild, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_refuses_a_malformed_precedence, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_verify_folds_with_the_same_precedence_as_the_view, setup,
+                                        teardown),
+        cmocka_unit_test(test_precedence_parse_refuses_what_config_must_refuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

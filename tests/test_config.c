@@ -594,6 +594,23 @@ static void test_log_level_unknown_rejected(void **state)
                         "log.level: must be one of error, warn, info, debug, got \"INFO\"");
 }
 
+static void test_catalog_source_precedence_parsed_and_refused(void **state)
+{
+    (void)state;
+    stockd_config_defaults(&loaded);
+    assert_string_equal(loaded.catalog_source_precedence, ""); /* none: the most recent source wins */
+    assert_int_equal(stockd_config_set(&loaded, "catalog.source_precedence", "erp, pim,web", &error), 0);
+    assert_string_equal(loaded.catalog_source_precedence, "erp, pim,web");
+    assert_int_equal(stockd_config_set(&loaded, "catalog.source_precedence", "", &error), 0);
+    assert_set_rejected("catalog.source_precedence", "erp,,web",
+                        "catalog.source_precedence: source 2: must be 1 to 32 of [A-Za-z0-9._:-]");
+    assert_set_rejected("catalog.source_precedence", "erp,web,erp",
+                        "catalog.source_precedence: source erp is named twice");
+    assert_set_rejected("catalog.source_precedence", "erp,w b",
+                        "catalog.source_precedence: source 2 (w b): must be [A-Za-z0-9._:-] starting with a "
+                        "letter or digit");
+}
+
 static void test_http_listen_rejected(void **state)
 {
     (void)state;
@@ -828,6 +845,8 @@ static void test_help_lists_every_key_with_env_var(void **state)
         "STOCKD_HTTP_BODY_BYTES_MAX",
         "--views.lag_max=",
         "STOCKD_VIEWS_LAG_MAX, default 1000",
+        "STOCKD_HTTP_API_KEYS, default none)", /* an empty default is shown by its word */
+        "--catalog.source_precedence=TEXT  (env STOCKD_CATALOG_SOURCE_PRECEDENCE, default none)",
     };
     char *help = stockd_config_help();
     assert_non_null(help);
@@ -997,6 +1016,7 @@ int main(void)
         cmocka_unit_test(test_instance_id_charset_rejected),
         cmocka_unit_test(test_topic_prefix_charset_and_length_rejected),
         cmocka_unit_test(test_log_level_unknown_rejected),
+        cmocka_unit_test(test_catalog_source_precedence_parsed_and_refused),
         cmocka_unit_test(test_http_listen_rejected),
         cmocka_unit_test(test_bool_text_rejected),
         cmocka_unit_test(test_roles_unknown_rejected),

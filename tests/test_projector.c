@@ -66,8 +66,9 @@ struct tally {
 static atomic_int tally_failures_to_inject; /* apply fails this many more times on the live file */
 static atomic_bool tally_live_failing;      /* apply fails on the live file while set */
 
-static void *tally_open(sqlite3 *db, char *error, size_t error_bytes)
+static void *tally_open(sqlite3 *db, const struct stockd_config *config, char *error, size_t error_bytes)
 {
+    (void)config;
     if (sqlite_util_exec(
             db,
             "CREATE TABLE IF NOT EXISTS tally_events (partition_id INTEGER NOT NULL, offset_id "

@@ -80,7 +80,9 @@ static void view_handle_open(struct fixture *f, struct view_handle *view, const 
     assert_non_null(view->db);
     assert_int_equal(sqlite_util_migrate(view->db, kind, f->error, sizeof(f->error)),
                      sqlite_util_schema_version(kind));
-    view->state = ops->open(view->db, f->error, sizeof(f->error));
+    static struct stockd_config defaults;
+    stockd_config_defaults(&defaults);
+    view->state = ops->open(view->db, &defaults, f->error, sizeof(f->error));
     if (view->state == NULL) fail_msg("%s: %s", ops->name, f->error);
     assert_int_equal(sqlite3_open_v2(path, &view->reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 }
@@ -814,7 +816,9 @@ static void test_view_open_on_unmigrated_database_fails_with_message(void **stat
     assert_non_null(db);
     for (int i = 0; i < VIEW_COUNT; i++) {
         f->error[0] = '\0';
-        assert_null(all_views[i]->open(db, f->error, sizeof(f->error)));
+        static struct stockd_config defaults;
+        stockd_config_defaults(&defaults);
+        assert_null(all_views[i]->open(db, &defaults, f->error, sizeof(f->error)));
         assert_non_null(strstr(f->error, all_views[i]->name));
         all_views[i]->close(NULL);
     }

@@ -1,10 +1,10 @@
 /* import.c - stockctl import: catalog data from other systems (CSV or JSON Lines) into UpdateCatalog.
  *
- * Reads a file row by row, cleans each row (src/domain/catalog.h), refuses the ones it cannot clean with
- * their line number, skips those that would change nothing (the catalog view over HTTP says what the
- * source said last), and posts the rest as UpdateCatalog envelopes to /v1/commands. Command ids are
- * derived from source, SKU and content: running an import twice sends nothing new, and a row sent twice
- * is decided once (the handler deduplicates by command id). */
+ * Reads a file row by row, cleans each row (src/domain/catalog.h: NFC, white space, keys), refuses the
+ * ones it cannot clean with their line number, skips those that would change nothing (the catalog view
+ * over HTTP says what the source said last), and posts the rest as UpdateCatalog envelopes to
+ * /v1/commands. Command ids are derived from source, SKU and content: running an import twice sends
+ * nothing new, and a row sent twice is decided once (the handler deduplicates by command id). */
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -45,12 +45,13 @@ static const char import_help[] =
     "Columns (CSV) or members (JSON): sku (required), name, description, brand; every other column is an\n"
     "attribute (JSON: also the members of an \"attributes\" object); ean and upc are taken as gtin.\n"
     "\n"
-    "Each row is cleaned: white space (Unicode's) trimmed and inner runs collapsed to one space, attribute\n"
-    "keys lower-cased with spaces as '_', empty values dropped, spaces and '-' removed from a gtin. Text is\n"
-    "kept in the Unicode composition it came in (no NFC: stockctl carries no Unicode tables). A row is\n"
-    "refused, with its line number and why, when it cannot be cleaned: no or a malformed SKU, invalid UTF-8\n"
-    "or control characters, a value too long, more than 16 attributes, a key given twice, a gtin whose\n"
-    "check digit is wrong, nothing but the SKU, or a SKU given by an earlier row with other data.\n"
+    "Each row is cleaned: text composed to Unicode NFC (\"e\" + U+0301 becomes U+00E9), white space\n"
+    "(Unicode's) trimmed and inner runs collapsed to one space, attribute keys lower-cased with spaces as\n"
+    "'_', empty values dropped, spaces and '-' removed from a gtin; rows compare after cleaning, so a file\n"
+    "in another Unicode composition changes nothing. A row is refused, with its line number and why, when\n"
+    "it cannot be cleaned: no or a malformed SKU, invalid UTF-8 or control characters, a value too long\n"
+    "(after NFC), more than 16 attributes, a key given twice, a gtin whose check digit is wrong, nothing\n"
+    "but the SKU, or a SKU given by an earlier row with other data.\n"
     "A row that would change nothing is skipped: its command (same source, SKU and content) was decided\n"
     "already (a rejection, e.g. unknown_sku, is reported as a refused row), or the catalog view already\n"
     "holds what NAME says. The rest are posted to /v1/commands as UpdateCatalog, with a command id made\n"

@@ -65,8 +65,9 @@ static const char verify_help[] =
     "and 10 s more); each line of a confirmed order has its ReserveStock (order:<order_id>:<line>) accepted\n"
     "for its SKU, location and quantity; no line of a rejected order holds units; the lines of a released "
     "or\n"
-    "fulfilled order were released or fulfilled as the order says. Prints the first differences. Run it\n"
-    "while no commands flow.\n"
+    "fulfilled order were released or fulfilled as the order says. The catalog view is compared with its\n"
+    "own merge of CatalogUpdated by --catalog.source_precedence: give it stockd's value (or --config).\n"
+    "Prints the first differences. Run it while no commands flow.\n"
     "Exit codes: 0 equal, 1 different, 2 usage, 3 could not run or nothing to compare (no shard or view\n"
     "files under data_dir).\n"
     "\n";

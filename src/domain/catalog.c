@@ -1,11 +1,15 @@
-/* catalog.c - normal text, attribute keys and GTIN check digits for catalog data.
+/* catalog.c - normal text, NFC, attribute keys, GTIN check digits and source precedence for catalog data.
  *
- * Pure and bounded: every function reads at most its input once and writes into the caller's buffer.
- * The codec and decide use the checks; stockctl import uses the normalisers on rows from elsewhere. */
+ * Pure and bounded: every function reads its input a bounded number of times and writes into the caller's
+ * buffer (NFC goes through a code point buffer on the stack). The codec and decide use the checks;
+ * stockctl import uses the normalisers on rows from elsewhere. */
 #include "domain/catalog.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
+
+#include <utf8proc.h>
 
 #include "domain/codec.h"
 
@@ -25,7 +29,8 @@ static bool code_point_is_control(uint32_t code_point)
     return code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F);
 }
 
-int catalog_text_normalise(const char *in, size_t in_bytes, char *out, size_t out_bytes, const char **problem)
+/* Trims and collapses white space (catalog_text_normalise without NFC). Returns the length, or -1. */
+static int text_fold(const char *in, size_t in_bytes, char *out, size_t out_bytes, const char **problem)
 {
     assert(in != NULL || in_bytes == 0);
     assert(out != NULL && out_bytes > 0 && problem != NULL);
@@ -60,6 +65,50 @@ int catalog_text_normalise(const char *in, size_t in_bytes, char *out, size_t ou
     }
     out[length] = '\0';
     return (int)length;
+}
+
+/* utf8proc's NFC: canonical decomposition, canonical order, canonical composition, never composing what
+ * the Unicode stability policy excludes. */
+#define CATALOG_NFC_OPTIONS (UTF8PROC_STABLE | UTF8PROC_COMPOSE)
+
+int catalog_text_nfc(const char *text, char *out, size_t out_bytes, const char **problem)
+{
+    assert(text != NULL && out != NULL && out_bytes > 0 && problem != NULL);
+    /* reencode writes UTF-8 (at most 4 bytes a code point) and a NUL over the code points: one spare. */
+    utf8proc_int32_t code_points[CATALOG_TEXT_CODE_POINTS_MAX + 1];
+    size_t length = strlen(text);
+    if (length > CATALOG_TEXT_FOLDED_BYTES_MAX) {
+        *problem = "too long";
+        return -1;
+    }
+    utf8proc_ssize_t count =
+        utf8proc_decompose((const utf8proc_uint8_t *)text, (utf8proc_ssize_t)length, code_points,
+                           CATALOG_TEXT_CODE_POINTS_MAX, CATALOG_NFC_OPTIONS);
+    if (count < 0 || count > CATALOG_TEXT_CODE_POINTS_MAX) {
+        *problem = count == UTF8PROC_ERROR_INVALIDUTF8 ? "not valid UTF-8" : "too long";
+        return -1;
+    }
+    utf8proc_ssize_t bytes = utf8proc_reencode(code_points, count, CATALOG_NFC_OPTIONS);
+    assert(bytes >= 0); /* decompose produced only valid code points */
+    if ((size_t)bytes >= out_bytes) {
+        *problem = "too long";
+        return -1;
+    }
+    memcpy(out, code_points, (size_t)bytes + 1);
+    return (int)bytes;
+}
+
+/* White space and NFC commute: no White_Space character composes with anything or carries a combining
+ * class, and the two that decompose (U+2000, U+2001) decompose into white space; so the text is folded
+ * first, which bounds what NFC reads by the fold buffer rather than by the raw input (a CSV field may
+ * hold kilobytes of padding). */
+int catalog_text_normalise(const char *in, size_t in_bytes, char *out, size_t out_bytes, const char **problem)
+{
+    assert(in != NULL || in_bytes == 0);
+    assert(out != NULL && out_bytes > 0 && problem != NULL);
+    char folded[CATALOG_TEXT_FOLDED_BYTES_MAX + 1];
+    if (text_fold(in, in_bytes, folded, sizeof(folded), problem) < 0) return -1;
+    return catalog_text_nfc(folded, out, out_bytes, problem);
 }
 
 bool catalog_text_is_normal(const char *text)
@@ -227,4 +276,97 @@ const char *catalog_data_check(const char *name, const struct catalog_data *data
         return "must be 8, 12, 13 or 14 digits with a valid GS1 check digit";
     }
     return NULL;
+}
+
+/* Rewrites one text of bound max_bytes (its buffer holds max_bytes + 1) to NFC in place. */
+static const char *text_field_nfc(char *text, size_t max_bytes)
+{
+    const char *problem = NULL;
+    if (catalog_text_nfc(text, text, max_bytes + 1, &problem) >= 0) return NULL;
+    return strcmp(problem, "too long") == 0 ? "is longer than its bound once composed (NFC)" : problem;
+}
+
+const char *catalog_data_nfc(char name[static STOCKD_NAME_BYTES_MAX + 1], struct catalog_data *data,
+                             char *field, size_t field_bytes)
+{
+    assert(data != NULL && field != NULL && field_bytes > 0);
+    assert(data->attribute_count <= STOCKD_CATALOG_ATTRIBUTES_MAX);
+    const char *problem = NULL;
+    if ((problem = text_field_nfc(name, STOCKD_NAME_BYTES_MAX)) != NULL) {
+        snprintf(field, field_bytes, "data.name");
+    } else if ((problem = text_field_nfc(data->description, STOCKD_CATALOG_DESCRIPTION_BYTES_MAX)) != NULL) {
+        snprintf(field, field_bytes, "data.description");
+    } else if ((problem = text_field_nfc(data->brand, STOCKD_CATALOG_BRAND_BYTES_MAX)) != NULL) {
+        snprintf(field, field_bytes, "data.brand");
+    }
+    for (uint32_t index = 0; problem == NULL && index < data->attribute_count; index++) {
+        struct catalog_attribute *attribute = &data->attributes[index];
+        problem = text_field_nfc(attribute->value, STOCKD_CATALOG_ATTRIBUTE_VALUE_BYTES_MAX);
+        if (problem != NULL) snprintf(field, field_bytes, "data.attributes.%s", attribute->key);
+    }
+    return problem;
+}
+
+/* ---- precedence of sources ------------------------------------------------------------------------------
+ */
+
+int catalog_precedence_parse(const char *text, struct catalog_precedence *out, char *reason,
+                             size_t reason_bytes)
+{
+    assert(text != NULL && out != NULL && reason != NULL);
+    memset(out, 0, sizeof(*out));
+    const char *cursor = text + strspn(text, " ");
+    if (*cursor == '\0') return 0;
+    for (uint32_t position = 1;; position++) {
+        size_t length = strcspn(cursor, ",");
+        const char *next = cursor + length;
+        while (length > 0 && cursor[length - 1] == ' ')
+            length--;
+        char name[STOCKD_CATALOG_SOURCE_BYTES_MAX + 1];
+        if (length == 0 || length > STOCKD_CATALOG_SOURCE_BYTES_MAX) {
+            snprintf(reason, reason_bytes, "source %u: must be 1 to %d of [A-Za-z0-9._:-]", position,
+                     STOCKD_CATALOG_SOURCE_BYTES_MAX);
+            return -1;
+        }
+        memcpy(name, cursor, length);
+        name[length] = '\0';
+        if (!codec_identifier_valid(name, STOCKD_CATALOG_SOURCE_BYTES_MAX)) {
+            snprintf(reason, reason_bytes,
+                     "source %u (%s): must be [A-Za-z0-9._:-] starting with a letter or "
+                     "digit",
+                     position, name);
+            return -1;
+        }
+        if (catalog_precedence_rank(out, name) < out->count) {
+            snprintf(reason, reason_bytes, "source %s is named twice", name);
+            return -1;
+        }
+        if (out->count == STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX) {
+            snprintf(reason, reason_bytes, "more than %d sources", STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX);
+            return -1;
+        }
+        memcpy(out->sources[out->count++], name, length + 1);
+        if (*next == '\0') return 0;
+        cursor = next + 1 + strspn(next + 1, " ");
+    }
+}
+
+uint32_t catalog_precedence_rank(const struct catalog_precedence *precedence, const char *source)
+{
+    assert(precedence != NULL && source != NULL);
+    assert(precedence->count <= STOCKD_CATALOG_PRECEDENCE_SOURCES_MAX);
+    uint32_t rank = 0;
+    while (rank < precedence->count && strcmp(precedence->sources[rank], source) != 0)
+        rank++;
+    return rank;
+}
+
+bool catalog_precedence_wins(const struct catalog_precedence *precedence, const char *a, uint64_t a_sequence,
+                             const char *b, uint64_t b_sequence)
+{
+    assert(precedence != NULL && a != NULL && b != NULL);
+    uint32_t a_rank = catalog_precedence_rank(precedence, a);
+    uint32_t b_rank = catalog_precedence_rank(precedence, b);
+    if (a_rank != b_rank) return a_rank < b_rank;
+    return a_sequence > b_sequence;
 }

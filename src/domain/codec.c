@@ -64,11 +64,12 @@ struct field_spec {
     size_t flag_offset; /* PRESENCE_FLAG and PRESENCE_UNLESS_FLAG: of the bool */
 };
 
-/* A type's data object: its fields in wire order, and a rule across fields (or NULL) that returns 0, or
- * -1 with *error filled. */
+/* A type's data object: its fields in wire order, a rewrite of the decoded value into its canonical form
+ * (or NULL), and a rule across fields (or NULL); both return 0, or -1 with *error filled. */
 struct type_spec {
     const struct field_spec *fields;
     size_t field_count;
+    int (*canonicalise)(void *value, struct codec_error *error);
     int (*check)(const void *value, struct codec_error *error);
 };
 
@@ -189,6 +190,16 @@ static int error_set(struct codec_error *error, const char *field, const char *f
 
 static const struct field_spec update_catalog_fields[] = {CATALOG_FIELDS(command)};
 
+/* A client may send decomposed text: UpdateCatalog's texts are stored in NFC, whatever the composition
+ * they came in (CatalogUpdated carries what the command became, so events need no rewrite). */
+static int catalog_command_canonicalise(void *value, struct codec_error *error)
+{
+    struct command *command = value;
+    char field[STOCKD_CATALOG_ATTRIBUTE_KEY_BYTES_MAX + sizeof("data.attributes.")];
+    const char *problem = catalog_data_nfc(command->name, &command->catalog, field, sizeof(field));
+    return problem == NULL ? 0 : error_set(error, field, "%s", problem);
+}
+
 /* Catalog text is normal (trimmed, single spaces) and a gtin attribute has its check digit. */
 static int catalog_command_check(const void *value, struct codec_error *error)
 {
@@ -219,7 +230,10 @@ static const struct type_spec command_types[COMMAND_TYPE_COUNT] = {
     [COMMAND_FULFIL_RESERVATION] = TYPE_SPEC(settle_reservation_fields, NULL),
     [COMMAND_TRANSFER_STOCK] = TYPE_SPEC(transfer_stock_fields, NULL),
     [COMMAND_EXPIRE_RESERVATIONS] = TYPE_SPEC(expire_reservations_fields, NULL),
-    [COMMAND_UPDATE_CATALOG] = TYPE_SPEC(update_catalog_fields, catalog_command_check),
+    [COMMAND_UPDATE_CATALOG] = {.fields = update_catalog_fields,
+                                .field_count = ARRAY_COUNT(update_catalog_fields),
+                                .canonicalise = catalog_command_canonicalise,
+                                .check = catalog_command_check},
 };
 
 /* ---- events ------------------------------------------------------------------------------------------ */
@@ -880,6 +894,14 @@ static int members_decode(const cJSON *object, const char *path, const struct fi
 }
 
 /* Decodes the envelope's "data" object with the type's table and rule. Returns 0, or -1. */
+/* Applies a type's rules to its decoded fields: the rewrite into canonical form, then the check across
+ * fields. Every decoder of a data object calls it. Returns 0, or -1 with *error filled. */
+static int type_rules_apply(const struct type_spec *type, void *base, struct codec_error *error)
+{
+    if (type->canonicalise != NULL && type->canonicalise(base, error) != 0) return -1;
+    return type->check != NULL ? type->check(base, error) : 0;
+}
+
 static int data_decode(const cJSON *root, const struct type_spec *type, void *base, struct codec_error *error)
 {
     const cJSON *data = member_find(root, "data");
@@ -887,7 +909,7 @@ static int data_decode(const cJSON *root, const struct type_spec *type, void *ba
     if (!cJSON_IsObject(data)) return error_got(error, "data", "must be an object", data);
     if (keys_check(data, "data", type->fields, type->field_count, error) != 0) return -1;
     if (members_decode(data, "data", type->fields, type->field_count, base, error) != 0) return -1;
-    return type->check != NULL ? type->check(base, error) : 0;
+    return type_rules_apply(type, base, error);
 }
 
 /* The envelope's "type" as a string, or NULL with *error filled. */
@@ -1156,7 +1178,7 @@ int codec_command_body_decode(enum command_type type, const char *json, size_t j
     int result = -1;
     if (keys_check(root, "", fields, count, error) == 0 &&
         members_decode(root, "", fields, count, out, error) == 0)
-        result = spec->check != NULL ? spec->check(out, error) : 0;
+        result = type_rules_apply(spec, out, error);
     cJSON_Delete(root);
     return result;
 }

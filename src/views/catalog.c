@@ -1,8 +1,9 @@
 /* catalog.c - the catalog read model: sources, merged entries, FTS5 search, duplicate GTINs.
  *
  * Folds CatalogUpdated events into schema/views/catalog/: each replaces what its source said about the
- * SKU, then the SKU's merged entry and its search row are recomputed from all its sources (most recent
- * value wins, field by field and key by key). Ignores every other event. No Kafka here. */
+ * SKU, then the SKU's merged entry and its search row are recomputed from all its sources (field by field
+ * and key by key, the value of the highest-ranked source in catalog.source_precedence, the most recent
+ * among equals). Ignores every other event. No Kafka here. */
 #include "views/catalog.h"
 
 #include <assert.h>
@@ -13,6 +14,7 @@
 
 #include "domain/catalog.h"
 #include "domain/codec.h"
+#include "store/sqlite_util.h"
 #include "views/view.h"
 #include "views/view_util.h"
 
@@ -20,6 +22,16 @@
 
 /* bm25 weights of the columns name, brand, description, attributes: a word in the name counts most. */
 #define CATALOG_RANK_SQL "bm25(catalog_search, 10.0, 4.0, 1.0, 2.0)"
+
+/* A source's rank for ORDER BY (catalog_sources as s): its place in catalog.source_precedence, which
+ * catalog_open writes into a TEMP table of the projector's connection; unnamed sources rank below. */
+#define CATALOG_RANK_OF_SOURCE_SQL                                                                           \
+    "coalesce((SELECT p.rank FROM temp.catalog_precedence p WHERE p.source = s.source), 2147483647)"
+
+/* Per field, the value of the source that wins: lowest rank, then highest sequence (unique per SKU). */
+#define CATALOG_MERGED_SQL(column)                                                                           \
+    "SELECT s." column " FROM catalog_sources s WHERE s.sku = ?1 AND s." column " <> ''"                     \
+    " ORDER BY " CATALOG_RANK_OF_SOURCE_SQL ", s.sequence DESC LIMIT 1"
 
 enum catalog_statement {
     CATALOG_SOURCE_DELETE,
@@ -48,22 +60,17 @@ static const char *const catalog_statement_sql[CATALOG_STATEMENT_COUNT] = {
         " updated_ms, event_partition, event_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [CATALOG_SOURCE_ATTRIBUTE_INSERT] =
         "INSERT INTO catalog_source_attributes (sku, source, key, value) VALUES (?1, ?2, ?3, ?4)",
-    [CATALOG_MERGED_NAME] = "SELECT name FROM catalog_sources WHERE sku = ?1 AND name <> ''"
-                            " ORDER BY sequence DESC LIMIT 1",
-    [CATALOG_MERGED_DESCRIPTION] =
-        "SELECT description FROM catalog_sources WHERE sku = ?1 AND description <> ''"
-        " ORDER BY sequence DESC LIMIT 1",
-    [CATALOG_MERGED_BRAND] = "SELECT brand FROM catalog_sources WHERE sku = ?1 AND brand <> ''"
-                             " ORDER BY sequence DESC LIMIT 1",
+    [CATALOG_MERGED_NAME] = CATALOG_MERGED_SQL("name"),
+    [CATALOG_MERGED_DESCRIPTION] = CATALOG_MERGED_SQL("description"),
+    [CATALOG_MERGED_BRAND] = CATALOG_MERGED_SQL("brand"),
     [CATALOG_ATTRIBUTES_DELETE] = "DELETE FROM catalog_attributes WHERE sku = ?1",
-    /* Per key, the value of the source with the highest sequence: sequences are unique per SKU. */
+    /* Per key, the value of the source that wins, as for the texts. */
     [CATALOG_ATTRIBUTES_MERGE] =
         "INSERT INTO catalog_attributes (sku, key, value, source)"
-        " SELECT a.sku, a.key, a.value, a.source FROM catalog_source_attributes a"
-        " JOIN catalog_sources s ON s.sku = a.sku AND s.source = a.source"
-        " WHERE a.sku = ?1 AND s.sequence = (SELECT max(s2.sequence) FROM catalog_source_attributes a2"
-        "  JOIN catalog_sources s2 ON s2.sku = a2.sku AND s2.source = a2.source"
-        "  WHERE a2.sku = ?1 AND a2.key = a.key)",
+        " SELECT sku, key, value, source FROM (SELECT a.sku, a.key, a.value, a.source, row_number() OVER"
+        "  (PARTITION BY a.key ORDER BY " CATALOG_RANK_OF_SOURCE_SQL ", s.sequence DESC) AS place"
+        "  FROM catalog_source_attributes a JOIN catalog_sources s ON s.sku = a.sku AND s.source = a.source"
+        "  WHERE a.sku = ?1) WHERE place = 1",
     [CATALOG_SOURCE_ANY] = "SELECT 1 FROM catalog_sources WHERE sku = ?1 LIMIT 1",
     [CATALOG_SKU_UPSERT] = "INSERT INTO catalog_skus (sku, name, description, brand, sequence, updated_ms)"
                            " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (sku) DO UPDATE SET name = ?2,"
@@ -235,9 +242,40 @@ static void catalog_close(void *state)
     free(view);
 }
 
-static void *catalog_open(sqlite3 *db, char *error, size_t error_bytes)
+/* Writes catalog.source_precedence into the connection's TEMP table catalog_precedence (source, rank),
+ * which the merge statements read. Returns 0, or -1 with a message. */
+static int precedence_store(sqlite3 *db, const struct stockd_config *config, char *error, size_t error_bytes)
 {
-    assert(db != NULL);
+    struct catalog_precedence precedence;
+    char reason[256];
+    if (catalog_precedence_parse(config->catalog_source_precedence, &precedence, reason, sizeof(reason)) !=
+        0) {
+        snprintf(error, error_bytes, "%s: catalog.source_precedence: %s", CATALOG_VIEW_NAME, reason);
+        return -1;
+    }
+    if (sqlite_util_exec(db,
+                         "CREATE TEMP TABLE IF NOT EXISTS catalog_precedence (source TEXT PRIMARY KEY,"
+                         " rank INTEGER NOT NULL); DELETE FROM temp.catalog_precedence",
+                         error, error_bytes) != 0)
+        return -1;
+    sqlite3_stmt *insert = sqlite_util_prepare(
+        db, "INSERT INTO temp.catalog_precedence (source, rank) VALUES (?1, ?2)", error, error_bytes);
+    if (insert == NULL) return -1;
+    int status = 0;
+    for (uint32_t rank = 0; rank < precedence.count && status == 0; rank++) {
+        view_statement_reset(insert);
+        sqlite3_bind_text(insert, 1, precedence.sources[rank], -1, SQLITE_STATIC);
+        sqlite3_bind_int(insert, 2, (int)rank);
+        status = view_step_done(insert, CATALOG_VIEW_NAME, error, error_bytes);
+    }
+    sqlite3_finalize(insert);
+    return status;
+}
+
+static void *catalog_open(sqlite3 *db, const struct stockd_config *config, char *error, size_t error_bytes)
+{
+    assert(db != NULL && config != NULL);
+    if (precedence_store(db, config, error, error_bytes) != 0) return NULL;
     struct catalog_view *view = calloc(1, sizeof(*view));
     if (view == NULL) {
         snprintf(error, error_bytes, "%s: out of memory", CATALOG_VIEW_NAME);

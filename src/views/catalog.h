@@ -3,8 +3,9 @@
  *
  * Same contract as query.h: the caller holds a read transaction on a reader of the catalog projector;
  * return codes are counts (>= 0), 1/0 found, VIEW_QUERY_ERROR or VIEW_QUERY_INVALID with a message.
- * Merge precedence, per field and per attribute key: the most recent source (highest event sequence of the
- * SKU) that has a value wins. */
+ * Merge precedence, per field and per attribute key: of the sources that have a value, the highest-ranked
+ * in catalog.source_precedence wins, and among equally ranked ones (every source, when the list is empty)
+ * the most recent (highest event sequence of the SKU). */
 #ifndef STOCKD_VIEW_CATALOG_H
 #define STOCKD_VIEW_CATALOG_H
 

@@ -72,9 +72,10 @@ static void history_close(void *state)
     free(view);
 }
 
-static void *history_open(sqlite3 *db, char *error, size_t error_bytes)
+static void *history_open(sqlite3 *db, const struct stockd_config *config, char *error, size_t error_bytes)
 {
     assert(db != NULL);
+    (void)config;
     struct history_view *view = calloc(1, sizeof(*view));
     if (view == NULL) {
         snprintf(error, error_bytes, "%s: out of memory", HISTORY_VIEW_NAME);

@@ -150,9 +150,10 @@ static void movements_close(void *state)
     free(view);
 }
 
-static void *movements_open(sqlite3 *db, char *error, size_t error_bytes)
+static void *movements_open(sqlite3 *db, const struct stockd_config *config, char *error, size_t error_bytes)
 {
     assert(db != NULL);
+    (void)config;
     struct movements_view *view = calloc(1, sizeof(*view));
     if (view == NULL) {
         snprintf(error, error_bytes, "%s: out of memory", MOVEMENTS_VIEW_NAME);

@@ -168,9 +168,10 @@ static void outcomes_close(void *state)
     free(view);
 }
 
-static void *outcomes_open(sqlite3 *db, char *error, size_t error_bytes)
+static void *outcomes_open(sqlite3 *db, const struct stockd_config *config, char *error, size_t error_bytes)
 {
     assert(db != NULL);
+    (void)config;
     struct outcomes_view *view = calloc(1, sizeof(*view));
     if (view == NULL) {
         snprintf(error, error_bytes, "%s: out of memory", OUTCOMES_VIEW_NAME);

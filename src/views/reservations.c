@@ -90,9 +90,11 @@ static void reservations_close(void *state)
     free(view);
 }
 
-static void *reservations_open(sqlite3 *db, char *error, size_t error_bytes)
+static void *reservations_open(sqlite3 *db, const struct stockd_config *config, char *error,
+                               size_t error_bytes)
 {
     assert(db != NULL);
+    (void)config;
     struct reservations_view *view = calloc(1, sizeof(*view));
     if (view == NULL) {
         snprintf(error, error_bytes, "%s: out of memory", RESERVATIONS_VIEW_NAME);

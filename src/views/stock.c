@@ -169,9 +169,10 @@ static void stock_close(void *state)
     free(view);
 }
 
-static void *stock_open(sqlite3 *db, char *error, size_t error_bytes)
+static void *stock_open(sqlite3 *db, const struct stockd_config *config, char *error, size_t error_bytes)
 {
     assert(db != NULL);
+    (void)config;
     struct stock_view *view = calloc(1, sizeof(*view));
     if (view == NULL) {
         snprintf(error, error_bytes, "%s: out of memory", STOCK_VIEW_NAME);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "domain/domain.h"
 
 /* Where an event is on the events topic: partition and offset. Tokens are "partition:offset". */
@@ -31,9 +32,10 @@ struct view_json {
  * transaction the projector opened (and commits together with the view's positions). */
 struct view_ops {
     const char *name; /* "stock", "reservations", "history", "outcomes": file and schema directory name */
-    /* Prepares the view's statements on the projector's read-write connection (already migrated).
+    /* Prepares the view's statements on the projector's read-write connection (already migrated), for the
+     * instance's configuration (which outlives the state; the catalog reads catalog.source_precedence).
      * Returns the view's private state, or NULL with a message in error. */
-    void *(*open)(sqlite3 *db, char *error, size_t error_bytes);
+    void *(*open)(sqlite3 *db, const struct stockd_config *config, char *error, size_t error_bytes);
     /* Folds one event (which may be of a type the view ignores: then it does nothing and returns 0).
      * Returns 0, or -1 with a message on a SQLite error (the projector then rolls the batch back). */
     int (*apply)(void *state, const struct event *event, struct view_position position, struct view_json json,

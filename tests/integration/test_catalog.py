@@ -8,6 +8,10 @@ the real stockctl binary:
     digit, nothing but the SKU, a wrong field count, a SKU never created), and checks the report (line
     numbers and reasons) and the cleaned entries; then imports it again: the second run sends nothing;
   - a second source over HTTP: the merge takes the most recent value, field by field;
+  - catalog.source_precedence=pim (stockd and stockctl verify): pim's fields stand against a later source's,
+    which fills only what pim left empty;
+  - Unicode NFC: a CSV in NFD imports as NFC, the same file in NFC (and the NFD one again) sends nothing,
+    decomposed text over HTTP is stored and searched as composed;
   - search: ranking (name before description), keyset cursors bound to their q, min_position;
   - hostile queries (FTS5 syntax characters, 10 KB, NUL, 17 words, white space only) get 400 problem+json,
     never 500, and the server keeps answering;
@@ -24,6 +28,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import unicodedata
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -31,6 +36,7 @@ import test_http  # noqa: E402  (the harness: Run, Stockd, Cases, expect, sync, 
 from test_http import Cases, Stockd, check, create_sku, expect, say, sync  # noqa: E402
 
 VIEW_TIMEOUT_S = 30  # the catalog view reaches what was sent
+PRECEDENCE = "pim"  # catalog.source_precedence of the instance and of verify: the other sources are unnamed
 IMPORT_TIMEOUT_S = 120  # one stockctl import of a dozen rows, generously
 
 GTIN_EAN = "4006381333931"
@@ -43,7 +49,7 @@ class Catalog:
         self.a = instance
         self.stockctl = os.environ.get("STOCKCTL_BINARY")
         check(self.stockctl and os.access(self.stockctl, os.X_OK), f"STOCKCTL_BINARY {self.stockctl!r}")
-        self.skus = {name: test_http.unique("CAT-" + name) for name in ("BLUE", "DELUXE", "RED", "SPANNER", "CAN", "COLA")}
+        self.skus = {name: test_http.unique("CAT-" + name) for name in ("BLUE", "DELUXE", "RED", "SPANNER", "CAN", "COLA", "PREC", "CAFE")}
         self.ghost = test_http.unique("CAT-GHOST")  # never created
 
     def import_file(self, path, source, *extra):
@@ -202,6 +208,60 @@ def case_second_source_merges_most_recent(catalog):
     check(answer.json.get("reason") == "unknown_sku", f"{answer}")
 
 
+def case_precedence_ranks_the_named_source_first(catalog):
+    sku = catalog.skus["PREC"]
+    sync(catalog.a, f"/v1/skus/{sku}/catalog", {"source": "pim", "name": "Gadget from the PIM", "brand": "Pimco"}, 200)
+    answer = sync(catalog.a, f"/v1/skus/{sku}/catalog",
+                  {"source": "shop", "name": "Gadget from the shop", "brand": "Shopco", "description": "Sold by the shop",
+                   "attributes": {"colour": "red"}}, 200)
+    entry = expect(catalog.a.get(f"/v1/skus/{sku}/catalog?min_position={answer.json['position']}"), 200).json
+    check(entry["name"] == "Gadget from the PIM", f"pim outranks the later shop: {entry['name']}")
+    check(entry["brand"] == "Pimco", f"brand: {entry['brand']}")
+    check(entry["description"] == "Sold by the shop", f"shop fills what pim left empty: {entry['description']}")
+    check(entry["attribute_sources"] == {"colour": "shop"}, f"{entry['attribute_sources']}")
+    check([source["source"] for source in entry["sources"]] == ["shop", "pim"], f"most recent first: {entry['sources']}")
+
+
+def case_import_decomposed_text_as_composed(catalog):
+    sku = catalog.skus["CAFE"]
+    composed = {"name": "Caf\u00e9 cr\u00e8me", "brand": "Cr\u00eape & Co", "finish": "mat\u00e9"}
+    decomposed = {key: unicodedata.normalize("NFD", value) for key, value in composed.items()}
+    check(decomposed["name"] != composed["name"], "the NFD text differs in bytes")
+
+    def write(name, texts):
+        path = os.path.join(catalog.run.root, name)
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(f'sku,Name,Brand,Finish\n{sku},"  {texts["name"]} ",{texts["brand"]},{texts["finish"]}\n')
+        return path
+
+    nfd_path, nfc_path = write("nfd.csv", decomposed), write("nfc.csv", composed)
+    result, counts = catalog.import_file(nfd_path, "web")
+    check(result.returncode == 0 and counts["sent"] == 1, f"NFD file: {counts}")
+    entry = catalog.wait_catalog(sku, lambda body: body["name"] is not None, "CAFE").json
+    check(entry["name"] == composed["name"], f"stored composed: {entry['name']!r}")
+    check(entry["brand"] == composed["brand"] and entry["attributes"] == {"finish": composed["finish"]}, f"{entry}")
+    for path in (nfc_path, nfd_path):
+        again, counts = catalog.import_file(path, "web")
+        check(again.returncode == 0 and counts["sent"] == 0 and counts["unchanged"] == 1, f"{path}: {counts}")
+    # Over HTTP, without stockctl: the server composes.
+    answer = sync(catalog.a, f"/v1/skus/{sku}/catalog",
+                  {"source": "pos", "description": unicodedata.normalize("NFD", "Cr\u00e8me br\u00fbl\u00e9e")}, 200)
+    entry = expect(catalog.a.get(f"/v1/skus/{sku}/catalog?min_position={answer.json['position']}"), 200).json
+    check(entry["description"] == "Cr\u00e8me br\u00fbl\u00e9e", f"stored composed: {entry['description']!r}")
+    for query in ("br\u00fbl\u00e9e", unicodedata.normalize("NFD", "br\u00fbl\u00e9e"), "brulee"):
+        hits = expect(search(catalog, query), 200).json["items"]
+        check([hit["sku"] for hit in hits] == [sku], f"search {query!r}: {hits}")
+    # A text NFC makes longer than its bound: 400 naming the field (U+0958 composes into two code points).
+    bad = expect(catalog.a.post(f"/v1/skus/{sku}/catalog", {"source": "pos", "attributes": {"script": "\u0958" * 40}}),
+                 400, "invalid-body")
+    check(bad.json.get("field") == "data.attributes.script", f"{bad}: field")
+    # Bytes that are not UTF-8 (a cut sequence, a surrogate): 400, saying so.
+    for raw in (b'{"source":"pos","name":"Caf\xc3"}', b'{"source":"pos","brand":"\xed\xa0\x80"}'):
+        bad = expect(catalog.a.request("POST", f"/v1/skus/{sku}/catalog", body=raw,
+                                       headers={"Content-Type": "application/json"}), 400, "invalid-body")
+        check("UTF-8" in bad.json.get("detail", ""), f"{bad}: detail")
+
+
 def search(catalog, query, **params):
     params["q"] = query
     return catalog.a.get("/v1/skus?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote))
@@ -306,10 +366,11 @@ def case_rebuild_gives_the_same_catalog(catalog):
     check(expect(catalog.a.get("/v1/catalog/duplicates"), 200).json == before_duplicates, "duplicates after")
 
 
-def verify(catalog):
+def verify(catalog, precedence=PRECEDENCE):
     result = subprocess.run([catalog.stockctl, "verify", f"--kafka.bootstrap={catalog.run.bootstrap}",
                              f"--kafka.topic_prefix={catalog.run.prefix}", f"--kafka.partitions={test_http.PARTITIONS}",
-                             f"--data_dir={catalog.a.data_dir}"], capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S)
+                             f"--data_dir={catalog.a.data_dir}", f"--catalog.source_precedence={precedence}"],
+                            capture_output=True, text=True, timeout=IMPORT_TIMEOUT_S)
     say(f"    stockctl verify -> {result.returncode}\n    {result.stdout.strip()[-600:]}\n    {result.stderr.strip()[-600:]}")
     return result
 
@@ -319,6 +380,10 @@ def case_verify(catalog):
     merged name changed behind the view's back is reported."""
     first = verify(catalog)
     check(first.returncode == 0, f"verify of an untouched run: exit {first.returncode}")
+    unranked = verify(catalog, precedence="")  # verify told another precedence than stockd's sees the merge differ
+    check(unranked.returncode == 1, f"verify without stockd's precedence: exit {unranked.returncode}")
+    check(re.search(rf"view catalog: SKU {catalog.skus['PREC']}: merged entry differs from the fold: name",
+                    unranked.stdout + unranked.stderr), "the PREC name merged by precedence is not reported")
     path = os.path.join(catalog.a.data_dir, "views", "catalog.db")
     with sqlite3.connect(path) as db:
         db.execute("UPDATE catalog_skus SET name = 'tampered' WHERE sku = ?", (catalog.skus["DELUXE"],))
@@ -334,7 +399,7 @@ def main():
     cases = Cases()
     started = time.monotonic()
     say(f"test_catalog.py: prefix {run.prefix}, files in {run.root}, broker {run.bootstrap}")
-    a = Stockd(run, "a")
+    a = Stockd(run, "a", extra=[f"--catalog.source_precedence={PRECEDENCE}"])
     catalog = None
     try:
         a.start()
@@ -347,6 +412,10 @@ def main():
                           case_import_json_lines, catalog)
                 cases.run("a second source: most recent value wins field by field", case_second_source_merges_most_recent,
                           catalog)
+                cases.run("catalog.source_precedence: a named source's fields stand, a later one fills the gaps",
+                          case_precedence_ranks_the_named_source_first, catalog)
+                cases.run("NFC: an NFD file imports composed, NFC and NFD again send nothing, HTTP composes too",
+                          case_import_decomposed_text_as_composed, catalog)
                 cases.run("search: ranking, cursors, min_position", case_search_ranking_and_cursors, catalog)
                 cases.run("hostile queries: 400 problem+json, never 500", case_hostile_queries, catalog)
                 cases.run("duplicates by GTIN, UPC-A = EAN-13, cursors", case_duplicates, catalog)

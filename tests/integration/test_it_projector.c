@@ -52,8 +52,9 @@ struct ledger {
     sqlite3_stmt *insert;
 };
 
-static void *ledger_open(sqlite3 *db, char *error, size_t error_bytes)
+static void *ledger_open(sqlite3 *db, const struct stockd_config *config, char *error, size_t error_bytes)
 {
+    (void)config;
     if (sqlite_util_exec(db,
                          "CREATE TABLE IF NOT EXISTS ledger_events (partition_id INTEGER NOT NULL, offset_id "
                          "INTEGER NOT NULL, sku TEXT NOT NULL, sequence INTEGER NOT NULL)",

@@ -17,7 +17,9 @@ int view_harness_open(struct view_harness *harness, const char *dir, const struc
     harness->db = sqlite_util_open(path, 1, harness->error, sizeof(harness->error));
     if (harness->db == NULL) return -1;
     if (sqlite_util_migrate(harness->db, kind, harness->error, sizeof(harness->error)) < 0) return -1;
-    harness->state = ops->open(harness->db, harness->error, sizeof(harness->error));
+    static struct stockd_config defaults; /* the built-in configuration: no test changes it */
+    stockd_config_defaults(&defaults);
+    harness->state = ops->open(harness->db, &defaults, harness->error, sizeof(harness->error));
     if (harness->state == NULL) return -1;
     if (sqlite3_open_v2(path, &harness->reader, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
         snprintf(harness->error, sizeof(harness->error), "%s: cannot open a reader", ops->name);
