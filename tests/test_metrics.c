@@ -745,14 +745,29 @@ static void test_threads_observing_at_once_give_exact_totals(void **state)
     free(text);
 }
 
+static void test_sync_answers_counted_by_source(void **state)
+{
+    (void)state;
+    metrics_sync_answer_add(METRICS_SYNC_HANDLER);
+    metrics_sync_answer_add(METRICS_SYNC_HANDLER);
+    metrics_sync_answer_add(METRICS_SYNC_VIEW);
+    char *text = render();
+    assert_int_equal(sample_value(text, "stockd_sync_answers_total{source=\"handler\"}"), 2);
+    assert_int_equal(sample_value(text, "stockd_sync_answers_total{source=\"view\"}"), 1);
+    assert_int_equal(sample_value(text, "stockd_sync_answers_total{source=\"none\"}"), 0);
+    free(text);
+}
+
 static void test_write_all_of_an_empty_registry_is_valid(void **state)
 {
     (void)state;
     char *text = render();
     int samples = exposition_check(text);
     assert_true(samples > 0);
-    assert_int_equal(lines_starting_with(text, "# TYPE "), 11);
+    assert_int_equal(lines_starting_with(text, "# TYPE "), 12);
     assert_int_equal(lines_starting_with(text, "# TYPE stockd_as_of_fold_seconds histogram"), 1);
+    assert_int_equal(lines_starting_with(text, "stockd_sync_answers_total{"), 3);
+    assert_int_equal(sample_value(text, "stockd_sync_answers_total{source=\"handler\"}"), 0);
     assert_int_equal(lines_starting_with(text, "stockd_view_commit_age_seconds"), 0);
     assert_int_equal(lines_starting_with(text, "stockd_http_requests_total{"), 0);
     free(text);
@@ -778,6 +793,7 @@ int main(void)
         cmocka_unit_test_setup(test_http_series_past_the_bound_count_into_overflow_never_grow, setup),
         cmocka_unit_test_setup(test_view_commit_ages_by_view_and_past_the_bound_into_other, setup),
         cmocka_unit_test_setup(test_threads_observing_at_once_give_exact_totals, setup),
+        cmocka_unit_test_setup(test_sync_answers_counted_by_source, setup),
         cmocka_unit_test_setup(test_write_all_of_an_empty_registry_is_valid, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
