@@ -26,8 +26,9 @@
 #include "config.h"
 #include "kafka/eos.h"
 
-#define API_OFFSET_FETCH 9
-#define API_END_TXN      26
+#define API_OFFSET_FETCH       9
+#define API_ADD_OFFSETS_TO_TXN 25
+#define API_END_TXN            26
 
 #define TOPIC_IN           "eos-in"
 #define TOPIC_OUT          "eos-out"
@@ -63,6 +64,9 @@ struct fixture {
     atomic_int assigned_calls;
     atomic_int assigned_with_errors_left; /* assignments taken while OffsetFetch still failed */
     int pending;                          /* processed in the open transaction */
+    atomic_bool write_nothing;            /* process copies nothing and answers EOS_PROCESS_NOTHING */
+    atomic_int seen;                      /* messages given to process */
+    int32_t defer_offsets_ms_max;         /* the stage's setting (0: eos.c's) */
 };
 
 static int64_t monotonic_ms(void)
@@ -101,6 +105,11 @@ static int stage_assigned(void *context, const rd_kafka_topic_partition_list_t *
 static int stage_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **messages, size_t count)
 {
     struct fixture *f = context;
+    atomic_fetch_add(&f->seen, (int)count);
+    if (atomic_load(&f->write_nothing)) {
+        f->pending = (int)count;
+        return EOS_PROCESS_NOTHING;
+    }
     for (size_t i = 0; i < count; i++) {
         if (rd_kafka_producev(
                 producer, RD_KAFKA_V_TOPIC(TOPIC_OUT), RD_KAFKA_V_PARTITION(messages[i]->partition),
@@ -195,6 +204,7 @@ static void fixture_start(struct fixture *f)
         .transactional_id = TRANSACTIONAL_ID,
         .batch_max = BATCH_MAX,
         .poll_timeout_ms = 0,
+        .defer_offsets_ms_max = f->defer_offsets_ms_max,
     };
     struct eos_stage_ops ops = {
         .assigned = stage_assigned,
@@ -245,6 +255,18 @@ static bool wait_for(atomic_int *counter, int target)
     return atomic_load(counter) >= target;
 }
 
+/* Requests of one API the mock cluster saw since tracking started. */
+static int requests_count(struct fixture *f, int16_t api_key)
+{
+    size_t count = 0;
+    rd_kafka_mock_request_t **requests = rd_kafka_mock_get_requests(f->cluster, &count);
+    int found = 0;
+    for (size_t i = 0; i < count; i++)
+        found += rd_kafka_mock_request_api_key(requests[i]) == api_key;
+    rd_kafka_mock_request_destroy_array(requests, count);
+    return found;
+}
+
 /* ---- tests --------------------------------------------------------------------------------------------- */
 
 static void test_copies_every_message_without_faults(void **state)
@@ -260,6 +282,60 @@ static void test_copies_every_message_without_faults(void **state)
     eos_stage_stats_get(f->stage, &stats);
     assert_int_equal(stats.messages_processed, MESSAGES);
     assert_int_equal(stats.rejoins, 0);
+    fixture_destroy(f);
+}
+
+/* Batches that wrote nothing (the order stage's events that are not its lines) cost no transaction: their
+ * offsets wait for the next batch that writes, which commits them along with its own. */
+static void test_batches_that_write_nothing_send_no_transaction(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_create();
+    f->defer_offsets_ms_max = WAIT_MS_MAX * 10; /* never reached here */
+    atomic_store(&f->write_nothing, true);
+    fixture_start(f);
+    /* After the producer's start-up (its seal transaction sends offsets and ends, aborted: eos.c seal_run).
+     */
+    assert_true(wait_for(&f->assigned_calls, 1));
+    rd_kafka_mock_start_request_tracking(f->cluster);
+    input_produce(f, MESSAGES);
+    assert_true(wait_for(&f->processed, MESSAGES)); /* every batch "committed", each an empty transaction */
+    assert_int_equal(atomic_load(&f->seen), MESSAGES);
+    assert_int_equal(requests_count(f, API_ADD_OFFSETS_TO_TXN), 0);
+    assert_int_equal(requests_count(f, API_END_TXN), 0);
+    atomic_store(&f->write_nothing, false);
+    input_produce(f, 1);
+    assert_true(wait_for(&f->processed, MESSAGES + 1));
+    /* Only the batch that wrote reached the coordinator: one AddOffsetsToTxn (its offsets and the deferred
+     * ones) and one EndTxn. */
+    assert_int_equal(requests_count(f, API_ADD_OFFSETS_TO_TXN), 1);
+    assert_int_equal(requests_count(f, API_END_TXN), 1);
+    rd_kafka_mock_stop_request_tracking(f->cluster);
+    assert_true(fixture_stop(f) >= 0);
+    assert_int_equal(f->run_status, 0);
+    fixture_destroy(f);
+}
+
+/* Deferred offsets are committed by a transaction of their own once they are older than the bound, so that
+ * a stage reading only what it need not write still moves its committed offsets. */
+static void test_deferred_offsets_older_than_the_bound_commit_alone(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_create();
+    f->defer_offsets_ms_max = 100;
+    atomic_store(&f->write_nothing, true);
+    fixture_start(f);
+    assert_true(wait_for(&f->assigned_calls, 1));
+    rd_kafka_mock_start_request_tracking(f->cluster);
+    input_produce(f, BATCH_MAX);
+    assert_true(wait_for(&f->processed, BATCH_MAX));
+    sleep_ms(300);
+    input_produce(f, 1); /* writes nothing either, but the deferred offsets are 300 ms old */
+    assert_true(wait_for(&f->processed, BATCH_MAX + 1));
+    assert_int_equal(requests_count(f, API_ADD_OFFSETS_TO_TXN), 1);
+    assert_int_equal(requests_count(f, API_END_TXN), 1);
+    rd_kafka_mock_stop_request_tracking(f->cluster);
+    assert_true(fixture_stop(f) >= 0);
     fixture_destroy(f);
 }
 
@@ -335,6 +411,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_copies_every_message_without_faults),
+        cmocka_unit_test(test_batches_that_write_nothing_send_no_transaction),
+        cmocka_unit_test(test_deferred_offsets_older_than_the_bound_commit_alone),
         cmocka_unit_test(test_stop_during_transaction_with_broker_down_returns_within_bound),
         cmocka_unit_test(test_stop_during_commit_without_answer_returns_within_bound),
         cmocka_unit_test(test_offsets_unknown_at_assignment_take_no_partition_and_rejoin),

@@ -77,6 +77,12 @@
  * last commit keeps collecting until then. At 500 sync submits/s (bench/http.sh): p50 34-35 ms -> 25-27 ms,
  * p99 89-103 -> 63-93 ms (0, 4, 6 and 10 ms compared: 4 and 6 best). A lone command is not delayed. */
 #define EOS_COMMIT_GAP_MS 4
+/* A batch that wrote nothing (EOS_PROCESS_NOTHING: the order stage reads every event, and most are not its
+ * lines) commits no offsets of its own: its transaction is empty, which librdkafka ends without a request.
+ * The next transaction that commits offsets takes them along; at the latest one this old commits them by
+ * itself, so that a restart does not read back more than about this much of the input. Each such
+ * offsets-only transaction had cost the coordinator as much as a real one, on every commit of the handler. */
+#define EOS_DEFER_OFFSETS_MS_MAX 1000
 /* How long the group waits for a member that vanished (kill -9, a cut network) before its partitions move:
  * the floor of the time to recover from a crashed instance. 6 s is the broker's default
  * group.min.session.timeout.ms, the lowest it accepts; 10 s gave 12.1 s from kill -9 to every partition
@@ -111,6 +117,7 @@ struct eos_stage {
     int32_t batch_max;
     int32_t poll_timeout_ms;
     int32_t fetch_wait_max_ms; /* 0: librdkafka's */
+    int32_t defer_offsets_ms_max;
     struct eos_stage_ops ops;
     void *context;
     rd_kafka_t *consumer;
@@ -127,6 +134,10 @@ struct eos_stage {
     /* Committed offsets of the current assignment (fetched at assign): the position of a partition that
      * has delivered nothing since, for the lag. NULL while nothing is assigned. */
     rd_kafka_topic_partition_list_t *assigned_committed;
+    /* Offsets (last + 1) of batches that wrote nothing (EOS_PROCESS_NOTHING) and are not committed yet: the
+     * next transaction that commits offsets takes them along. NULL when there are none. */
+    rd_kafka_topic_partition_list_t *deferred;
+    double deferred_since_ms; /* monotonic: when the oldest of them was processed */
     _Atomic uint64_t batches_committed;
     _Atomic uint64_t batches_aborted;
     _Atomic uint64_t messages_processed;
@@ -188,6 +199,8 @@ struct eos_stage *eos_stage_create(const struct stockd_config *config,
     stage->batch_max = settings->batch_max;
     stage->poll_timeout_ms = settings->poll_timeout_ms;
     stage->fetch_wait_max_ms = settings->fetch_wait_max_ms;
+    stage->defer_offsets_ms_max =
+        settings->defer_offsets_ms_max > 0 ? settings->defer_offsets_ms_max : EOS_DEFER_OFFSETS_MS_MAX;
     stage->metrics_stage = settings->metrics_stage;
     stage->ops = *ops;
     stage->context = context;
@@ -264,6 +277,57 @@ static rd_kafka_topic_partition_list_t *batch_offsets(const struct eos_stage *st
         }
     }
     return offsets;
+}
+
+/* Takes the batch's offsets (last + 1) into the deferred ones, keeping the larger of two. */
+static void deferred_add_batch(struct eos_stage *stage)
+{
+    rd_kafka_topic_partition_list_t *offsets = batch_offsets(stage, false);
+    if (stage->deferred == NULL) {
+        stage->deferred = offsets;
+        stage->deferred_since_ms = clock_monotonic_ms();
+        return;
+    }
+    for (int i = 0; i < offsets->cnt; i++) {
+        const rd_kafka_topic_partition_t *batch = &offsets->elems[i];
+        rd_kafka_topic_partition_t *entry =
+            rd_kafka_topic_partition_list_find(stage->deferred, batch->topic, batch->partition);
+        if (entry == NULL)
+            rd_kafka_topic_partition_list_add(stage->deferred, batch->topic, batch->partition)->offset =
+                batch->offset;
+        else if (batch->offset > entry->offset)
+            entry->offset = batch->offset;
+    }
+    rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+/* Adds the deferred offsets to a transaction's, where they are ahead. */
+static void deferred_merge_into(const struct eos_stage *stage, rd_kafka_topic_partition_list_t *offsets)
+{
+    for (int i = 0; stage->deferred != NULL && i < stage->deferred->cnt; i++) {
+        const rd_kafka_topic_partition_t *deferred = &stage->deferred->elems[i];
+        rd_kafka_topic_partition_t *entry =
+            rd_kafka_topic_partition_list_find(offsets, deferred->topic, deferred->partition);
+        if (entry == NULL)
+            rd_kafka_topic_partition_list_add(offsets, deferred->topic, deferred->partition)->offset =
+                deferred->offset;
+        else if (deferred->offset > entry->offset)
+            entry->offset = deferred->offset;
+    }
+}
+
+/* Forgets deferred offsets: all (NULL), or those of revoked partitions, whose new owner reads them again
+ * (a batch that wrote nothing writes nothing the second time either). */
+static void deferred_drop(struct eos_stage *stage, const rd_kafka_topic_partition_list_t *partitions)
+{
+    if (stage->deferred == NULL) return;
+    for (int i = 0; partitions != NULL && i < partitions->cnt; i++)
+        rd_kafka_topic_partition_list_del(stage->deferred, partitions->elems[i].topic,
+                                          partitions->elems[i].partition);
+    if (partitions == NULL || stage->deferred->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(stage->deferred);
+        stage->deferred = NULL;
+    }
 }
 
 /* Adds a polled message to the batch; consumer errors are logged and dropped. */
@@ -452,6 +516,7 @@ static void rebalance(rd_kafka_t *consumer, rd_kafka_resp_err_t error,
     else
         log_warn(stage->name, "rebalance error: %s", rd_kafka_err2str(error));
     batch_drop_partitions(stage, partitions);
+    deferred_drop(stage, partitions);
     lag_forget(stage, partitions);
     if (stage->ops.revoked != NULL) stage->ops.revoked(stage->context, partitions);
     assign_checked(stage, consumer, NULL);
@@ -649,6 +714,7 @@ static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *s
 static void clients_destroy(struct eos_stage *stage)
 {
     batch_clear(stage);
+    deferred_drop(stage, NULL);
     if (stage->consumer != NULL) {
         rd_kafka_consumer_close(stage->consumer); /* serves the final revoke */
         rd_kafka_destroy(stage->consumer);
@@ -759,13 +825,12 @@ static enum turn_result turn_abort(struct eos_stage *stage)
     return batch_rewind(stage);
 }
 
-/* Sends the batch's offsets with fresh group metadata and commits. A retriable commit failure (a timed-out
- * slice among them) resumes the commit, until it is done, EOS_COMMIT_MS_MAX has passed or the stage is
- * stopping: then the outcome is unknown, which is a fatal turn (see EOS_COMMIT_MS_MAX). */
-static enum turn_result turn_commit(struct eos_stage *stage)
+/* The commit of turn_commit: the offsets unless defer, then commit_transaction, resumed in slices. */
+static enum turn_result turn_commit_transaction(struct eos_stage *stage, bool defer)
 {
-    if (stage->batch_count > 0) {
+    if (!defer && (stage->batch_count > 0 || stage->deferred != NULL)) {
         rd_kafka_topic_partition_list_t *offsets = batch_offsets(stage, false);
+        deferred_merge_into(stage, offsets);
         rd_kafka_consumer_group_metadata_t *metadata = rd_kafka_consumer_group_metadata(stage->consumer);
         /* Resumed in slices like the commit; stopping or EOS_CALL_TIMEOUT_MS in all aborts the batch. */
         double offsets_started_ms = clock_monotonic_ms();
@@ -805,6 +870,21 @@ static enum turn_result turn_commit(struct eos_stage *stage)
     }
 }
 
+/* Sends the batch's offsets, with the deferred ones, with fresh group metadata and commits; with defer, sends
+ * none and keeps the batch's for later (an empty transaction, EOS_DEFER_OFFSETS_MS_MAX). A retriable commit
+ * failure (a timed-out slice among them) resumes the commit, until it is done, EOS_COMMIT_MS_MAX has passed
+ * or the stage is stopping: then the outcome is unknown, which is a fatal turn (see EOS_COMMIT_MS_MAX). */
+static enum turn_result turn_commit(struct eos_stage *stage, bool defer)
+{
+    enum turn_result result = turn_commit_transaction(stage, defer);
+    if (result != TURN_COMMITTED) return result;
+    if (defer)
+        deferred_add_batch(stage);
+    else
+        deferred_drop(stage, NULL);
+    return result;
+}
+
 /* One transaction over the collected batch (which may be empty when the stage asked for a tick). Whatever
  * happens, the batch is gone afterwards: committed, or aborted and rewound to be read again, or dropped
  * with the clients on a fatal error (the rejoin resumes from the committed offsets). */
@@ -813,6 +893,7 @@ static enum turn_result turn_run(struct eos_stage *stage)
     double start_ms = (double)clock_monotonic_us() / 1000.0; /* fractions for the debug line */
     enum turn_result result = TURN_ABORTED;
     double processed_ms = start_ms;
+    bool deferred = false; /* a batch that wrote nothing, its offsets kept for a later transaction */
     rd_kafka_error_t *failure = rd_kafka_begin_transaction(stage->producer);
     if (failure != NULL) {
         /* No transaction began: nothing to abort, but the input must be read again. A producer that keeps
@@ -823,14 +904,20 @@ static enum turn_result turn_run(struct eos_stage *stage)
     } else {
         int processed = stage->ops.process(stage->context, stage->producer, stage->batch, stage->batch_count);
         processed_ms = (double)clock_monotonic_us() / 1000.0;
-        if (processed == 0) result = turn_commit(stage);
+        deferred = processed == EOS_PROCESS_NOTHING && stage->batch_count > 0 &&
+                   (stage->deferred == NULL ||
+                    clock_monotonic_ms() - stage->deferred_since_ms < stage->defer_offsets_ms_max);
+        if (processed == 0 || processed == EOS_PROCESS_NOTHING) result = turn_commit(stage, deferred);
         if (result == TURN_ABORTED) result = turn_abort(stage);
     }
     log_debug(stage->name, "batch of %zu: process %.1f ms, commit %.1f ms (%s)", stage->batch_count,
               processed_ms - start_ms, (double)clock_monotonic_us() / 1000.0 - processed_ms,
-              result == TURN_COMMITTED ? "committed" : "not committed");
-    metrics_transaction_observe(stage->metrics_stage, result == TURN_COMMITTED, stage->batch_count);
-    stage->turn_ended_ms = clock_monotonic_ms();
+              result != TURN_COMMITTED ? "not committed"
+              : deferred               ? "wrote nothing, offsets deferred"
+                                       : "committed");
+    if (!deferred || result != TURN_COMMITTED) /* an empty transaction reaches no broker: not counted */
+        metrics_transaction_observe(stage->metrics_stage, result == TURN_COMMITTED, stage->batch_count);
+    if (!deferred) stage->turn_ended_ms = clock_monotonic_ms(); /* the coordinator had nothing to finish */
     if (result == TURN_COMMITTED) {
         stage->ops.committed(stage->context);
         atomic_fetch_add(&stage->batches_committed, 1);

@@ -20,6 +20,10 @@
 
 struct eos_stage;
 
+/* process's answer for a batch that wrote nothing: reading it again after a crash or a rebalance does
+ * nothing either, so its offsets need no transaction of their own. */
+#define EOS_PROCESS_NOTHING 1
+
 #define EOS_OUTPUT_TOPICS_MAX 2
 
 /* What a stage plugs into the loop. Every callback runs on the stage's thread. */
@@ -30,7 +34,9 @@ struct eos_stage_ops {
     /* Partitions are being revoked; no transaction is open. */
     void (*revoked)(void *context, const rd_kafka_topic_partition_list_t *partitions);
     /* Processes a batch inside the open transaction; count may be 0 when tick_due asked for a turn.
-     * Returns 0, or -1 on an operating error (the transaction is then aborted and the batch retried). */
+     * Returns 0, EOS_PROCESS_NOTHING when the batch produced nothing and changed no state (its offsets are
+     * then committed with a later transaction, see EOS_DEFER_OFFSETS_MS_MAX in eos.c), or -1 on an
+     * operating error (the transaction is then aborted and the batch retried). */
     int (*process)(void *context, rd_kafka_t *producer, rd_kafka_message_t **messages, size_t count);
     /* The Kafka transaction committed: make local state durable. */
     void (*committed)(void *context);
@@ -65,6 +71,9 @@ struct eos_stage_settings {
     /* Which stage's transactions, batch sizes and consumer lag the loop records (metrics.h); NONE (the
      * zero value) records nothing. */
     enum metrics_stage metrics_stage;
+    /* How long offsets of batches that wrote nothing may wait for a transaction (EOS_PROCESS_NOTHING);
+     * 0: EOS_DEFER_OFFSETS_MS_MAX (eos.c). */
+    int32_t defer_offsets_ms_max;
 };
 
 /* Creates the stage (no clients yet: they are created by eos_stage_run). Copies the settings' strings.
