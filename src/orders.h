@@ -51,7 +51,9 @@ struct orders_stats {
     uint64_t orders_rejected;
     uint64_t orders_released;
     uint64_t orders_fulfilled;
+    uint64_t orders_expired;
     uint64_t outcomes_forwarded; /* line outcomes read on events and sent to orders */
+    uint64_t expiries_forwarded; /* expiries of line reservations read on events and sent to orders */
     uint64_t commands_sent;      /* stock commands sent to commands.by-sku */
     uint64_t deadlines_sent;
     uint64_t inputs_ignored;  /* duplicates, late deadlines, release of unconfirmed orders */

@@ -495,13 +495,14 @@ int command_verify(int argc, char **argv)
            (int)report.views_compared, config.data_dir, (int)report.shards_behind,
            (unsigned long long)report.differences);
     if (report.orders_checked)
-        printf(
-            "orders: %llu placed (%llu confirmed, %llu rejected, %llu in flight), %llu line event(s), %llu "
-            "record(s) folded (%llu not decodable)\n",
-            (unsigned long long)report.orders.orders, (unsigned long long)report.orders.confirmed,
-            (unsigned long long)report.orders.rejected, (unsigned long long)report.orders.in_flight,
-            (unsigned long long)report.orders.decisions, (unsigned long long)report.orders.records,
-            (unsigned long long)report.orders.records_undecodable);
+        printf("orders: %llu placed (%llu confirmed, %llu of them expired since, %llu rejected, %llu in "
+               "flight), "
+               "%llu line event(s), %llu record(s) folded (%llu not decodable)\n",
+               (unsigned long long)report.orders.orders, (unsigned long long)report.orders.confirmed,
+               (unsigned long long)report.orders.expired, (unsigned long long)report.orders.rejected,
+               (unsigned long long)report.orders.in_flight, (unsigned long long)report.orders.decisions,
+               (unsigned long long)report.orders.records,
+               (unsigned long long)report.orders.records_undecodable);
     else
         printf("orders: no %s.orders topic, no order to check\n", config.topic_prefix);
     for (size_t i = 0; i < report.kept; i++)

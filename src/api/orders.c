@@ -77,16 +77,32 @@ static void order_extra(struct json_out *out, const void *context)
     free(json);
 }
 
-/* Answers with a settled or pending order: 201 confirmed, 409 rejected (problem+json holding the order),
- * 200 otherwise. */
+/* Answers 409 order-expired (problem+json holding the order): a line's reservation expired after the order
+ * was confirmed, and the order released the others; nothing of it can be released or fulfilled any more. */
+static void order_expired(struct api_request *request, const struct order_state *state,
+                          const struct api_header *headers)
+{
+    api_problem_ex(
+        request, 409, "order-expired", "Order expired", NULL,
+        "a line's reservation expired after the order was confirmed: the order released every line "
+        "and holds nothing (each line says what happened to it)",
+        order_extra, state, headers);
+}
+
+/* Answers with a settled or pending order: 201 confirmed, 409 rejected or expired (problem+json holding the
+ * order), 200 otherwise. */
 static void order_answer(struct api_request *request, const struct order_state *state, int waited_ms)
 {
     char preference[32];
     snprintf(preference, sizeof(preference), "wait=%d", waited_ms / 1000);
     const char *applied = waited_ms > 0 ? preference : NULL;
+    const struct api_header headers[] = {{applied != NULL ? "Preference-Applied" : NULL, preference},
+                                         {NULL, NULL}};
+    if (state->status == ORDER_STATUS_EXPIRED) {
+        order_expired(request, state, headers);
+        return;
+    }
     if (state->status == ORDER_STATUS_REJECTED) {
-        const struct api_header headers[] = {{applied != NULL ? "Preference-Applied" : NULL, preference},
-                                             {NULL, NULL}};
         char detail[96];
         snprintf(detail, sizeof(detail), "order rejected: %s (each line says why)", state->reason);
         api_problem_ex(request, 409, "order-rejected", "Order rejected", NULL, detail, order_extra, state,
@@ -305,6 +321,10 @@ static void order_settle(struct api_request *request, enum order_input_type type
     enum order_status moving = type == ORDER_INPUT_RELEASE ? ORDER_STATUS_RELEASING : ORDER_STATUS_FULFILLING;
     if (state.status == target) { /* a retry */
         order_answer(request, &state, 0);
+        return;
+    }
+    if (state.status == ORDER_STATUS_EXPIRING || state.status == ORDER_STATUS_EXPIRED) {
+        order_expired(request, &state, NULL);
         return;
     }
     if (state.status != ORDER_STATUS_CONFIRMED && state.status != moving) {
