@@ -87,7 +87,9 @@ struct orders {
     atomic_bool owned[STOCKD_PARTITIONS_MAX];
     pthread_mutex_t commit_mutex;
     pthread_cond_t commit_changed;
-    uint64_t commit_count; /* under commit_mutex */
+    uint64_t commit_count;                      /* under commit_mutex */
+    int64_t folded_next[STOCKD_PARTITIONS_MAX]; /* under commit_mutex: each shard's committed checkpoint here
+                                                 * (0 while not assigned) */
     _Atomic uint64_t counters[COUNTER_COUNT];
     /* Work space of the stage's thread (tens of KB: not on the stack, and not thread-local, which every
      * thread of the process would carry, civetweb's 100 KiB stacks included). */
@@ -388,6 +390,14 @@ static int orders_process(void *context, rd_kafka_t *producer, rd_kafka_message_
     return 0;
 }
 
+/* Publishes a shard's committed checkpoint for orders_wait_position (0: not assigned here). */
+static void folded_next_set(struct orders *orders, int32_t partition, int64_t checkpoint)
+{
+    pthread_mutex_lock(&orders->commit_mutex);
+    orders->folded_next[partition] = checkpoint;
+    pthread_mutex_unlock(&orders->commit_mutex);
+}
+
 static void orders_committed(void *context)
 {
     struct orders *orders = context;
@@ -400,7 +410,9 @@ static void orders_committed(void *context)
             /* Kafka has the batch, the shard does not: stop, and the next start folds it again. */
             log_error(COMPONENT, "%s: stopping (the next start restores the shard from the topic)", error);
             orders->failed = true;
+            continue;
         }
+        folded_next_set(orders, partition, orders->next_checkpoint[partition]);
     }
     count(orders, COUNTER_BATCHES_COMMITTED);
     pthread_mutex_lock(&orders->commit_mutex);
@@ -548,6 +560,7 @@ static void stores_close(struct orders *orders, const rd_kafka_topic_partition_l
         int32_t partition = element->partition;
         if (partition < 0 || partition >= STOCKD_PARTITIONS_MAX) continue;
         atomic_store(&orders->owned[partition], false);
+        folded_next_set(orders, partition, 0);
         order_store_close(orders->stores[partition]);
         orders->stores[partition] = NULL;
         orders->touched[partition] = false;
@@ -581,6 +594,7 @@ static int orders_assigned(void *context, const rd_kafka_topic_partition_list_t 
             log_error(COMPONENT, "%s", error);
             return -1;
         }
+        folded_next_set(orders, partition, order_store_checkpoint(orders->stores[partition]));
         atomic_store(&orders->owned[partition], true);
     }
     return 0;
@@ -646,6 +660,7 @@ int orders_run(struct orders *orders, const atomic_bool *stop)
     int status = eos_stage_run(orders->stage, stop);
     for (int32_t partition = 0; partition < STOCKD_PARTITIONS_MAX; partition++) {
         atomic_store(&orders->owned[partition], false);
+        folded_next_set(orders, partition, 0);
         order_store_close(orders->stores[partition]);
         orders->stores[partition] = NULL;
     }
@@ -694,6 +709,20 @@ int orders_wait_commit(struct orders *orders, uint64_t seen_commits, int timeout
         if (pthread_cond_timedwait(&orders->commit_changed, &orders->commit_mutex, &deadline) != 0) break;
     }
     int passed = orders->commit_count > seen_commits;
+    pthread_mutex_unlock(&orders->commit_mutex);
+    return passed;
+}
+
+int orders_wait_position(struct orders *orders, int32_t partition, int64_t offset, int timeout_ms)
+{
+    assert(orders != NULL);
+    if (partition < 0 || partition >= orders->config->partitions || offset < 0) return -1;
+    struct timespec deadline = clock_deadline_after(CLOCK_REALTIME, timeout_ms); /* commit_changed's clock */
+    pthread_mutex_lock(&orders->commit_mutex);
+    while (orders->folded_next[partition] <= offset) {
+        if (pthread_cond_timedwait(&orders->commit_changed, &orders->commit_mutex, &deadline) != 0) break;
+    }
+    int passed = orders->folded_next[partition] > offset;
     pthread_mutex_unlock(&orders->commit_mutex);
     return passed;
 }
