@@ -2,7 +2,8 @@
  *
  * One consumer in group <prefix>-orders reads <prefix>.orders and <prefix>.events; kafka/eos.c runs the
  * exactly-once loop. An events record whose command id is an order line's (order:<id>:<line>:<op>) is
- * forwarded as an OrderLineOutcome to the order's partition of orders. An orders record is folded into the
+ * forwarded as an OrderLineOutcome to the order's partition of orders, a ReservationExpired of an order
+ * line's reservation as an OrderLineExpired. An orders record is folded into the
  * partition's shard (src/store/order_store.c) by the pure core (src/domain/order.c), whose stock commands
  * go to commands.by-sku and whose event goes back to orders. SQLite commits after Kafka did; on assignment a
  * shard behind the committed offset folds the missing records again without sending anything. Never
@@ -291,6 +292,7 @@ static int outcome_forward(struct orders *orders, rd_kafka_t *producer, const rd
         event_decode(orders, message) != 0)
         return 0;
     const struct event *event = &orders->scratch.event;
+    if (event->type == EVENT_RESERVATION_EXPIRED) return 0; /* not a line command's outcome */
     input->type = ORDER_INPUT_LINE_OUTCOME;
     input->accepted = event->type != EVENT_COMMAND_REJECTED;
     input->reject_reason = input->accepted ? REJECT_NONE : event->reject_reason;
