@@ -2,7 +2,8 @@
  *
  * One consumer in group <prefix>-orders reads <prefix>.orders and <prefix>.events; kafka/eos.c runs the
  * exactly-once loop. An events record whose command id is an order line's (order:<id>:<line>:<op>) is
- * forwarded as an OrderLineOutcome to the order's partition of orders. An orders record is folded into the
+ * forwarded as an OrderLineOutcome to the order's partition of orders, a ReservationExpired of an order
+ * line's reservation as an OrderLineExpired. An orders record is folded into the
  * partition's shard (src/store/order_store.c) by the pure core (src/domain/order.c), whose stock commands
  * go to commands.by-sku and whose event goes back to orders. SQLite commits after Kafka did; on assignment a
  * shard behind the committed offset folds the missing records again without sending anything. Never
@@ -44,6 +45,9 @@
 #define ORDERS_RESTORE_COMMIT_EVERY 1000
 /* How long restore waits without any record before it gives up (a broker restart takes seconds). */
 #define ORDERS_RESTORE_IDLE_TIMEOUT_MS 60000
+/* The CloudEvents type the handler gives a ReservationExpired (src/handler.c: "stockd." and the type name):
+ * the stage decodes only the events that carry it or an order line's command id. */
+#define ORDERS_EXPIRED_CE_TYPE "stockd.ReservationExpired"
 
 /* Indexes of counters, in the order of struct orders_stats. */
 enum orders_counter {
@@ -52,7 +56,9 @@ enum orders_counter {
     COUNTER_REJECTED,
     COUNTER_RELEASED,
     COUNTER_FULFILLED,
+    COUNTER_EXPIRED,
     COUNTER_FORWARDED,
+    COUNTER_EXPIRIES_FORWARDED,
     COUNTER_COMMANDS,
     COUNTER_DEADLINES,
     COUNTER_IGNORED,
@@ -82,7 +88,9 @@ struct orders {
     atomic_bool owned[STOCKD_PARTITIONS_MAX];
     pthread_mutex_t commit_mutex;
     pthread_cond_t commit_changed;
-    uint64_t commit_count; /* under commit_mutex */
+    uint64_t commit_count;                      /* under commit_mutex */
+    int64_t folded_next[STOCKD_PARTITIONS_MAX]; /* under commit_mutex: each shard's committed checkpoint here
+                                                 * (0 while not assigned) */
     _Atomic uint64_t counters[COUNTER_COUNT];
     /* Work space of the stage's thread (tens of KB: not on the stack, and not thread-local, which every
      * thread of the process would carry, civetweb's 100 KiB stacks included). */
@@ -143,10 +151,9 @@ static int32_t order_partition(const struct orders *orders, const char *order_id
 static void event_count(struct orders *orders, enum order_event_type event)
 {
     static const enum orders_counter counters[ORDER_EVENT_TYPE_COUNT] = {
-        [ORDER_EVENT_CONFIRMED] = COUNTER_CONFIRMED,
-        [ORDER_EVENT_REJECTED] = COUNTER_REJECTED,
-        [ORDER_EVENT_RELEASED] = COUNTER_RELEASED,
-        [ORDER_EVENT_FULFILLED] = COUNTER_FULFILLED,
+        [ORDER_EVENT_CONFIRMED] = COUNTER_CONFIRMED, [ORDER_EVENT_REJECTED] = COUNTER_REJECTED,
+        [ORDER_EVENT_RELEASED] = COUNTER_RELEASED,   [ORDER_EVENT_FULFILLED] = COUNTER_FULFILLED,
+        [ORDER_EVENT_EXPIRED] = COUNTER_EXPIRED,
     };
     if (event != ORDER_EVENT_NONE) count(orders, counters[event]);
 }
@@ -233,44 +240,93 @@ static struct order_store *store_touch(struct orders *orders, int32_t partition)
 /* ---- forwarding line outcomes from events ---------------------------------------------------------------
  */
 
-/* Forwards the outcome of an order line's command to the order's partition of orders; other events pass. */
-static int event_forward(struct orders *orders, rd_kafka_t *producer, const rd_kafka_message_t *message)
+/* Copies the value of a message's last header called name into out, NUL-terminated. Returns true, or false
+ * when there is none or it does not fit. */
+static bool header_copy(const rd_kafka_message_t *message, const char *name, char *out, size_t out_bytes)
 {
     rd_kafka_headers_t *headers = NULL;
     const void *value = NULL;
     size_t value_bytes = 0;
-    char command_id[STOCKD_ID_BYTES_MAX + 1];
     if (rd_kafka_message_headers(message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_header_get_last(headers, "stockd_command_id", &value, &value_bytes) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        value_bytes < sizeof(ORDER_ID_PREFIX) - 1 || value_bytes > STOCKD_ID_BYTES_MAX ||
-        memcmp(value, ORDER_ID_PREFIX, sizeof(ORDER_ID_PREFIX) - 1) != 0)
-        return 0; /* not an order line's: the common case, decided without decoding the event */
-    memcpy(command_id, value, value_bytes);
-    command_id[value_bytes] = '\0';
-    struct order_input *input = &orders->scratch.input;
-    memset(input, 0, sizeof(*input));
-    if (order_command_id_parse(command_id, input->order_id, sizeof(input->order_id), &input->line,
-                               &input->op) != 0)
-        return 0;
-    struct event *event = &orders->scratch.event;
+        rd_kafka_header_get_last(headers, name, &value, &value_bytes) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        value == NULL || value_bytes >= out_bytes)
+        return false;
+    memcpy(out, value, value_bytes);
+    out[value_bytes] = '\0';
+    return true;
+}
+
+/* Decodes an events record into orders->scratch.event. Returns 0, or -1 (logged: the handler wrote it, so
+ * this is a bug or another writer, and the record is passed over). */
+static int event_decode(struct orders *orders, const rd_kafka_message_t *message)
+{
     struct codec_error codec_error;
-    if (message->payload == NULL ||
-        codec_event_decode(message->payload, message->len, event, &codec_error) != 0) {
-        log_warn(COMPONENT, "events [%d] offset %lld is not a valid event: %s", (int)message->partition,
-                 (long long)message->offset, message->payload ? codec_error.message : "empty");
+    if (message->payload != NULL &&
+        codec_event_decode(message->payload, message->len, &orders->scratch.event, &codec_error) == 0)
         return 0;
-    }
-    if (event->type == EVENT_RESERVATION_EXPIRED) return 0; /* not a line command's outcome */
-    input->type = ORDER_INPUT_LINE_OUTCOME;
-    input->accepted = event->type != EVENT_COMMAND_REJECTED;
-    input->reject_reason = input->accepted ? REJECT_NONE : event->reject_reason;
+    log_warn(COMPONENT, "events [%d] offset %lld is not a valid event: %s", (int)message->partition,
+             (long long)message->offset, message->payload ? codec_error.message : "empty");
+    return -1;
+}
+
+/* Sends an input forwarded from events to the order's partition of orders. */
+static int input_forward(struct orders *orders, rd_kafka_t *producer, const rd_kafka_message_t *message,
+                         struct order_input *input)
+{
     input->position_partition = message->partition;
     input->position_offset = message->offset;
     if (produce_owned(producer, orders->topics.orders, order_partition(orders, input->order_id),
                       input->order_id, order_codec_input_encode(input), NULL) != 0)
         return -1;
-    count(orders, COUNTER_FORWARDED);
+    count(orders, input->type == ORDER_INPUT_LINE_EXPIRED ? COUNTER_EXPIRIES_FORWARDED : COUNTER_FORWARDED);
+    return 0;
+}
+
+/* Forwards the event of an order line's command (command_id) as an OrderLineOutcome. */
+static int outcome_forward(struct orders *orders, rd_kafka_t *producer, const rd_kafka_message_t *message,
+                           const char *command_id)
+{
+    struct order_input *input = &orders->scratch.input;
+    memset(input, 0, sizeof(*input));
+    if (order_command_id_parse(command_id, input->order_id, sizeof(input->order_id), &input->line,
+                               &input->op) != 0 ||
+        event_decode(orders, message) != 0)
+        return 0;
+    const struct event *event = &orders->scratch.event;
+    if (event->type == EVENT_RESERVATION_EXPIRED) return 0; /* not a line command's outcome */
+    input->type = ORDER_INPUT_LINE_OUTCOME;
+    input->accepted = event->type != EVENT_COMMAND_REJECTED;
+    input->reject_reason = input->accepted ? REJECT_NONE : event->reject_reason;
+    return input_forward(orders, producer, message, input);
+}
+
+/* Forwards a ReservationExpired of an order line's reservation as an OrderLineExpired (the handler's
+ * punctuator decided it, under a command id of its own). */
+static int expiry_forward(struct orders *orders, rd_kafka_t *producer, const rd_kafka_message_t *message)
+{
+    if (event_decode(orders, message) != 0) return 0;
+    const struct event *event = &orders->scratch.event;
+    struct order_input *input = &orders->scratch.input;
+    memset(input, 0, sizeof(*input));
+    if (event->type != EVENT_RESERVATION_EXPIRED ||
+        order_reservation_id_parse(event->reservation_id, input->order_id, sizeof(input->order_id),
+                                   &input->line) != 0)
+        return 0; /* a client's reservation */
+    input->type = ORDER_INPUT_LINE_EXPIRED;
+    return input_forward(orders, producer, message, input);
+}
+
+/* Forwards what the order stage follows on events: the outcome of an order line's command, and the expiry
+ * of an order line's reservation. Other events pass, decided by their headers without decoding them. */
+static int event_forward(struct orders *orders, rd_kafka_t *producer, const rd_kafka_message_t *message)
+{
+    char command_id[STOCKD_ID_BYTES_MAX + 1];
+    char type[64];
+    if (header_copy(message, "stockd_command_id", command_id, sizeof(command_id)) &&
+        strncmp(command_id, ORDER_ID_PREFIX, sizeof(ORDER_ID_PREFIX) - 1) == 0)
+        return outcome_forward(orders, producer, message, command_id);
+    if (header_copy(message, "ce_type", type, sizeof(type)) && strcmp(type, ORDERS_EXPIRED_CE_TYPE) == 0)
+        return expiry_forward(orders, producer, message);
     return 0;
 }
 
@@ -337,6 +393,14 @@ static int orders_process(void *context, rd_kafka_t *producer, rd_kafka_message_
     return 0;
 }
 
+/* Publishes a shard's committed checkpoint for orders_wait_position (0: not assigned here). */
+static void folded_next_set(struct orders *orders, int32_t partition, int64_t checkpoint)
+{
+    pthread_mutex_lock(&orders->commit_mutex);
+    orders->folded_next[partition] = checkpoint;
+    pthread_mutex_unlock(&orders->commit_mutex);
+}
+
 static void orders_committed(void *context)
 {
     struct orders *orders = context;
@@ -349,7 +413,9 @@ static void orders_committed(void *context)
             /* Kafka has the batch, the shard does not: stop, and the next start folds it again. */
             log_error(COMPONENT, "%s: stopping (the next start restores the shard from the topic)", error);
             orders->failed = true;
+            continue;
         }
+        folded_next_set(orders, partition, orders->next_checkpoint[partition]);
     }
     count(orders, COUNTER_BATCHES_COMMITTED);
     pthread_mutex_lock(&orders->commit_mutex);
@@ -497,6 +563,7 @@ static void stores_close(struct orders *orders, const rd_kafka_topic_partition_l
         int32_t partition = element->partition;
         if (partition < 0 || partition >= STOCKD_PARTITIONS_MAX) continue;
         atomic_store(&orders->owned[partition], false);
+        folded_next_set(orders, partition, 0);
         order_store_close(orders->stores[partition]);
         orders->stores[partition] = NULL;
         orders->touched[partition] = false;
@@ -530,6 +597,7 @@ static int orders_assigned(void *context, const rd_kafka_topic_partition_list_t 
             log_error(COMPONENT, "%s", error);
             return -1;
         }
+        folded_next_set(orders, partition, order_store_checkpoint(orders->stores[partition]));
         atomic_store(&orders->owned[partition], true);
     }
     return 0;
@@ -595,6 +663,7 @@ int orders_run(struct orders *orders, const atomic_bool *stop)
     int status = eos_stage_run(orders->stage, stop);
     for (int32_t partition = 0; partition < STOCKD_PARTITIONS_MAX; partition++) {
         atomic_store(&orders->owned[partition], false);
+        folded_next_set(orders, partition, 0);
         order_store_close(orders->stores[partition]);
         orders->stores[partition] = NULL;
     }
@@ -647,6 +716,20 @@ int orders_wait_commit(struct orders *orders, uint64_t seen_commits, int timeout
     return passed;
 }
 
+int orders_wait_position(struct orders *orders, int32_t partition, int64_t offset, int timeout_ms)
+{
+    assert(orders != NULL);
+    if (partition < 0 || partition >= orders->config->partitions || offset < 0) return -1;
+    struct timespec deadline = clock_deadline_after(CLOCK_REALTIME, timeout_ms); /* commit_changed's clock */
+    pthread_mutex_lock(&orders->commit_mutex);
+    while (orders->folded_next[partition] <= offset) {
+        if (pthread_cond_timedwait(&orders->commit_changed, &orders->commit_mutex, &deadline) != 0) break;
+    }
+    int passed = orders->folded_next[partition] > offset;
+    pthread_mutex_unlock(&orders->commit_mutex);
+    return passed;
+}
+
 void orders_stats_get(const struct orders *orders, struct orders_stats *out)
 {
     uint64_t values[COUNTER_COUNT];
@@ -658,7 +741,9 @@ void orders_stats_get(const struct orders *orders, struct orders_stats *out)
         .orders_rejected = values[COUNTER_REJECTED],
         .orders_released = values[COUNTER_RELEASED],
         .orders_fulfilled = values[COUNTER_FULFILLED],
+        .orders_expired = values[COUNTER_EXPIRED],
         .outcomes_forwarded = values[COUNTER_FORWARDED],
+        .expiries_forwarded = values[COUNTER_EXPIRIES_FORWARDED],
         .commands_sent = values[COUNTER_COMMANDS],
         .deadlines_sent = values[COUNTER_DEADLINES],
         .inputs_ignored = values[COUNTER_IGNORED],

@@ -45,13 +45,21 @@ uint64_t orders_commit_count(struct orders *orders);
  * it has passed, 0 on timeout. Any thread. */
 int orders_wait_commit(struct orders *orders, uint64_t seen_commits, int timeout_ms);
 
+/* Blocks until this instance's shard of orders partition partition has folded the record at offset (its
+ * committed checkpoint is past it) or timeout_ms elapses. Returns 1 passed, 0 not (timed out, or the
+ * partition is not assigned here), -1 bad position (partition outside kafka.partitions, negative offset).
+ * Any thread. */
+int orders_wait_position(struct orders *orders, int32_t partition, int64_t offset, int timeout_ms);
+
 struct orders_stats {
     uint64_t orders_placed;
     uint64_t orders_confirmed;
     uint64_t orders_rejected;
     uint64_t orders_released;
     uint64_t orders_fulfilled;
+    uint64_t orders_expired;
     uint64_t outcomes_forwarded; /* line outcomes read on events and sent to orders */
+    uint64_t expiries_forwarded; /* expiries of line reservations read on events and sent to orders */
     uint64_t commands_sent;      /* stock commands sent to commands.by-sku */
     uint64_t deadlines_sent;
     uint64_t inputs_ignored;  /* duplicates, late deadlines, release of unconfirmed orders */

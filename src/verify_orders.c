@@ -30,7 +30,7 @@ struct kept_line {
     char location[STOCKD_LOCATION_BYTES_MAX + 1];
     int64_t quantity;
     enum order_line_status settled_status; /* in OrderConfirmed or OrderRejected */
-    enum order_line_status closed_status;  /* in OrderReleased or OrderFulfilled */
+    enum order_line_status closed_status;  /* in OrderReleased, OrderFulfilled or OrderExpired */
     char settled_reason[ORDER_REASON_BYTES_MAX + 1];
     char closed_reason[ORDER_REASON_BYTES_MAX + 1];
 };
@@ -44,7 +44,7 @@ struct kept_order {
     bool asked;                    /* a ReleaseOrder or FulfilOrder came after the PlaceOrder */
     enum order_event_type settled; /* OrderConfirmed or OrderRejected; NONE while placing */
     int64_t settled_offset;
-    enum order_event_type closed; /* OrderReleased or OrderFulfilled; NONE until then */
+    enum order_event_type closed; /* OrderReleased, OrderFulfilled or OrderExpired; NONE until then */
     int64_t closed_offset;
     uint32_t line_count;
     struct kept_line lines[STOCKD_ORDER_LINES_MAX];
@@ -451,6 +451,7 @@ static int order_event_fold(struct verify_orders *orders, int32_t partition, int
     } else {
         order->closed = type;
         order->closed_offset = offset;
+        if (type == ORDER_EVENT_EXPIRED) orders->counts.expired++;
     }
     return order_store(orders, error, error_bytes);
 }
@@ -506,10 +507,43 @@ static void line_close_judge(struct verify_orders *orders, const char *where, co
     }
 }
 
-/* A confirmed order's line: reserved as placed; released or fulfilled as its events say. Sets *closing
- * when its release or fulfilment is under way. */
+/* A line of an order that expired after it was confirmed: the line that expired has its reservation
+ * expired on events; every other line was released as the order says (refused when it had expired too);
+ * none was fulfilled, none holds a unit. */
+static void line_expired_judge(struct verify_orders *orders, const char *where, const struct kept_line *line,
+                               const struct kept_reservation *reservation, const char *const command_ids[3])
+{
+    const struct kept_decision *release = &orders->decisions[1];
+    const struct kept_decision *fulfil = &orders->decisions[2];
+    if (fulfil->found) {
+        difference(orders, "%s: the order expired, but %s was decided at events [%d] offset %lld", where,
+                   command_ids[2], (int)fulfil->partition, (long long)fulfil->offset);
+        return;
+    }
+    if (reservation->status == RESERVATION_ACTIVE) {
+        difference(orders,
+                   "%s: the order expired, but its reservation still holds the units (events [%d] "
+                   "offset %lld)",
+                   where, (int)reservation->partition, (long long)reservation->offset);
+        return;
+    }
+    if (line->closed_status != ORDER_LINE_EXPIRED) {
+        line_close_judge(orders, where, line, command_ids[1], release, EVENT_RESERVATION_RELEASED,
+                         ORDER_LINE_RELEASED, ORDER_LINE_RELEASED);
+        return;
+    }
+    if (reservation->status != RESERVATION_EXPIRED)
+        difference(orders,
+                   "%s: the order says the line expired, but its reservation %s (events [%d] offset %lld)",
+                   where, reservation->status == 0 ? "was never reserved" : "did not expire",
+                   (int)reservation->partition, (long long)reservation->offset);
+}
+
+/* A confirmed order's line: reserved as placed; released, fulfilled or expired as its events say. Sets
+ * *closing when its release or fulfilment is under way (asked for, or following an expiry: expiring). */
 static void line_confirmed_judge(struct verify_orders *orders, const char *where,
                                  const struct kept_order *order, uint32_t index,
+                                 const struct kept_reservation *reservation, bool expiring,
                                  const char *const command_ids[3], bool *closing)
 {
     const struct kept_line *line = &order->lines[index];
@@ -548,7 +582,7 @@ static void line_confirmed_judge(struct verify_orders *orders, const char *where
     if (order->closed == ORDER_EVENT_NONE) {
         const struct kept_decision *close = release->found ? release : fulfil->found ? fulfil : NULL;
         if (close == NULL) return;
-        if (order->asked)
+        if (order->asked || (expiring && close == release))
             *closing = true;
         else
             difference(
@@ -556,6 +590,10 @@ static void line_confirmed_judge(struct verify_orders *orders, const char *where
                 "%s: nobody released or fulfilled the order, but %s was decided at events [%d] offset %lld",
                 where, release->found ? command_ids[1] : command_ids[2], (int)close->partition,
                 (long long)close->offset);
+        return;
+    }
+    if (order->closed == ORDER_EVENT_EXPIRED) {
+        line_expired_judge(orders, where, line, reservation, command_ids);
         return;
     }
     bool released = order->closed == ORDER_EVENT_RELEASED;
@@ -606,10 +644,35 @@ static void line_rejected_judge(struct verify_orders *orders, const char *where,
         if (!reserve->found || reserve->type != EVENT_COMMAND_REJECTED)
             difference(orders, "%s: OrderRejected says refused, but %s was %s", where, command_ids[0],
                        reserve->found ? "accepted" : "never decided on events");
+    } else if (line->settled_status == ORDER_LINE_EXPIRED) {
+        if (reservation->status != RESERVATION_EXPIRED)
+            difference(orders, "%s: OrderRejected says the line expired, but its reservation %s", where,
+                       reservation->status == 0 ? "was never reserved" : "did not expire");
     } else {
         const char *status = order_line_status_name(line->settled_status);
         difference(orders, "%s: OrderRejected with the line %s", where, status ? status : "?");
     }
+}
+
+/* Whether a confirmed order nobody asked to release or fulfil has a line whose reservation expired on
+ * events: the order stage then releases the other lines (expiring) before it writes OrderExpired. Returns 1,
+ * 0, or -1 with a message. */
+static int order_expiring(struct verify_orders *orders, const struct kept_order *order, char *error,
+                          size_t error_bytes)
+{
+    if (order->settled != ORDER_EVENT_CONFIRMED || order->closed != ORDER_EVENT_NONE || order->asked)
+        return 0;
+    for (uint32_t index = 0; index < order->line_count; index++) {
+        char reservation_id[STOCKD_ID_BYTES_MAX + 1];
+        snprintf(reservation_id, sizeof(reservation_id), "%s%s:%u", ORDER_ID_PREFIX, order->order_id,
+                 (unsigned)index);
+        struct kept_reservation reservation;
+        if (reservation_load(orders, order->lines[index].sku, reservation_id, &reservation, error,
+                             error_bytes) != 0)
+            return -1;
+        if (reservation.status == RESERVATION_EXPIRED) return 1;
+    }
+    return 0;
 }
 
 /* Judges one order's lines against their events. */
@@ -617,6 +680,8 @@ static int order_lines_judge(struct verify_orders *orders, const struct kept_ord
                              size_t error_bytes)
 {
     bool closing = false;
+    int expiring = order_expiring(orders, order, error, error_bytes);
+    if (expiring < 0) return -1;
     for (uint32_t index = 0; index < order->line_count; index++) {
         const struct kept_line *line = &order->lines[index];
         char reservation_id[STOCKD_ID_BYTES_MAX + 1];
@@ -640,7 +705,7 @@ static int order_lines_judge(struct verify_orders *orders, const struct kept_ord
                  (int)order->partition, (long long)(closed ? order->closed_offset : order->settled_offset),
                  order->order_id, (unsigned)index, line->sku, line->location, (long long)line->quantity);
         if (order->settled == ORDER_EVENT_CONFIRMED)
-            line_confirmed_judge(orders, where, order, index, ids, &closing);
+            line_confirmed_judge(orders, where, order, index, &reservation, expiring == 1, ids, &closing);
         else
             line_rejected_judge(orders, where, line, reservation_id, &reservation, ids);
     }

@@ -26,6 +26,7 @@ struct verify_orders_counts {
     uint64_t orders;              /* orders placed (first PlaceOrder of an id on its partition) */
     uint64_t confirmed;           /* settled confirmed (released and fulfilled ones included) */
     uint64_t rejected;
+    uint64_t expired;   /* of the confirmed, expired since (OrderExpired) */
     uint64_t in_flight; /* placing within the saga timeout (plus the grace), or releasing / fulfilling */
 };
 

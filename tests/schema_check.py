@@ -183,6 +183,12 @@ BAD_COMMANDS = [
     ("transfer with location",
      command("TransferStock", {"location": "A", "to_location": "B", "quantity": 1})),
     ("release without id", command("ReleaseReservation", {})),
+    ("command id beginning with order:", command("CreateSku", {"name": "x"}, command_id="order:x")),
+    ("reserve on an order line's reservation id",
+     command("ReserveStock", {"reservation_id": "order:A:0", "location": "W", "quantity": 1})),
+    ("release of an order line's reservation", command("ReleaseReservation", {"reservation_id": "order:A:1"})),
+    ("fulfil with an order line's command id",
+     command("FulfilReservation", {"reservation_id": "r-1"}, command_id="order:A:0:fulfil")),
     ("top level array", [command("CreateSku", {"name": "x"})]),
 ]
 
@@ -226,6 +232,26 @@ OLD_EVENTS = [
     ("StockReceived version 1 spelled out", event("StockReceived", {"location": "W", "quantity": 1}, version=1),
      event("StockReceived", {"location": "W", "quantity": 1})),
 ]
+
+
+# The order stage's own line commands (docs/orders.md): the codec decodes them, for the handler reads them
+# on commands.by-sku, but no client may send them, so the command schema (what clients send) refuses them.
+ORDER_LINE_COMMANDS = [
+    ("ReserveStock of order line 0",
+     command("ReserveStock", {"reservation_id": "order:A:0", "location": "W", "quantity": 1},
+             command_id="order:A:0:reserve")),
+    ("ReleaseReservation of order line 3",
+     command("ReleaseReservation", {"reservation_id": "order:A:3"}, command_id="order:A:3:release")),
+]
+
+
+def check_order_line_commands(tool, validator):
+    for label, document in ORDER_LINE_COMMANDS:
+        if validator.is_valid(document):
+            fail(f"order line command '{label}': the command schema accepts an id beginning with order:")
+        result = tool_run(tool, ["decode-command"], json.dumps(document).encode())
+        if result.returncode != 0:
+            fail(f"order line command '{label}': the codec refuses it: {result.stdout.decode(errors='replace')}")
 
 
 def check_old_events(tool, validator):
@@ -312,6 +338,7 @@ def main():
     check_refused(tool, "command.schema.json", command_validator, "decode-command", BAD_COMMANDS, True)
     check_refused(tool, "event.schema.json", event_validator, "decode-event", BAD_EVENTS, True)
     check_old_events(tool, event_validator)
+    check_order_line_commands(tool, command_validator)
     check_refused(tool, "codec", None, "decode-command", CODEC_ONLY_BAD, False)
     check_order_schema(command_schema)
     print(f"schema_check: {len(failures)} failure(s), seed {seed}")

@@ -46,6 +46,18 @@ static struct order_input outcome_input(const char *order_id, uint32_t line, enu
     return input;
 }
 
+static struct order_input expired_input(const char *order_id, uint32_t line)
+{
+    struct order_input input;
+    memset(&input, 0, sizeof(input));
+    input.type = ORDER_INPUT_LINE_EXPIRED;
+    input.line = line;
+    snprintf(input.order_id, sizeof(input.order_id), "%s", order_id);
+    input.position_partition = 1;
+    input.position_offset = 70 + line;
+    return input;
+}
+
 static struct order_input simple_input(const char *order_id, enum order_input_type type)
 {
     struct order_input input;
@@ -254,12 +266,126 @@ static void test_duplicates_change_nothing(void **unused)
     assert_memory_equal(&state, &before, sizeof(state));
 }
 
-/* Random interleavings of outcomes, deadlines, releases and duplicates: the saga ends with every line held
- * (confirmed) or none (rejected), and replaying the same inputs gives the same state and outputs. */
+static void confirmed_order(struct order_state *state, const char *order_id, uint32_t line_count)
+{
+    struct order_effects effects;
+    memset(state, 0, sizeof(*state));
+    apply(state, place_input(order_id, line_count), &effects);
+    for (uint32_t i = 0; i < line_count; i++)
+        apply(state, outcome_input(order_id, i, ORDER_OP_RESERVE, true, REJECT_NONE), &effects);
+    assert_int_equal(state->status, ORDER_STATUS_CONFIRMED);
+}
+
+static void test_expiry_of_confirmed_order_releases_held_lines_then_expires(void **unused)
+{
+    (void)unused;
+    struct order_state state;
+    struct order_effects effects;
+    confirmed_order(&state, "o-1", 3);
+    apply(&state, expired_input("o-1", 1), &effects);
+    assert_int_equal(effects.ignored, ORDER_IGNORED_NONE);
+    assert_int_equal(state.status, ORDER_STATUS_EXPIRING);
+    assert_false(order_status_final(state.status));
+    assert_string_equal(state.reason, "line_expired");
+    assert_int_equal(state.lines[1].status, ORDER_LINE_EXPIRED);
+    assert_int_equal(state.lines[1].position.partition, 1);
+    assert_int_equal(state.lines[1].position.offset, 71);
+    /* The expired line holds nothing: only lines 0 and 2 are released, with the saga's usual ids. */
+    assert_int_equal(effects.command_count, 2);
+    assert_int_equal(effects.commands[0].line, 0);
+    assert_int_equal(effects.commands[1].line, 2);
+    assert_int_equal(effects.commands[1].op, ORDER_OP_RELEASE);
+    assert_int_equal(effects.event, ORDER_EVENT_NONE);
+    struct command command;
+    order_command_build(&state, effects.commands[1], &command);
+    assert_int_equal(command.type, COMMAND_RELEASE_RESERVATION);
+    assert_string_equal(command.command_id, "order:o-1:2:release");
+    assert_string_equal(command.reservation_id, "order:o-1:2");
+    assert_string_equal(state.lines[2].reason, "order_expired");
+    apply(&state, outcome_input("o-1", 0, ORDER_OP_RELEASE, true, REJECT_NONE), &effects);
+    assert_int_equal(effects.event, ORDER_EVENT_NONE);
+    /* Line 2 expired too before its release was decided: refused, holding nothing all the same. */
+    apply(&state, expired_input("o-1", 2), &effects);
+    assert_int_equal(effects.ignored, ORDER_IGNORED_LATE);
+    apply(&state, outcome_input("o-1", 2, ORDER_OP_RELEASE, false, REJECT_RESERVATION_NOT_ACTIVE), &effects);
+    assert_int_equal(effects.event, ORDER_EVENT_EXPIRED);
+    assert_int_equal(state.status, ORDER_STATUS_EXPIRED);
+    assert_true(order_status_final(state.status));
+    assert_int_equal(state.lines[0].status, ORDER_LINE_RELEASED);
+    assert_int_equal(state.lines[1].status, ORDER_LINE_EXPIRED);
+    assert_int_equal(state.lines[2].status, ORDER_LINE_RELEASED);
+    assert_string_equal(state.lines[2].reason, "reservation_not_active");
+}
+
+static void test_expiry_of_single_line_confirmed_order_expires_at_once(void **unused)
+{
+    (void)unused;
+    struct order_state state;
+    struct order_effects effects;
+    confirmed_order(&state, "o-1", 1);
+    apply(&state, expired_input("o-1", 0), &effects);
+    assert_int_equal(effects.command_count, 0);
+    assert_int_equal(effects.event, ORDER_EVENT_EXPIRED);
+    assert_int_equal(state.status, ORDER_STATUS_EXPIRED);
+}
+
+/* A line reserved with a short ttl may expire before the other lines are reserved: the order must not be
+ * confirmed with a line that holds nothing. */
+static void test_expiry_while_placing_cancels_and_rejects(void **unused)
+{
+    (void)unused;
+    struct order_state state = {0};
+    struct order_effects effects;
+    apply(&state, place_input("o-1", 2), &effects);
+    apply(&state, outcome_input("o-1", 0, ORDER_OP_RESERVE, true, REJECT_NONE), &effects);
+    apply(&state, expired_input("o-1", 0), &effects);
+    assert_int_equal(state.status, ORDER_STATUS_CANCELLING);
+    assert_string_equal(state.reason, "line_expired");
+    assert_int_equal(effects.command_count, 1);
+    assert_int_equal(effects.commands[0].line, 1);
+    assert_int_equal(effects.commands[0].op, ORDER_OP_RELEASE);
+    apply(&state, outcome_input("o-1", 1, ORDER_OP_RESERVE, true, REJECT_NONE), &effects);
+    assert_int_equal(effects.event, ORDER_EVENT_NONE);
+    apply(&state, outcome_input("o-1", 1, ORDER_OP_RELEASE, true, REJECT_NONE), &effects);
+    assert_int_equal(effects.event, ORDER_EVENT_REJECTED);
+    assert_int_equal(state.lines[0].status, ORDER_LINE_EXPIRED);
+    assert_int_equal(state.lines[1].status, ORDER_LINE_RELEASED);
+}
+
+/* Releasing, fulfilling, cancelling or settled orders do not follow an expiry (their commands report it),
+ * nor does a line that holds nothing. */
+static void test_expiry_not_followed_is_ignored(void **unused)
+{
+    (void)unused;
+    struct order_state state;
+    struct order_effects effects;
+    confirmed_order(&state, "o-1", 2);
+    apply(&state, simple_input("o-1", ORDER_INPUT_FULFIL), &effects);
+    struct order_state before = state;
+    apply(&state, expired_input("o-1", 0), &effects);
+    assert_int_equal(effects.ignored, ORDER_IGNORED_LATE);
+    assert_memory_equal(&state, &before, sizeof(state));
+    apply(&state, expired_input("o-1", 5), &effects);
+    assert_int_equal(effects.ignored, ORDER_IGNORED_UNKNOWN_LINE);
+    memset(&state, 0, sizeof(state));
+    apply(&state, place_input("o-2", 2), &effects);
+    before = state;
+    apply(&state, expired_input("o-2", 0), &effects); /* pending: its reserve's outcome comes first */
+    assert_int_equal(effects.ignored, ORDER_IGNORED_LATE);
+    assert_memory_equal(&state, &before, sizeof(state));
+    memset(&state, 0, sizeof(state));
+    apply(&state, expired_input("o-3", 0), &effects);
+    assert_int_equal(effects.ignored, ORDER_IGNORED_UNKNOWN_ORDER);
+}
+
+/* Random interleavings of outcomes, deadlines, expiries, releases and duplicates: the saga ends with every
+ * line held (confirmed) or none (rejected, released, expired), and replaying the same inputs gives the same
+ * state and outputs. */
 static void test_random_histories_end_all_or_nothing_and_replay_identically(void **unused)
 {
     (void)unused;
     srand(15);
+    int expired_orders = 0;
     for (int round = 0; round < 2000; round++) {
         uint32_t line_count = 1 + (uint32_t)(rand() % 5);
         struct order_input inputs[64];
@@ -280,6 +406,10 @@ static void test_random_histories_end_all_or_nothing_and_replay_identically(void
             uint32_t line = (uint32_t)rand() % line_count;
             if (choice == 0) {
                 input = simple_input("o-r", ORDER_INPUT_DEADLINE);
+            } else if (choice == 2 && held[line]) {
+                /* The handler expires a held reservation between two of the SKU's commands. */
+                held[line] = false;
+                input = expired_input("o-r", line);
             } else if (choice == 1) {
                 input = simple_input("o-r", rand() % 2 ? ORDER_INPUT_RELEASE : ORDER_INPUT_FULFIL);
             } else if (queued[line] > 0) {
@@ -303,7 +433,9 @@ static void test_random_histories_end_all_or_nothing_and_replay_identically(void
                 queue[target][queued[target]++] = effects.commands[i].op;
             }
         }
-        if (state.status == ORDER_STATUS_REJECTED || state.status == ORDER_STATUS_RELEASED) {
+        if (state.status == ORDER_STATUS_REJECTED || state.status == ORDER_STATUS_RELEASED ||
+            state.status == ORDER_STATUS_EXPIRED) {
+            expired_orders += state.status == ORDER_STATUS_EXPIRED;
             for (uint32_t i = 0; i < line_count; i++)
                 assert_false(held[i]);
         }
@@ -316,6 +448,7 @@ static void test_random_histories_end_all_or_nothing_and_replay_identically(void
             order_apply(&replayed, &inputs[i], &effects);
         assert_memory_equal(&replayed, &state, sizeof(state));
     }
+    assert_true(expired_orders > 0); /* the expiry branch was taken to its end */
 }
 
 static void test_command_id_parse_round_trips_and_refuses_others(void **unused)
@@ -346,6 +479,23 @@ static void test_command_id_parse_round_trips_and_refuses_others(void **unused)
     };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
         assert_int_equal(order_command_id_parse(refused[i], order_id, sizeof(order_id), &line, &op), -1);
+}
+
+static void test_reservation_id_parse_round_trips_and_refuses_others(void **unused)
+{
+    (void)unused;
+    char id[STOCKD_ID_BYTES_MAX + 1];
+    char order_id[STOCKD_ORDER_ID_BYTES_MAX + 1];
+    uint32_t line = 0;
+    order_reservation_id("a:7", 12, id, sizeof(id));
+    assert_int_equal(order_reservation_id_parse(id, order_id, sizeof(order_id), &line), 0);
+    assert_string_equal(order_id, "a:7");
+    assert_int_equal(line, 12);
+    const char *const refused[] = {
+        "r-1", "order:", "order:a", "order::0", "order:a:00", "order:a:32", "order:a:0:reserve", "Order:a:0",
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        assert_int_equal(order_reservation_id_parse(refused[i], order_id, sizeof(order_id), &line), -1);
 }
 
 static void test_state_encoding_round_trips(void **unused)
@@ -382,6 +532,7 @@ static void test_input_records_round_trip(void **unused)
         simple_input("o-1", ORDER_INPUT_RELEASE),
         simple_input("o-1", ORDER_INPUT_FULFIL),
         simple_input("o-1", ORDER_INPUT_DEADLINE),
+        expired_input("o-1", 2),
     };
     for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
         char *json = order_codec_input_encode(&inputs[i]);
@@ -566,7 +717,12 @@ int main(void)
         cmocka_unit_test(test_fulfil_of_confirmed_order_fulfils_every_line),
         cmocka_unit_test(test_release_or_fulfil_of_unconfirmed_order_is_ignored),
         cmocka_unit_test(test_duplicates_change_nothing),
+        cmocka_unit_test(test_expiry_of_confirmed_order_releases_held_lines_then_expires),
+        cmocka_unit_test(test_expiry_of_single_line_confirmed_order_expires_at_once),
+        cmocka_unit_test(test_expiry_while_placing_cancels_and_rejects),
+        cmocka_unit_test(test_expiry_not_followed_is_ignored),
         cmocka_unit_test(test_random_histories_end_all_or_nothing_and_replay_identically),
+        cmocka_unit_test(test_reservation_id_parse_round_trips_and_refuses_others),
         cmocka_unit_test(test_command_id_parse_round_trips_and_refuses_others),
         cmocka_unit_test(test_state_encoding_round_trips),
         cmocka_unit_test(test_input_records_round_trip),

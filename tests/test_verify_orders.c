@@ -1,7 +1,8 @@
 /* test_verify_orders.c - stockctl verify's orders check (src/verify_orders.c) on hand-built streams.
  *
  * A consistent history of events and orders records (an order confirmed, one rejected, one released, one
- * fulfilled, one in flight) passes with no difference; each variation breaks one thing the order saga
+ * fulfilled, one in flight, one expired after it was confirmed, one expiring, one rejected for an expiry
+ * while placing) passes with no difference; each variation breaks one thing the order saga
  * promises and must be reported, naming the order, its line and where. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +40,9 @@ enum variation {
     CONFIRMED_TWICE,               /* two final events of one saga */
     UNKNOWN_ORDER_DECIDED,         /* a line command of an order never placed */
     CONFIRMED_LINE_PENDING,        /* OrderConfirmed with a line still pending */
+    EXPIRED_LINE_STILL_HELD,       /* OrderExpired, but another line's release is not on events */
+    EXPIRED_LINE_NEVER_EXPIRED,    /* OrderExpired says a line expired, but it was released */
+    REJECTED_EXPIRED_LINE_HELD,    /* OrderRejected says a line expired, but it is still reserved */
     VARIATION_COUNT
 };
 
@@ -97,6 +101,25 @@ static void line_event(struct fixture *f, enum event_type type, const char *orde
         event.quantity = quantity;
     }
     event.reject_reason = reason;
+    int32_t partition = partition_of(sku);
+    char error[256] = "";
+    if (verify_orders_event(f->orders, partition, f->offsets[0][partition]++, &event, error, sizeof(error)) !=
+        0)
+        fail_msg("%s", error);
+}
+
+/* Feeds the handler's ReservationExpired of an order line's reservation (its command id is the
+ * punctuator's, not the order's). */
+static void expired(struct fixture *f, const char *order_id, uint32_t line, const char *sku, int64_t quantity)
+{
+    static struct event event;
+    memset(&event, 0, sizeof(event));
+    event.type = EVENT_RESERVATION_EXPIRED;
+    snprintf(event.sku, sizeof(event.sku), "%s", sku);
+    snprintf(event.command_id, sizeof(event.command_id), "expire.%s.1000.1", sku);
+    snprintf(event.reservation_id, sizeof(event.reservation_id), "order:%s:%u", order_id, (unsigned)line);
+    snprintf(event.location, sizeof(event.location), "WH-1");
+    event.quantity = quantity;
     int32_t partition = partition_of(sku);
     char error[256] = "";
     if (verify_orders_event(f->orders, partition, f->offsets[0][partition]++, &event, error, sizeof(error)) !=
@@ -196,6 +219,42 @@ static void order_event(struct fixture *f, const char *order_id, enum order_even
 
 /* ---- the history ------------------------------------------------------------------------------------ */
 
+/* The orders whose line reservations expire: F confirmed then expired, G expiring, H rejected while
+ * placing. */
+static void expiries_feed(struct fixture *f, enum variation variation)
+{
+    /* F: confirmed; line 0 expires, the order releases line 1 and is expired. */
+    placed(f, "F");
+    reserved(f, "F", 0, line_sku("F", 0), 1);
+    reserved(f, "F", 1, line_sku("F", 1), 2);
+    order_event(f, "F", ORDER_EVENT_CONFIRMED, ORDER_STATUS_CONFIRMED, ORDER_LINE_RESERVED, "",
+                ORDER_LINE_RESERVED, "");
+    if (variation == EXPIRED_LINE_NEVER_EXPIRED)
+        line_event(f, EVENT_RESERVATION_RELEASED, "F", 0, "release", line_sku("F", 0), 1, REJECT_NONE);
+    else
+        expired(f, "F", 0, line_sku("F", 0), 1);
+    if (variation != EXPIRED_LINE_STILL_HELD)
+        line_event(f, EVENT_RESERVATION_RELEASED, "F", 1, "release", line_sku("F", 1), 2, REJECT_NONE);
+    order_event(f, "F", ORDER_EVENT_EXPIRED, ORDER_STATUS_EXPIRED, ORDER_LINE_EXPIRED, "",
+                ORDER_LINE_RELEASED, "order_expired");
+    /* G: confirmed; line 1 expired and line 0's release is decided: expiring, in flight. */
+    placed(f, "G");
+    reserved(f, "G", 0, line_sku("G", 0), 1);
+    reserved(f, "G", 1, line_sku("G", 1), 2);
+    order_event(f, "G", ORDER_EVENT_CONFIRMED, ORDER_STATUS_CONFIRMED, ORDER_LINE_RESERVED, "",
+                ORDER_LINE_RESERVED, "");
+    expired(f, "G", 1, line_sku("G", 1), 2);
+    line_event(f, EVENT_RESERVATION_RELEASED, "G", 0, "release", line_sku("G", 0), 1, REJECT_NONE);
+    /* H: line 0 reserved and expired while line 1 was pending: line 1 released, rejected. */
+    placed(f, "H");
+    reserved(f, "H", 0, line_sku("H", 0), 1);
+    if (variation != REJECTED_EXPIRED_LINE_HELD) expired(f, "H", 0, line_sku("H", 0), 1);
+    reserved(f, "H", 1, line_sku("H", 1), 2);
+    line_event(f, EVENT_RESERVATION_RELEASED, "H", 1, "release", line_sku("H", 1), 2, REJECT_NONE);
+    order_event(f, "H", ORDER_EVENT_REJECTED, ORDER_STATUS_REJECTED, ORDER_LINE_EXPIRED, "",
+                ORDER_LINE_RELEASED, "order_rejected");
+}
+
 /* Feeds the consistent history with one thing broken, and runs the check at now_ms. */
 static void history_feed(struct fixture *f, enum variation variation)
 {
@@ -248,6 +307,7 @@ static void history_feed(struct fixture *f, enum variation variation)
     placed(f, "E");
     reserved(f, "E", 0, line_sku("E", 0), 1);
     if (variation == UNKNOWN_ORDER_DECIDED) reserved(f, "Z", 0, "SKU-Z-0", 1);
+    expiries_feed(f, variation);
     int64_t now_ms = variation == PLACING_PAST_TIMEOUT ? SUBMITTED_MS + SAGA_TIMEOUT_MS + 60000 : NOW_MS;
     char error[256] = "";
     if (verify_orders_check(f->orders, now_ms, SAGA_TIMEOUT_MS, error, sizeof(error)) != 0)
@@ -263,10 +323,11 @@ static void test_consistent_history_has_no_difference(void **unused)
     if (f.differences != 0) fail_msg("%d differences, the first: %s", f.differences, f.first);
     struct verify_orders_counts counts;
     verify_orders_counts_get(f.orders, &counts);
-    assert_int_equal(counts.orders, 5);
-    assert_int_equal(counts.confirmed, 3);
-    assert_int_equal(counts.rejected, 1);
-    assert_int_equal(counts.in_flight, 1);
+    assert_int_equal(counts.orders, 8);
+    assert_int_equal(counts.confirmed, 5);
+    assert_int_equal(counts.expired, 1);
+    assert_int_equal(counts.rejected, 2);
+    assert_int_equal(counts.in_flight, 2);
     assert_int_equal(counts.records_undecodable, 0);
     fixture_close(&f);
 }
@@ -303,6 +364,13 @@ static void test_each_broken_promise_is_reported(void **unused)
         [CONFIRMED_LINE_PENDING] =
             "order A line 1 (SKU SKU-A-1 at WH-1, quantity 2): OrderConfirmed with the line "
             "pending",
+        [EXPIRED_LINE_STILL_HELD] =
+            "order F line 1 (SKU SKU-F-1 at WH-1, quantity 2): the order expired, but "
+            "its reservation still holds the units",
+        [EXPIRED_LINE_NEVER_EXPIRED] = "order F line 0 (SKU SKU-F-0 at WH-1, quantity 1): the order says the "
+                                       "line expired, but its reservation did not expire",
+        [REJECTED_EXPIRED_LINE_HELD] = "order H line 0 (SKU SKU-H-0 at WH-1, quantity 1): OrderRejected, but "
+                                       "its reservation order:H:0 still holds the units",
     };
     for (int variation = CONSISTENT + 1; variation < VARIATION_COUNT; variation++) {
         struct fixture f;

@@ -65,7 +65,8 @@ static const char verify_help[] =
     "and 10 s more); each line of a confirmed order has its ReserveStock (order:<order_id>:<line>) accepted\n"
     "for its SKU, location and quantity; no line of a rejected order holds units; the lines of a released "
     "or\n"
-    "fulfilled order were released or fulfilled as the order says. The catalog view is compared with its\n"
+    "fulfilled order were released or fulfilled as the order says; an expired order's line expired on\n"
+    "events and its other lines were released, none holding units. The catalog view is compared with its\n"
     "own merge of CatalogUpdated by --catalog.source_precedence: give it stockd's value (or --config).\n"
     "Prints the first differences. Run it while no commands flow.\n"
     "Exit codes: 0 equal, 1 different, 2 usage, 3 could not run or nothing to compare (no shard or view\n"
@@ -496,13 +497,14 @@ int command_verify(int argc, char **argv)
            (int)report.views_compared, config.data_dir, (int)report.shards_behind,
            (unsigned long long)report.differences);
     if (report.orders_checked)
-        printf(
-            "orders: %llu placed (%llu confirmed, %llu rejected, %llu in flight), %llu line event(s), %llu "
-            "record(s) folded (%llu not decodable)\n",
-            (unsigned long long)report.orders.orders, (unsigned long long)report.orders.confirmed,
-            (unsigned long long)report.orders.rejected, (unsigned long long)report.orders.in_flight,
-            (unsigned long long)report.orders.decisions, (unsigned long long)report.orders.records,
-            (unsigned long long)report.orders.records_undecodable);
+        printf("orders: %llu placed (%llu confirmed, %llu of them expired since, %llu rejected, %llu in "
+               "flight), "
+               "%llu line event(s), %llu record(s) folded (%llu not decodable)\n",
+               (unsigned long long)report.orders.orders, (unsigned long long)report.orders.confirmed,
+               (unsigned long long)report.orders.expired, (unsigned long long)report.orders.rejected,
+               (unsigned long long)report.orders.in_flight, (unsigned long long)report.orders.decisions,
+               (unsigned long long)report.orders.records,
+               (unsigned long long)report.orders.records_undecodable);
     else
         printf("orders: no %s.orders topic, no order to check\n", config.topic_prefix);
     for (size_t i = 0; i < report.kept; i++)

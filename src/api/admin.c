@@ -259,11 +259,9 @@ static int orders_metrics_write(struct metrics_text *text, struct orders *orders
     const struct {
         const char *event;
         uint64_t value;
-    } events[] = {{"placed", stats.orders_placed},
-                  {"confirmed", stats.orders_confirmed},
-                  {"rejected", stats.orders_rejected},
-                  {"released", stats.orders_released},
-                  {"fulfilled", stats.orders_fulfilled}};
+    } events[] = {{"placed", stats.orders_placed},       {"confirmed", stats.orders_confirmed},
+                  {"rejected", stats.orders_rejected},   {"released", stats.orders_released},
+                  {"fulfilled", stats.orders_fulfilled}, {"expired", stats.orders_expired}};
     char labels[64];
     for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
         snprintf(labels, sizeof(labels), "event=\"%s\"", events[i].event);
@@ -276,6 +274,9 @@ static int orders_metrics_write(struct metrics_text *text, struct orders *orders
     } counters[] = {
         {"stockd_order_outcomes_forwarded_total",
          "Line outcomes read on events and sent to the order's partition.", stats.outcomes_forwarded},
+        {"stockd_order_expiries_forwarded_total",
+         "Expiries of order line reservations read on events and sent to the order's partition.",
+         stats.expiries_forwarded},
         {"stockd_order_commands_total", "Stock commands the order stage sent to commands.by-sku.",
          stats.commands_sent},
         {"stockd_order_deadlines_total", "OrderDeadline records sent for orders past their deadline.",

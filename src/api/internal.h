@@ -56,6 +56,14 @@ void api_position_write(struct json_out *out, const char *key, struct view_posit
  * view_reservation_skus). */
 void api_ambiguous_skus_write(struct json_out *out, const void *context);
 
+/* Waits for the request's min_position, when given: a comma-separated list of at most 64 partition:offset
+ * tokens with partitions below kafka.partitions, each waited for with wait(context, position, remaining_ms)
+ * (1: passed) within http.wait_ms_max in all. what names the thing waited on in the 503 ("view", "order
+ * stage"). Returns true, or false after answering (400 bad token, 503 not reached or no wait slot). */
+bool api_min_position_wait(struct api_request *request, const char *what,
+                           int (*wait)(void *context, struct view_position position, int timeout_ms),
+                           void *context);
+
 /* X-Stockd-Position on the problem answers of a query route, from the moment the request is authorized:
  * the view's current position, read without waiting for a reader (left out when none is free). */
 extern const struct api_problem_header api_position_problem_header;
@@ -75,9 +83,11 @@ int api_producer_send(struct api_producer *producer, const char *sku, const char
 
 /* Produces value, an order record (order_codec_input_encode of PlaceOrder, ReleaseOrder or FulfilOrder), to
  * <prefix>.orders keyed by order_id on partition murmur2(order_id) % kafka.partitions, and waits for the ack;
- * returns as api_producer_send. */
+ * returns as api_producer_send, with *position the record's place on <prefix>.orders when it returns 0 (a
+ * min_position token for GET /v1/orders/{id}). */
 int api_producer_send_order(struct api_producer *producer, const char *order_id, const char *value,
-                            size_t value_bytes, char *error, size_t error_bytes);
+                            size_t value_bytes, struct view_position *position, char *error,
+                            size_t error_bytes);
 
 /* What /readyz learns from one metadata request for <prefix>.commands.by-sku. */
 struct api_broker_health {

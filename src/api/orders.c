@@ -30,14 +30,21 @@ enum order_found {
     ORDER_NOT_HERE = -2,    /* no order stage on this instance, or it does not own the partition now */
 };
 
+/* Whether this instance's order stage owns the order's partition now. */
+static bool order_here(const struct api_request *request, const char *order_id)
+{
+    struct orders *orders = request->api->stages.orders;
+    int32_t partition = murmur2_partition(order_id, strlen(order_id), request->api->config->partitions);
+    return orders != NULL && orders_partition_owned(orders, partition);
+}
+
 /* Reads an order from this instance's order stage. */
 static enum order_found order_read(struct api_request *request, const char *order_id, struct order_state *out,
                                    char *error, size_t error_bytes)
 {
-    struct orders *orders = request->api->stages.orders;
     const struct stockd_config *config = request->api->config;
     int32_t partition = murmur2_partition(order_id, strlen(order_id), config->partitions);
-    if (orders == NULL || !orders_partition_owned(orders, partition)) return ORDER_NOT_HERE;
+    if (!order_here(request, order_id)) return ORDER_NOT_HERE;
     int64_t checkpoint = 0;
     int found = order_store_read(config->data_dir, partition, order_id, out, &checkpoint, error, error_bytes);
     return found < 0 ? ORDER_READ_FAILED : found == 1 ? ORDER_FOUND : ORDER_ABSENT;
@@ -77,16 +84,32 @@ static void order_extra(struct json_out *out, const void *context)
     free(json);
 }
 
-/* Answers with a settled or pending order: 201 confirmed, 409 rejected (problem+json holding the order),
- * 200 otherwise. */
+/* Answers 409 order-expired (problem+json holding the order): a line's reservation expired after the order
+ * was confirmed, and the order released the others; nothing of it can be released or fulfilled any more. */
+static void order_expired(struct api_request *request, const struct order_state *state,
+                          const struct api_header *headers)
+{
+    api_problem_ex(
+        request, 409, "order-expired", "Order expired", NULL,
+        "a line's reservation expired after the order was confirmed: the order released every line "
+        "and holds nothing (each line says what happened to it)",
+        order_extra, state, headers);
+}
+
+/* Answers with a settled or pending order: 201 confirmed, 409 rejected or expired (problem+json holding the
+ * order), 200 otherwise. */
 static void order_answer(struct api_request *request, const struct order_state *state, int waited_ms)
 {
     char preference[32];
     snprintf(preference, sizeof(preference), "wait=%d", waited_ms / 1000);
     const char *applied = waited_ms > 0 ? preference : NULL;
+    const struct api_header headers[] = {{applied != NULL ? "Preference-Applied" : NULL, preference},
+                                         {NULL, NULL}};
+    if (state->status == ORDER_STATUS_EXPIRED) {
+        order_expired(request, state, headers);
+        return;
+    }
     if (state->status == ORDER_STATUS_REJECTED) {
-        const struct api_header headers[] = {{applied != NULL ? "Preference-Applied" : NULL, preference},
-                                             {NULL, NULL}};
         char detail[96];
         snprintf(detail, sizeof(detail), "order rejected: %s (each line says why)", state->reason);
         api_problem_ex(request, 409, "order-rejected", "Order rejected", NULL, detail, order_extra, state,
@@ -132,8 +155,10 @@ static int order_wait(struct api_request *request, const char *order_id, enum or
     }
 }
 
-/* The 202 of an order record written but not (yet) settled. */
-static void order_accepted(struct api_request *request, const char *order_id, const char *status)
+/* The 202 of an order record written (at position, on <prefix>.orders; NULL when this request wrote none:
+ * a retry) but not (yet) settled. */
+static void order_accepted(struct api_request *request, const char *order_id, const char *status,
+                           const struct view_position *position)
 {
     char location[32 + STOCKD_ORDER_ID_BYTES_MAX];
     snprintf(location, sizeof(location), "/v1/orders/%s", order_id);
@@ -143,13 +168,16 @@ static void order_accepted(struct api_request *request, const char *order_id, co
     json_object_begin(&out);
     json_kv_string(&out, "order_id", order_id);
     json_kv_string(&out, "status", status);
+    if (position != NULL) api_position_write(&out, "position", *position);
     json_object_end(&out);
     api_respond_json(request, 202, &out, headers);
     json_out_free(&out);
 }
 
-/* Writes an order record; answers 503 when Kafka did not take it. Returns true when written. */
-static bool order_send(struct api_request *request, const struct order_input *input)
+/* Writes an order record, at *position on <prefix>.orders; answers 503 when Kafka did not take it. Returns
+ * true when written. */
+static bool order_send(struct api_request *request, const struct order_input *input,
+                       struct view_position *position)
 {
     char *json = order_codec_input_encode(input);
     if (json == NULL) {
@@ -157,8 +185,8 @@ static bool order_send(struct api_request *request, const struct order_input *in
         return false;
     }
     char error[256];
-    int sent = api_producer_send_order(request->api->producer, input->order_id, json, strlen(json), error,
-                                       sizeof(error));
+    int sent = api_producer_send_order(request->api->producer, input->order_id, json, strlen(json), position,
+                                       error, sizeof(error));
     free(json);
     if (sent == 0) return true;
     log_warn(COMPONENT, "request %s: order %s not produced: %s", request->request_id, input->order_id, error);
@@ -180,9 +208,10 @@ static bool order_same(const struct order_state *state, const struct order_input
     return true;
 }
 
-/* Answers after an order record was written: waits with Prefer: wait, else 202. */
+/* Answers after an order record was written (at position; NULL: none by this request): waits with Prefer:
+ * wait, else 202. */
 static void order_settle_answer(struct api_request *request, const char *order_id, enum order_status from,
-                                const char *pending_status)
+                                const char *pending_status, const struct view_position *position)
 {
     int wait_ms = request->api->stages.orders != NULL ? order_prefer_wait_ms(request) : 0;
     if (wait_ms > 0) {
@@ -195,7 +224,7 @@ static void order_settle_answer(struct api_request *request, const char *order_i
             return;
         }
     }
-    order_accepted(request, order_id, pending_status);
+    order_accepted(request, order_id, pending_status, position);
 }
 
 void api_order_place(struct api_request *request)
@@ -233,12 +262,13 @@ void api_order_place(struct api_request *request)
         if (order_status_final(state->status))
             order_answer(request, state, 0);
         else
-            order_settle_answer(request, input->order_id, ORDER_STATUS_NONE, "pending");
+            order_settle_answer(request, input->order_id, ORDER_STATUS_NONE, "pending", NULL);
         goto out_free;
     }
     input->submitted_ms = clock_wall_ms();
-    if (order_send(request, input))
-        order_settle_answer(request, input->order_id, ORDER_STATUS_NONE, "pending");
+    struct view_position position;
+    if (order_send(request, input, &position))
+        order_settle_answer(request, input->order_id, ORDER_STATUS_NONE, "pending", &position);
 out_free:
     free(state);
     free(input);
@@ -255,9 +285,24 @@ static bool order_id_param(struct api_request *request)
     return false;
 }
 
+/* orders_wait_position as api_min_position_wait calls it. */
+static int order_position_wait(void *orders, struct view_position position, int timeout_ms)
+{
+    return orders_wait_position(orders, position.partition, position.offset, timeout_ms);
+}
+
+/* GET /v1/orders/{id}[?min_position=]: min_position waits until the order stage here has folded the records
+ * of <prefix>.orders at those positions (the tokens the order routes answer with). */
 void api_order_get(struct api_request *request)
 {
-    if (!api_query_allow(request, NULL) || !order_id_param(request)) return;
+    static const char *const allowed[] = {"min_position", NULL};
+    if (!api_query_allow(request, allowed) || !order_id_param(request)) return;
+    if (!order_here(request, request->params[0])) {
+        order_not_here(request);
+        return;
+    }
+    if (!api_min_position_wait(request, "order stage", order_position_wait, request->api->stages.orders))
+        return;
     struct order_state state;
     char error[256];
     enum order_found found = order_read(request, request->params[0], &state, error, sizeof(error));
@@ -307,6 +352,10 @@ static void order_settle(struct api_request *request, enum order_input_type type
         order_answer(request, &state, 0);
         return;
     }
+    if (state.status == ORDER_STATUS_EXPIRING || state.status == ORDER_STATUS_EXPIRED) {
+        order_expired(request, &state, NULL);
+        return;
+    }
     if (state.status != ORDER_STATUS_CONFIRMED && state.status != moving) {
         api_problem_ex(request, 409, "order-not-confirmed", "Order not confirmed", NULL,
                        "only a confirmed order can be released or fulfilled", order_extra, &state, NULL);
@@ -316,8 +365,11 @@ static void order_settle(struct api_request *request, enum order_input_type type
     memset(&input, 0, sizeof(input));
     input.type = type;
     snprintf(input.order_id, sizeof(input.order_id), "%s", state.order_id);
-    if (state.status == ORDER_STATUS_CONFIRMED && !order_send(request, &input)) return;
-    order_settle_answer(request, input.order_id, ORDER_STATUS_CONFIRMED, order_status_name(moving));
+    struct view_position position;
+    bool sending = state.status == ORDER_STATUS_CONFIRMED;
+    if (sending && !order_send(request, &input, &position)) return;
+    order_settle_answer(request, input.order_id, ORDER_STATUS_CONFIRMED, order_status_name(moving),
+                        sending ? &position : NULL);
 }
 
 void api_order_release(struct api_request *request)

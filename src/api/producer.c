@@ -49,6 +49,7 @@ struct delivery {
     pthread_cond_t done_cond;
     bool done;
     rd_kafka_resp_err_t status;
+    struct view_position position; /* where the record was written, when status is NO_ERROR */
 };
 
 static void delivery_report(rd_kafka_t *kafka, const rd_kafka_message_t *message, void *opaque)
@@ -59,6 +60,7 @@ static void delivery_report(rd_kafka_t *kafka, const rd_kafka_message_t *message
     assert(delivery != NULL);
     pthread_mutex_lock(&delivery->mutex);
     delivery->status = message->err;
+    delivery->position = (struct view_position){message->partition, message->offset};
     delivery->done = true;
     pthread_cond_signal(&delivery->done_cond);
     pthread_mutex_unlock(&delivery->mutex);
@@ -155,10 +157,11 @@ static rd_kafka_resp_err_t record_queue(struct api_producer *producer, const cha
     }
 }
 
-/* Produces one record and waits for its delivery report; as api_producer_send. */
+/* Produces one record and waits for its delivery report; as api_producer_send. On 0, *position (when not
+ * NULL) is where the record was written. */
 static int record_send(struct api_producer *producer, const char *topic, const char *key,
-                       const char *command_id, const char *value, size_t value_bytes, char *error,
-                       size_t error_bytes)
+                       const char *command_id, const char *value, size_t value_bytes,
+                       struct view_position *position, char *error, size_t error_bytes)
 {
     struct delivery delivery = {.done = false};
     pthread_mutex_init(&delivery.mutex, NULL);
@@ -180,6 +183,8 @@ static int record_send(struct api_producer *producer, const char *topic, const c
         if (delivery.status != RD_KAFKA_RESP_ERR_NO_ERROR) {
             snprintf(error, error_bytes, "delivery: %s", rd_kafka_err2str(delivery.status));
             result = -1;
+        } else if (position != NULL) {
+            *position = delivery.position;
         }
     }
     pthread_cond_destroy(&delivery.done_cond);
@@ -192,14 +197,16 @@ int api_producer_send(struct api_producer *producer, const char *sku, const char
 {
     assert(producer != NULL && sku != NULL && command_id != NULL && value != NULL);
     assert(sku[0] != '\0' && command_id[0] != '\0');
-    return record_send(producer, producer->topic, sku, command_id, value, value_bytes, error, error_bytes);
+    return record_send(producer, producer->topic, sku, command_id, value, value_bytes, NULL, error,
+                       error_bytes);
 }
 
 int api_producer_send_order(struct api_producer *producer, const char *order_id, const char *value,
-                            size_t value_bytes, char *error, size_t error_bytes)
+                            size_t value_bytes, struct view_position *position, char *error,
+                            size_t error_bytes)
 {
-    assert(producer != NULL && order_id != NULL && order_id[0] != '\0' && value != NULL);
-    return record_send(producer, producer->orders_topic, order_id, NULL, value, value_bytes, error,
+    assert(producer != NULL && order_id != NULL && order_id[0] != '\0' && value != NULL && position != NULL);
+    return record_send(producer, producer->orders_topic, order_id, NULL, value, value_bytes, position, error,
                        error_bytes);
 }
 

@@ -129,10 +129,11 @@ void api_outcome_write(struct json_out *out, const struct view_outcome *outcome)
     json_object_end(out);
 }
 
-/* Waits for min_position (when given) on projector. Returns true, or false after answering (400 bad token,
- * 503 not reached or no slot). */
-static bool min_position_wait(struct api_request *request, struct projector *projector)
+bool api_min_position_wait(struct api_request *request, const char *what,
+                           int (*wait)(void *context, struct view_position position, int timeout_ms),
+                           void *context)
 {
+    assert(request != NULL && what != NULL && wait != NULL);
     const char *tokens = api_query_get(request, "min_position");
     if (tokens == NULL) return true;
     struct view_position positions[64];
@@ -162,14 +163,20 @@ static bool min_position_wait(struct api_request *request, struct projector *pro
     for (size_t i = 0; i < count; i++) {
         int64_t remaining_ms = (deadline_us - clock_monotonic_us()) / 1000;
         if (remaining_ms < 0) remaining_ms = 0;
-        if (projector_wait_position(projector, positions[i], (int)remaining_ms) != 1) {
+        if (wait(context, positions[i], (int)remaining_ms) != 1) {
             api_problem(request, 503, "position-not-reached", "Position not reached", "min_position",
-                        "the view has not passed %" PRId32 ":%" PRId64 " within %d ms",
+                        "the %s has not passed %" PRId32 ":%" PRId64 " within %d ms", what,
                         positions[i].partition, positions[i].offset, request->api->config->http_wait_ms_max);
             return false;
         }
     }
     return true;
+}
+
+/* projector_wait_position as api_min_position_wait calls it. */
+static int projector_position_wait(void *projector, struct view_position position, int timeout_ms)
+{
+    return projector_wait_position(projector, position, timeout_ms);
 }
 
 /* Reads the view's positions in the reader's open transaction and formats them as X-Stockd-Position.
@@ -240,7 +247,7 @@ static bool frame_open_on(struct api_request *request, struct query_frame *frame
                     "this instance does not run the projector role, so it has no %s view", view_name);
         return false;
     }
-    if (!min_position_wait(request, projector)) return false;
+    if (!api_min_position_wait(request, "view", projector_position_wait, projector)) return false;
     frame->reader = projector_reader_acquire(projector, frame->error, sizeof(frame->error));
     if (frame->reader == NULL || projector_reader_begin(frame->reader) != 0) {
         request->problem_header = NULL; /* unreadable now: the answer goes without a position */

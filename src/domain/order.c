@@ -2,9 +2,11 @@
  *
  * Placing sends ReserveStock for every line. The first refusal (or the deadline) turns the order to
  * cancelling: every line that holds or may yet hold stock gets a ReleaseReservation, and the order is
- * rejected once every line's outcome is known. A release always follows its reserve on the SKU's partition
- * of commands.by-sku (the reserve was committed in an earlier transaction), so releasing a line whose reserve
- * is still in flight is safe: the handler decides the reserve first. */
+ * rejected once every line's outcome is known. A line reservation that expires while the order is placing
+ * cancels it the same way; once it is confirmed, the first expiry turns it to expiring: every line still held
+ * is released, and the order is expired once they all are. A release always follows its reserve on the SKU's
+ * partition of commands.by-sku (the reserve was committed in an earlier transaction), so releasing a line
+ * whose reserve is still in flight is safe: the handler decides the reserve first. */
 #include "domain/order.h"
 
 #include <assert.h>
@@ -73,6 +75,10 @@ static void order_settle(struct order_state *state, struct order_effects *out)
     case ORDER_STATUS_FULFILLING:
         state->status = ORDER_STATUS_FULFILLED;
         out->event = ORDER_EVENT_FULFILLED;
+        break;
+    case ORDER_STATUS_EXPIRING:
+        state->status = ORDER_STATUS_EXPIRED;
+        out->event = ORDER_EVENT_EXPIRED;
         break;
     default:
         break; /* final already */
@@ -179,6 +185,48 @@ static void outcome_fulfil(struct order_line *line, const struct order_input *in
     }
 }
 
+/* Turns a confirmed order whose line just expired to expiring: releases every line still held. */
+static void order_expire(struct order_state *state, struct order_effects *out)
+{
+    assert(state->status == ORDER_STATUS_CONFIRMED);
+    state->status = ORDER_STATUS_EXPIRING;
+    reason_set(state->reason, "line_expired");
+    for (uint32_t i = 0; i < state->line_count; i++) {
+        struct order_line *line = &state->lines[i];
+        if (line->status != ORDER_LINE_RESERVED) continue;
+        reason_set(line->reason, "order_expired");
+        line->release_pending = true;
+        effects_command(out, i, ORDER_OP_RELEASE);
+    }
+}
+
+/* A line's reservation expired (the handler decided it; it holds nothing now). Only a placing or confirmed
+ * order follows it, all or nothing: the others are releasing every line already, and a release of an
+ * expired reservation is refused (reservation_not_active) and reported on the line. */
+static void apply_expired(struct order_state *state, const struct order_input *input,
+                          struct order_effects *out)
+{
+    if (input->line >= state->line_count) {
+        out->ignored = ORDER_IGNORED_UNKNOWN_LINE;
+        return;
+    }
+    struct order_line *line = &state->lines[input->line];
+    bool followed = state->status == ORDER_STATUS_PLACING || state->status == ORDER_STATUS_CONFIRMED;
+    if (!followed || line->status != ORDER_LINE_RESERVED) {
+        out->ignored = ORDER_IGNORED_LATE;
+        return;
+    }
+    assert(!line->release_pending && !line->fulfil_pending);
+    line->status = ORDER_LINE_EXPIRED;
+    line->position.partition = input->position_partition;
+    line->position.offset = input->position_offset;
+    if (state->status == ORDER_STATUS_PLACING)
+        order_cancel(state, "line_expired", "order_rejected", out);
+    else
+        order_expire(state, out);
+    order_settle(state, out);
+}
+
 static void apply_outcome(struct order_state *state, const struct order_input *input,
                           struct order_effects *out)
 {
@@ -228,6 +276,9 @@ void order_apply(struct order_state *state, const struct order_input *input, str
     case ORDER_INPUT_LINE_OUTCOME:
         apply_outcome(state, input, out);
         break;
+    case ORDER_INPUT_LINE_EXPIRED:
+        apply_expired(state, input, out);
+        break;
     case ORDER_INPUT_DEADLINE:
         if (state->status != ORDER_STATUS_PLACING) {
             out->ignored = ORDER_IGNORED_LATE;
@@ -274,7 +325,8 @@ void order_command_build(const struct order_state *state, struct order_line_comm
 bool order_status_final(enum order_status status)
 {
     return status == ORDER_STATUS_CONFIRMED || status == ORDER_STATUS_REJECTED ||
-           status == ORDER_STATUS_RELEASED || status == ORDER_STATUS_FULFILLED;
+           status == ORDER_STATUS_RELEASED || status == ORDER_STATUS_FULFILLED ||
+           status == ORDER_STATUS_EXPIRED;
 }
 
 /* ---- ids ------------------------------------------------------------------------------------------- */
@@ -294,31 +346,47 @@ void order_command_id(const char *order_id, uint32_t line, enum order_op op, cha
     snprintf(out + used, out_bytes - used, ":%s", order_op_name(op));
 }
 
+/* Parses order:<order_id>:<line> from id up to end (exclusive). Returns 0 with the parts, or -1. */
+static int line_id_parse(const char *id, const char *end, char *order_id, size_t order_id_bytes,
+                         uint32_t *line)
+{
+    size_t prefix_bytes = sizeof(ORDER_ID_PREFIX) - 1;
+    if (strncmp(id, ORDER_ID_PREFIX, prefix_bytes) != 0 || end < id + prefix_bytes) return -1;
+    /* The line number: one or two digits after the last colon, no leading zero but for 0 itself. */
+    const char *line_colon = end - 1;
+    while (line_colon > id + prefix_bytes && *line_colon >= '0' && *line_colon <= '9')
+        line_colon--;
+    size_t digits = (size_t)(end - line_colon - 1);
+    if (*line_colon != ':' || digits < 1 || digits > 2 || (digits == 2 && line_colon[1] == '0')) return -1;
+    uint32_t parsed_line = (uint32_t)(line_colon[1] - '0');
+    if (digits == 2) parsed_line = parsed_line * 10 + (uint32_t)(line_colon[2] - '0');
+    size_t id_bytes = (size_t)(line_colon - (id + prefix_bytes));
+    if (parsed_line >= STOCKD_ORDER_LINES_MAX || id_bytes < 1 || id_bytes > STOCKD_ORDER_ID_BYTES_MAX ||
+        id_bytes >= order_id_bytes)
+        return -1;
+    memcpy(order_id, id + prefix_bytes, id_bytes);
+    order_id[id_bytes] = '\0';
+    *line = parsed_line;
+    return 0;
+}
+
+int order_reservation_id_parse(const char *reservation_id, char *order_id, size_t order_id_bytes,
+                               uint32_t *line)
+{
+    assert(reservation_id != NULL && order_id != NULL && line != NULL);
+    return line_id_parse(reservation_id, reservation_id + strlen(reservation_id), order_id, order_id_bytes,
+                         line);
+}
+
 int order_command_id_parse(const char *command_id, char *order_id, size_t order_id_bytes, uint32_t *line,
                            enum order_op *op)
 {
     assert(command_id != NULL && order_id != NULL && line != NULL && op != NULL);
-    size_t prefix_bytes = sizeof(ORDER_ID_PREFIX) - 1;
-    if (strncmp(command_id, ORDER_ID_PREFIX, prefix_bytes) != 0) return -1;
     const char *op_colon = strrchr(command_id, ':');
-    if (op_colon == NULL || op_colon < command_id + prefix_bytes) return -1;
+    if (op_colon == NULL) return -1;
     enum order_op parsed_op = order_op_parse(op_colon + 1);
     if (parsed_op == ORDER_OP_NONE) return -1;
-    /* The line number: one or two digits between two colons, no leading zero but for 0 itself. */
-    const char *line_colon = op_colon - 1;
-    while (line_colon > command_id + prefix_bytes && *line_colon >= '0' && *line_colon <= '9')
-        line_colon--;
-    size_t digits = (size_t)(op_colon - line_colon - 1);
-    if (*line_colon != ':' || digits < 1 || digits > 2 || (digits == 2 && line_colon[1] == '0')) return -1;
-    uint32_t parsed_line = (uint32_t)(line_colon[1] - '0');
-    if (digits == 2) parsed_line = parsed_line * 10 + (uint32_t)(line_colon[2] - '0');
-    size_t id_bytes = (size_t)(line_colon - (command_id + prefix_bytes));
-    if (parsed_line >= STOCKD_ORDER_LINES_MAX || id_bytes < 1 || id_bytes > STOCKD_ORDER_ID_BYTES_MAX ||
-        id_bytes >= order_id_bytes)
-        return -1;
-    memcpy(order_id, command_id + prefix_bytes, id_bytes);
-    order_id[id_bytes] = '\0';
-    *line = parsed_line;
+    if (line_id_parse(command_id, op_colon, order_id, order_id_bytes, line) != 0) return -1;
     *op = parsed_op;
     return 0;
 }
@@ -365,12 +433,14 @@ static const char *const order_status_names[ORDER_STATUS_COUNT] = {
     [ORDER_STATUS_CONFIRMED] = "confirmed",   [ORDER_STATUS_REJECTED] = "rejected",
     [ORDER_STATUS_RELEASING] = "releasing",   [ORDER_STATUS_RELEASED] = "released",
     [ORDER_STATUS_FULFILLING] = "fulfilling", [ORDER_STATUS_FULFILLED] = "fulfilled",
+    [ORDER_STATUS_EXPIRING] = "expiring",     [ORDER_STATUS_EXPIRED] = "expired",
 };
 
 static const char *const order_line_status_names[ORDER_LINE_STATUS_COUNT] = {
     [ORDER_LINE_PENDING] = "pending",     [ORDER_LINE_RESERVED] = "reserved",
     [ORDER_LINE_REJECTED] = "rejected",   [ORDER_LINE_RELEASED] = "released",
     [ORDER_LINE_FULFILLED] = "fulfilled", [ORDER_LINE_FAILED] = "failed",
+    [ORDER_LINE_EXPIRED] = "expired",
 };
 
 static const char *const order_op_names[] = {
@@ -380,16 +450,15 @@ static const char *const order_op_names[] = {
 };
 
 static const char *const order_event_names[ORDER_EVENT_TYPE_COUNT] = {
-    [ORDER_EVENT_CONFIRMED] = "OrderConfirmed",
-    [ORDER_EVENT_REJECTED] = "OrderRejected",
-    [ORDER_EVENT_RELEASED] = "OrderReleased",
-    [ORDER_EVENT_FULFILLED] = "OrderFulfilled",
+    [ORDER_EVENT_CONFIRMED] = "OrderConfirmed", [ORDER_EVENT_REJECTED] = "OrderRejected",
+    [ORDER_EVENT_RELEASED] = "OrderReleased",   [ORDER_EVENT_FULFILLED] = "OrderFulfilled",
+    [ORDER_EVENT_EXPIRED] = "OrderExpired",
 };
 
 static const char *const order_input_names[ORDER_INPUT_TYPE_COUNT] = {
     [ORDER_INPUT_PLACE] = "PlaceOrder",       [ORDER_INPUT_RELEASE] = "ReleaseOrder",
     [ORDER_INPUT_FULFIL] = "FulfilOrder",     [ORDER_INPUT_LINE_OUTCOME] = "OrderLineOutcome",
-    [ORDER_INPUT_DEADLINE] = "OrderDeadline",
+    [ORDER_INPUT_DEADLINE] = "OrderDeadline", [ORDER_INPUT_LINE_EXPIRED] = "OrderLineExpired",
 };
 
 static int name_index(const char *const *names, int count, const char *name)

@@ -32,6 +32,8 @@ enum order_status {
     ORDER_STATUS_RELEASED,   /* final */
     ORDER_STATUS_FULFILLING, /* FulfilOrder: fulfilling every line */
     ORDER_STATUS_FULFILLED,  /* final */
+    ORDER_STATUS_EXPIRING,   /* a confirmed order's line expired: releasing the lines still held */
+    ORDER_STATUS_EXPIRED,    /* final: no line holds stock */
     ORDER_STATUS_COUNT
 };
 
@@ -42,6 +44,7 @@ enum order_line_status {
     ORDER_LINE_RELEASED,    /* held, then released (or expired) */
     ORDER_LINE_FULFILLED,   /* shipped */
     ORDER_LINE_FAILED,      /* fulfilment refused (the reservation had expired: reason says) */
+    ORDER_LINE_EXPIRED,     /* held, then its reservation expired: the line that ended the order */
     ORDER_LINE_STATUS_COUNT
 };
 
@@ -73,7 +76,7 @@ struct order_line {
 struct order_state {
     char order_id[STOCKD_ORDER_ID_BYTES_MAX + 1];
     enum order_status status;
-    char reason[ORDER_REASON_BYTES_MAX + 1]; /* why it was rejected: line_rejected or timeout */
+    char reason[ORDER_REASON_BYTES_MAX + 1]; /* why it ended: line_rejected, timeout, line_expired */
     int64_t ttl_s;                           /* of each line's reservation; 0 = never expires */
     int64_t submitted_ms;                    /* when the API accepted it (Unix epoch ms) */
     uint32_t line_count;
@@ -88,6 +91,7 @@ enum order_input_type {
     ORDER_INPUT_FULFIL,       /* FulfilOrder: from the API */
     ORDER_INPUT_LINE_OUTCOME, /* OrderLineOutcome: the stage forwarded a line command's event */
     ORDER_INPUT_DEADLINE,     /* OrderDeadline: the stage's punctuator saw the saga's deadline pass */
+    ORDER_INPUT_LINE_EXPIRED, /* OrderLineExpired: the stage forwarded a line reservation's expiry */
     ORDER_INPUT_TYPE_COUNT
 };
 
@@ -103,7 +107,7 @@ struct order_input {
         char location[STOCKD_LOCATION_BYTES_MAX + 1];
         int64_t quantity;
     } lines[STOCKD_ORDER_LINES_MAX];
-    /* OrderLineOutcome */
+    /* OrderLineOutcome (line, op, accepted, reject_reason, position) and OrderLineExpired (line, position) */
     uint32_t line;
     enum order_op op;
     bool accepted;
@@ -119,6 +123,7 @@ enum order_event_type {
     ORDER_EVENT_REJECTED,
     ORDER_EVENT_RELEASED,
     ORDER_EVENT_FULFILLED,
+    ORDER_EVENT_EXPIRED,
     ORDER_EVENT_TYPE_COUNT
 };
 
@@ -130,7 +135,9 @@ enum order_ignored {
     ORDER_IGNORED_UNKNOWN_ORDER, /* anything but PlaceOrder for an order never placed */
     ORDER_IGNORED_NOT_CONFIRMED, /* ReleaseOrder or FulfilOrder of an order that is not confirmed */
     ORDER_IGNORED_UNKNOWN_LINE,  /* an outcome for a line the order does not have */
-    ORDER_IGNORED_LATE,          /* a deadline after the saga moved on */
+    ORDER_IGNORED_LATE,          /* a deadline after the saga moved on; an expiry of a line not held, or
+                                  * while the order is neither placing nor confirmed (its release or
+                                  * fulfilment reports the line's reason) */
 };
 
 /* A stock command to send for a line (order_command_build makes it). */
@@ -157,12 +164,17 @@ void order_apply(struct order_state *state, const struct order_input *input, str
 void order_command_build(const struct order_state *state, struct order_line_command line_command,
                          struct command *out);
 
-/* True for the statuses a saga ends in (confirmed, rejected, released, fulfilled). */
+/* True for the statuses a saga ends in (confirmed, rejected, released, fulfilled, expired). */
 bool order_status_final(enum order_status status);
 
 /* The derived ids (see ORDER_ID_PREFIX). out must hold STOCKD_ID_BYTES_MAX + 1 bytes. */
 void order_reservation_id(const char *order_id, uint32_t line, char *out, size_t out_bytes);
 void order_command_id(const char *order_id, uint32_t line, enum order_op op, char *out, size_t out_bytes);
+
+/* Parses a reservation id made by order_reservation_id. Returns 0 with the parts, or -1 when the id is
+ * not an order line's. order_id must hold STOCKD_ORDER_ID_BYTES_MAX + 1 bytes. */
+int order_reservation_id_parse(const char *reservation_id, char *order_id, size_t order_id_bytes,
+                               uint32_t *line);
 
 /* Parses a command id made by order_command_id. Returns 0 with the parts, or -1 when the id is not a
  * line command's (any other command: the common case, so it is cheap). order_id must hold

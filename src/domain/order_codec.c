@@ -220,6 +220,22 @@ static int outcome_decode(const cJSON *root, struct order_input *out, struct cod
     return 0;
 }
 
+static int expired_decode(const cJSON *root, struct order_input *out, struct codec_error *error)
+{
+    static const char *const keys[] = {"type", "version", "order_id", "line", "position"};
+    int64_t line = 0;
+    char position[48];
+    if (keys_check(root, "", keys, 5, error) != 0 || order_id_get(root, "", out->order_id, error) != 0 ||
+        integer_get(root, "", "line", true, 0, STOCKD_ORDER_LINES_MAX - 1, &line, error) != 0 ||
+        string_get(root, "", "position", true, false, sizeof(position) - 1, position, sizeof(position),
+                   error) != 0)
+        return -1;
+    out->line = (uint32_t)line;
+    if (position_parse(position, &out->position_partition, &out->position_offset) != 0)
+        return fail(error, "position", "must be partition:offset");
+    return 0;
+}
+
 static int place_decode(const cJSON *root, struct order_input *out, struct codec_error *error)
 {
     static const char *const keys[] = {"type", "version", "order_id", "lines", "ttl_seconds", "submitted_ms"};
@@ -292,6 +308,9 @@ int order_codec_record_decode(const char *json, size_t json_bytes, struct order_
     case ORDER_INPUT_LINE_OUTCOME:
         status = outcome_decode(root, input, error);
         break;
+    case ORDER_INPUT_LINE_EXPIRED:
+        status = expired_decode(root, input, error);
+        break;
     case ORDER_INPUT_RELEASE:
     case ORDER_INPUT_FULFIL:
     case ORDER_INPUT_DEADLINE:
@@ -321,6 +340,14 @@ static bool add_integer(cJSON *object, const char *key, int64_t value)
 {
     assert(value >= -STOCKD_JSON_INTEGER_MAX && value <= STOCKD_JSON_INTEGER_MAX);
     return cJSON_AddNumberToObject(object, key, (double)value) != NULL;
+}
+
+static bool add_position(cJSON *object, int32_t partition, int64_t offset)
+{
+    assert(partition >= 0 && offset >= 0);
+    char position[48];
+    snprintf(position, sizeof(position), "%d:%" PRId64, (int)partition, offset);
+    return add_string(object, "position", position);
 }
 
 static bool lines_add(cJSON *object, const struct order_input *input)
@@ -360,15 +387,16 @@ char *order_codec_input_encode(const struct order_input *input)
                    add_integer(root, "submitted_ms", input->submitted_ms);
     } else if (complete && input->type == ORDER_INPUT_LINE_OUTCOME) {
         assert(order_op_name(input->op) != NULL && input->line < STOCKD_ORDER_LINES_MAX);
-        char position[48];
-        snprintf(position, sizeof(position), "%d:%" PRId64, (int)input->position_partition,
-                 input->position_offset);
         complete = add_integer(root, "line", input->line) &&
                    add_string(root, "op", order_op_name(input->op)) &&
                    cJSON_AddBoolToObject(root, "accepted", input->accepted) != NULL &&
                    (input->accepted ||
                     add_string(root, "reason", domain_reject_reason_code(input->reject_reason))) &&
-                   add_string(root, "position", position);
+                   add_position(root, input->position_partition, input->position_offset);
+    } else if (complete && input->type == ORDER_INPUT_LINE_EXPIRED) {
+        assert(input->line < STOCKD_ORDER_LINES_MAX);
+        complete = add_integer(root, "line", input->line) &&
+                   add_position(root, input->position_partition, input->position_offset);
     }
     return print_delete(root, complete);
 }

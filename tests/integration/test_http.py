@@ -813,7 +813,9 @@ def case_orders(a, b):
     check(stock["reserved"] == 2, f"{one} holds {stock['reserved']} reserved, not the confirmed order's 2")
     # async, then GET; a retry of the same order answers its state
     answer = expect(a.post("/v1/orders", {"order_id": third, "lines": lines[:1], "ttl_seconds": 600}), 202)
-    check(answer.json == {"order_id": third, "status": "pending"}, f"{answer}")
+    check(set(answer.json) == {"order_id", "status", "position"} and answer.json["order_id"] == third and
+          answer.json["status"] == "pending" and re.fullmatch(r"[0-9]+:[0-9]+", answer.json["position"]),
+          f"{answer}")
     check(answer.header("Location") == f"/v1/orders/{third}", f"{answer}: Location")
     order_settled(a, third, ("confirmed",))
     expect(a.post("/v1/orders", {"order_id": third, "lines": lines[:1], "ttl_seconds": 600}), 201)
@@ -837,6 +839,56 @@ def case_orders(a, b):
     expect(a.post("/v1/reservations", reserved_id), 422, "reserved-id")
     # an instance without the orders role cannot read orders
     expect(b.get(f"/v1/orders/{first}"), 503, "order-unavailable")
+
+
+def case_order_min_position(a):
+    """GET /v1/orders/{id}?min_position= with the position of a 202: the order is there at once (a plain GET
+    right after the 202 may still be 404); the same refusals and timeout as the views' min_position."""
+    sku = unique("OMP")
+    create_sku(a, sku)
+    receive(a, sku, "L1", 5)
+    order_id = unique("order")
+    lines = [{"sku": sku, "location": "L1", "quantity": 1}]
+    answer = expect(a.post("/v1/orders", {"order_id": order_id, "lines": lines}), 202).json
+    position = answer.get("position")
+    check(position is not None and position.split(":")[0].isdigit(), f"202 of POST /v1/orders: {answer}")
+    got = expect(a.get(f"/v1/orders/{order_id}?min_position={position}"), 200).json
+    check(got["order_id"] == order_id, f"GET with min_position: {got}")
+    order_settled(a, order_id, ("confirmed",))
+    release = expect(a.post(f"/v1/orders/{order_id}/release"), 202).json
+    got = expect(a.get(f"/v1/orders/{order_id}?min_position={release['position']}"), 200).json
+    check(got["status"] in ("releasing", "released"), f"GET after the release's position: {got}")
+    started = time.monotonic()
+    expect(a.get(f"/v1/orders/{order_id}?min_position={FAR_POSITION}"), 503, "position-not-reached")
+    elapsed = time.monotonic() - started
+    check(WAIT_MS_MAX / 1000 - 0.2 <= elapsed <= WAIT_MS_MAX / 1000 + 2.5,
+          f"position-not-reached after {elapsed:.2f} s, expected about http.wait_ms_max {WAIT_MS_MAX} ms")
+    for garbage in ("abc", "1:", f"{PARTITIONS}:0", "0:1,,x"):
+        expect(a.get(f"/v1/orders/{order_id}?min_position={urllib.parse.quote(garbage)}"), 400,
+               "invalid-parameter")
+    expect(a.get(f"/v1/orders/{order_id}?limit=1"), 400, "invalid-parameter")
+
+
+def case_order_expires(a):
+    """A confirmed order whose ttl runs out: expiring, then expired (one line expired, the others released),
+    no unit held, and release or fulfil of it 409 order-expired."""
+    skus = [unique("OEX"), unique("OEX")]
+    for sku in skus:
+        create_sku(a, sku)
+        receive(a, sku, "L1", 4)
+    order_id = unique("order")
+    lines = [{"sku": sku, "location": "L1", "quantity": 3} for sku in skus]
+    order_sync(a, "/v1/orders", {"order_id": order_id, "lines": lines, "ttl_seconds": 2}, 201, ("confirmed",))
+    expired = order_settled(a, order_id, ("expired",)).json
+    statuses = sorted(line["status"] for line in expired["lines"])
+    check(expired["reason"] == "line_expired" and statuses == ["expired", "released"],
+          f"order {order_id}: {expired}")
+    for line in expired["lines"]:
+        stock = expect(a.get(f"/v1/skus/{line['sku']}?min_position={line['position']}"), 200).json
+        check(stock["reserved"] == 0, f"{line['sku']} still holds {stock['reserved']} for the expired order")
+    for action in ("release", "fulfil"):
+        problem = expect(a.post(f"/v1/orders/{order_id}/{action}"), 409, "order-expired").json
+        check(problem["order"]["status"] == "expired", f"{action} of an expired order: {problem}")
 
 
 def case_ambiguous_reservation(a):
@@ -2128,6 +2180,8 @@ def main():
             cases.run("release and fulfil with and without sku", case_release_fulfil, a)
             cases.run("reservation id on two SKUs: 409 ambiguous with skus", case_ambiguous_reservation, a)
             cases.run("orders: confirmed, rejected holding nothing, release, fulfil, refusals", case_orders, a, b)
+            cases.run("orders: GET with min_position of a 202, refusals, timeout", case_order_min_position, a)
+            cases.run("orders: a confirmed order's ttl runs out: expired, nothing held, 409", case_order_expires, a)
             cases.run("Idempotency-Key: same body same outcome, other body 422", case_idempotency, a)
             cases.run("Idempotency-Key with two bodies at once: one 202, one 422", case_idempotency_concurrent_bodies, a)
             cases.run("POST /v1/commands with envelopes", case_command_envelope, a)

@@ -5,7 +5,8 @@
  * order is confirmed or rejected exactly once, a confirmed order holds exactly its lines, a rejected one
  * holds nothing, no SKU is oversold, and no command was decided twice; then stockctl verify's check
  * (verify_run) agrees. The second case kills stockd (the order stage and the handler) with SIGKILL twice
- * mid-run and restarts it. */
+ * mid-run and restarts it. Two more cases: the saga's deadline, and a confirmed order whose reservations
+ * expire. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -36,6 +37,7 @@
 #define TICK_MS           100
 #define WAIT_MS           60000
 #define SETTLE_TIMEOUT_MS 300000 /* generous: two restarts, each waiting out a transaction timeout */
+#define EXPIRY_TTL_S      2      /* the expiring order's: short, yet longer than placing it takes */
 
 struct fixture {
     struct harness *harness;
@@ -353,6 +355,24 @@ static void test_orders_survive_two_kills_of_stage_and_handler(void **state)
     orders_run(*state, 2);
 }
 
+/* Writes one PlaceOrder, submitted now, to its partition of orders. */
+static void order_produce(struct fixture *f, struct order_input *input)
+{
+    input->submitted_ms = (int64_t)time(NULL) * 1000;
+    rd_kafka_t *producer = harness_producer_create(f->harness);
+    harness_check(f->harness, producer != NULL, "%s", f->harness->error);
+    char *json = order_codec_input_encode(input);
+    int32_t partition = murmur2_partition(input->order_id, strlen(input->order_id), PARTITIONS);
+    harness_check(f->harness,
+                  json != NULL &&
+                      harness_produce(producer, f->harness->topics.orders, partition, input->order_id,
+                                      strlen(input->order_id), json, strlen(json)) == 0 &&
+                      harness_producer_flush(producer, WAIT_MS) == 0,
+                  "produce the order");
+    free(json);
+    harness_producer_destroy(producer);
+}
+
 /* The saga's timeout: the order stage runs alone (no handler), so its reserves wait in commands.by-sku; after
  * orders.saga_timeout_ms it sends OrderDeadline and a release per line. Once a handler runs, it decides the
  * reserves (late, but granted) and then the releases: the order ends rejected for timeout with every line
@@ -379,18 +399,7 @@ static void test_deadline_releases_lines_granted_late(void **state)
                   "order stage not assigned");
     orders_generate(f);
     struct order_input *input = &f->placed[0];
-    input->submitted_ms = (int64_t)time(NULL) * 1000;
-    rd_kafka_t *producer = harness_producer_create(f->harness);
-    harness_check(f->harness, producer != NULL, "%s", f->harness->error);
-    char *json = order_codec_input_encode(input);
-    int32_t partition = murmur2_partition(input->order_id, strlen(input->order_id), PARTITIONS);
-    harness_check(f->harness,
-                  harness_produce(producer, f->harness->topics.orders, partition, input->order_id,
-                                  strlen(input->order_id), json, strlen(json)) == 0 &&
-                      harness_producer_flush(producer, WAIT_MS) == 0,
-                  "produce the order");
-    free(json);
-    harness_producer_destroy(producer);
+    order_produce(f, input);
     int64_t deadline_ms = harness_now_ms() + WAIT_MS;
     while (f->deadlines == 0) {
         harness_check(f->harness, harness_now_ms() < deadline_ms, "no OrderDeadline within %d ms", WAIT_MS);
@@ -438,12 +447,85 @@ static void test_deadline_releases_lines_granted_late(void **state)
     f->harness->passed = true;
 }
 
+/* Waits until order 0's last event is want (stockd must stay up meanwhile). */
+static void order_wait_event(struct fixture *f, enum order_event_type want)
+{
+    int64_t deadline_ms = harness_now_ms() + WAIT_MS;
+    while (f->final_event[0] != want) {
+        harness_check(f->harness, harness_now_ms() < deadline_ms, "order %s did not reach %s within %d ms",
+                      f->placed[0].order_id, order_event_type_name(want), WAIT_MS);
+        harness_check(f->harness, harness_stockd_running(f->stockd), "stockd exited by itself");
+        orders_scan(f);
+    }
+}
+
+/* A confirmed order whose reservations' ttl runs out: the handler expires a line's reservation, the order
+ * stage follows it, releases the lines still held and writes OrderExpired. Afterwards no unit is held for
+ * the order, every line is expired or released, and stockctl verify's fold agrees. */
+static void test_confirmed_order_expires_with_nothing_held(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const args[] = {"--roles=router,handler,orders", "--handler.punctuate_interval_ms=100",
+                                       NULL};
+    f->stockd = harness_stockd_new(f->harness, "a", args);
+    harness_check(f->harness, harness_stockd_start(f->stockd) == 0, "start stockd");
+    harness_check(f->harness, harness_stockd_wait_ready(f->stockd, WAIT_MS) == 0, "stockd not ready");
+    f->events = harness_reader_create(f->harness, f->harness->topics.events);
+    f->orders = harness_reader_create(f->harness, f->harness->topics.orders);
+    harness_check(f->harness, f->events != NULL && f->orders != NULL, "%s", f->harness->error);
+    stock_create(f);
+    orders_generate(f);
+    struct order_input *input = &f->placed[0];
+    input->ttl_s = EXPIRY_TTL_S;
+    order_produce(f, input);
+    order_wait_event(f, ORDER_EVENT_CONFIRMED);
+    int64_t confirmed_ms = harness_now_ms();
+    order_wait_event(f, ORDER_EVENT_EXPIRED);
+    fprintf(stderr, "orders: a %u-line order with ttl %d s expired %lld ms after it was confirmed\n",
+            (unsigned)input->line_count, EXPIRY_TTL_S, (long long)(harness_now_ms() - confirmed_ms));
+    harness_check(f->harness, f->finals[0] == 2,
+                  "order %s has %d events, not OrderConfirmed and OrderExpired", input->order_id,
+                  f->finals[0]);
+    const struct order_state *order = &f->final_state[0];
+    harness_check(f->harness,
+                  order->status == ORDER_STATUS_EXPIRED && strcmp(order->reason, "line_expired") == 0,
+                  "order ended %s (%s)", order_status_name(order->status), order->reason);
+    while (harness_reader_poll(f->events, 1000) > 0) {
+    }
+    struct harness_fold *fold = harness_fold_create(f->harness, f->events, PARTITIONS);
+    harness_check(f->harness, fold != NULL, "events fold: %s", f->harness->error);
+    int expired_lines = 0;
+    for (uint32_t line = 0; line < input->line_count; line++) {
+        enum order_line_status status = order->lines[line].status;
+        expired_lines += status == ORDER_LINE_EXPIRED;
+        harness_check(f->harness, status == ORDER_LINE_EXPIRED || status == ORDER_LINE_RELEASED,
+                      "line %u ended %s (%s)", line, order_line_status_name(status),
+                      order->lines[line].reason);
+        char reservation_id[STOCKD_ID_BYTES_MAX + 1];
+        order_reservation_id(input->order_id, line, reservation_id, sizeof(reservation_id));
+        const struct reservation_state *reservation =
+            harness_fold_reservation(fold, input->lines[line].sku, reservation_id);
+        harness_check(f->harness, reservation != NULL && reservation->status != RESERVATION_ACTIVE,
+                      "line %u: reservation %s", line, reservation == NULL ? "absent" : "still active");
+        const struct sku_state *sku = harness_fold_sku(fold, input->lines[line].sku);
+        harness_check(f->harness, sku != NULL && sku->locations[0].reserved == 0, "SKU %s holds units",
+                      input->lines[line].sku);
+    }
+    harness_check(f->harness, expired_lines == 1, "%d lines say expired, not the one that ended the order",
+                  expired_lines);
+    harness_fold_destroy(fold);
+    harness_check(f->harness, harness_stockd_stop(f->stockd, WAIT_MS) == 0, "clean stop");
+    orders_verify(f, 1, 30000);
+    f->harness->passed = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_orders_end_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_orders_survive_two_kills_of_stage_and_handler, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_releases_lines_granted_late, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirmed_order_expires_with_nothing_held, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
