@@ -269,7 +269,7 @@ static int event_decode(struct orders *orders, const rd_kafka_message_t *message
     return -1;
 }
 
-/* Sends an input forwarded from events to the order's partition of orders. */
+/* Sends an input forwarded from events to the order's partition of orders. Returns 1 (sent), or -1. */
 static int input_forward(struct orders *orders, rd_kafka_t *producer, const rd_kafka_message_t *message,
                          struct order_input *input)
 {
@@ -279,10 +279,11 @@ static int input_forward(struct orders *orders, rd_kafka_t *producer, const rd_k
                       input->order_id, order_codec_input_encode(input), NULL) != 0)
         return -1;
     count(orders, input->type == ORDER_INPUT_LINE_EXPIRED ? COUNTER_EXPIRIES_FORWARDED : COUNTER_FORWARDED);
-    return 0;
+    return 1;
 }
 
-/* Forwards the event of an order line's command (command_id) as an OrderLineOutcome. */
+/* Forwards the event of an order line's command (command_id) as an OrderLineOutcome. Returns 1 forwarded,
+ * 0 passed over, -1. */
 static int outcome_forward(struct orders *orders, rd_kafka_t *producer, const rd_kafka_message_t *message,
                            const char *command_id)
 {
@@ -301,7 +302,7 @@ static int outcome_forward(struct orders *orders, rd_kafka_t *producer, const rd
 }
 
 /* Forwards a ReservationExpired of an order line's reservation as an OrderLineExpired (the handler's
- * punctuator decided it, under a command id of its own). */
+ * punctuator decided it, under a command id of its own). Returns 1 forwarded, 0 passed over, -1. */
 static int expiry_forward(struct orders *orders, rd_kafka_t *producer, const rd_kafka_message_t *message)
 {
     if (event_decode(orders, message) != 0) return 0;
@@ -317,7 +318,8 @@ static int expiry_forward(struct orders *orders, rd_kafka_t *producer, const rd_
 }
 
 /* Forwards what the order stage follows on events: the outcome of an order line's command, and the expiry
- * of an order line's reservation. Other events pass, decided by their headers without decoding them. */
+ * of an order line's reservation. Other events pass, decided by their headers without decoding them.
+ * Returns 1 forwarded, 0 passed over, -1. */
 static int event_forward(struct orders *orders, rd_kafka_t *producer, const rd_kafka_message_t *message)
 {
     char command_id[STOCKD_ID_BYTES_MAX + 1];
@@ -370,27 +372,34 @@ static int deadlines_send(struct orders *orders, rd_kafka_t *producer)
 /* ---- the loop's callbacks -------------------------------------------------------------------------------
  */
 
+/* Most batches hold only events of other commands: they write nothing, and say so (EOS_PROCESS_NOTHING), so
+ * that they cost no transaction of their own. */
 static int orders_process(void *context, rd_kafka_t *producer, rd_kafka_message_t **messages,
                           size_t message_count)
 {
     struct orders *orders = context;
     if (orders->failed) return -1;
+    bool wrote = false;
     for (size_t i = 0; i < message_count; i++) {
         const rd_kafka_message_t *message = messages[i];
         const char *topic = rd_kafka_topic_name(message->rkt);
         if (strcmp(topic, orders->topics.events) == 0) {
-            if (event_forward(orders, producer, message) != 0) return -1;
+            int forwarded = event_forward(orders, producer, message);
+            if (forwarded < 0) return -1;
+            wrote = wrote || forwarded > 0;
             continue;
         }
         struct order_store *store = store_touch(orders, message->partition);
         if (store == NULL || order_record_fold(orders, store, producer, message) != 0) return -1;
         orders->next_checkpoint[message->partition] = message->offset + 1;
+        wrote = true;
     }
     if (orders->deadlines_due) {
         orders->deadlines_due = false;
         if (deadlines_send(orders, producer) != 0) return -1;
+        wrote = true;
     }
-    return 0;
+    return wrote ? 0 : EOS_PROCESS_NOTHING;
 }
 
 /* Publishes a shard's committed checkpoint for orders_wait_position (0: not assigned here). */
