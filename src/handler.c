@@ -7,6 +7,7 @@
 #include "handler.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,10 @@ struct handler_worker {
     size_t pending_count;
     bool pending_overflow;
     atomic_bool ready; /* the current assignment's shards are restored (false before the first, during one) */
+    /* Why a partition of this worker is paused (its shard could not be restored: a full disk), for /readyz;
+     * "" when none is. */
+    pthread_mutex_t paused_mutex;
+    char paused[560]; /* "partition N paused: " and a 512-byte error */
     _Atomic uint64_t commands_decided;
     _Atomic uint64_t commands_rejected;
     _Atomic uint64_t commands_duplicate;
@@ -468,6 +473,24 @@ static void on_revoked(void *context, const rd_kafka_topic_partition_list_t *par
 
 /* ---- deciding ------------------------------------------------------------------------------------------ */
 
+/* Records why a partition is paused (reason NULL: none is), logs it, and sets the worker not ready or
+ * ready. */
+static void partition_paused_set(struct handler_worker *worker, int32_t partition, const char *reason,
+                                 const char *hint)
+{
+    pthread_mutex_lock(&worker->paused_mutex);
+    if (reason != NULL)
+        snprintf(worker->paused, sizeof(worker->paused), "partition %d paused: %s", (int)partition, reason);
+    else
+        worker->paused[0] = '\0';
+    pthread_mutex_unlock(&worker->paused_mutex);
+    if (reason != NULL)
+        log_error(worker->name, "partition %d paused, not ready: %s%s", (int)partition, reason, hint);
+    else
+        log_info(worker->name, "partition %d resumed", (int)partition);
+    atomic_store(&worker->ready, reason == NULL);
+}
+
 /* Opens the shard's transaction for this batch, remembering it for commit or rollback. */
 static struct shard *batch_touch(struct handler_worker *worker, int32_t partition)
 {
@@ -478,14 +501,12 @@ static struct shard *batch_touch(struct handler_worker *worker, int32_t partitio
          * loop backs off), and the instance is not ready. It used to assert here (tests/chaos/disk_full). */
         char error[512];
         if (shards_restore(worker, &partition, 1, false, error, sizeof(error)) != 0) {
-            log_error(worker->name, "partition %d paused, not ready: %s", (int)partition, error);
-            atomic_store(&worker->ready, false);
+            partition_paused_set(worker, partition, error, "");
             return NULL;
         }
         shard = worker->shards[partition];
         assert(shard != NULL);
-        log_info(worker->name, "partition %d resumed", (int)partition);
-        atomic_store(&worker->ready, true);
+        partition_paused_set(worker, partition, NULL, "");
     }
     if (!shard_in_transaction(shard)) {
         char error[512];
@@ -773,9 +794,7 @@ static void on_committed(void *context)
         shard_close(worker->shards[partition]);
         worker->shards[partition] = NULL;
         if (shards_restore(worker, &partition, 1, false, error, sizeof(error)) != 0) {
-            log_error(worker->name, "partition %d paused, not ready: %s (restored at its next command)",
-                      (int)partition, error);
-            atomic_store(&worker->ready, false);
+            partition_paused_set(worker, partition, error, " (restored at its next command)");
         }
     }
     batch_reset(worker);
@@ -863,6 +882,7 @@ static void worker_destroy(struct handler_worker *worker)
     free(worker->pending);
     free(worker->submitted_ms);
     free(worker->restore_slots);
+    pthread_mutex_destroy(&worker->paused_mutex);
     free(worker);
 }
 
@@ -875,6 +895,7 @@ static struct handler_worker *worker_create(const struct stockd_config *config, 
     if (worker == NULL) goto out_memory;
     worker->config = config;
     worker->index = index;
+    pthread_mutex_init(&worker->paused_mutex, NULL);
     worker->restore_slots = calloc(STOCKD_PARTITIONS_MAX, sizeof(*worker->restore_slots));
     worker->submitted_ms = calloc((size_t)config->handler_batch_max, sizeof(*worker->submitted_ms));
     if (worker->restore_slots == NULL || worker->submitted_ms == NULL) goto out_memory;
@@ -1014,6 +1035,19 @@ bool handler_ready(const struct handler *handler)
         if (!atomic_load(&((struct handler_worker *)handler->workers[i])->ready)) return false;
     }
     return true;
+}
+
+bool handler_paused_reason(struct handler *handler, char *out, size_t out_bytes)
+{
+    assert(handler != NULL && out != NULL && out_bytes > 0);
+    out[0] = '\0';
+    for (int i = 0; i < handler->worker_count && out[0] == '\0'; i++) {
+        struct handler_worker *worker = handler->workers[i];
+        pthread_mutex_lock(&worker->paused_mutex);
+        if (worker->paused[0] != '\0') snprintf(out, out_bytes, "%s: %s", worker->name, worker->paused);
+        pthread_mutex_unlock(&worker->paused_mutex);
+    }
+    return out[0] != '\0';
 }
 
 int handler_threads(const struct handler *handler)

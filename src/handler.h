@@ -49,6 +49,10 @@ void handler_stats_get(const struct handler *handler, struct handler_stats *out)
  * false before its first assignment, while a rebalance restores, and after it stopped. Any thread. */
 bool handler_ready(const struct handler *handler);
 
+/* Why a partition is paused, when one is (its shard could not be restored, a full disk): "handler/1:
+ * partition 3 paused: <error>" into out, true. False with out "" when none is. Any thread. */
+bool handler_paused_reason(struct handler *handler, char *out, size_t out_bytes);
+
 /* The number of workers (handler.threads). */
 int handler_threads(const struct handler *handler);
 

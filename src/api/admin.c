@@ -138,7 +138,8 @@ void api_healthz(struct api_request *request)
 
 /* Says in words why an instance is not ready (an empty list when it is), for whoever reads /readyz. */
 static void readyz_reasons(struct json_out *out, const struct api_broker_health *health, int32_t min_insync,
-                           bool shards, bool views, const char *view_stopped)
+                           bool shards, const char *shards_paused, const char *view_behind,
+                           const char *view_stopped)
 {
     char reason[PROJECTOR_VIEW_NAME_BYTES_MAX + PROJECTOR_STOPPED_REASON_BYTES + 16];
     json_key(out, "reasons");
@@ -160,11 +161,14 @@ static void readyz_reasons(struct json_out *out, const struct api_broker_health 
                  (int)health->partitions_short, (int)health->partitions, (int)min_insync);
         json_string(out, reason);
     }
-    if (!shards) json_string(out, "the handler is restoring its shards");
+    if (!shards)
+        json_string(out, shards_paused[0] != '\0' ? shards_paused : "the handler is restoring its shards");
     if (view_stopped[0] != '\0')
         json_string(out, view_stopped);
-    else if (!views)
-        json_string(out, "a view is more than views.lag_max events behind");
+    else if (view_behind != NULL) {
+        snprintf(reason, sizeof(reason), "view %s is more than views.lag_max events behind", view_behind);
+        json_string(out, reason);
+    }
     json_array_end(out);
 }
 
@@ -177,6 +181,8 @@ void api_readyz(struct api_request *request)
     bool broker = health.reachable;
     bool replicas = health.reachable && health.partitions_leaderless == 0 && health.partitions_short == 0;
     bool shards = stages->handler == NULL || handler_ready(stages->handler);
+    char shards_paused[640] = "";
+    if (!shards) (void)handler_paused_reason(stages->handler, shards_paused, sizeof(shards_paused));
     bool views = true;
     struct projector_status *status = malloc(sizeof(*status));
     if (status == NULL) {
@@ -184,9 +190,12 @@ void api_readyz(struct api_request *request)
         return;
     }
     char view_stopped[PROJECTOR_VIEW_NAME_BYTES_MAX + PROJECTOR_STOPPED_REASON_BYTES + 16] = "";
+    char view_behind[PROJECTOR_VIEW_NAME_BYTES_MAX + 1] = ""; /* the first view not ready */
     for (size_t v = 0; v < stages->projector_count; v++) {
         projector_status_get(stages->projectors[v], status);
         views = views && status->ready;
+        if (!status->ready && view_behind[0] == '\0')
+            snprintf(view_behind, sizeof(view_behind), "%s", status->name);
         if (view_stopped[0] == '\0' && status->stopped_reason[0] != '\0')
             snprintf(view_stopped, sizeof(view_stopped), "view %s: %s", status->name, status->stopped_reason);
     }
@@ -203,7 +212,8 @@ void api_readyz(struct api_request *request)
     json_kv_bool(&out, "shards", shards);
     json_kv_bool(&out, "views", views);
     json_object_end(&out);
-    readyz_reasons(&out, &health, request->api->config->min_insync_replicas, shards, views, view_stopped);
+    readyz_reasons(&out, &health, request->api->config->min_insync_replicas, shards, shards_paused,
+                   views ? NULL : view_behind, view_stopped);
     json_object_end(&out);
     api_respond_json(request, ready ? 200 : 503, &out, NULL);
     json_out_free(&out);
