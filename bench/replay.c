@@ -1,7 +1,7 @@
 /* replay.c - benchmark: how fast a view is rebuilt by replaying the events topic, and its memory.
  *
  * Pre-loads N valid events (every SKU created, then receipts, reservations and releases in turn) into
- * <prefix>.events of a real broker, in a child process; then, for each view asked for (all four by
+ * <prefix>.events of a real broker, in a child process; then, for each view asked for (all six by
  * default), times two folds of the whole topic from offset 0: the live fold into an empty database (a new
  * view, or one whose schema changed), then a rebuild (projector_rebuild_request) beside that caught-up live
  * view, until it is swapped in. Prints events/s of each, the CPU time this process spent per event
@@ -9,7 +9,7 @@
  * speed.
  *
  * Usage: bench_replay [--bootstrap H:P] [--events N] [--skus N] [--partitions P]
- *                     [--views stock,reservations,history,outcomes] */
+ *                     [--views stock,reservations,history,outcomes,movements,catalog] */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -228,7 +228,8 @@ static int replay_view(struct stockd_config *config, const struct view_ops *view
 
 int main(int argc, char **argv)
 {
-    struct options options = {"127.0.0.1:19092", 1000000, 100000, 6, "stock,reservations,history,outcomes"};
+    struct options options = {"127.0.0.1:19092", 1000000, 100000, 6,
+                              "stock,reservations,history,outcomes,movements,catalog"};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--bootstrap") == 0)
             options.bootstrap = argv[i + 1];
