@@ -45,11 +45,6 @@
  * transaction timeout plus the broker's sweep interval (10 s by default) with room to spare. */
 #define EOS_COMMITTED_TIMEOUT_MS 5000
 #define EOS_COMMITTED_ATTEMPTS   6
-/* A partition with no committed offset (a new group) starts at its low watermark, asked for at the
- * assignment. Left to librdkafka (auto.offset.reset) it was asked for by a timer ~100 ms after the assignment
- * (2.8.0), which the first commands after a start waited for (60-90 ms instead of 4-5 ms). A watermark not
- * had within this long is left to librdkafka. */
-#define EOS_START_OFFSET_TIMEOUT_MS 2000
 /* A batch stops collecting this long after its first message. With a poll_timeout_ms above 0 and a steady
  * trickle (an HTTP client sending every few ms) the poll never runs dry, and a stage would hold the commands
  * it has until a gap came. A backlog still fills batch_max from the prefetched queue well within it. */
@@ -421,28 +416,6 @@ static int committed_wait(struct eos_stage *stage, rd_kafka_t *consumer,
 
 /* Assigns partitions (NULL: none); a failure leaves the consumer's assignment unknown, so the stage rejoins.
  */
-/* The offsets an assignment starts at: the committed ones committed_wait fetched, and for a partition with
- * none its low watermark (auto.offset.reset=earliest, without librdkafka's delayed query). NULL when out of
- * memory. */
-static rd_kafka_topic_partition_list_t *start_offsets(const struct eos_stage *stage, rd_kafka_t *consumer)
-{
-    rd_kafka_topic_partition_list_t *start = rd_kafka_topic_partition_list_copy(stage->assigned_committed);
-    for (int i = 0; start != NULL && i < start->cnt; i++) {
-        rd_kafka_topic_partition_t *entry = &start->elems[i];
-        if (entry->offset >= 0) continue;
-        int64_t low = -1;
-        int64_t high = -1;
-        rd_kafka_resp_err_t error = rd_kafka_query_watermark_offsets(
-            consumer, entry->topic, entry->partition, &low, &high, EOS_START_OFFSET_TIMEOUT_MS);
-        if (error == RD_KAFKA_RESP_ERR_NO_ERROR && low >= 0)
-            entry->offset = low;
-        else
-            log_warn(stage->name, "%s [%d]: low watermark: %s (librdkafka resets the offset)", entry->topic,
-                     (int)entry->partition, rd_kafka_err2str(error));
-    }
-    return start;
-}
-
 static void assign_checked(struct eos_stage *stage, rd_kafka_t *consumer,
                            const rd_kafka_topic_partition_list_t *partitions)
 {
@@ -535,9 +508,7 @@ static void rebalance(rd_kafka_t *consumer, rd_kafka_resp_err_t error,
                 log_error(stage->name, "could not take over partitions [%s]: stopping", list);
             stage->failed = true;
         }
-        rd_kafka_topic_partition_list_t *start = start_offsets(stage, consumer);
-        assign_checked(stage, consumer, start != NULL ? start : partitions);
-        if (start != NULL) rd_kafka_topic_partition_list_destroy(start);
+        assign_checked(stage, consumer, partitions);
         return;
     }
     if (error == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
