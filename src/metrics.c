@@ -306,6 +306,12 @@ static struct {
     _Atomic uint32_t http_series_keys[METRICS_HTTP_SERIES_MAX];
     _Atomic uint64_t http_series_counts[METRICS_HTTP_SERIES_MAX];
     _Atomic uint64_t http_overflow;
+    _Atomic int64_t gate_open;
+    _Atomic uint64_t gate_accepted;
+    _Atomic uint64_t gate_refused[METRICS_GATE_REFUSAL_COUNT];
+    _Atomic uint64_t gate_closed[METRICS_GATE_CLOSE_COUNT];
+    _Atomic uint64_t gate_relayed[METRICS_GATE_REQUEST_COUNT]; /* [0]: whole, the rest: in doubt, why */
+    struct histogram gate_read;
 } registry;
 
 static const char *const stage_names[METRICS_STAGE_COUNT] = {"none", "router", "handler"};
@@ -536,6 +542,44 @@ void metrics_http_observe(const char *route_template, const char *method, int st
         atomic_fetch_add_explicit(&registry.http_series_counts[slot], 1, memory_order_relaxed);
 }
 
+/* ---- the HTTP gate ------------------------------------------------------------------------------------ */
+
+static const char *const gate_refusal_names[METRICS_GATE_REFUSAL_COUNT] = {"connections_max",
+                                                                           "out_of_memory"};
+static const char *const gate_close_names[METRICS_GATE_CLOSE_COUNT] = {
+    "after_answer",   "client_gone",  "request_timeout",      "idle_timeout",
+    "answer_timeout", "buffered_max", "upstream_unavailable", "stopping",
+};
+static const char *const gate_request_names[METRICS_GATE_REQUEST_COUNT] = {
+    "whole", "ambiguous_framing", "malformed_chunked", "head_too_large", "body_too_large", "truncated",
+};
+
+void metrics_gate_connection_accepted(void)
+{
+    atomic_fetch_add_explicit(&registry.gate_accepted, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&registry.gate_open, 1, memory_order_relaxed);
+}
+
+void metrics_gate_connection_refused(enum metrics_gate_refusal reason)
+{
+    assert(reason >= 0 && reason < METRICS_GATE_REFUSAL_COUNT);
+    atomic_fetch_add_explicit(&registry.gate_refused[reason], 1, memory_order_relaxed);
+}
+
+void metrics_gate_connection_closed(enum metrics_gate_close reason)
+{
+    assert(reason >= 0 && reason < METRICS_GATE_CLOSE_COUNT);
+    atomic_fetch_add_explicit(&registry.gate_closed[reason], 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&registry.gate_open, 1, memory_order_relaxed);
+}
+
+void metrics_gate_request_relayed(int64_t read_duration_us, enum metrics_gate_request request)
+{
+    assert(request >= 0 && request < METRICS_GATE_REQUEST_COUNT);
+    atomic_fetch_add_explicit(&registry.gate_relayed[request], 1, memory_order_relaxed);
+    histogram_observe(&registry.gate_read, &latency_spec, read_duration_us);
+}
+
 /* ---- rendering ---------------------------------------------------------------------------------------- */
 
 /* labels from up to three name/value pairs (NULL names end the list). */
@@ -755,11 +799,74 @@ static int write_http(struct metrics_text *out)
     return 0;
 }
 
+/* A counter family with one label, one sample per value name. */
+static int write_labelled_counter(struct metrics_text *out, const char *name, const char *help,
+                                  const char *label, const char *const *value_names,
+                                  const _Atomic uint64_t *values, int first, int count)
+{
+    if (metrics_text_family(out, name, "counter", help) != 0) return -1;
+    for (int i = first; i < count; i++) {
+        char labels[LABELS_BYTES_MAX];
+        labels_make(labels, sizeof(labels), label, value_names[i], NULL, NULL, NULL, NULL);
+        if (metrics_text_sample(out, name, labels, (int64_t)atomic_load(&values[i])) != 0) return -1;
+    }
+    return 0;
+}
+
+static int write_gate(struct metrics_text *out)
+{
+    const char *name = "stockd_http_gate_connections_open";
+    int64_t open = atomic_load(&registry.gate_open);
+    if (metrics_text_family(out, name, "gauge", "Client connections the HTTP gate holds now.") != 0 ||
+        metrics_text_sample(out, name, NULL, open > 0 ? open : 0) != 0)
+        return -1;
+    name = "stockd_http_gate_connections_accepted_total";
+    if (metrics_text_family(out, name, "counter", "Client connections the HTTP gate took in.") != 0 ||
+        metrics_text_sample(out, name, NULL, (int64_t)atomic_load(&registry.gate_accepted)) != 0)
+        return -1;
+    if (write_labelled_counter(out, "stockd_http_gate_connections_refused_total",
+                               "Client connections the HTTP gate answered 503 at once and closed, by reason: "
+                               "the connection bound, or no memory.",
+                               "reason", gate_refusal_names, registry.gate_refused, 0,
+                               METRICS_GATE_REFUSAL_COUNT) != 0 ||
+        write_labelled_counter(
+            out, "stockd_http_gate_connections_closed_total",
+            "Accepted client connections that ended, by reason: after_answer (asked to, or "
+            "framing in doubt), client_gone, request_timeout (408), idle_timeout, "
+            "answer_timeout, buffered_max (503), upstream_unavailable (503), stopping.",
+            "reason", gate_close_names, registry.gate_closed, 0, METRICS_GATE_CLOSE_COUNT) != 0)
+        return -1;
+    name = "stockd_http_gate_requests_relayed_total";
+    uint64_t relayed = 0;
+    for (int i = 0; i < METRICS_GATE_REQUEST_COUNT; i++)
+        relayed += atomic_load(&registry.gate_relayed[i]);
+    if (metrics_text_family(out, name, "counter",
+                            "Requests the HTTP gate handed to civetweb (whole, or as they came when their "
+                            "framing is in doubt).") != 0 ||
+        metrics_text_sample(out, name, NULL, (int64_t)relayed) != 0)
+        return -1;
+    if (write_labelled_counter(
+            out, "stockd_http_gate_requests_refused_total",
+            "Requests whose framing the HTTP gate found in doubt, relayed as they came for "
+            "civetweb to refuse (400, 413, 431) and the connection ended, by reason.",
+            "reason", gate_request_names, registry.gate_relayed, METRICS_GATE_REQUEST_WHOLE + 1,
+            METRICS_GATE_REQUEST_COUNT) != 0)
+        return -1;
+    name = "stockd_http_gate_request_read_seconds";
+    if (metrics_text_family(out, name, "histogram",
+                            "From a request's first byte at the HTTP gate to the gate relaying it "
+                            "(requests that timed out are not counted).") != 0 ||
+        histogram_write(out, name, "", &registry.gate_read, &latency_spec) != 0)
+        return -1;
+    return 0;
+}
+
 int metrics_write_all(struct metrics_text *out)
 {
     assert(out != NULL);
     if (write_commands(out) != 0 || write_stages(out) != 0 || write_latencies(out) != 0 ||
-        write_view_commit_ages(out) != 0 || write_lag(out) != 0 || write_http(out) != 0)
+        write_view_commit_ages(out) != 0 || write_lag(out) != 0 || write_http(out) != 0 ||
+        write_gate(out) != 0)
         return -1;
     return out->failed ? -1 : 0;
 }

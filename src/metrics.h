@@ -172,6 +172,55 @@ void metrics_consumer_lag_clear_all(enum metrics_stage stage);
  * user input. Lock-free; safe from any thread. */
 void metrics_http_observe(const char *route_template, const char *method, int status, int64_t duration_us);
 
+/* ---- the HTTP gate (src/api/gate.c) -------------------------------------------------------------------
+ * stockd_http_gate_connections_open (gauge), stockd_http_gate_connections_accepted_total,
+ * stockd_http_gate_connections_refused_total{reason}, stockd_http_gate_connections_closed_total{reason},
+ * stockd_http_gate_requests_relayed_total, stockd_http_gate_requests_refused_total{reason} and
+ * stockd_http_gate_request_read_seconds (latency buckets). One relaxed atomic add or two per event: the gate
+ * records once per connection or request, never per byte. */
+
+/* Why a connection was not taken in: the connection bound (connections_max), or no memory for it. */
+enum metrics_gate_refusal {
+    METRICS_GATE_REFUSAL_CONNECTIONS_MAX = 0,
+    METRICS_GATE_REFUSAL_OUT_OF_MEMORY,
+    METRICS_GATE_REFUSAL_COUNT
+};
+
+/* Why an accepted connection ended. */
+enum metrics_gate_close {
+    METRICS_GATE_CLOSE_AFTER_ANSWER = 0,     /* asked to (Connection: close, HTTP/1.0) or framing in doubt */
+    METRICS_GATE_CLOSE_CLIENT_GONE,          /* the client closed, reset or stopped reading and failed */
+    METRICS_GATE_CLOSE_REQUEST_TIMEOUT,      /* 408: a request not whole within http.request_timeout_ms */
+    METRICS_GATE_CLOSE_IDLE_TIMEOUT,         /* keep-alive with no request for API_GATE_IDLE_MS */
+    METRICS_GATE_CLOSE_ANSWER_TIMEOUT,       /* an answer that did not move (nobody read it) */
+    METRICS_GATE_CLOSE_BUFFERED_MAX,         /* 503: the bound on buffered request bytes, or out of memory */
+    METRICS_GATE_CLOSE_UPSTREAM_UNAVAILABLE, /* 503: civetweb could not be reached or answered nothing */
+    METRICS_GATE_CLOSE_STOPPING,             /* the gate stopped */
+    METRICS_GATE_CLOSE_COUNT
+};
+
+/* How a request was relayed: whole, or as it came because its framing is in doubt (civetweb then refuses
+ * it, and the connection ends with that answer). */
+enum metrics_gate_request {
+    METRICS_GATE_REQUEST_WHOLE = 0,
+    METRICS_GATE_REQUEST_AMBIGUOUS_FRAMING, /* Content-Length twice or not digits, with chunked, ... (400) */
+    METRICS_GATE_REQUEST_MALFORMED_CHUNKED, /* a chunked body that does not parse (400) */
+    METRICS_GATE_REQUEST_HEAD_TOO_LARGE,    /* no end of head within API_HEADER_BYTES_MAX (431) */
+    METRICS_GATE_REQUEST_BODY_TOO_LARGE,    /* past http.body_bytes_max (413) */
+    METRICS_GATE_REQUEST_TRUNCATED,         /* the client ended its side in the middle (400) */
+    METRICS_GATE_REQUEST_COUNT
+};
+
+/* A connection taken in: accepted and open each go up by one. */
+void metrics_gate_connection_accepted(void);
+/* A connection refused at accept (answered 503, closed). */
+void metrics_gate_connection_refused(enum metrics_gate_refusal reason);
+/* An accepted connection ended: open goes down by one. */
+void metrics_gate_connection_closed(enum metrics_gate_close reason);
+/* A request handed to civetweb, read_duration_us after its first byte reached the gate (negative counts as
+ * 0); request says whether it went whole or in doubt. */
+void metrics_gate_request_relayed(int64_t read_duration_us, enum metrics_gate_request request);
+
 /* ---- tests ------------------------------------------------------------------------------------------- */
 
 /* Zeroes every metric. Only for tests: not safe while another thread records. */

@@ -10,7 +10,11 @@ data dir and free port) and checks, by name:
     not chunked, or in HTTP/1.0: each gets 400 invalid-framing and the connection ends, so that a request
     smuggled after it is never answered;
   - odd targets: "*" and absolute URLs get an answer (400 invalid-target), not a silent close;
-  - integers: 1e-400 and 1.0000000000000001 are not integers, in a command body and a query parameter.
+  - integers: 1e-400 and 1.0000000000000001 are not integers, in a command body and a query parameter;
+  - request timeout: a second stockd with a 1 s http.request_timeout_ms answers a head that stops coming 408;
+  - after the framing, slowloris and timeout phases, GET /metrics shows the gate's counters moved by as much
+    (stockd_http_gate_*: requests refused for ambiguous framing, connections open while the slow clients
+    hang on, their requests read whole only when they gave up, connections closed on request timeout).
 Python 3 standard library only. Usage: http_hostile.py STOCKD_BINARY [--measure N [FLAG...]] (--measure: print the
 normal client's latency beside N slow connections and exit, for docs/http-api.md; stockd flags may follow).
 """
@@ -136,6 +140,46 @@ def problem_expect(answer, status, code, what):
     check(body.get("type") == f"urn:stockd:problem:{code}", f"{what}: problem {body}")
 
 
+# ---- metrics ----------------------------------------------------------------------------------------------
+
+
+def metrics(stockd):
+    """GET /metrics as {'name{labels}': value}."""
+    data, _ = exchange(stockd.port, b"GET /metrics HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    answers = responses(data)
+    if not check(len(answers) == 1 and answers[0][0] == 200, f"GET /metrics: {data[:200]!r}"):
+        return {}
+    samples = {}
+    for line in answers[0][2].decode().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples
+
+
+def metrics_moved(stockd, before, expected, timeout_s=10.0):
+    """Waits until every sample of expected moved from before by at least its value (the gate records a
+    close just before it closes, so the client may see the close first). Returns the last samples read."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        after = metrics(stockd)
+        short = {key: after.get(key, 0) - before.get(key, 0) for key, want in expected.items()
+                 if after.get(key, 0) - before.get(key, 0) < want}
+        if not short or time.monotonic() >= deadline:
+            for key, moved in short.items():
+                check(False, f"/metrics: {key} moved by {moved:g}, expected at least {expected[key]:g}")
+            return after
+        time.sleep(0.2)
+
+
+GATE_AMBIGUOUS = 'stockd_http_gate_requests_refused_total{reason="ambiguous_framing"}'
+GATE_TRUNCATED = 'stockd_http_gate_requests_refused_total{reason="truncated"}'
+GATE_OPEN = "stockd_http_gate_connections_open"
+GATE_READ_COUNT = "stockd_http_gate_request_read_seconds_count"
+GATE_READ_WITHIN_5S = 'stockd_http_gate_request_read_seconds_bucket{le="5"}'
+GATE_TIMEOUT = 'stockd_http_gate_connections_closed_total{reason="request_timeout"}'
+
+
 # ---- framing ----------------------------------------------------------------------------------------------
 
 SMUGGLED = b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -156,6 +200,7 @@ AMBIGUOUS = [
 
 
 def case_ambiguous_framing(stockd):
+    before = metrics(stockd)
     for name, headers, body in AMBIGUOUS:
         request = (b"POST /v1/skus HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n" + headers + b"\r\n"
                    + body + SMUGGLED)
@@ -183,6 +228,15 @@ def case_ambiguous_framing(stockd):
                + str(len(body)).encode() + b"\r\n\r\n" + body + SMUGGLED + b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
     answers = responses(exchange(stockd.port, request)[0])
     check([a[0] for a in answers][1:] == [200, 200], f"clear framing: statuses {[a[0] for a in answers]}")
+    # Each ambiguous request (and chunked in HTTP/1.0) was counted by the gate as refused for its framing,
+    # and nothing else was.
+    after = metrics_moved(stockd, before, {GATE_AMBIGUOUS: len(AMBIGUOUS) + 1,
+                                           'stockd_http_gate_connections_closed_total{reason="after_answer"}':
+                                           len(AMBIGUOUS) + 1})
+    moved = after.get(GATE_AMBIGUOUS, 0) - before.get(GATE_AMBIGUOUS, 0)
+    if moved >= len(AMBIGUOUS) + 1:
+        check(moved == len(AMBIGUOUS) + 1, f"/metrics: {GATE_AMBIGUOUS} moved by {moved:g}, "
+              f"expected {len(AMBIGUOUS) + 1}")
 
 
 # ---- targets ----------------------------------------------------------------------------------------------
@@ -221,9 +275,10 @@ def case_integers(stockd):
 # ---- slowloris ----------------------------------------------------------------------------------------------
 
 
-def slowloris(stockd, connections, hold_s):
+def slowloris(stockd, connections, hold_s, held=None):
     """Holds connections that send a header byte a second; times a normal client meanwhile. Returns (the
-    normal client's latencies, how many slow connections were open at the end)."""
+    normal client's latencies, how many slow connections were open at the end). held(open_count), when
+    given, is called while they still hang on."""
     stop = threading.Event()
     sockets = []
     for _ in range(connections):
@@ -264,6 +319,8 @@ def slowloris(stockd, connections, hold_s):
             open_count += 1  # nothing to read and not closed: still hanging on
         except OSError:
             pass
+    if held is not None:
+        held(open_count)
     stop.set()
     dripper.join()
     for sock in sockets:
@@ -272,12 +329,45 @@ def slowloris(stockd, connections, hold_s):
 
 
 def case_slowloris(stockd):
-    latencies, open_count = slowloris(stockd, SLOW_CONNECTIONS, SLOW_HOLD_S)
+    before = metrics(stockd)
+
+    def held(open_count):
+        gauge = metrics(stockd).get(GATE_OPEN, 0)
+        check(gauge >= open_count, f"/metrics: {GATE_OPEN} {gauge:g} while {open_count} slow connections hang on")
+
+    latencies, open_count = slowloris(stockd, SLOW_CONNECTIONS, SLOW_HOLD_S, held)
     worst = max(latencies)
     say(f"    {SLOW_CONNECTIONS} slow connections ({open_count} still open after {SLOW_HOLD_S} s): normal client "
         f"answered {len(latencies)} times, slowest {worst:.3f} s")
     check(worst <= NORMAL_LATENCY_MAX_S, f"a normal request took {worst:.1f} s beside {SLOW_CONNECTIONS} slow connections")
     check(open_count >= SLOW_CONNECTIONS // 2, f"only {open_count} slow connections were held: the test proved little")
+    # The slow clients closed in the middle of their heads: each request went on cut short (civetweb says
+    # 400), read over more than SLOW_HOLD_S, so past the histogram's 5 s bucket.
+    after = metrics_moved(stockd, before, {GATE_TRUNCATED: open_count, GATE_READ_COUNT: open_count})
+    slow_reads = ((after.get(GATE_READ_COUNT, 0) - after.get(GATE_READ_WITHIN_5S, 0))
+                  - (before.get(GATE_READ_COUNT, 0) - before.get(GATE_READ_WITHIN_5S, 0)))
+    check(slow_reads >= open_count, f"/metrics: {slow_reads:g} requests read in more than 5 s, expected at least "
+          f"{open_count}")
+
+
+# ---- request timeout ----------------------------------------------------------------------------------------
+
+
+def case_request_timeout(_stockd):
+    """A stockd of its own with the shortest request timeout (1 s): heads that stop coming get 408."""
+    quick = Stockd(sys.argv[1], ["--http.request_timeout_ms=1000"])
+    try:
+        before = metrics(quick)
+        slow = 3
+        for _ in range(slow):
+            data, closed = exchange(quick.port, b"GET /healthz HTTP/1.1\r\nHost: a\r\n", 5)
+            answers = responses(data)
+            if check(len(answers) == 1, f"head cut short: no answer in 5 s ({data[:200]!r})"):
+                problem_expect(answers[0], 408, "request-timeout", "head cut short")
+            check(closed, "head cut short: the connection stayed open after 408")
+        metrics_moved(quick, before, {GATE_TIMEOUT: slow})
+    finally:
+        quick.stop()
 
 
 def main():
@@ -297,7 +387,8 @@ def main():
     started = time.monotonic()
     try:
         cases = [("ambiguous framing", case_ambiguous_framing), ("odd targets", case_odd_targets),
-                 ("integers", case_integers), ("slowloris", case_slowloris)]
+                 ("integers", case_integers), ("slowloris", case_slowloris),
+                 ("request timeout", case_request_timeout)]
         only = os.environ.get("HOSTILE_CASES")  # e.g. HOSTILE_CASES=framing,targets while working on one
         for name, case in cases:
             if only and not any(word in name for word in only.split(",")):

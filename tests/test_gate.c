@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "api/gate.h"
+#include "metrics.h"
 
 #define ANSWER_WAIT_MS 10000 /* generous: ASan and a loaded box */
 #define BYTES_MAX      65536
@@ -115,6 +116,7 @@ struct fixture {
 
 static int fixture_setup(void **state, int request_timeout_ms, enum upstream_mode mode)
 {
+    metrics_reset(); /* before the gate runs: each test sees only its own connections */
     struct fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
     f->upstream.mode = mode;
@@ -240,6 +242,30 @@ static void closed_expect(int fd)
     assert_true(closed);
 }
 
+/* Waits (up to ANSWER_WAIT_MS) for the sample `name{labels}` of the registry to read expected: the gate's
+ * thread records a close just before it closes, and a client may see the answer first. */
+static void metric_expect(const char *sample, double expected)
+{
+    double value = -1;
+    for (int waited_ms = 0; waited_ms <= ANSWER_WAIT_MS; waited_ms += 10) {
+        struct metrics_text text;
+        metrics_text_init(&text);
+        assert_int_equal(metrics_write_all(&text), 0);
+        size_t sample_bytes = strlen(sample);
+        value = -1;
+        for (const char *line = text.data; line != NULL && *line != '\0';) {
+            if (strncmp(line, sample, sample_bytes) == 0 && line[sample_bytes] == ' ')
+                value = strtod(line + sample_bytes + 1, NULL);
+            line = strchr(line, '\n');
+            if (line != NULL) line++;
+        }
+        metrics_text_free(&text);
+        if (value == expected) return;
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    fail_msg("%s is %g, expected %g", sample, value, expected);
+}
+
 static void test_pipelined_requests_handed_on_one_at_a_time(void **state)
 {
     struct fixture *f = *state;
@@ -256,6 +282,11 @@ static void test_pipelined_requests_handed_on_one_at_a_time(void **state)
     answer_expect(fd, third);
     closed_expect(fd);
     close(fd);
+    metric_expect("stockd_http_gate_connections_accepted_total", 1);
+    metric_expect("stockd_http_gate_requests_relayed_total", 3);
+    metric_expect("stockd_http_gate_request_read_seconds_count", 3);
+    metric_expect("stockd_http_gate_connections_closed_total{reason=\"after_answer\"}", 1);
+    metric_expect("stockd_http_gate_connections_open", 0);
 }
 
 static void test_body_in_pieces_handed_on_whole(void **state)
@@ -315,6 +346,9 @@ static void test_doubtful_framing_handed_on_as_it_came_then_closed(void **state)
     answer_expect(fd, request); /* one answer, for all of it: civetweb refuses it (server.c) */
     closed_expect(fd);
     close(fd);
+    metric_expect("stockd_http_gate_requests_refused_total{reason=\"ambiguous_framing\"}", 1);
+    metric_expect("stockd_http_gate_requests_relayed_total", 1);
+    metric_expect("stockd_http_gate_connections_closed_total{reason=\"after_answer\"}", 1);
 }
 
 static void test_body_over_limit_handed_on_unread_then_closed(void **state)
@@ -326,6 +360,7 @@ static void test_body_over_limit_handed_on_unread_then_closed(void **state)
     answer_expect(fd, head); /* civetweb answers 413 without reading the body */
     closed_expect(fd);
     close(fd);
+    metric_expect("stockd_http_gate_requests_refused_total{reason=\"body_too_large\"}", 1);
 }
 
 static void test_expect_continue_answered_before_the_body(void **state)
@@ -354,6 +389,7 @@ static void test_client_ending_mid_request_gets_what_came_handed_on(void **state
     answer_expect(fd, partial); /* civetweb answers 400 for a body cut short */
     closed_expect(fd);
     close(fd);
+    metric_expect("stockd_http_gate_requests_refused_total{reason=\"truncated\"}", 1);
 }
 
 static void test_slow_head_gets_408_after_request_timeout(void **state)
@@ -369,6 +405,9 @@ static void test_slow_head_gets_408_after_request_timeout(void **state)
     assert_non_null(strstr(got, "application/problem+json"));
     assert_true(closed);
     close(fd);
+    metric_expect("stockd_http_gate_connections_closed_total{reason=\"request_timeout\"}", 1);
+    metric_expect("stockd_http_gate_requests_relayed_total", 0); /* never whole: not relayed */
+    metric_expect("stockd_http_gate_connections_open", 0);
 }
 
 static void test_slow_clients_leave_others_answered(void **state)

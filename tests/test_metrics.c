@@ -758,13 +758,115 @@ static void test_sync_answers_counted_by_source(void **state)
     free(text);
 }
 
+/* ---- the HTTP gate ------------------------------------------------------------------------------- */
+
+static void test_gate_connections_open_is_accepted_minus_closed_by_reason(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 5; i++)
+        metrics_gate_connection_accepted();
+    metrics_gate_connection_closed(METRICS_GATE_CLOSE_CLIENT_GONE);
+    metrics_gate_connection_closed(METRICS_GATE_CLOSE_REQUEST_TIMEOUT);
+    metrics_gate_connection_closed(METRICS_GATE_CLOSE_REQUEST_TIMEOUT);
+    metrics_gate_connection_refused(METRICS_GATE_REFUSAL_CONNECTIONS_MAX);
+    char *text = render();
+    exposition_check(text);
+    assert_int_equal(sample_value(text, "stockd_http_gate_connections_open"), 2);
+    assert_int_equal(sample_value(text, "stockd_http_gate_connections_accepted_total"), 5);
+    assert_int_equal(sample_value(text, "stockd_http_gate_connections_closed_total{reason=\"client_gone\"}"),
+                     1);
+    assert_int_equal(
+        sample_value(text, "stockd_http_gate_connections_closed_total{reason=\"request_timeout\"}"), 2);
+    assert_int_equal(sample_value(text, "stockd_http_gate_connections_closed_total{reason=\"stopping\"}"), 0);
+    assert_int_equal(lines_starting_with(text, "stockd_http_gate_connections_closed_total{"),
+                     METRICS_GATE_CLOSE_COUNT);
+    /* A refused connection was never open: it moves neither accepted nor open. */
+    assert_int_equal(
+        sample_value(text, "stockd_http_gate_connections_refused_total{reason=\"connections_max\"}"), 1);
+    assert_int_equal(
+        sample_value(text, "stockd_http_gate_connections_refused_total{reason=\"out_of_memory\"}"), 0);
+    free(text);
+}
+
+static void test_gate_requests_relayed_counts_all_refused_by_reason_and_read_times(void **state)
+{
+    (void)state;
+    metrics_gate_request_relayed(80, METRICS_GATE_REQUEST_WHOLE);                /* <= 0.0001 */
+    metrics_gate_request_relayed(-3, METRICS_GATE_REQUEST_WHOLE);                /* a clock step: 0 */
+    metrics_gate_request_relayed(3000, METRICS_GATE_REQUEST_AMBIGUOUS_FRAMING);  /* <= 0.005 */
+    metrics_gate_request_relayed(8000000, METRICS_GATE_REQUEST_TRUNCATED);       /* a slow client: <= 10 */
+    metrics_gate_request_relayed(31000000, METRICS_GATE_REQUEST_HEAD_TOO_LARGE); /* +Inf only */
+    char *text = render();
+    exposition_check(text);
+    assert_int_equal(sample_value(text, "stockd_http_gate_requests_relayed_total"), 5);
+    assert_int_equal(
+        sample_value(text, "stockd_http_gate_requests_refused_total{reason=\"ambiguous_framing\"}"), 1);
+    assert_int_equal(sample_value(text, "stockd_http_gate_requests_refused_total{reason=\"truncated\"}"), 1);
+    assert_int_equal(sample_value(text, "stockd_http_gate_requests_refused_total{reason=\"head_too_large\"}"),
+                     1);
+    assert_int_equal(
+        sample_value(text, "stockd_http_gate_requests_refused_total{reason=\"malformed_chunked\"}"), 0);
+    /* whole requests are relayed, not refused: no such series */
+    assert_int_equal(sample_value(text, "stockd_http_gate_requests_refused_total{reason=\"whole\"}"), -1);
+    assert_int_equal(lines_starting_with(text, "stockd_http_gate_requests_refused_total{"),
+                     METRICS_GATE_REQUEST_COUNT - 1);
+    assert_int_equal(sample_value(text, "stockd_http_gate_request_read_seconds_bucket{le=\"0.0001\"}"), 2);
+    assert_int_equal(sample_value(text, "stockd_http_gate_request_read_seconds_bucket{le=\"0.005\"}"), 3);
+    assert_int_equal(sample_value(text, "stockd_http_gate_request_read_seconds_bucket{le=\"5\"}"), 3);
+    assert_int_equal(sample_value(text, "stockd_http_gate_request_read_seconds_bucket{le=\"10\"}"), 4);
+    assert_int_equal(sample_value(text, "stockd_http_gate_request_read_seconds_bucket{le=\"+Inf\"}"), 5);
+    assert_int_equal(sample_value(text, "stockd_http_gate_request_read_seconds_count"), 5);
+    assert_non_null(strstr(text, "\nstockd_http_gate_request_read_seconds_sum 39.003080\n"));
+    free(text);
+}
+
+static void *gate_recorder_run(void *argument)
+{
+    (void)argument;
+    for (int i = 0; i < OBSERVATIONS; i++) {
+        metrics_gate_connection_accepted();
+        metrics_gate_request_relayed(i % 1000, METRICS_GATE_REQUEST_WHOLE);
+        metrics_gate_connection_closed(i % 2 == 0 ? METRICS_GATE_CLOSE_CLIENT_GONE
+                                                  : METRICS_GATE_CLOSE_AFTER_ANSWER);
+    }
+    return NULL;
+}
+
+static void test_gate_threads_opening_and_closing_leave_none_open(void **state)
+{
+    (void)state;
+    pthread_t threads[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, gate_recorder_run, NULL), 0);
+    for (int i = 0; i < 20; i++) { /* the gauge read meanwhile is never negative */
+        char *text = render();
+        assert_true(sample_value(text, "stockd_http_gate_connections_open") >= 0);
+        free(text);
+    }
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    const long total = (long)THREADS * OBSERVATIONS;
+    char *text = render();
+    exposition_check(text);
+    assert_int_equal(sample_value(text, "stockd_http_gate_connections_open"), 0);
+    assert_int_equal(sample_value(text, "stockd_http_gate_connections_accepted_total"), total);
+    assert_int_equal(sample_value(text, "stockd_http_gate_connections_closed_total{reason=\"client_gone\"}"),
+                     total / 2);
+    assert_int_equal(sample_value(text, "stockd_http_gate_requests_relayed_total"), total);
+    assert_int_equal(sample_value(text, "stockd_http_gate_request_read_seconds_count"), total);
+    free(text);
+}
+
 static void test_write_all_of_an_empty_registry_is_valid(void **state)
 {
     (void)state;
     char *text = render();
     int samples = exposition_check(text);
     assert_true(samples > 0);
-    assert_int_equal(lines_starting_with(text, "# TYPE "), 12);
+    assert_int_equal(lines_starting_with(text, "# TYPE "), 19);
+    assert_int_equal(sample_value(text, "stockd_http_gate_connections_open"), 0);
+    assert_int_equal(sample_value(text, "stockd_http_gate_requests_relayed_total"), 0);
+    assert_int_equal(sample_value(text, "stockd_http_gate_request_read_seconds_count"), 0);
     assert_int_equal(lines_starting_with(text, "# TYPE stockd_as_of_fold_seconds histogram"), 1);
     assert_int_equal(lines_starting_with(text, "stockd_sync_answers_total{"), 3);
     assert_int_equal(sample_value(text, "stockd_sync_answers_total{source=\"handler\"}"), 0);
@@ -794,6 +896,9 @@ int main(void)
         cmocka_unit_test_setup(test_view_commit_ages_by_view_and_past_the_bound_into_other, setup),
         cmocka_unit_test_setup(test_threads_observing_at_once_give_exact_totals, setup),
         cmocka_unit_test_setup(test_sync_answers_counted_by_source, setup),
+        cmocka_unit_test_setup(test_gate_connections_open_is_accepted_minus_closed_by_reason, setup),
+        cmocka_unit_test_setup(test_gate_requests_relayed_counts_all_refused_by_reason_and_read_times, setup),
+        cmocka_unit_test_setup(test_gate_threads_opening_and_closing_leave_none_open, setup),
         cmocka_unit_test_setup(test_write_all_of_an_empty_registry_is_valid, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,10 +76,12 @@ struct gate_connection {
     enum chunk_state chunk;
     size_t chunk_position;
     uint64_t chunk_left;
-    bool chunk_digit_seen; /* the size line being read has a digit already */
-    size_t request_end;    /* offset past the request once it is complete, else 0 */
-    bool close_after;      /* the client's connection ends with this answer */
-    size_t upstream_sent;  /* bytes of in[0 .. request_end) written to civetweb */
+    bool chunk_digit_seen;           /* the size line being read has a digit already */
+    size_t request_end;              /* offset past the request once it is complete, else 0 */
+    bool close_after;                /* the client's connection ends with this answer */
+    enum metrics_gate_request doubt; /* why the request goes as it came (civetweb refuses it), or WHOLE */
+    int64_t request_started_us;      /* when its first byte reached the gate (monotonic) */
+    size_t upstream_sent;            /* bytes of in[0 .. request_end) written to civetweb */
     bool upstream_connected, upstream_eof;
     char *answer; /* API_GATE_ANSWER_BYTES_MAX bytes while with civetweb */
     size_t answer_used, answer_sent;
@@ -127,9 +129,11 @@ static void gate_watch(struct api_gate *gate, int fd, struct gate_endpoint *endp
 
 /* Closes both sides; the memory goes when the batch of events is done (a later event of the batch may
  * name it: it is then skipped). */
-static void connection_close(struct api_gate *gate, struct gate_connection *connection)
+static void connection_close(struct api_gate *gate, struct gate_connection *connection,
+                             enum metrics_gate_close reason)
 {
     assert(!connection->closed);
+    metrics_gate_connection_closed(reason);
     if (connection->upstream_fd >= 0) close(connection->upstream_fd); /* close() leaves the epoll set */
     if (connection->upstream_fd >= 0 && connection->upstream_kept) gate->kept_count--;
     close(connection->client_fd);
@@ -170,8 +174,10 @@ static void upstream_watch(struct api_gate *gate, struct gate_connection *connec
     connection->upstream_watched = true;
 }
 
-/* Sends a short answer of the gate's own (408, 503) and closes. Best effort: the socket takes it whole. */
-static void connection_refuse(struct api_gate *gate, struct gate_connection *connection, int status)
+/* Sends a short answer of the gate's own (408, 503) and closes, counted as reason. Best effort: the socket
+ * takes it whole. */
+static void connection_refuse(struct api_gate *gate, struct gate_connection *connection, int status,
+                              enum metrics_gate_close reason)
 {
     char answer[512];
     const char *title = status == 408 ? "Request timeout" : "Service unavailable";
@@ -190,7 +196,7 @@ static void connection_refuse(struct api_gate *gate, struct gate_connection *con
     assert(length > 0 && (size_t)length < sizeof(answer));
     (void)send(connection->client_fd, answer, (size_t)length, MSG_NOSIGNAL | MSG_DONTWAIT);
     metrics_http_observe("unmatched", "-", status, 0); /* as civetweb's own refusals are counted */
-    connection_close(gate, connection);
+    connection_close(gate, connection, reason);
 }
 
 /* Resets the request state for the next request, keeping bytes pipelined after the last one. */
@@ -206,6 +212,7 @@ static void connection_request_reset(struct gate_connection *connection)
     connection->chunk_position = 0;
     connection->chunk_digit_seen = false;
     connection->request_end = 0;
+    connection->doubt = METRICS_GATE_REQUEST_WHOLE;
     connection->upstream_sent = 0;
     connection->upstream_connected = connection->upstream_eof = false;
     connection->answer_used = connection->answer_sent = connection->answer_total = 0;
@@ -310,6 +317,8 @@ static bool head_framing(struct api_gate *gate, struct gate_connection *connecti
                     length_bad || encoding_bad || (encoding_count == 1 && !http11);
     if (doubtful || (length_count == 1 && (uint64_t)length > gate->limits.body_bytes_max)) {
         /* civetweb answers (400, 413) without reading a body: send what came, end the connection. */
+        connection->doubt =
+            doubtful ? METRICS_GATE_REQUEST_AMBIGUOUS_FRAMING : METRICS_GATE_REQUEST_BODY_TOO_LARGE;
         connection->close_after = true;
         connection->request_end = connection->in_used;
         return false;
@@ -398,6 +407,8 @@ static void chunks_read(struct api_gate *gate, struct gate_connection *connectio
     connection->chunk_position = position;
     if (malformed || (connection->request_end == 0 &&
                       connection->in_used - connection->head_end > 2 * gate->limits.body_bytes_max + 1024)) {
+        connection->doubt =
+            malformed ? METRICS_GATE_REQUEST_MALFORMED_CHUNKED : METRICS_GATE_REQUEST_BODY_TOO_LARGE;
         connection->close_after = true;
         connection->request_end = connection->in_used;
     }
@@ -412,6 +423,7 @@ static void request_progress(struct api_gate *gate, struct gate_connection *conn
     if (connection->head_end == 0) {
         if (!head_find(connection)) {
             if (connection->in_used >= gate->limits.head_bytes_max) { /* civetweb answers 431 */
+                connection->doubt = METRICS_GATE_REQUEST_HEAD_TOO_LARGE;
                 connection->close_after = true;
                 connection->request_end = connection->in_used;
                 connection_forward(gate, connection);
@@ -439,12 +451,12 @@ static bool client_read(struct api_gate *gate, struct gate_connection *connectio
         if (grown > capacity_max) grown = capacity_max;
         if (grown <= connection->in_capacity ||
             gate->buffered_bytes + (grown - connection->in_capacity) > API_GATE_BUFFERED_BYTES_MAX) {
-            connection_refuse(gate, connection, 503);
+            connection_refuse(gate, connection, 503, METRICS_GATE_CLOSE_BUFFERED_MAX);
             return false;
         }
         char *larger = realloc(connection->in, grown);
         if (larger == NULL) {
-            connection_refuse(gate, connection, 503);
+            connection_refuse(gate, connection, 503, METRICS_GATE_CLOSE_BUFFERED_MAX);
             return false;
         }
         gate->buffered_bytes += grown - connection->in_capacity;
@@ -456,17 +468,20 @@ static bool client_read(struct api_gate *gate, struct gate_connection *connectio
     if (got < 0 && (errno == EAGAIN || errno == EINTR)) return true;
     if (got <= 0 && connection->in_used > 0 && !connection->with_upstream) {
         /* The client ended its side in the middle of a request: civetweb answers what came (400). */
+        connection->doubt = METRICS_GATE_REQUEST_TRUNCATED;
         connection->close_after = true;
         connection->request_end = connection->in_used;
         connection_forward(gate, connection);
         return true;
     }
     if (got <= 0) { /* the client is gone */
-        connection_close(gate, connection);
+        connection_close(gate, connection, METRICS_GATE_CLOSE_CLIENT_GONE);
         return false;
     }
-    if (connection->in_used == 0)
-        connection->deadline_ms = clock_monotonic_ms() + gate->limits.request_timeout_ms;
+    if (connection->in_used == 0) {
+        connection->request_started_us = clock_monotonic_us();
+        connection->deadline_ms = connection->request_started_us / 1000 + gate->limits.request_timeout_ms;
+    }
     connection->in_used += (size_t)got;
     request_progress(gate, connection);
     return true;
@@ -542,12 +557,14 @@ static void connection_forward(struct api_gate *gate, struct gate_connection *co
         if (fd >= 0) close(fd);
         if (connection->upstream_kept) gate->kept_count--;
         connection->upstream_kept = false;
-        connection_refuse(gate, connection, 503);
+        connection_refuse(gate, connection, 503, METRICS_GATE_CLOSE_UPSTREAM_UNAVAILABLE);
         return;
     }
+    int64_t now_us = clock_monotonic_us();
+    metrics_gate_request_relayed(now_us - connection->request_started_us, connection->doubt);
     connection->upstream_fd = fd;
     connection->with_upstream = true;
-    connection->deadline_ms = clock_monotonic_ms() + gate->limits.answer_timeout_ms;
+    connection->deadline_ms = now_us / 1000 + gate->limits.answer_timeout_ms;
     gate_watch(gate, connection->client_fd, &connection->client_endpoint, 0, EPOLL_CTL_MOD);
     upstream_watch(gate, connection, EPOLLOUT | EPOLLIN);
 }
@@ -573,7 +590,7 @@ static void upstream_release(struct api_gate *gate, struct gate_connection *conn
 static void answer_done(struct api_gate *gate, struct gate_connection *connection, bool reusable)
 {
     if (connection->answer_total == 0) { /* civetweb is stopping, or failed: say so */
-        connection_refuse(gate, connection, 503);
+        connection_refuse(gate, connection, 503, METRICS_GATE_CLOSE_UPSTREAM_UNAVAILABLE);
         return;
     }
     upstream_release(gate, connection, reusable);
@@ -581,12 +598,14 @@ static void answer_done(struct api_gate *gate, struct gate_connection *connectio
     free(connection->answer);
     connection->answer = NULL;
     if (connection->close_after || connection->upstream_sent < connection->request_end) {
-        connection_close(gate, connection);
+        connection_close(gate, connection, METRICS_GATE_CLOSE_AFTER_ANSWER);
         return;
     }
     connection_request_reset(connection);
-    connection->deadline_ms =
-        clock_monotonic_ms() + (connection->in_used > 0 ? gate->limits.request_timeout_ms : API_GATE_IDLE_MS);
+    /* A pipelined request's bytes came meanwhile: its reading starts now. */
+    connection->request_started_us = clock_monotonic_us();
+    connection->deadline_ms = connection->request_started_us / 1000 +
+                              (connection->in_used > 0 ? gate->limits.request_timeout_ms : API_GATE_IDLE_MS);
     gate_watch(gate, connection->client_fd, &connection->client_endpoint, EPOLLIN, EPOLL_CTL_MOD);
     request_progress(gate, connection); /* a pipelined request may be whole already */
 }
@@ -684,7 +703,7 @@ static bool upstream_retry(struct api_gate *gate, struct gate_connection *connec
     connection->upstream_eof = false;
     connection->upstream_fd = upstream_open(gate);
     if (connection->upstream_fd < 0) {
-        connection_refuse(gate, connection, 503);
+        connection_refuse(gate, connection, 503, METRICS_GATE_CLOSE_UPSTREAM_UNAVAILABLE);
         return false;
     }
     upstream_watch(gate, connection, EPOLLOUT | EPOLLIN);
@@ -729,7 +748,7 @@ static bool relay(struct api_gate *gate, struct gate_connection *connection)
         ssize_t sent = send(connection->client_fd, connection->answer + connection->answer_sent,
                             connection->answer_used - connection->answer_sent, MSG_NOSIGNAL);
         if (sent < 0 && errno != EAGAIN && errno != EINTR) {
-            connection_close(gate, connection);
+            connection_close(gate, connection, METRICS_GATE_CLOSE_CLIENT_GONE);
             return false;
         }
         if (sent > 0) {
@@ -767,6 +786,8 @@ static void gate_accept(struct api_gate *gate)
         }
         struct gate_connection *connection = calloc(1, sizeof(*connection));
         if (connection == NULL || gate->connection_count >= gate->connections_max) {
+            metrics_gate_connection_refused(connection == NULL ? METRICS_GATE_REFUSAL_OUT_OF_MEMORY
+                                                               : METRICS_GATE_REFUSAL_CONNECTIONS_MAX);
             static const char busy[] =
                 "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n"
                 "Connection: close\r\n\r\n";
@@ -787,6 +808,7 @@ static void gate_accept(struct api_gate *gate)
         if (gate->connections != NULL) gate->connections->previous = connection;
         gate->connections = connection;
         gate->connection_count++;
+        metrics_gate_connection_accepted();
         gate_watch(gate, fd, &connection->client_endpoint, EPOLLIN, EPOLL_CTL_ADD);
     }
 }
@@ -800,9 +822,11 @@ static void gate_sweep(struct api_gate *gate, int64_t now_ms)
         struct gate_connection *next = connection->next;
         if (now_ms >= connection->deadline_ms) {
             if (!connection->with_upstream && connection->in_used > 0) {
-                connection_refuse(gate, connection, 408);
+                connection_refuse(gate, connection, 408, METRICS_GATE_CLOSE_REQUEST_TIMEOUT);
             } else {
-                connection_close(gate, connection);
+                connection_close(gate, connection,
+                                 connection->with_upstream ? METRICS_GATE_CLOSE_ANSWER_TIMEOUT
+                                                           : METRICS_GATE_CLOSE_IDLE_TIMEOUT);
             }
         }
         connection = next;
@@ -846,7 +870,7 @@ static void *gate_run(void *argument)
             struct gate_connection *connection = endpoint->connection;
             if (connection->closed) continue; /* closed by an earlier event of this batch */
             if (!endpoint->upstream && (events[i].events & (EPOLLERR | EPOLLHUP)) != 0) {
-                connection_close(gate, connection); /* the client is gone */
+                connection_close(gate, connection, METRICS_GATE_CLOSE_CLIENT_GONE);
             } else if (connection->with_upstream) {
                 relay(gate, connection);
             } else if (!endpoint->upstream) {
@@ -862,7 +886,7 @@ static void *gate_run(void *argument)
         gate_closed_free(gate);
     }
     while (gate->connections != NULL)
-        connection_close(gate, gate->connections);
+        connection_close(gate, gate->connections, METRICS_GATE_CLOSE_STOPPING);
     gate_closed_free(gate);
     assert(gate->kept_count == gate->pool_count); /* every kept connection in use was counted out */
     pool_sweep(gate, INT64_MAX);                  /* every kept connection */
