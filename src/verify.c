@@ -552,15 +552,16 @@ static int orders_verify(const struct stockd_config *config, rd_kafka_t *consume
     if (count != config->partitions)
         difference(report, "orders: %s has %d partitions, kafka.partitions is %d", topic, count,
                    (int)config->partitions);
-    static int64_t ends[STOCKD_PARTITIONS_MAX];
+    static int64_t after_last[STOCKD_PARTITIONS_MAX], ends[STOCKD_PARTITIONS_MAX];
     for (int32_t partition = 0; partition < config->partitions; partition++) {
-        ends[partition] = 0;
-        if (partition < count && partition_read(consumer, topic, partition, stop, order_record_take, orders,
-                                                &ends[partition], error, error_bytes) < 0)
-            return -1;
+        after_last[partition] = ends[partition] = 0;
+        if (partition >= count) continue;
+        after_last[partition] = partition_read(consumer, topic, partition, stop, order_record_take, orders,
+                                               &ends[partition], error, error_bytes);
+        if (after_last[partition] < 0) return -1;
     }
     report->orders_checked = true;
-    if (verify_orders_shards_check(orders, ends, error, error_bytes) != 0) return -1;
+    if (verify_orders_shards_check(orders, after_last, ends, error, error_bytes) != 0) return -1;
     int status =
         verify_orders_check(orders, clock_wall_ms(), config->orders_saga_timeout_ms, error, error_bytes);
     verify_orders_counts_get(orders, &report->orders);

@@ -992,8 +992,8 @@ static int shard_order_compare(void *context, const char *order_id, const char *
 }
 
 /* Compares one shard with the fold. Returns 0, or -1 with a message. */
-static int shard_compare(struct verify_orders *orders, int32_t partition, int64_t end, char *error,
-                         size_t error_bytes)
+static int shard_compare(struct verify_orders *orders, int32_t partition, int64_t after_last, int64_t end,
+                         char *error, size_t error_bytes)
 {
     struct shard_compare compare = {
         .orders = orders, .partition = partition, .checkpoint = orders->shard_checkpoints[partition]};
@@ -1004,7 +1004,7 @@ static int shard_compare(struct verify_orders *orders, int32_t partition, int64_
                    (int)partition, (long long)compare.checkpoint, (long long)end);
         return 0;
     }
-    if (compare.checkpoint < end) orders->counts.shards_behind++;
+    if (compare.checkpoint < after_last) orders->counts.shards_behind++;
     sqlite3_stmt *statement = orders->statements[STATE_EACH];
     sqlite3_bind_int(statement, 1, partition);
     int status = fold_next(&compare);
@@ -1033,13 +1033,14 @@ static int shard_compare(struct verify_orders *orders, int32_t partition, int64_
     return 0;
 }
 
-int verify_orders_shards_check(struct verify_orders *orders, const int64_t *ends, char *error,
-                               size_t error_bytes)
+int verify_orders_shards_check(struct verify_orders *orders, const int64_t *after_last, const int64_t *ends,
+                               char *error, size_t error_bytes)
 {
-    assert(orders != NULL && ends != NULL);
+    assert(orders != NULL && after_last != NULL && ends != NULL);
     for (int32_t partition = 0; partition < orders->partitions; partition++) {
         if (orders->shard_checkpoints[partition] < 0) continue;
-        if (shard_compare(orders, partition, ends[partition], error, error_bytes) != 0) return -1;
+        if (shard_compare(orders, partition, after_last[partition], ends[partition], error, error_bytes) != 0)
+            return -1;
     }
     return 0;
 }

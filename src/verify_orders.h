@@ -66,11 +66,12 @@ int verify_orders_shards_find(struct verify_orders *orders, const char *data_dir
 /* Compares every shard found with the fold up to its checkpoint: the same orders, each with the same
  * state (status, reason, every line's status, reason, pending commands and event position...), status
  * column and offset of its last change; and the checkpoint still the one read before the fold, and not
- * past ends[partition] (the end offset of the orders partition, as the fold read it). A shard behind the
- * end is counted, not a difference: it is judged at its own checkpoint, where the stage's restore takes
- * it on. Call after the last record. Returns 0, or -1 with a message. */
-int verify_orders_shards_check(struct verify_orders *orders, const int64_t *ends, char *error,
-                               size_t error_bytes);
+ * past ends[partition] (the end offset of the orders partition as the fold read it, past its last
+ * transaction marker). A shard whose checkpoint is before after_last[partition] (the offset after the last
+ * record) is behind: counted, not a difference, since it is judged at its own checkpoint, where the stage's
+ * restore takes it on. Call after the last record. Returns 0, or -1 with a message. */
+int verify_orders_shards_check(struct verify_orders *orders, const int64_t *after_last, const int64_t *ends,
+                               char *error, size_t error_bytes);
 
 /* Judges every order folded, at now_ms (wall clock, Unix epoch ms) with the stage's saga timeout, then
  * every order line decision for an order it does not explain. Returns 0, or -1 with a message. */

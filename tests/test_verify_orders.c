@@ -596,7 +596,8 @@ static void shard_verify(struct fixture *f, struct shard_history *h, enum shard_
                                  strlen(h->values[i]), error, sizeof(error)) != 0)
             fail_msg("%s", error);
     }
-    if (verify_orders_shards_check(f->orders, h->ends, error, sizeof(error)) != 0) fail_msg("%s", error);
+    if (verify_orders_shards_check(f->orders, h->ends, h->ends, error, sizeof(error)) != 0)
+        fail_msg("%s", error);
 }
 
 static void test_order_shards_equal_to_the_fold_have_no_difference(void **unused)
