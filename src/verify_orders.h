@@ -1,11 +1,12 @@
 /* verify_orders.h - stockctl verify's own fold of <prefix>.orders, checked against the events of order lines.
  *
- * Independent of the order stage: nothing of src/orders.c nor of order_apply, only the record codec, the
- * domain types and the documented id scheme (docs/orders.md). verify.c hands it every event that names an
- * order line while it folds <prefix>.events, then every record of <prefix>.orders; verify_orders_check then
- * judges each order: settled (or in flight within its saga timeout), a confirmed order's lines reserved
- * as placed, a rejected order's lines holding nothing, released and fulfilled lines as their decisions say.
- * What it keeps lives in a scratch SQLite file: memory stays bounded whatever the topics hold.
+ * The judging is independent of the order stage: nothing of src/orders.c nor of order_apply, only the
+ * record codec, the domain types and the documented id scheme (docs/orders.md). verify.c hands it every
+ * event that names an order line while it folds <prefix>.events, then every record of <prefix>.orders;
+ * verify_orders_check then judges each order: settled (or in flight within its saga timeout), a confirmed
+ * order's lines reserved as placed, a rejected order's lines holding nothing, released and fulfilled lines
+ * as their decisions say. What it keeps lives in a scratch SQLite file: memory stays bounded whatever the
+ * topics hold.
  *
  * Given data_dir (verify_orders_shards_find), it also folds each partition up to the checkpoint of the
  * order stage's shard file of it with order_apply, the stage's own core (what is checked there is the
