@@ -74,8 +74,8 @@ static const char verify_help[] =
     "fulfilment, event position) and offset of its last change; a checkpoint past the end of its partition\n"
     "differs, one before it is counted as behind (the stage restores from there).\n"
     "Prints the first differences. Run it while no commands flow.\n"
-    "Exit codes: 0 equal, 1 different, 2 usage, 3 could not run or nothing to compare (no shard or view\n"
-    "files under data_dir).\n"
+    "Exit codes: 0 equal, 1 different, 2 usage, 3 could not run or nothing to compare (no shard, view or\n"
+    "order stage shard files under data_dir).\n"
     "\n";
 
 /* Prints a Kafka command's help. */
@@ -469,13 +469,13 @@ int command_verify(int argc, char **argv)
     if (status != EXIT_OK) return status;
     /* A data_dir without shards or views proves nothing: most likely a typo in --data_dir. */
     char path[4096];
-    struct stat state_dir, views_dir;
+    struct stat state_dir, views_dir, orders_dir;
     snprintf(path, sizeof(path), "%s/state", config.data_dir);
     bool has_state = stat(path, &state_dir) == 0 && S_ISDIR(state_dir.st_mode);
     snprintf(path, sizeof(path), "%s/views", config.data_dir);
     bool has_views = stat(path, &views_dir) == 0 && S_ISDIR(views_dir.st_mode);
     snprintf(path, sizeof(path), "%s/orders", config.data_dir);
-    bool has_orders = stat(path, &views_dir) == 0 && S_ISDIR(views_dir.st_mode);
+    bool has_orders = stat(path, &orders_dir) == 0 && S_ISDIR(orders_dir.st_mode);
     if (!has_state && !has_views && !has_orders) {
         fprintf(stderr,
                 "stockctl: verify: nothing to compare: %s has no state/, views/ or orders/ (is --data_dir "
@@ -523,7 +523,8 @@ int command_verify(int argc, char **argv)
         printf("  ... and %llu more\n", (unsigned long long)(report.differences - report.kept));
     if (report.differences == 0 && report.shards_compared == 0 && report.views_compared == 0 &&
         report.orders.shards_compared == 0) {
-        fprintf(stderr, "stockctl: verify: nothing was compared (no shard or view file under %s)\n",
+        fprintf(stderr,
+                "stockctl: verify: nothing was compared (no shard, view or orders shard file under %s)\n",
                 config.data_dir);
         return EXIT_IO;
     }
