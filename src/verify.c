@@ -81,10 +81,10 @@ typedef int (*record_take_fn)(void *context, const rd_kafka_message_t *message, 
 
 /* Reads a partition of topic from offset 0 to its end (read_committed), handing each record to take.
  * Returns the offset after the last record (the end offset itself may be one further, past a transaction
- * marker), or -1 with a message. */
+ * marker: *end_out, when not NULL), or -1 with a message. */
 static int64_t partition_read(rd_kafka_t *consumer, const char *topic, int32_t partition,
-                              const atomic_bool *stop, record_take_fn take, void *context, char *error,
-                              size_t error_bytes)
+                              const atomic_bool *stop, record_take_fn take, void *context, int64_t *end_out,
+                              char *error, size_t error_bytes)
 {
     rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(assignment, topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -114,6 +114,7 @@ static int64_t partition_read(rd_kafka_t *consumer, const char *topic, int32_t p
     if (end == -1)
         snprintf(error, error_bytes, "%s [%d]: no end of partition within %d s", topic, (int)partition,
                  VERIFY_IDLE_TIMEOUT_MS / 1000);
+    if (end_out != NULL) *end_out = end;
     return end < 0 ? -1 : after_last;
 }
 
@@ -162,7 +163,7 @@ static int64_t fold_partition(rd_kafka_t *consumer, const char *topic, int32_t p
                               size_t error_bytes)
 {
     int64_t after_last_event =
-        partition_read(consumer, topic, partition, stop, fold_record, fold, error, error_bytes);
+        partition_read(consumer, topic, partition, stop, fold_record, fold, NULL, error, error_bytes);
     if (after_last_event >= 0 && shard_in_transaction(fold->scratch) &&
         shard_commit(fold->scratch, after_last_event, error, error_bytes) != 0)
         return -1;
@@ -533,22 +534,34 @@ static int order_record_take(void *context, const rd_kafka_message_t *message, c
 }
 
 /* Folds <prefix>.orders (when it exists) with verify_orders, which has the order lines' events already,
- * and judges every order. */
+ * compares the order stage's shards in data_dir with that fold, and judges every order. */
 static int orders_verify(const struct stockd_config *config, rd_kafka_t *consumer, const char *topic,
                          struct verify_orders *orders, const atomic_bool *stop, struct verify_report *report,
                          char *error, size_t error_bytes)
 {
     int count = topic_partition_count(consumer, topic, error, error_bytes);
-    if (count <= 0) return count; /* no orders topic: no order was ever placed */
+    if (count < 0) return -1;
+    int shards = verify_orders_shards_find(orders, config->data_dir, error, error_bytes);
+    if (shards < 0) return -1;
+    if (count == 0) { /* no orders topic: no order was ever placed */
+        if (shards > 0)
+            difference(report, "orders: %d order stage shard file(s) under %s, but no %s topic", shards,
+                       config->data_dir, topic);
+        return 0;
+    }
     if (count != config->partitions)
         difference(report, "orders: %s has %d partitions, kafka.partitions is %d", topic, count,
                    (int)config->partitions);
-    for (int32_t partition = 0; partition < count && partition < config->partitions; partition++) {
-        if (partition_read(consumer, topic, partition, stop, order_record_take, orders, error, error_bytes) <
-            0)
-            return -1;
+    static int64_t after_last[STOCKD_PARTITIONS_MAX], ends[STOCKD_PARTITIONS_MAX];
+    for (int32_t partition = 0; partition < config->partitions; partition++) {
+        after_last[partition] = ends[partition] = 0;
+        if (partition >= count) continue;
+        after_last[partition] = partition_read(consumer, topic, partition, stop, order_record_take, orders,
+                                               &ends[partition], error, error_bytes);
+        if (after_last[partition] < 0) return -1;
     }
     report->orders_checked = true;
+    if (verify_orders_shards_check(orders, after_last, ends, error, error_bytes) != 0) return -1;
     int status =
         verify_orders_check(orders, clock_wall_ms(), config->orders_saga_timeout_ms, error, error_bytes);
     verify_orders_counts_get(orders, &report->orders);

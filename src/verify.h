@@ -3,9 +3,11 @@
  * Folds every partition of <prefix>.events independently, from offset 0 to its end, into scratch shards
  * (the same evolve as everywhere, none of the handler's decisions), then compares the handler's shard
  * files found in data_dir, SKU by SKU, reservation by reservation, command by command. Then folds
- * <prefix>.orders on its own (verify_orders.h) and checks every order against its lines' events. Meant for a
- * quiet system: a shard behind the end of its partition is reported as behind, not as different; an order
- * still within its saga timeout as in flight. */
+ * <prefix>.orders on its own (verify_orders.h), compares the order stage's shard files in data_dir with
+ * that fold up to each one's checkpoint, and checks every order against its lines' events. Meant for a
+ * quiet system: a handler shard behind the end of its partition is reported as behind, not compared; an
+ * order stage shard behind is compared at its checkpoint and counted; an order still within its saga
+ * timeout is in flight. */
 #ifndef STOCKD_VERIFY_H
 #define STOCKD_VERIFY_H
 

@@ -4,7 +4,11 @@
  * reservations (the last status of each order line's reservation, by SKU and id) and orders (what the
  * orders topic says of each order: its lines as placed, its saga's final event, its release or
  * fulfilment). The line ids are derived here as docs/orders.md documents them, not with order.c's
- * functions, so that a change of the scheme on one side shows. Nothing of order_apply is used. */
+ * functions, so that a change of the scheme on one side shows. Nothing of order_apply is used there.
+ *
+ * A fourth table, states, is the fold the order stage's shards are compared with: order_apply over each
+ * partition's inputs up to its shard's checkpoint, the way the stage folds them (src/orders.c), so that
+ * the comparison is exact; the judging above stays independent of it. */
 #include "verify_orders.h"
 
 #include <assert.h>
@@ -20,6 +24,7 @@
 #include "domain/order.h"
 #include "domain/order_codec.h"
 #include "kafka/murmur2.h"
+#include "store/order_store.h"
 
 /* Writes per scratch transaction (the file has no journal: it is thrown away after the run). */
 #define VERIFY_ORDERS_COMMIT_EVERY 20000
@@ -79,6 +84,9 @@ enum statement {
     ORDER_PUT,
     ORDER_GET,
     ORDER_EACH,
+    STATE_GET,
+    STATE_PUT,
+    STATE_EACH,
     STATEMENT_COUNT
 };
 
@@ -96,6 +104,9 @@ static const char *const statement_sql[STATEMENT_COUNT] = {
     [ORDER_PUT] = "INSERT OR REPLACE INTO orders(order_id, partition, offset, body) VALUES(?1, ?2, ?3, ?4)",
     [ORDER_GET] = "SELECT body FROM orders WHERE order_id = ?1",
     [ORDER_EACH] = "SELECT body FROM orders ORDER BY partition, offset",
+    [STATE_GET] = "SELECT body FROM states WHERE order_id = ?1",
+    [STATE_PUT] = "INSERT OR REPLACE INTO states(order_id, partition, offset, body) VALUES(?1, ?2, ?3, ?4)",
+    [STATE_EACH] = "SELECT order_id, offset, body FROM states WHERE partition = ?1 ORDER BY order_id",
 };
 
 struct verify_orders {
@@ -111,6 +122,11 @@ struct verify_orders {
     struct kept_order order;  /* order_load's */
     struct kept_order judged; /* the order verify_orders_check is at */
     struct kept_decision decisions[3];
+    /* The order stage's shards (verify_orders_shards_find): checkpoint -1 where there is no file. */
+    char data_dir[4096];
+    int64_t shard_checkpoints[STOCKD_PARTITIONS_MAX];
+    struct order_state state;  /* state_fold's */
+    struct order_state folded; /* the fold's state of the order a shard comparison is at */
 };
 
 static void difference(struct verify_orders *orders, const char *format, ...)
@@ -167,6 +183,8 @@ struct verify_orders *verify_orders_create(const char *scratch_dir, int32_t part
         return NULL;
     }
     orders->partitions = partitions;
+    for (int32_t partition = 0; partition < STOCKD_PARTITIONS_MAX; partition++)
+        orders->shard_checkpoints[partition] = -1;
     orders->difference = difference_callback;
     orders->context = context;
     char path[4096];
@@ -179,6 +197,8 @@ struct verify_orders *verify_orders_create(const char *scratch_dir, int32_t part
         " offset INTEGER, PRIMARY KEY(sku, reservation_id));"
         "CREATE TABLE orders(order_id TEXT PRIMARY KEY, partition INTEGER, offset INTEGER, body BLOB);"
         "CREATE INDEX orders_by_position ON orders(partition, offset);"
+        "CREATE TABLE states(order_id TEXT PRIMARY KEY, partition INTEGER, offset INTEGER, body BLOB);"
+        "CREATE INDEX states_by_partition ON states(partition, order_id);"
         "BEGIN";
     if (sqlite3_open_v2(path, &orders->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
         sqlite3_exec(orders->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
@@ -456,6 +476,47 @@ static int order_event_fold(struct verify_orders *orders, int32_t partition, int
     return order_store(orders, error, error_bytes);
 }
 
+/* ---- the fold the order stage's shards are compared with ------------------------------------------- */
+
+static size_t state_bytes(const struct order_state *state)
+{
+    return offsetof(struct order_state, lines) + state->line_count * sizeof(state->lines[0]);
+}
+
+static void state_from_body(const void *body, size_t body_bytes, struct order_state *out)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out, body, body_bytes < sizeof(*out) ? body_bytes : sizeof(*out));
+}
+
+/* Folds an input the stage folds (decoded, on its order's partition) into states, as order_record_fold
+ * does in src/orders.c, when its partition has a shard whose checkpoint is past offset. Returns 0 or -1. */
+static int state_fold(struct verify_orders *orders, int32_t partition, int64_t offset,
+                      const struct order_input *input, char *error, size_t error_bytes)
+{
+    assert(partition >= 0 && partition < orders->partitions);
+    if (offset >= orders->shard_checkpoints[partition]) return 0; /* no shard (-1), or past it */
+    struct order_state *state = &orders->state;
+    memset(state, 0, sizeof(*state));
+    sqlite3_stmt *statement = orders->statements[STATE_GET];
+    sqlite3_bind_text(statement, 1, input->order_id, -1, SQLITE_STATIC);
+    int status = sqlite3_step(statement);
+    if (status == SQLITE_ROW)
+        state_from_body(sqlite3_column_blob(statement, 0), (size_t)sqlite3_column_bytes(statement, 0), state);
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
+    if (status != SQLITE_ROW && status != SQLITE_DONE) return sqlite_failed(orders, error, error_bytes);
+    struct order_effects effects;
+    order_apply(state, input, &effects);
+    if (effects.ignored != ORDER_IGNORED_NONE) return 0; /* the stage stores nothing either */
+    statement = orders->statements[STATE_PUT];
+    sqlite3_bind_text(statement, 1, state->order_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(statement, 2, partition);
+    sqlite3_bind_int64(statement, 3, offset);
+    sqlite3_bind_blob(statement, 4, state, (int)state_bytes(state), SQLITE_STATIC);
+    return write_run(orders, statement, error, error_bytes);
+}
+
 int verify_orders_record(struct verify_orders *orders, int32_t partition, int64_t offset, const void *value,
                          size_t value_bytes, char *error, size_t error_bytes)
 {
@@ -473,6 +534,7 @@ int verify_orders_record(struct verify_orders *orders, int32_t partition, int64_
     /* An input on another partition than its order id's is dead-lettered by the stage: it never counted. */
     if (murmur2_partition(input->order_id, strlen(input->order_id), orders->partitions) != partition)
         return 0;
+    if (state_fold(orders, partition, offset, input, error, error_bytes) != 0) return -1;
     if (input->type == ORDER_INPUT_PLACE)
         return order_place(orders, partition, offset, input, error, error_bytes);
     if (input->type != ORDER_INPUT_RELEASE && input->type != ORDER_INPUT_FULFIL)
@@ -782,4 +844,203 @@ int verify_orders_check(struct verify_orders *orders, int64_t now_ms, int64_t sa
     sqlite3_reset(statement);
     if (status != SQLITE_DONE) return sqlite_failed(orders, error, error_bytes);
     return decisions_judge(orders, error, error_bytes);
+}
+
+/* ---- the order stage's shards ---------------------------------------------------------------------- */
+
+int verify_orders_shards_find(struct verify_orders *orders, const char *data_dir, char *error,
+                              size_t error_bytes)
+{
+    assert(orders != NULL && data_dir != NULL);
+    assert(orders->counts.records == 0); /* before the fold: it folds up to these checkpoints */
+    snprintf(orders->data_dir, sizeof(orders->data_dir), "%s", data_dir);
+    int found = 0;
+    for (int32_t partition = 0; partition < orders->partitions; partition++) {
+        int64_t checkpoint = 0;
+        int status = order_store_scan(data_dir, partition, &checkpoint, NULL, NULL, error, error_bytes);
+        if (status < 0) return -1;
+        orders->shard_checkpoints[partition] = status == 1 ? checkpoint : -1;
+        found += status;
+    }
+    return found;
+}
+
+/* Writes into out the first field in which a shard's order state differs from the fold's; "" if none. */
+static void state_difference(const struct order_state *want, const struct order_state *got, char *out,
+                             size_t out_bytes)
+{
+    out[0] = '\0';
+    const char *want_status = order_status_name(want->status);
+    const char *got_status = order_status_name(got->status);
+    if (strcmp(want->order_id, got->order_id) != 0)
+        snprintf(out, out_bytes, "its state names order %s", got->order_id);
+    else if (want->status != got->status)
+        snprintf(out, out_bytes, "status %s, the fold says %s", got_status ? got_status : "?",
+                 want_status ? want_status : "?");
+    else if (strcmp(want->reason, got->reason) != 0)
+        snprintf(out, out_bytes, "reason \"%s\", the fold says \"%s\"", got->reason, want->reason);
+    else if (want->ttl_s != got->ttl_s || want->submitted_ms != got->submitted_ms)
+        snprintf(out, out_bytes, "ttl_s %lld, submitted_ms %lld, the fold says %lld, %lld",
+                 (long long)got->ttl_s, (long long)got->submitted_ms, (long long)want->ttl_s,
+                 (long long)want->submitted_ms);
+    else if (want->line_count != got->line_count)
+        snprintf(out, out_bytes, "%u lines, the fold says %u", (unsigned)got->line_count,
+                 (unsigned)want->line_count);
+    for (uint32_t i = 0; out[0] == '\0' && i < want->line_count; i++) {
+        const struct order_line *a = &want->lines[i];
+        const struct order_line *b = &got->lines[i];
+        const char *a_status = order_line_status_name(a->status);
+        const char *b_status = order_line_status_name(b->status);
+        if (strcmp(a->sku, b->sku) != 0 || strcmp(a->location, b->location) != 0 ||
+            a->quantity != b->quantity)
+            snprintf(out, out_bytes, "line %u is SKU %s at %s, quantity %lld; the fold says %s at %s, %lld",
+                     (unsigned)i, b->sku, b->location, (long long)b->quantity, a->sku, a->location,
+                     (long long)a->quantity);
+        else if (a->status != b->status || strcmp(a->reason, b->reason) != 0)
+            snprintf(out, out_bytes, "line %u %s (\"%s\"), the fold says %s (\"%s\")", (unsigned)i,
+                     b_status ? b_status : "?", b->reason, a_status ? a_status : "?", a->reason);
+        else if (a->release_pending != b->release_pending || a->fulfil_pending != b->fulfil_pending)
+            snprintf(out, out_bytes,
+                     "line %u waits for release %d, fulfilment %d; the fold says release %d, fulfilment %d",
+                     (unsigned)i, (int)b->release_pending, (int)b->fulfil_pending, (int)a->release_pending,
+                     (int)a->fulfil_pending);
+        else if (a->position.partition != b->position.partition ||
+                 (a->position.partition >= 0 && a->position.offset != b->position.offset))
+            snprintf(out, out_bytes, "line %u at events [%d] offset %lld, the fold says [%d] offset %lld",
+                     (unsigned)i, (int)b->position.partition, (long long)b->position.offset,
+                     (int)a->position.partition, (long long)a->position.offset);
+    }
+}
+
+/* A shard comparison under way: the shard's orders, in order id order, merged with the fold's. */
+struct shard_compare {
+    struct verify_orders *orders;
+    int32_t partition;
+    int64_t checkpoint;         /* read before the fold */
+    int64_t checkpoint_scanned; /* read by the comparison's scan */
+    bool moved;                 /* they differ: the shard was not compared */
+    int status;                 /* of the fold's statement: SQLITE_ROW while it is on an order */
+    char error[256];
+};
+
+/* Steps the fold's statement to its next order. Returns 0, or -1 (SQLite; error set). */
+static int fold_next(struct shard_compare *compare)
+{
+    compare->status = sqlite3_step(compare->orders->statements[STATE_EACH]);
+    if (compare->status == SQLITE_ROW || compare->status == SQLITE_DONE) return 0;
+    snprintf(compare->error, sizeof(compare->error), "%s", sqlite3_errmsg(compare->orders->db));
+    return -1;
+}
+
+static const char *fold_order_id(const struct shard_compare *compare)
+{
+    const unsigned char *text = sqlite3_column_text(compare->orders->statements[STATE_EACH], 0);
+    return text != NULL ? (const char *)text : "";
+}
+
+/* Reports the fold's orders before order_id (all of them when NULL) as missing from the shard. */
+static int fold_missing(struct shard_compare *compare, const char *order_id)
+{
+    sqlite3_stmt *statement = compare->orders->statements[STATE_EACH];
+    while (compare->status == SQLITE_ROW &&
+           (order_id == NULL || strcmp(fold_order_id(compare), order_id) < 0)) {
+        difference(compare->orders,
+                   "orders shard %d (checkpoint %lld): order %s is not there, the fold of orders has it "
+                   "(last changed at offset %lld)",
+                   (int)compare->partition, (long long)compare->checkpoint, fold_order_id(compare),
+                   (long long)sqlite3_column_int64(statement, 1));
+        if (fold_next(compare) != 0) return -1;
+    }
+    return 0;
+}
+
+/* order_store_scan's visit: one order of the shard against the fold's. */
+static int shard_order_compare(void *context, const char *order_id, const char *status,
+                               const struct order_state *state, const char *decoded, int64_t offset)
+{
+    struct shard_compare *compare = context;
+    struct verify_orders *orders = compare->orders;
+    if (compare->checkpoint_scanned != compare->checkpoint) {
+        compare->moved = true;
+        return -1;
+    }
+    if (fold_missing(compare, order_id) != 0) return -1;
+    orders->counts.shard_orders_compared++;
+    char where[STOCKD_ORDER_ID_BYTES_MAX + 96];
+    snprintf(where, sizeof(where), "orders shard %d (checkpoint %lld): order %s", (int)compare->partition,
+             (long long)compare->checkpoint, order_id);
+    if (compare->status != SQLITE_ROW || strcmp(fold_order_id(compare), order_id) != 0) {
+        difference(orders, "%s: not in the fold of orders up to the checkpoint", where);
+        return 0;
+    }
+    sqlite3_stmt *statement = orders->statements[STATE_EACH];
+    int64_t fold_offset = sqlite3_column_int64(statement, 1);
+    state_from_body(sqlite3_column_blob(statement, 2), (size_t)sqlite3_column_bytes(statement, 2),
+                    &orders->folded);
+    char text[384];
+    const char *fold_status = order_status_name(orders->folded.status);
+    if (state == NULL)
+        difference(orders, "%s: %s", where, decoded);
+    else if (state_difference(&orders->folded, state, text, sizeof(text)), text[0] != '\0')
+        difference(orders, "%s: %s", where, text);
+    else if (strcmp(status, fold_status ? fold_status : "") != 0)
+        difference(orders, "%s: status column %s, its state says %s", where, status, fold_status);
+    else if (offset != fold_offset)
+        difference(orders, "%s: last changed at offset %lld, the fold says %lld", where, (long long)offset,
+                   (long long)fold_offset);
+    return fold_next(compare);
+}
+
+/* Compares one shard with the fold. Returns 0, or -1 with a message. */
+static int shard_compare(struct verify_orders *orders, int32_t partition, int64_t after_last, int64_t end,
+                         char *error, size_t error_bytes)
+{
+    struct shard_compare compare = {
+        .orders = orders, .partition = partition, .checkpoint = orders->shard_checkpoints[partition]};
+    if (compare.checkpoint > end) {
+        difference(orders,
+                   "orders shard %d: checkpoint %lld is past the end of its partition (%lld): was the topic "
+                   "recreated?",
+                   (int)partition, (long long)compare.checkpoint, (long long)end);
+        return 0;
+    }
+    if (compare.checkpoint < after_last) orders->counts.shards_behind++;
+    sqlite3_stmt *statement = orders->statements[STATE_EACH];
+    sqlite3_bind_int(statement, 1, partition);
+    int status = fold_next(&compare);
+    if (status == 0)
+        status = order_store_scan(orders->data_dir, partition, &compare.checkpoint_scanned,
+                                  shard_order_compare, &compare, error, error_bytes) == 1
+                     ? 0
+                     : -1;
+    if (status == 0 && compare.checkpoint_scanned != compare.checkpoint) compare.moved = true;
+    if (status == 0 && !compare.moved) status = fold_missing(&compare, NULL);
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
+    if (compare.error[0] != '\0') {
+        snprintf(error, error_bytes, "verify orders scratch: %s", compare.error);
+        return -1;
+    }
+    if (compare.moved) {
+        difference(orders,
+                   "orders shard %d: checkpoint %lld when verify began, %lld now: the order stage is running "
+                   "(verify a quiet system)",
+                   (int)partition, (long long)compare.checkpoint, (long long)compare.checkpoint_scanned);
+        return 0;
+    }
+    if (status != 0) return -1;
+    orders->counts.shards_compared++;
+    return 0;
+}
+
+int verify_orders_shards_check(struct verify_orders *orders, const int64_t *after_last, const int64_t *ends,
+                               char *error, size_t error_bytes)
+{
+    assert(orders != NULL && after_last != NULL && ends != NULL);
+    for (int32_t partition = 0; partition < orders->partitions; partition++) {
+        if (orders->shard_checkpoints[partition] < 0) continue;
+        if (shard_compare(orders, partition, after_last[partition], ends[partition], error, error_bytes) != 0)
+            return -1;
+    }
+    return 0;
 }

@@ -3,7 +3,9 @@
  * A consistent history of events and orders records (an order confirmed, one rejected, one released, one
  * fulfilled, one in flight, one expired after it was confirmed, one expiring, one rejected for an expiry
  * while placing) passes with no difference; each variation breaks one thing the order saga
- * promises and must be reported, naming the order, its line and where. */
+ * promises and must be reported, naming the order, its line and where. The order stage's shards, built
+ * by folding a history as the stage does, equal verify's fold up to their checkpoints; a tampered one
+ * (a wrong status, a wrong line, a checkpoint past the topic) does not. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,10 +17,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "domain/order.h"
 #include "domain/order_codec.h"
 #include "kafka/murmur2.h"
+#include "store/order_store.h"
 #include "verify_orders.h"
 
 #define PARTITIONS      3
@@ -411,12 +415,245 @@ static void test_undecodable_and_misplaced_records_are_counted_not_orders(void *
     fixture_close(&f);
 }
 
+/* ---- the order stage's shards ----------------------------------------------------------------------- */
+
+/* What a shard comparison test changes after the stage folded the history into its shards. */
+enum shard_variation {
+    SHARD_EQUAL,          /* the shards as the stage left them */
+    SHARD_BEHIND,         /* the stage folded only the first records: equal at its checkpoint, behind */
+    SHARD_STATUS_WRONG,   /* order A's status changed */
+    SHARD_LINE_WRONG,     /* order B's line 0 changed */
+    SHARD_ORDER_MISSING,  /* order B's row deleted */
+    SHARD_PAST_THE_TOPIC, /* a checkpoint past the end of the partition */
+    SHARD_VARIATION_COUNT
+};
+
+#define SHARD_RECORDS_MAX 16
+
+/* A history of orders records (A placed, confirmed, released in part; B placed, rejected), each with its
+ * partition and offset, and the state of the stage's shards after folding them. */
+struct shard_history {
+    int count;
+    int32_t partitions[SHARD_RECORDS_MAX];
+    int64_t offsets[SHARD_RECORDS_MAX];
+    char *values[SHARD_RECORDS_MAX];
+    int64_t ends[PARTITIONS];
+    int64_t changed[2]; /* offset of the last change of A and B in the shards */
+    char data_dir[64];
+};
+
+static void history_add(struct shard_history *h, const char *order_id, char *json)
+{
+    assert_non_null(json);
+    assert_true(h->count < SHARD_RECORDS_MAX);
+    int32_t partition = partition_of(order_id);
+    h->partitions[h->count] = partition;
+    h->offsets[h->count] = h->ends[partition]++;
+    h->values[h->count++] = json;
+}
+
+static void outcome_add(struct shard_history *h, const char *order_id, uint32_t line, enum order_op op,
+                        enum reject_reason refused_for, int64_t events_offset)
+{
+    struct order_input input;
+    memset(&input, 0, sizeof(input));
+    input.type = ORDER_INPUT_LINE_OUTCOME;
+    snprintf(input.order_id, sizeof(input.order_id), "%s", order_id);
+    input.line = line;
+    input.op = op;
+    input.accepted = refused_for == REJECT_NONE;
+    input.reject_reason = refused_for;
+    input.position_partition = partition_of(line_sku(order_id, line));
+    input.position_offset = events_offset;
+    history_add(h, order_id, order_codec_input_encode(&input));
+}
+
+static void shard_history_build(struct shard_history *h)
+{
+    memset(h, 0, sizeof(*h));
+    struct order_input input = place_input("A");
+    history_add(h, "A", order_codec_input_encode(&input));
+    outcome_add(h, "A", 0, ORDER_OP_RESERVE, REJECT_NONE, 10);
+    input = place_input("B");
+    history_add(h, "B", order_codec_input_encode(&input));
+    outcome_add(h, "A", 1, ORDER_OP_RESERVE, REJECT_NONE, 11);
+    /* The stage's own event: it folds past it, and so must verify. */
+    static struct order_state confirmed;
+    memset(&confirmed, 0, sizeof(confirmed));
+    snprintf(confirmed.order_id, sizeof(confirmed.order_id), "A");
+    confirmed.status = ORDER_STATUS_CONFIRMED;
+    confirmed.line_count = 2;
+    for (uint32_t i = 0; i < 2; i++) {
+        snprintf(confirmed.lines[i].sku, sizeof(confirmed.lines[i].sku), "%s", line_sku("A", i));
+        snprintf(confirmed.lines[i].location, sizeof(confirmed.lines[i].location), "WH-1");
+        confirmed.lines[i].quantity = (int64_t)i + 1;
+        confirmed.lines[i].status = ORDER_LINE_RESERVED;
+    }
+    history_add(h, "A", order_codec_event_encode(ORDER_EVENT_CONFIRMED, &confirmed));
+    outcome_add(h, "B", 0, ORDER_OP_RESERVE, REJECT_INSUFFICIENT_STOCK, 12);
+    memset(&input, 0, sizeof(input));
+    input.type = ORDER_INPUT_RELEASE;
+    snprintf(input.order_id, sizeof(input.order_id), "A");
+    history_add(h, "A", order_codec_input_encode(&input));
+    outcome_add(h, "A", 0, ORDER_OP_RELEASE, REJECT_NONE, 13);
+    outcome_add(h, "B", 1, ORDER_OP_RESERVE, REJECT_NONE, 14);
+    outcome_add(h, "B", 1, ORDER_OP_RELEASE, REJECT_NONE, 15);
+    outcome_add(h, "B", 1, ORDER_OP_RELEASE, REJECT_NONE, 16); /* a duplicate: ignored, stored nowhere */
+}
+
+static void shard_history_free(struct shard_history *h)
+{
+    for (int i = 0; i < h->count; i++)
+        free(h->values[i]);
+    char command[128];
+    snprintf(command, sizeof(command), "rm -rf '%s'", h->data_dir);
+    assert_int_equal(system(command), 0);
+}
+
+/* Folds the first count records into the shards of data_dir the way src/orders.c does: decode, pass the
+ * stage's own events over, load, order_apply, store what changed, commit with the next offset. */
+static void stage_fold(struct shard_history *h, int count)
+{
+    snprintf(h->data_dir, sizeof(h->data_dir), "/tmp/test_verify_orders_data-XXXXXX");
+    assert_non_null(mkdtemp(h->data_dir));
+    char error[256] = "";
+    struct order_store *stores[PARTITIONS] = {NULL};
+    static struct order_record record;
+    static struct order_state state;
+    for (int i = 0; i < count; i++) {
+        int32_t partition = h->partitions[i];
+        if (stores[partition] == NULL &&
+            (stores[partition] = order_store_open(h->data_dir, partition, error, sizeof(error))) == NULL)
+            fail_msg("%s", error);
+        struct codec_error codec_error;
+        assert_int_equal(order_codec_record_decode(h->values[i], strlen(h->values[i]), &record, &codec_error),
+                         0);
+        assert_int_equal(order_store_begin(stores[partition], error, sizeof(error)), 0);
+        if (record.input.type != ORDER_INPUT_NONE) {
+            assert_true(order_store_load(stores[partition], record.input.order_id, &state, error,
+                                         sizeof(error)) >= 0);
+            struct order_effects effects;
+            order_apply(&state, &record.input, &effects);
+            if (effects.ignored == ORDER_IGNORED_NONE) {
+                assert_int_equal(order_store_save(stores[partition], &state, h->offsets[i], SAGA_TIMEOUT_MS,
+                                                  error, sizeof(error)),
+                                 0);
+                h->changed[state.order_id[0] - 'A'] = h->offsets[i];
+            }
+        }
+        assert_int_equal(order_store_commit(stores[partition], h->offsets[i] + 1, error, sizeof(error)), 0);
+    }
+    for (int32_t partition = 0; partition < PARTITIONS; partition++)
+        order_store_close(stores[partition]);
+}
+
+/* Changes one order in its shard (whose file exists). */
+static void shard_tamper(struct shard_history *h, const char *order_id, enum shard_variation variation)
+{
+    char error[256] = "";
+    struct order_store *store = order_store_open(h->data_dir, partition_of(order_id), error, sizeof(error));
+    if (store == NULL) fail_msg("%s", error);
+    int64_t checkpoint = order_store_checkpoint(store);
+    static struct order_state state;
+    assert_int_equal(order_store_load(store, order_id, &state, error, sizeof(error)), 1);
+    assert_int_equal(order_store_begin(store, error, sizeof(error)), 0);
+    if (variation == SHARD_STATUS_WRONG) state.status = ORDER_STATUS_CONFIRMED;
+    if (variation == SHARD_LINE_WRONG) state.lines[0].status = ORDER_LINE_RESERVED;
+    if (variation == SHARD_PAST_THE_TOPIC) checkpoint = h->ends[partition_of(order_id)] + 3;
+    assert_int_equal(
+        order_store_save(store, &state, h->changed[order_id[0] - 'A'], SAGA_TIMEOUT_MS, error, sizeof(error)),
+        0);
+    assert_int_equal(order_store_commit(store, checkpoint, error, sizeof(error)), 0);
+    order_store_close(store);
+}
+
+static void order_row_delete(struct shard_history *h, const char *order_id)
+{
+    char path[256];
+    assert_int_equal(order_store_path(h->data_dir, partition_of(order_id), path, sizeof(path)), 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[128];
+    snprintf(sql, sizeof(sql), "DELETE FROM orders WHERE order_id = '%s'", order_id);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* Builds the shards, changes them as variation says, and runs verify's fold and shard comparison. */
+static void shard_verify(struct fixture *f, struct shard_history *h, enum shard_variation variation)
+{
+    shard_history_build(h);
+    stage_fold(h, variation == SHARD_BEHIND ? 6 : h->count);
+    if (variation == SHARD_STATUS_WRONG || variation == SHARD_PAST_THE_TOPIC) shard_tamper(h, "A", variation);
+    if (variation == SHARD_LINE_WRONG) shard_tamper(h, "B", variation);
+    if (variation == SHARD_ORDER_MISSING) order_row_delete(h, "B");
+    char error[256] = "";
+    int found = verify_orders_shards_find(f->orders, h->data_dir, error, sizeof(error));
+    if (found < 0) fail_msg("%s", error);
+    assert_true(found >= 1);
+    for (int i = 0; i < h->count; i++) {
+        if (verify_orders_record(f->orders, h->partitions[i], h->offsets[i], h->values[i],
+                                 strlen(h->values[i]), error, sizeof(error)) != 0)
+            fail_msg("%s", error);
+    }
+    if (verify_orders_shards_check(f->orders, h->ends, h->ends, error, sizeof(error)) != 0)
+        fail_msg("%s", error);
+}
+
+static void test_order_shards_equal_to_the_fold_have_no_difference(void **unused)
+{
+    (void)unused;
+    for (int variation = SHARD_EQUAL; variation <= SHARD_BEHIND; variation++) {
+        struct fixture f;
+        fixture_open(&f);
+        static struct shard_history h;
+        shard_verify(&f, &h, (enum shard_variation)variation);
+        if (f.differences != 0) fail_msg("%d differences, the first: %s", f.differences, f.first);
+        struct verify_orders_counts counts;
+        verify_orders_counts_get(f.orders, &counts);
+        int32_t shards = partition_of("A") == partition_of("B") ? 1 : 2;
+        assert_int_equal(counts.shards_compared, shards);
+        assert_int_equal(counts.shard_orders_compared, 2);
+        assert_int_equal(counts.shards_behind, variation == SHARD_BEHIND ? 1 : 0);
+        shard_history_free(&h);
+        fixture_close(&f);
+    }
+}
+
+/* Each change of a shard is reported, naming the shard, the order and what differs. */
+static void test_tampered_order_shard_is_reported(void **unused)
+{
+    (void)unused;
+    static const char *const expected[SHARD_VARIATION_COUNT] = {
+        [SHARD_STATUS_WRONG] = "order A: status confirmed, the fold says releasing",
+        [SHARD_LINE_WRONG] = "order B: line 0 reserved (\"insufficient_stock\"), the fold says rejected "
+                             "(\"insufficient_stock\")",
+        [SHARD_ORDER_MISSING] = "order B is not there, the fold of orders has it",
+        [SHARD_PAST_THE_TOPIC] = "is past the end of its partition",
+    };
+    for (int variation = SHARD_STATUS_WRONG; variation < SHARD_VARIATION_COUNT; variation++) {
+        struct fixture f;
+        fixture_open(&f);
+        static struct shard_history h;
+        shard_verify(&f, &h, (enum shard_variation)variation);
+        fprintf(stderr, "shard variation %d: %d difference(s), the first: %s\n", variation, f.differences,
+                f.first);
+        if (f.differences != 1 || strstr(f.first, expected[variation]) == NULL)
+            fail_msg("shard variation %d: %d difference(s), the first\n  %s\nexpected one, holding\n  %s",
+                     variation, f.differences, f.first, expected[variation]);
+        shard_history_free(&h);
+        fixture_close(&f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_consistent_history_has_no_difference),
         cmocka_unit_test(test_each_broken_promise_is_reported),
         cmocka_unit_test(test_undecodable_and_misplaced_records_are_counted_not_orders),
+        cmocka_unit_test(test_order_shards_equal_to_the_fold_have_no_difference),
+        cmocka_unit_test(test_tampered_order_shard_is_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,9 +68,14 @@ static const char verify_help[] =
     "fulfilled order were released or fulfilled as the order says; an expired order's line expired on\n"
     "events and its other lines were released, none holding units. The catalog view is compared with its\n"
     "own merge of CatalogUpdated by --catalog.source_precedence: give it stockd's value (or --config).\n"
+    "The order stage's shards in data_dir (orders/orders-NNNN.db) are compared with verify's fold of their\n"
+    "partition of <prefix>.orders (the stage's order_apply) up to each shard's checkpoint: the same orders,\n"
+    "each with the same status, reason, lines (SKU, location, quantity, status, reason, pending release or\n"
+    "fulfilment, event position) and offset of its last change; a checkpoint past the end of its partition\n"
+    "differs, one before it is counted as behind (the stage restores from there).\n"
     "Prints the first differences. Run it while no commands flow.\n"
-    "Exit codes: 0 equal, 1 different, 2 usage, 3 could not run or nothing to compare (no shard or view\n"
-    "files under data_dir).\n"
+    "Exit codes: 0 equal, 1 different, 2 usage, 3 could not run or nothing to compare (no shard, view or\n"
+    "order stage shard files under data_dir).\n"
     "\n";
 
 /* Prints a Kafka command's help. */
@@ -464,14 +469,17 @@ int command_verify(int argc, char **argv)
     if (status != EXIT_OK) return status;
     /* A data_dir without shards or views proves nothing: most likely a typo in --data_dir. */
     char path[4096];
-    struct stat state_dir, views_dir;
+    struct stat state_dir, views_dir, orders_dir;
     snprintf(path, sizeof(path), "%s/state", config.data_dir);
     bool has_state = stat(path, &state_dir) == 0 && S_ISDIR(state_dir.st_mode);
     snprintf(path, sizeof(path), "%s/views", config.data_dir);
     bool has_views = stat(path, &views_dir) == 0 && S_ISDIR(views_dir.st_mode);
-    if (!has_state && !has_views) {
+    snprintf(path, sizeof(path), "%s/orders", config.data_dir);
+    bool has_orders = stat(path, &orders_dir) == 0 && S_ISDIR(orders_dir.st_mode);
+    if (!has_state && !has_views && !has_orders) {
         fprintf(stderr,
-                "stockctl: verify: nothing to compare: %s has no state/ or views/ (is --data_dir right?)\n",
+                "stockctl: verify: nothing to compare: %s has no state/, views/ or orders/ (is --data_dir "
+                "right?)\n",
                 config.data_dir);
         return EXIT_IO;
     }
@@ -499,20 +507,24 @@ int command_verify(int argc, char **argv)
     if (report.orders_checked)
         printf("orders: %llu placed (%llu confirmed, %llu of them expired since, %llu rejected, %llu in "
                "flight), "
-               "%llu line event(s), %llu record(s) folded (%llu not decodable)\n",
+               "%llu line event(s), %llu record(s) folded (%llu not decodable); compared %d order stage "
+               "shard(s) (%llu orders), %d behind\n",
                (unsigned long long)report.orders.orders, (unsigned long long)report.orders.confirmed,
                (unsigned long long)report.orders.expired, (unsigned long long)report.orders.rejected,
                (unsigned long long)report.orders.in_flight, (unsigned long long)report.orders.decisions,
                (unsigned long long)report.orders.records,
-               (unsigned long long)report.orders.records_undecodable);
+               (unsigned long long)report.orders.records_undecodable, (int)report.orders.shards_compared,
+               (unsigned long long)report.orders.shard_orders_compared, (int)report.orders.shards_behind);
     else
         printf("orders: no %s.orders topic, no order to check\n", config.topic_prefix);
     for (size_t i = 0; i < report.kept; i++)
         printf("  %s\n", report.differences_kept[i]);
     if (report.differences > report.kept)
         printf("  ... and %llu more\n", (unsigned long long)(report.differences - report.kept));
-    if (report.differences == 0 && report.shards_compared == 0 && report.views_compared == 0) {
-        fprintf(stderr, "stockctl: verify: nothing was compared (no shard or view file under %s)\n",
+    if (report.differences == 0 && report.shards_compared == 0 && report.views_compared == 0 &&
+        report.orders.shards_compared == 0) {
+        fprintf(stderr,
+                "stockctl: verify: nothing was compared (no shard, view or orders shard file under %s)\n",
                 config.data_dir);
         return EXIT_IO;
     }

@@ -24,6 +24,7 @@ enum order_statement {
     STATEMENT_ORDER_PUT,
     STATEMENT_DUE,
     STATEMENT_DEADLINE_CLEAR,
+    STATEMENT_EACH,
     STATEMENT_COUNT
 };
 
@@ -40,6 +41,7 @@ static const char *const statement_sql[STATEMENT_COUNT] = {
     [STATEMENT_DUE] = "SELECT order_id FROM orders WHERE deadline_ms IS NOT NULL AND deadline_ms <= ?1"
                       " ORDER BY deadline_ms LIMIT ?2",
     [STATEMENT_DEADLINE_CLEAR] = "UPDATE orders SET deadline_ms = NULL WHERE order_id = ?1",
+    [STATEMENT_EACH] = "SELECT state, order_id, status, offset FROM orders ORDER BY order_id",
 };
 
 #define ORDER_META_CHECKPOINT "checkpoint"
@@ -337,6 +339,76 @@ out_close:
     sqlite3_finalize(state_statement);
     sqlite3_finalize(meta_statement);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    return result;
+}
+
+/* Visits every order of a scan's snapshot (db has its transaction open). Returns 0 or -1 with a message. */
+static int scan_orders(sqlite3 *db, const char *path, order_store_visit_fn visit, void *context, char *error,
+                       size_t error_bytes)
+{
+    sqlite3_stmt *statement = NULL;
+    if (sqlite3_prepare_v2(db, statement_sql[STATEMENT_EACH], -1, &statement, NULL) != SQLITE_OK) {
+        snprintf(error, error_bytes, "%s: %s", path, sqlite3_errmsg(db));
+        return -1;
+    }
+    struct order_state *state = malloc(sizeof(*state)); /* tens of KB: not on the stack */
+    int status = state == NULL ? SQLITE_NOMEM : SQLITE_ROW;
+    while (status == SQLITE_ROW && (status = sqlite3_step(statement)) == SQLITE_ROW) {
+        char decoded[256] = "";
+        bool valid = state_column(statement, state, decoded, sizeof(decoded)) == 1;
+        const char *order_id = (const char *)sqlite3_column_text(statement, 1);
+        const char *status_name = (const char *)sqlite3_column_text(statement, 2);
+        if (visit(context, order_id ? order_id : "", status_name ? status_name : "", valid ? state : NULL,
+                  decoded, sqlite3_column_int64(statement, 3)) != 0) {
+            snprintf(error, error_bytes, "%s: stopped by its reader", path);
+            status = SQLITE_ABORT;
+        }
+    }
+    if (status != SQLITE_DONE && status != SQLITE_ABORT)
+        snprintf(error, error_bytes, "%s: %s", path, state == NULL ? "out of memory" : sqlite3_errmsg(db));
+    free(state);
+    sqlite3_finalize(statement);
+    return status == SQLITE_DONE ? 0 : -1;
+}
+
+int order_store_scan(const char *data_dir, int32_t partition, int64_t *checkpoint, order_store_visit_fn visit,
+                     void *context, char *error, size_t error_bytes)
+{
+    assert(data_dir != NULL && partition >= 0 && checkpoint != NULL);
+    *checkpoint = 0;
+    char path[4096];
+    if (order_store_path(data_dir, partition, path, sizeof(path)) != 0) {
+        snprintf(error, error_bytes, "data_dir too long: %s", data_dir);
+        return -1;
+    }
+    if (access(path, F_OK) != 0) return 0;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(error, error_bytes, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    int result = -1;
+    sqlite3_stmt *meta_statement = NULL;
+    if (sqlite_util_exec(db, "BEGIN", error, error_bytes) != 0) goto out_close;
+    if (sqlite3_prepare_v2(db, statement_sql[STATEMENT_META_GET], -1, &meta_statement, NULL) != SQLITE_OK) {
+        snprintf(error, error_bytes, "%s: %s", path, sqlite3_errmsg(db));
+        goto out_rollback;
+    }
+    sqlite3_bind_text(meta_statement, 1, ORDER_META_CHECKPOINT, -1, SQLITE_STATIC);
+    int status = sqlite3_step(meta_statement);
+    if (status == SQLITE_ROW) *checkpoint = sqlite3_column_int64(meta_statement, 0);
+    if (status != SQLITE_ROW && status != SQLITE_DONE) {
+        snprintf(error, error_bytes, "%s: %s", path, sqlite3_errmsg(db));
+        goto out_rollback;
+    }
+    result = visit == NULL || scan_orders(db, path, visit, context, error, error_bytes) == 0 ? 1 : -1;
+out_rollback:
+    sqlite3_finalize(meta_statement);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+out_close:
     sqlite3_close(db);
     return result;
 }

@@ -65,4 +65,16 @@ int order_store_deadline_sent(struct order_store *store, const char *order_id, c
 int order_store_read(const char *data_dir, int32_t partition, const char *order_id, struct order_state *out,
                      int64_t *checkpoint, char *error, size_t error_bytes);
 
+/* Called by order_store_scan for each order of a shard, by order id (SQLite's binary order, strcmp's).
+ * status is the row's status column; state is NULL when the stored state does not decode (decoded says
+ * why); offset is that of the input that last changed the order. Returns 0 to go on, -1 to stop. */
+typedef int (*order_store_visit_fn)(void *context, const char *order_id, const char *status,
+                                    const struct order_state *state, const char *decoded, int64_t offset);
+
+/* Reads a partition's file with a read-only connection of the caller's own (for stockctl verify): its
+ * checkpoint, then, when visit is not NULL, every order, all in one snapshot. Returns 1 (read), 0 (no
+ * file), or -1 with a message (including a visit that returned -1). */
+int order_store_scan(const char *data_dir, int32_t partition, int64_t *checkpoint, order_store_visit_fn visit,
+                     void *context, char *error, size_t error_bytes);
+
 #endif

@@ -4,9 +4,9 @@
  * <prefix>.orders at a steady rate (many in flight at once, competing for the same units). Afterwards every
  * order is confirmed or rejected exactly once, a confirmed order holds exactly its lines, a rejected one
  * holds nothing, no SKU is oversold, and no command was decided twice; then stockctl verify's check
- * (verify_run) agrees. The second case kills stockd (the order stage and the handler) with SIGKILL twice
- * mid-run and restarts it. Two more cases: the saga's deadline, and a confirmed order whose reservations
- * expire. */
+ * (verify_run) agrees, the order stage's shards included. The second case kills stockd (the order stage and
+ * the handler) with SIGKILL twice mid-run and restarts it. Two more cases: the saga's deadline, and a
+ * confirmed order whose reservations expire. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -272,41 +272,61 @@ static void orders_check(struct fixture *f)
     harness_fold_destroy(fold);
 }
 
-/* stockctl verify's check (verify_run) over the stopped stockd: its own fold of events agrees with the
- * handler's shards, and its own fold of orders finds every order settled as its lines' events say. */
-static void orders_verify(struct fixture *f, uint64_t orders, int32_t saga_timeout_ms)
+/* Runs verify_run over data_dir into report; its scratch directory is named after what (unique per run). */
+static void verify_over(struct fixture *f, const char *data_dir, const char *what, int32_t saga_timeout_ms,
+                        struct verify_report *report)
 {
     struct stockd_config config;
     stockd_config_defaults(&config);
     snprintf(config.kafka_bootstrap, sizeof(config.kafka_bootstrap), "%s", f->harness->bootstrap);
     snprintf(config.topic_prefix, sizeof(config.topic_prefix), "%s", f->harness->prefix);
-    snprintf(config.data_dir, sizeof(config.data_dir), "%s", f->stockd->data_dir);
+    snprintf(config.data_dir, sizeof(config.data_dir), "%s", data_dir);
     snprintf(config.instance_id, sizeof(config.instance_id), "%s", f->stockd->instance_id);
     config.partitions = PARTITIONS;
     config.orders_saga_timeout_ms = saga_timeout_ms;
     char scratch[HARNESS_PATH_BYTES_MAX + 64];
-    snprintf(scratch, sizeof(scratch), "%s/verify-scratch", f->harness->root_dir);
+    snprintf(scratch, sizeof(scratch), "%s/verify-scratch-%s", f->harness->root_dir, what);
     harness_check(f->harness, mkdir(scratch, 0700) == 0, "mkdir %s: %s", scratch, strerror(errno));
-    static struct verify_report report;
     char error[512] = "";
     atomic_bool stop = false;
-    int64_t started_ms = harness_now_ms();
-    harness_check(f->harness, verify_run(&config, scratch, &stop, &report, error, sizeof(error)) == 0,
+    harness_check(f->harness, verify_run(&config, scratch, &stop, report, error, sizeof(error)) == 0,
                   "verify_run could not run: %s", error);
-    for (size_t i = 0; i < report.kept; i++)
-        fprintf(stderr, "orders: verify difference %zu: %s\n", i + 1, report.differences_kept[i]);
-    harness_check(f->harness, report.differences == 0, "verify_run: %llu differences (%zu printed above)",
-                  (unsigned long long)report.differences, report.kept);
+    for (size_t i = 0; i < report->kept; i++)
+        fprintf(stderr, "orders: verify difference %zu: %s\n", i + 1, report->differences_kept[i]);
+    harness_check(f->harness, report->differences == 0, "verify_run: %llu differences (%zu printed above)",
+                  (unsigned long long)report->differences, report->kept);
+}
+
+/* stockctl verify's check (verify_run) over the stopped stockd: its own fold of events agrees with the
+ * handler's shards, its own fold of orders finds every order settled as its lines' events say, and the
+ * order stage's shards equal that fold. orders_data_dir is the order stage's when it ran in an instance
+ * of its own (a second run of verify over it), NULL when f->stockd ran it. */
+static void orders_verify(struct fixture *f, uint64_t orders, int32_t saga_timeout_ms,
+                          const char *orders_data_dir)
+{
+    static struct verify_report report;
+    int64_t started_ms = harness_now_ms();
+    verify_over(f, f->stockd->data_dir, "stockd", saga_timeout_ms, &report);
     harness_check(f->harness,
                   report.orders_checked && report.orders.orders == orders && report.orders.in_flight == 0 &&
                       report.orders.confirmed + report.orders.rejected == orders,
                   "verify_run: %llu orders, %llu confirmed, %llu rejected, %llu in flight",
                   (unsigned long long)report.orders.orders, (unsigned long long)report.orders.confirmed,
                   (unsigned long long)report.orders.rejected, (unsigned long long)report.orders.in_flight);
+    /* The order stage's shards under data_dir were compared too, every order of them with the fold. */
+    if (orders_data_dir != NULL) verify_over(f, orders_data_dir, "orders", saga_timeout_ms, &report);
+    harness_check(f->harness,
+                  report.orders.shards_compared > 0 &&
+                      (report.orders.shards_behind > 0 || report.orders.shard_orders_compared == orders),
+                  "verify_run: %d order stage shard(s) compared (%d behind), %llu orders of them",
+                  (int)report.orders.shards_compared, (int)report.orders.shards_behind,
+                  (unsigned long long)report.orders.shard_orders_compared);
     fprintf(stderr,
-            "orders: verify_run folded %llu events and %llu orders records in %lld ms: 0 differences\n",
+            "orders: verify_run folded %llu events and %llu orders records, compared %d order stage shard(s) "
+            "(%llu orders, %d behind) in %lld ms: 0 differences\n",
             (unsigned long long)report.events, (unsigned long long)report.orders.records,
-            (long long)(harness_now_ms() - started_ms));
+            (int)report.orders.shards_compared, (unsigned long long)report.orders.shard_orders_compared,
+            (int)report.orders.shards_behind, (long long)(harness_now_ms() - started_ms));
 }
 
 static void orders_run(struct fixture *f, int kills)
@@ -341,7 +361,7 @@ static void orders_run(struct fixture *f, int kills)
     fprintf(stderr, "orders: %d orders settled in %lld ms (%d kill(s))\n", ORDERS,
             (long long)(settled_ms - started_ms), kills);
     harness_check(f->harness, harness_stockd_stop(f->stockd, WAIT_MS) == 0, "clean stop");
-    orders_verify(f, ORDERS, 30000);
+    orders_verify(f, ORDERS, 30000, NULL);
     f->harness->passed = true;
 }
 
@@ -443,7 +463,7 @@ static void test_deadline_releases_lines_granted_late(void **state)
     f->stockd = handler;
     harness_check(f->harness, harness_stockd_stop(stage, WAIT_MS) == 0, "clean stop of the order stage");
     harness_check(f->harness, harness_stockd_stop(handler, WAIT_MS) == 0, "clean stop of the handler");
-    orders_verify(f, 1, 1000);
+    orders_verify(f, 1, 1000, stage->data_dir);
     f->harness->passed = true;
 }
 
@@ -515,7 +535,7 @@ static void test_confirmed_order_expires_with_nothing_held(void **state)
                   expired_lines);
     harness_fold_destroy(fold);
     harness_check(f->harness, harness_stockd_stop(f->stockd, WAIT_MS) == 0, "clean stop");
-    orders_verify(f, 1, 30000);
+    orders_verify(f, 1, 30000, NULL);
     f->harness->passed = true;
 }
 
