@@ -484,7 +484,8 @@ static void shard_history_build(struct shard_history *h)
     confirmed.status = ORDER_STATUS_CONFIRMED;
     confirmed.line_count = 2;
     for (uint32_t i = 0; i < 2; i++) {
-        snprintf(confirmed.lines[i].sku, sizeof(confirmed.lines[i].sku), "%s", line_sku("A", i));
+        snprintf(confirmed.lines[i].sku, sizeof(confirmed.lines[i].sku), "%.*s", STOCKD_SKU_BYTES_MAX,
+                 line_sku("A", i));
         snprintf(confirmed.lines[i].location, sizeof(confirmed.lines[i].location), "WH-1");
         confirmed.lines[i].quantity = (int64_t)i + 1;
         confirmed.lines[i].status = ORDER_LINE_RESERVED;
