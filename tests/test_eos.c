@@ -388,6 +388,28 @@ static void test_stop_during_commit_without_answer_returns_within_bound(void **s
 
 /* The loop used to try rd_kafka_committed ten times and then take the partitions anyway, on offsets it did
  * not know (the previous owner's transaction possibly still open). */
+/* The loop fetches the committed offsets in the rebalance callback (committed_wait), then librdkafka fetches
+ * them again for the assignment. When that second fetch fails with a coordinator error (the coordinator
+ * moved), librdkafka 2.8.0 leaves the partitions assigned and never fetched: the stage must rejoin rather
+ * than sit on them (chaos_cluster_cut_instance lost the commands of two partitions for minutes). */
+static void test_failed_fetch_of_the_assignment_offsets_rejoins(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_create();
+    input_produce(f, MESSAGES);
+    /* committed_wait's fetch answers; librdkafka's own one after the assignment does not. */
+    rd_kafka_mock_broker_push_request_error_rtts(f->cluster, 1, API_OFFSET_FETCH, 2,
+                                                 RD_KAFKA_RESP_ERR_NO_ERROR, 0,
+                                                 RD_KAFKA_RESP_ERR_NOT_COORDINATOR, 0);
+    fixture_start(f);
+    assert_true(wait_for(&f->processed, MESSAGES));
+    assert_true(fixture_stop(f) >= 0);
+    struct eos_stage_stats stats;
+    eos_stage_stats_get(f->stage, &stats);
+    assert_int_equal(stats.messages_processed, MESSAGES);
+    fixture_destroy(f);
+}
+
 static void test_offsets_unknown_at_assignment_take_no_partition_and_rejoin(void **state)
 {
     (void)state;
@@ -416,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_stop_during_transaction_with_broker_down_returns_within_bound),
         cmocka_unit_test(test_stop_during_commit_without_answer_returns_within_bound),
         cmocka_unit_test(test_offsets_unknown_at_assignment_take_no_partition_and_rejoin),
+        cmocka_unit_test(test_failed_fetch_of_the_assignment_offsets_rejoins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -331,11 +331,31 @@ static void deferred_drop(struct eos_stage *stage, const rd_kafka_topic_partitio
 }
 
 /* Adds a polled message to the batch; consumer errors are logged and dropped. */
+/* Whether a consumer error says librdkafka could not fetch the committed offsets of the assignment. It
+ * fetches them itself after the rebalance callback assigned the partitions; when the group coordinator has
+ * just moved (a broker cut or restart) that fetch fails with a coordinator error, and librdkafka 2.8.0 does
+ * not try again: the partitions stay assigned and are never fetched, and every command on them waits until
+ * the next rebalance (chaos_cluster_cut_instance: 75 commands acknowledged and not decided for 2.5 min). */
+static bool committed_fetch_failed(const rd_kafka_message_t *message)
+{
+    static const char prefix[] = "Failed to fetch committed offsets";
+    bool coordinator = message->err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+                       message->err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+                       message->err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+    const char *text = rd_kafka_message_errstr(message);
+    return coordinator && text != NULL && strncmp(text, prefix, sizeof(prefix) - 1) == 0;
+}
+
 static void batch_add(struct eos_stage *stage, rd_kafka_message_t *message)
 {
     if (message->err) {
         if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             log_warn(stage->name, "consumer: %s", rd_kafka_message_errstr(message));
+        if (committed_fetch_failed(message)) {
+            /* As when committed_wait cannot have them: take nothing on unknown offsets, rejoin. */
+            log_error(stage->name, "the assignment's committed offsets were not fetched: rejoining");
+            stage->rejoin = true;
+        }
         rd_kafka_message_destroy(message);
         return;
     }
