@@ -49,6 +49,11 @@ struct fixture {
     bool producer_started;
     atomic_bool producer_stop;
     atomic_int producer_status; /* 0 running, 1 done, -1 failed */
+    /* The kills the run makes and has made: the last quarter of the orders waits for every kill, so that each
+     * one lands while orders are still coming (orders that settle fast had all finished before the second).
+     */
+    int kills_planned;
+    atomic_int kills_done;
     /* What the orders topic said about each order: final events seen, and the last one. */
     int finals[ORDERS];
     enum order_event_type final_event[ORDERS];
@@ -157,6 +162,11 @@ static void *producer_run(void *argument)
     rd_kafka_t *producer = harness_producer_create(f->harness);
     int status = producer == NULL ? -1 : 0;
     for (int i = 0; i < ORDERS && status == 0 && !atomic_load(&f->producer_stop); i++) {
+        while (i >= ORDERS * 3 / 4 && atomic_load(&f->kills_done) < f->kills_planned &&
+               !atomic_load(&f->producer_stop)) {
+            struct timespec pause = {0, TICK_MS * 1000000L};
+            nanosleep(&pause, NULL);
+        }
         const struct order_input *input = &f->placed[i];
         char *json = order_codec_input_encode(input);
         int32_t partition = murmur2_partition(input->order_id, strlen(input->order_id), PARTITIONS);
@@ -341,12 +351,15 @@ static void orders_run(struct fixture *f, int kills)
     harness_check(f->harness, f->events != NULL && f->orders != NULL, "%s", f->harness->error);
     stock_create(f);
     orders_generate(f);
+    f->kills_planned = kills;
     harness_check(f->harness, pthread_create(&f->producer_thread, NULL, producer_run, f) == 0, "thread");
     f->producer_started = true;
     for (int kill = 1; kill <= kills; kill++) {
         orders_wait_finished(f, ORDERS * kill / (kills + 2), SETTLE_TIMEOUT_MS);
         harness_stockd_kill(f->stockd);
         fprintf(stderr, "orders: kill %d (SIGKILL) after %d orders finished\n", kill, f->finished);
+        harness_check(f->harness, f->finished < ORDERS, "kill %d came after every order had finished", kill);
+        atomic_fetch_add(&f->kills_done, 1);
         harness_check(f->harness, harness_stockd_start(f->stockd) == 0, "restart %d", kill);
     }
     orders_wait_finished(f, ORDERS, SETTLE_TIMEOUT_MS);
