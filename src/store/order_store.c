@@ -296,6 +296,32 @@ int order_store_deadline_sent(struct order_store *store, const char *order_id, c
     return step_done(store, statement, error, error_bytes);
 }
 
+/* Opens a partition's shard read-only with a read transaction begun (a snapshot), its path in path. Returns
+ * 1, 0 when the stage has not created it yet, or -1 with a message. */
+static int snapshot_open(const char *data_dir, int32_t partition, char *path, size_t path_bytes, sqlite3 **db,
+                         char *error, size_t error_bytes)
+{
+    *db = NULL;
+    if (order_store_path(data_dir, partition, path, path_bytes) != 0) {
+        snprintf(error, error_bytes, "data_dir too long: %s", data_dir);
+        return -1;
+    }
+    if (access(path, F_OK) != 0) return 0; /* the stage has not opened this partition yet */
+    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        snprintf(error, error_bytes, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "cannot open");
+        sqlite3_close(*db);
+        *db = NULL;
+        return -1;
+    }
+    sqlite3_busy_timeout(*db, 5000);
+    if (sqlite_util_exec(*db, "BEGIN", error, error_bytes) != 0) {
+        sqlite3_close(*db);
+        *db = NULL;
+        return -1;
+    }
+    return 1;
+}
+
 int order_store_read(const char *data_dir, int32_t partition, const char *order_id, struct order_state *out,
                      int64_t *checkpoint, char *error, size_t error_bytes)
 {
@@ -303,22 +329,12 @@ int order_store_read(const char *data_dir, int32_t partition, const char *order_
     memset(out, 0, sizeof(*out));
     *checkpoint = 0;
     char path[4096];
-    if (order_store_path(data_dir, partition, path, sizeof(path)) != 0) {
-        snprintf(error, error_bytes, "data_dir too long: %s", data_dir);
-        return -1;
-    }
-    if (access(path, F_OK) != 0) return 0; /* the stage has not opened this partition yet */
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        snprintf(error, error_bytes, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_busy_timeout(db, 5000);
+    int opened = snapshot_open(data_dir, partition, path, sizeof(path), &db, error, error_bytes);
+    if (opened <= 0) return opened;
     int result = -1;
     sqlite3_stmt *state_statement = NULL;
     sqlite3_stmt *meta_statement = NULL;
-    if (sqlite_util_exec(db, "BEGIN", error, error_bytes) != 0) goto out_close;
     if (sqlite3_prepare_v2(db, statement_sql[STATEMENT_ORDER_GET], -1, &state_statement, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, statement_sql[STATEMENT_META_GET], -1, &meta_statement, NULL) != SQLITE_OK) {
         snprintf(error, error_bytes, "%s: %s", path, sqlite3_errmsg(db));
@@ -378,21 +394,11 @@ int order_store_scan(const char *data_dir, int32_t partition, int64_t *checkpoin
     assert(data_dir != NULL && partition >= 0 && checkpoint != NULL);
     *checkpoint = 0;
     char path[4096];
-    if (order_store_path(data_dir, partition, path, sizeof(path)) != 0) {
-        snprintf(error, error_bytes, "data_dir too long: %s", data_dir);
-        return -1;
-    }
-    if (access(path, F_OK) != 0) return 0;
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        snprintf(error, error_bytes, "%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
-        sqlite3_close(db);
-        return -1;
-    }
-    sqlite3_busy_timeout(db, 5000);
+    int opened = snapshot_open(data_dir, partition, path, sizeof(path), &db, error, error_bytes);
+    if (opened <= 0) return opened;
     int result = -1;
     sqlite3_stmt *meta_statement = NULL;
-    if (sqlite_util_exec(db, "BEGIN", error, error_bytes) != 0) goto out_close;
     if (sqlite3_prepare_v2(db, statement_sql[STATEMENT_META_GET], -1, &meta_statement, NULL) != SQLITE_OK) {
         snprintf(error, error_bytes, "%s: %s", path, sqlite3_errmsg(db));
         goto out_rollback;
@@ -408,7 +414,6 @@ int order_store_scan(const char *data_dir, int32_t partition, int64_t *checkpoin
 out_rollback:
     sqlite3_finalize(meta_statement);
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-out_close:
     sqlite3_close(db);
     return result;
 }
