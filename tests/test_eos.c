@@ -410,6 +410,33 @@ static void test_failed_fetch_of_the_assignment_offsets_rejoins(void **state)
     fixture_destroy(f);
 }
 
+/* A committed-offset fetch held back (after a broker restart: offsets of this producer id whose markers the
+ * broker never wrote, docs/chaos.md) is followed by a transaction aborted on purpose that holds the group's
+ * offsets partition, before the next attempt: only this producer id's marker there ends such offsets, and the
+ * stage waiting in the callback would make none until its attempts ran out. */
+static void test_failed_committed_fetch_closes_own_open_offsets_before_the_next_attempt(void **state)
+{
+    (void)state;
+    struct fixture *f = fixture_create();
+    atomic_store(&f->write_nothing, true); /* no transaction of its own after the start */
+    rd_kafka_mock_broker_push_request_error_rtts(f->cluster, 1, API_OFFSET_FETCH, 1,
+                                                 RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, 0);
+    rd_kafka_mock_start_request_tracking(f->cluster);
+    fixture_start(f);
+    assert_true(wait_for(&f->assigned_calls, 1));
+    /* The producer's start-up seal, then the one after the failed attempt; the second attempt answers. */
+    assert_int_equal(requests_count(f, API_ADD_OFFSETS_TO_TXN), 2);
+    assert_int_equal(requests_count(f, API_END_TXN), 2);
+    rd_kafka_mock_stop_request_tracking(f->cluster);
+    input_produce(f, MESSAGES);
+    assert_true(wait_for(&f->processed, MESSAGES));
+    assert_true(fixture_stop(f) >= 0);
+    struct eos_stage_stats stats;
+    eos_stage_stats_get(f->stage, &stats);
+    assert_int_equal(stats.rejoins, 0);
+    fixture_destroy(f);
+}
+
 static void test_offsets_unknown_at_assignment_take_no_partition_and_rejoin(void **state)
 {
     (void)state;
@@ -439,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_stop_during_commit_without_answer_returns_within_bound),
         cmocka_unit_test(test_offsets_unknown_at_assignment_take_no_partition_and_rejoin),
         cmocka_unit_test(test_failed_fetch_of_the_assignment_offsets_rejoins),
+        cmocka_unit_test(test_failed_committed_fetch_closes_own_open_offsets_before_the_next_attempt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -407,11 +407,37 @@ static rd_kafka_resp_err_t partitions_error(const rd_kafka_topic_partition_list_
     return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+static int seal_run(struct eos_stage *stage, rd_kafka_t *producer, const char *topic,
+                    const int32_t *partitions, size_t count, bool offsets, bool *offsets_refused, char *error,
+                    size_t error_bytes);
+
+/* Ends whatever offsets this stage's producer id left open in the group's offsets partition (seal_run),
+ * after a committed-offset fetch was held back. Only this producer id's next marker there ends such offsets
+ * (a transaction whose markers the broker skipped, docs/chaos.md), and the stage makes none while it waits
+ * in the rebalance callback: every member of the group could wait on another's, or on its own, until the
+ * attempts ran out (30 s) and the rejoin's new producer sealed them. No transaction is open here (turns
+ * begin and end outside the poll that serves the callback). When the offsets are refused (the coordinator
+ * had fenced the epoch after timing a transaction out), the abort has bumped the epoch: once more. */
+static void committed_seal(struct eos_stage *stage)
+{
+    if (stage->producer == NULL) return;
+    char error[256];
+    bool refused = false;
+    for (int round = 0; round < 2 && !atomic_load(stage->stop); round++) {
+        if (seal_run(stage, stage->producer, NULL, NULL, 0, true, &refused, error, sizeof(error)) != 0) {
+            log_warn(stage->name, "closing this producer id's open offsets: %s", error);
+            return;
+        }
+        if (!refused) return;
+    }
+}
+
 /* Waits until the committed offsets of partitions are stable: with read_committed, librdkafka fetches
  * them with require_stable, which waits for the previous owner's pending transaction to finish. Keeps
  * them (stage->assigned_committed) as the starting positions the lag needs. At most EOS_COMMITTED_ATTEMPTS
- * attempts of EOS_COMMITTED_TIMEOUT_MS, fewer when the stage is stopping. Returns 0, or -1 when the offsets
- * are still unknown (a message was logged): the partitions must not be taken then. */
+ * attempts of EOS_COMMITTED_TIMEOUT_MS, fewer when the stage is stopping; after each failed one the stage
+ * closes its own producer id's open offsets (committed_seal). Returns 0, or -1 when the offsets are still
+ * unknown (a message was logged): the partitions must not be taken then. */
 static int committed_wait(struct eos_stage *stage, rd_kafka_t *consumer,
                           const rd_kafka_topic_partition_list_t *partitions)
 {
@@ -423,6 +449,7 @@ static int committed_wait(struct eos_stage *stage, rd_kafka_t *consumer,
         if (error == RD_KAFKA_RESP_ERR_NO_ERROR) break;
         log_warn(stage->name, "fetching committed offsets (attempt %d of %d): %s", attempt,
                  EOS_COMMITTED_ATTEMPTS, rd_kafka_err2str(error));
+        if (attempt < EOS_COMMITTED_ATTEMPTS) committed_seal(stage);
     }
     if (stage->assigned_committed != NULL) rd_kafka_topic_partition_list_destroy(stage->assigned_committed);
     stage->assigned_committed = NULL;
@@ -623,8 +650,10 @@ static void producer_warm(struct eos_stage *stage, rd_kafka_t *producer)
  * this producer id there decides them: a commit would commit records of a transaction the stage aborted.
  * Needs a producer with no transaction open. Returns 0, or -1 with a message. */
 static int seal_run(struct eos_stage *stage, rd_kafka_t *producer, const char *topic,
-                    const int32_t *partitions, size_t count, bool offsets, char *error, size_t error_bytes)
+                    const int32_t *partitions, size_t count, bool offsets, bool *offsets_refused, char *error,
+                    size_t error_bytes)
 {
+    if (offsets_refused != NULL) *offsets_refused = false;
     rd_kafka_error_t *failure = rd_kafka_begin_transaction(producer);
     for (size_t i = 0; failure == NULL && i < count; i++) {
         rd_kafka_resp_err_t status = rd_kafka_producev(
@@ -647,7 +676,10 @@ static int seal_run(struct eos_stage *stage, rd_kafka_t *producer, const char *t
          * transaction by then, which is all the abort needs. */
         rd_kafka_error_t *refused =
             rd_kafka_send_offsets_to_transaction(producer, list, metadata, EOS_CALL_TIMEOUT_MS);
-        if (refused != NULL) rd_kafka_error_destroy(refused);
+        if (refused != NULL) {
+            if (offsets_refused != NULL) *offsets_refused = true;
+            rd_kafka_error_destroy(refused);
+        }
         rd_kafka_consumer_group_metadata_destroy(metadata);
         rd_kafka_topic_partition_list_destroy(list);
     }
@@ -675,7 +707,7 @@ int eos_stage_partitions_seal(struct eos_stage *stage, const char *topic, const 
         snprintf(error, error_bytes, "no producer");
         return -1;
     }
-    return seal_run(stage, stage->producer, topic, partitions, count, false, error, error_bytes);
+    return seal_run(stage, stage->producer, topic, partitions, count, false, NULL, error, error_bytes);
 }
 
 /* The transactional producer; init_transactions fences any older incarnation of this transactional id and
@@ -713,7 +745,7 @@ static rd_kafka_t *producer_create(struct eos_stage *stage, const atomic_bool *s
                                ? 0
                                : stage->ops.seal_wanted(stage->context, producer, &topic, partitions,
                                                         STOCKD_PARTITIONS_MAX);
-            if (seal_run(stage, producer, topic, partitions, count, true, error, error_bytes) != 0)
+            if (seal_run(stage, producer, topic, partitions, count, true, NULL, error, error_bytes) != 0)
                 log_warn(stage->name, "closing open records of this producer id: %s", error);
             producer_warm(stage, producer);
             return producer;
