@@ -77,7 +77,8 @@ struct api_producer *api_producer_create(const struct stockd_config *config, cha
  * the header stockd_command_id, stamped with the time of the call (CreateTime: the handler's end-to-end
  * latency starts there), and waits for Kafka's acknowledgement (acks=all, idempotent). Returns 0, 1 when
  * the local queue stayed full (overloaded), -1 when delivery failed (error says why; the record may still
- * have been written). */
+ * have been written) or when the partition had fewer in-sync replicas than kafka.min_insync_replicas at the
+ * last reading, at most 3 s old (nothing written: Kafka would refuse it until the delivery timeout). */
 int api_producer_send(struct api_producer *producer, const char *sku, const char *command_id,
                       const char *value, size_t value_bytes, char *error, size_t error_bytes);
 

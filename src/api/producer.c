@@ -29,6 +29,14 @@
 #define API_PRODUCER_QUEUE_MAX    65536
 #define API_PRODUCER_FULL_WAIT_MS 1000
 #define API_PRODUCER_DELIVERY_MS  15000
+/* The in-sync replicas of every partition written to are read from the cluster's metadata this often (one
+ * small request, on a thread of its own: the poller must not wait for it). A partition with fewer than
+ * kafka.min_insync_replicas refuses acks=all writes (NOT_ENOUGH_REPLICAS), which librdkafka retries until
+ * the delivery timeout: a client waited API_PRODUCER_DELIVERY_MS for its 503. Now a command for such a
+ * partition is answered 503 at once, and not produced; the other partitions go on. A reading older than
+ * API_PRODUCER_HEALTH_STALE_MS (the cluster did not answer) refuses nothing: the produce decides then. */
+#define API_PRODUCER_HEALTH_INTERVAL_MS 1000
+#define API_PRODUCER_HEALTH_STALE_MS    3000
 
 struct api_producer {
     rd_kafka_t *kafka;
@@ -38,9 +46,16 @@ struct api_producer {
     char topic[STOCKD_SKU_BYTES_MAX + 32];
     char orders_topic[STOCKD_SKU_BYTES_MAX + 32]; /* POST /v1/orders and its release and fulfil */
     int32_t partition_count; /* kafka.partitions: topics_ensure refused to start when by-sku differs */
+    int32_t min_insync;      /* kafka.min_insync_replicas; 0 or 1: nothing to watch */
     pthread_t poller;
+    pthread_t watcher; /* health_main, when min_insync > 1 */
     atomic_bool stop;
     bool poller_running;
+    bool watcher_running;
+    /* The last reading of each partition's in-sync replicas (-1: unknown), [0] by-sku, [1] orders, and when
+     * it was taken (monotonic ms, 0: never). Written by the watcher, read by request threads. */
+    _Atomic int32_t (*isr)[2];
+    _Atomic int64_t isr_read_ms;
 };
 
 /* One request's wait for its delivery report. */
@@ -75,6 +90,63 @@ static void *poller_main(void *argument)
     return NULL;
 }
 
+/* Reads the in-sync replica counts of the by-sku and orders topics from one metadata request. */
+static void health_read(struct api_producer *producer)
+{
+    const struct rd_kafka_metadata *metadata = NULL;
+    if (rd_kafka_metadata(producer->kafka, 0, NULL, &metadata, API_PRODUCER_HEALTH_INTERVAL_MS) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        metadata == NULL)
+        return;
+    for (int t = 0; t < metadata->topic_cnt; t++) {
+        const rd_kafka_metadata_topic_t *topic = &metadata->topics[t];
+        int slot = strcmp(topic->topic, producer->topic) == 0          ? 0
+                   : strcmp(topic->topic, producer->orders_topic) == 0 ? 1
+                                                                       : -1;
+        if (slot < 0 || topic->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        for (int p = 0; p < topic->partition_cnt; p++) {
+            const rd_kafka_metadata_partition_t *partition = &topic->partitions[p];
+            if (partition->id < 0 || partition->id >= producer->partition_count) continue;
+            atomic_store(&producer->isr[partition->id][slot], partition->leader < 0 ? 0 : partition->isr_cnt);
+        }
+    }
+    rd_kafka_metadata_destroy(metadata);
+    atomic_store(&producer->isr_read_ms, (int64_t)clock_monotonic_ms());
+}
+
+static void *health_main(void *argument)
+{
+    struct api_producer *producer = argument;
+    thread_name_set("api-isr", NULL);
+    while (!atomic_load(&producer->stop)) {
+        double started_ms = clock_monotonic_ms();
+        health_read(producer);
+        while (!atomic_load(&producer->stop) &&
+               clock_monotonic_ms() - started_ms < API_PRODUCER_HEALTH_INTERVAL_MS) {
+            struct timespec pause = {0, 50 * 1000000L};
+            nanosleep(&pause, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* 0, or -1 with a message when the last fresh reading says partition of topic slot cannot take an acks=all
+ * write now. */
+static int health_refuses(struct api_producer *producer, int slot, const char *topic, int32_t partition,
+                          char *error, size_t error_bytes)
+{
+    if (!producer->watcher_running || partition < 0 || partition >= producer->partition_count) return 0;
+    int64_t read_ms = atomic_load(&producer->isr_read_ms);
+    if (read_ms == 0 || clock_monotonic_ms() - (double)read_ms > API_PRODUCER_HEALTH_STALE_MS) return 0;
+    int32_t isr = atomic_load(&producer->isr[partition][slot]);
+    if (isr < 0 || isr >= producer->min_insync) return 0;
+    snprintf(error, error_bytes,
+             "partition %d of %s has %d in-sync replica(s), fewer than min.insync.replicas=%d: Kafka refuses "
+             "writes there until a broker is back (nothing was written; retry later)",
+             (int)partition, topic, (int)isr, (int)producer->min_insync);
+    return -1;
+}
+
 struct api_producer *api_producer_create(const struct stockd_config *config, char *error, size_t error_bytes)
 {
     struct api_producer *producer = calloc(1, sizeof(*producer));
@@ -87,6 +159,17 @@ struct api_producer *api_producer_create(const struct stockd_config *config, cha
     snprintf(producer->topic, sizeof(producer->topic), "%s", topics.by_sku);
     snprintf(producer->orders_topic, sizeof(producer->orders_topic), "%s", topics.orders);
     producer->partition_count = config->partitions;
+    producer->min_insync = config->min_insync_replicas;
+    producer->isr = calloc((size_t)config->partitions, sizeof(*producer->isr));
+    if (producer->isr == NULL) {
+        snprintf(error, error_bytes, "out of memory");
+        free(producer);
+        return NULL;
+    }
+    for (int32_t p = 0; p < config->partitions; p++) {
+        atomic_init(&producer->isr[p][0], -1);
+        atomic_init(&producer->isr[p][1], -1);
+    }
     rd_kafka_conf_t *conf = kafka_conf_new(config, "api", error, error_bytes);
     if (conf == NULL) goto out_free;
     char queue_max[16];
@@ -119,6 +202,13 @@ struct api_producer *api_producer_create(const struct stockd_config *config, cha
         goto out_free;
     }
     producer->poller_running = true;
+    if (producer->min_insync > 1) {
+        if (pthread_create(&producer->watcher, NULL, health_main, producer) != 0) {
+            snprintf(error, error_bytes, "cannot start the producer's replica watcher");
+            goto out_free;
+        }
+        producer->watcher_running = true;
+    }
     return producer;
 out_free:
     api_producer_destroy(producer);
@@ -163,6 +253,9 @@ static int record_send(struct api_producer *producer, const char *topic, const c
                        const char *command_id, const char *value, size_t value_bytes,
                        struct view_position *position, char *error, size_t error_bytes)
 {
+    int32_t partition = murmur2_partition(key, strlen(key), producer->partition_count);
+    if (health_refuses(producer, topic == producer->topic ? 0 : 1, topic, partition, error, error_bytes) != 0)
+        return -1;
     struct delivery delivery = {.done = false};
     pthread_mutex_init(&delivery.mutex, NULL);
     pthread_cond_init(&delivery.done_cond, NULL);
@@ -243,11 +336,11 @@ void api_producer_destroy(struct api_producer *producer)
         if (status != RD_KAFKA_RESP_ERR_NO_ERROR)
             log_warn(COMPONENT, "producer flush at stop: %s", rd_kafka_err2str(status));
     }
-    if (producer->poller_running) {
-        atomic_store(&producer->stop, true);
-        pthread_join(producer->poller, NULL);
-    }
+    atomic_store(&producer->stop, true);
+    if (producer->poller_running) pthread_join(producer->poller, NULL);
+    if (producer->watcher_running) pthread_join(producer->watcher, NULL);
     if (producer->topic_handle != NULL) rd_kafka_topic_destroy(producer->topic_handle);
     if (producer->kafka != NULL) rd_kafka_destroy(producer->kafka);
+    free(producer->isr);
     free(producer);
 }

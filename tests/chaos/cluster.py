@@ -624,16 +624,20 @@ def node_running(node):
 
 
 def wait_refusing(scenario, min_isr_lost_s):
-    """Waits for a command answered 503 problem+json and /readyz naming min.insync.replicas."""
+    """Waits for a command answered 503 problem+json, one refused at once because its partition had too few
+    in-sync replicas (the API's replica watcher: nothing produced, detail naming min.insync.replicas), and
+    /readyz naming min.insync.replicas."""
     deadline = time.monotonic() + REFUSAL_TIMEOUT_S
-    refused = reasons = None
+    refused = refused_isr = reasons = None
     probe = scenario.instances[0]
-    while time.monotonic() < deadline and not (refused and reasons):
+    while time.monotonic() < deadline and not (refused and refused_isr and reasons):
         with scenario.load.lock:
             for entry in scenario.load.log:
                 if entry["done_s"] >= min_isr_lost_s and entry["status"] == 503:
-                    refused = entry
-                    break
+                    refused = refused or entry
+                    if "min.insync.replicas" in str((entry.get("answer") or {}).get("detail", "")):
+                        refused_isr = entry
+                        break
         status, body, _ = probe.readyz()
         if status == 503 and body and any("min.insync.replicas" in r for r in body.get("reasons", [])):
             reasons = body["reasons"]
@@ -642,10 +646,15 @@ def wait_refusing(scenario, min_isr_lost_s):
         raise AssertionError(f"no command was answered 503 within {REFUSAL_TIMEOUT_S} s of losing min ISR")
     if "application/problem+json" not in refused["content_type"]:
         raise AssertionError(f"503 without problem+json: {refused}")
+    if not refused_isr:
+        raise AssertionError(f"no 503 named min.insync.replicas within {REFUSAL_TIMEOUT_S} s: the first was "
+                             f"{(refused['answer'] or {}).get('detail')!r}")
     if not reasons:
         raise AssertionError(f"/readyz did not name min.insync.replicas within {REFUSAL_TIMEOUT_S} s")
-    say(f"refusing: first 503 {time.monotonic() - min_isr_lost_s:.1f} s in: "
-        f"{refused['answer'].get('type')} {refused['answer'].get('detail')!r}; /readyz: {reasons}")
+    say(f"refusing: first 503 {refused['done_s'] - min_isr_lost_s:.1f} s in: "
+        f"{(refused['answer'] or {}).get('type')} {(refused['answer'] or {}).get('detail')!r}; first refused for "
+        f"the replicas {refused_isr['done_s'] - min_isr_lost_s:.1f} s in: {refused_isr['answer'].get('detail')!r}; "
+        f"/readyz: {reasons}")
 
 
 def scenario_leader_kill(scenario):
