@@ -215,15 +215,15 @@ out_free:
     return NULL;
 }
 
-/* Queues one record on the key's partition of topic, retrying a full local queue for up to
- * API_PRODUCER_FULL_WAIT_MS. A command's header stockd_command_id is the one the router writes too: what the
- * handler reads is the same whichever way a command came (command_id NULL: no header). */
-static rd_kafka_resp_err_t record_queue(struct api_producer *producer, const char *topic, const char *key,
-                                        const char *command_id, const char *value, size_t value_bytes,
-                                        struct delivery *delivery)
+/* Queues one record on partition (the key's murmur2 partition, computed by the caller) of topic, retrying a
+ * full local queue for up to API_PRODUCER_FULL_WAIT_MS. A command's header stockd_command_id is the one the
+ * router writes too: what the handler reads is the same whichever way a command came (command_id NULL: no
+ * header). */
+static rd_kafka_resp_err_t record_queue(struct api_producer *producer, const char *topic, int32_t partition,
+                                        const char *key, const char *command_id, const char *value,
+                                        size_t value_bytes, struct delivery *delivery)
 {
     size_t key_bytes = strlen(key);
-    int32_t partition = murmur2_partition(key, key_bytes, producer->partition_count);
     rd_kafka_headers_t *headers = NULL;
     if (command_id != NULL) {
         headers = rd_kafka_headers_new(1);
@@ -260,7 +260,7 @@ static int record_send(struct api_producer *producer, const char *topic, const c
     pthread_mutex_init(&delivery.mutex, NULL);
     pthread_cond_init(&delivery.done_cond, NULL);
     rd_kafka_resp_err_t status =
-        record_queue(producer, topic, key, command_id, value, value_bytes, &delivery);
+        record_queue(producer, topic, partition, key, command_id, value, value_bytes, &delivery);
     int result = 0;
     if (status == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         snprintf(error, error_bytes, "the producer queue stayed full for %d ms", API_PRODUCER_FULL_WAIT_MS);
