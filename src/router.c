@@ -85,15 +85,6 @@ static int produce_owned(rd_kafka_t *producer, const char *topic, int32_t partit
     return -1;
 }
 
-/* The field of a command id or reservation id that begins with the order stage's prefix, or NULL. */
-static const char *router_order_id_field(const struct command *command)
-{
-    size_t prefix_bytes = sizeof(ORDER_ID_PREFIX) - 1;
-    if (strncmp(command->command_id, ORDER_ID_PREFIX, prefix_bytes) == 0) return "command_id";
-    if (strncmp(command->reservation_id, ORDER_ID_PREFIX, prefix_bytes) == 0) return "data.reservation_id";
-    return NULL;
-}
-
 /* Routes one record: decode, re-encode, produce to the SKU's partition of by-sku (or to the DLQ). */
 static int message_route(struct router_worker *worker, rd_kafka_t *producer,
                          const rd_kafka_message_t *message, int64_t now_ms)
@@ -113,7 +104,7 @@ static int message_route(struct router_worker *worker, rd_kafka_t *producer,
     }
     /* The codec takes the order stage's line commands (it decodes by-sku too); the order stage never
      * writes <prefix>.commands, so here they can only be a client's (docs/orders.md). */
-    const char *reserved_field = router_order_id_field(&command);
+    const char *reserved_field = order_client_id_field(&command);
     if (reserved_field != NULL) {
         atomic_fetch_add(&worker->commands_dead_lettered, 1);
         worker->batch_dead_lettered++;

@@ -15,6 +15,7 @@
 
 #include "domain/codec.h"
 #include "domain/json_scan.h"
+#include "domain/order.h"
 
 /* A command envelope around a data object, as a string literal. */
 #define COMMAND(type, data)                                                                                  \
@@ -1636,7 +1637,7 @@ static void test_request_decode_command_id_optional(void **state)
 
 /* ---- ids of the order stage -------------------------------------------------------------------------- */
 
-#define ORDER_IDS_RESERVED                                                                                   \
+#define ORDER_IDS_MESSAGE                                                                                    \
     "ids beginning with \"order:\" belong to the order stage's line commands (order:<order_id>:<line>:<op> " \
     "on reservation order:<order_id>:<line>)"
 #define ORDER_LINE_COMMAND(command_id, type, data)                                                           \
@@ -1661,32 +1662,62 @@ static void test_command_order_ids_only_as_the_order_stage_makes_them(void **sta
         &command);
     /* A client's command on an order's reservation. */
     COMMAND_REFUSED(ORDER_LINE_COMMAND("c-1", "ReleaseReservation", "{\"reservation_id\":\"order:O-1:0\"}"),
-                    "data.reservation_id", "data.reservation_id: " ORDER_IDS_RESERVED);
+                    "data.reservation_id", "data.reservation_id: " ORDER_IDS_MESSAGE);
     COMMAND_REFUSED(
         ORDER_LINE_COMMAND("c-1", "ReserveStock",
                            "{\"reservation_id\":\"order:O-1:0\",\"location\":\"A\",\"quantity\":1}"),
-        "data.reservation_id", "data.reservation_id: " ORDER_IDS_RESERVED);
+        "data.reservation_id", "data.reservation_id: " ORDER_IDS_MESSAGE);
     /* An order's command id on something else than its line's command. */
     COMMAND_REFUSED(
         ORDER_LINE_COMMAND("order:O-1:0:release", "ReserveStock",
                            "{\"reservation_id\":\"order:O-1:0\",\"location\":\"A\",\"quantity\":1}"),
-        "command_id", "command_id: " ORDER_IDS_RESERVED);
+        "command_id", "command_id: " ORDER_IDS_MESSAGE);
     COMMAND_REFUSED(
         ORDER_LINE_COMMAND("order:O-1:0:reserve", "ReserveStock",
                            "{\"reservation_id\":\"order:O-1:1\",\"location\":\"A\",\"quantity\":1}"),
-        "data.reservation_id", "data.reservation_id: " ORDER_IDS_RESERVED);
+        "data.reservation_id", "data.reservation_id: " ORDER_IDS_MESSAGE);
     COMMAND_REFUSED(ORDER_LINE_COMMAND("order:O-1:0:reserve", "ReserveStock",
                                        "{\"reservation_id\":\"r-1\",\"location\":\"A\",\"quantity\":1}"),
-                    "data.reservation_id", "data.reservation_id: " ORDER_IDS_RESERVED);
+                    "data.reservation_id", "data.reservation_id: " ORDER_IDS_MESSAGE);
     COMMAND_REFUSED(
         ORDER_LINE_COMMAND("order:O-1:0:reserve", "ReceiveStock", "{\"location\":\"A\",\"quantity\":1}"),
-        "command_id", "command_id: " ORDER_IDS_RESERVED);
+        "command_id", "command_id: " ORDER_IDS_MESSAGE);
     COMMAND_REFUSED(
         ORDER_LINE_COMMAND("order:anything", "ReceiveStock", "{\"location\":\"A\",\"quantity\":1}"),
-        "command_id", "command_id: " ORDER_IDS_RESERVED);
+        "command_id", "command_id: " ORDER_IDS_MESSAGE);
     COMMAND_REFUSED(ORDER_LINE_COMMAND("order:O-1:32:fulfil", "FulfilReservation",
                                        "{\"reservation_id\":\"order:O-1:32\"}"),
-                    "command_id", "command_id: " ORDER_IDS_RESERVED);
+                    "command_id", "command_id: " ORDER_IDS_MESSAGE);
+}
+
+/* A client's command (POST /v1/commands, stockctl, another team's producer) names no command or reservation
+ * with the order stage's prefix: the API and the router refuse what order_client_id_field names, so that a
+ * request they take is one the topics' decoder takes too (fuzz_codec_command checked the request decoder
+ * alone, which takes an order line's release that the API then refuses with 422 reserved-id). */
+static void test_client_ids_with_the_order_prefix_are_named(void **state)
+{
+    (void)state;
+    struct command command;
+    struct codec_error error;
+    const char line_release[] =
+        ORDER_LINE_COMMAND("order:5.F:1:release", "ReleaseReservation", "{\"reservation_id\":\"sW:9i\"}");
+    assert_int_equal(codec_command_request_decode(line_release, strlen(line_release), &command, &error), 0);
+    assert_string_equal(order_client_id_field(&command), "command_id");
+    assert_int_equal(codec_command_decode(line_release, strlen(line_release), &command, &error), -1);
+    const char on_line[] =
+        ORDER_LINE_COMMAND("c-1", "ReleaseReservation", "{\"reservation_id\":\"order:O-1:0\"}");
+    assert_int_equal(codec_command_request_decode(on_line, strlen(on_line), &command, &error), 0);
+    assert_string_equal(order_client_id_field(&command), "data.reservation_id");
+    /* Even the exact line command the order stage makes is not a client's to send. */
+    const char exact[] =
+        ORDER_LINE_COMMAND("order:O-1:2:fulfil", "FulfilReservation", "{\"reservation_id\":\"order:O-1:2\"}");
+    assert_int_equal(codec_command_request_decode(exact, strlen(exact), &command, &error), 0);
+    assert_string_equal(order_client_id_field(&command), "command_id");
+    const char plain[] =
+        ORDER_LINE_COMMAND("c-1:order:", "ReleaseReservation", "{\"reservation_id\":\"r-order:\"}");
+    assert_int_equal(codec_command_request_decode(plain, strlen(plain), &command, &error), 0);
+    assert_null(order_client_id_field(&command));
+    assert_int_equal(codec_command_decode(plain, strlen(plain), &command, &error), 0);
 }
 
 /* ---- event versions ---------------------------------------------------------------------------------- */
@@ -1901,6 +1932,7 @@ int main(void)
         cmocka_unit_test(test_event_version_1_spelled_out_accepted_by_strict_path_only),
         cmocka_unit_test(test_command_create_sku_lead_time_days),
         cmocka_unit_test(test_command_order_ids_only_as_the_order_stage_makes_them),
+        cmocka_unit_test(test_client_ids_with_the_order_prefix_are_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

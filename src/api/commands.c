@@ -310,10 +310,10 @@ static bool submission_build(struct api_request *request, const char *body, size
     if (!body_given) snprintf(command->command_id, sizeof(command->command_id), "%s", id);
     /* The order stage's line commands and reservations are named order:<order_id>:<line>: a client's must
      * not be taken for them (docs/orders.md). */
-    bool reserved_command = strncmp(command->command_id, ORDER_ID_PREFIX, strlen(ORDER_ID_PREFIX)) == 0;
-    if (reserved_command || strncmp(command->reservation_id, ORDER_ID_PREFIX, strlen(ORDER_ID_PREFIX)) == 0) {
+    const char *reserved_field = order_client_id_field(command);
+    if (reserved_field != NULL) {
         api_problem(request, 422, "reserved-id", "Reserved id",
-                    reserved_command ? "command_id" : "reservation_id",
+                    strcmp(reserved_field, "command_id") == 0 ? "command_id" : "reservation_id",
                     "ids beginning with \"%s\" belong to orders (POST /v1/orders)", ORDER_ID_PREFIX);
         return false;
     }

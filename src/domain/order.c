@@ -426,6 +426,14 @@ const char *order_command_ids_check(const struct command *command, const char **
     return NULL;
 }
 
+const char *order_client_id_field(const struct command *command)
+{
+    assert(command != NULL);
+    if (id_reserved(command->command_id)) return "command_id";
+    if (id_reserved(command->reservation_id)) return "data.reservation_id";
+    return NULL;
+}
+
 /* ---- names ----------------------------------------------------------------------------------------- */
 
 static const char *const order_status_names[ORDER_STATUS_COUNT] = {

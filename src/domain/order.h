@@ -193,6 +193,12 @@ int order_command_id_parse(const char *command_id, char *order_id, size_t order_
     "(order:<order_id>:<line>:<op> on reservation order:<order_id>:<line>)"
 const char *order_command_ids_check(const struct command *command, const char **field);
 
+/* The id of a client's command that begins with the order stage's prefix: "command_id" or
+ * "data.reservation_id", or NULL when neither does. Clients (POST /v1/commands and the routes, commands
+ * written to <prefix>.commands) never use the prefix, not even for a well-formed line command: the API and
+ * the router refuse what this names, so what they take is what the topics' decoder takes. */
+const char *order_client_id_field(const struct command *command);
+
 /* Wire names: "placing", "confirmed", ...; "pending", "reserved", ...; "reserve", ...; "OrderConfirmed", ...
  * Unknown values give NULL; lookups of unknown names give the NONE (or zero) value, or -1 for lines. */
 const char *order_status_name(enum order_status status);
