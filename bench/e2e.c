@@ -32,10 +32,11 @@
 #include "kafka/topics.h"
 #include "log.h"
 #include "metrics.h"
+#include "options.h"
 #include "workload.h"
 
 #define E2E_PATH_BYTES_MAX       4096  /* the stockd binary's path */
-#define E2E_VIEWS_MAX            8     /* views an instance runs (4 today) */
+#define E2E_VIEWS_MAX            8     /* views an instance runs (6 today) */
 #define E2E_POLL_MS              20    /* /metrics polls: the resolution of the times printed */
 #define E2E_START_TIMEOUT_S      60    /* until stockd answers /metrics */
 #define E2E_STOP_TIMEOUT_S       30    /* SIGTERM, then SIGKILL */
@@ -49,8 +50,8 @@ static const char usage_text[] =
     "most N/4) into <prefix>.commands of the broker at --bootstrap (default 127.0.0.1:19092) with an\n"
     "idempotent producer keyed by SKU, then starts the stockd binary (--stockd, default: stockd beside\n"
     "this program) with every role, --kafka.partitions P (default 6), a fresh topic prefix and data\n"
-    "directory, and waits (at most --timeout-s, default 900) until all four views have folded every\n"
-    "event the commands produced. Prints commands/s from stockd's start and from its first decided\n"
+    "directory, and waits (at most --timeout-s, default 900) until every view has folded every event\n"
+    "the commands produced. Prints commands/s from stockd's start and from its first decided\n"
     "command, the p50/p99 age of an event when its view commits it, stockd's peak RSS and CPU, then a\n"
     "line 'e2e result: key=value ...'. Deletes the topics it created. Exit 0, 1 on failure, 2 on a\n"
     "usage error.\n";
@@ -59,9 +60,9 @@ struct options {
     const char *bootstrap;
     long commands;
     long skus;
-    int partitions;
+    long partitions;
     char stockd[E2E_PATH_BYTES_MAX];
-    int timeout_s;
+    long timeout_s;
 };
 
 /* What one /metrics scrape says. */
@@ -105,19 +106,6 @@ static void sleep_ms(int milliseconds)
 
 /* ---- options --------------------------------------------------------------------------------------- */
 
-static long number_parse(const char *name, const char *text, long minimum, long maximum)
-{
-    char *end = NULL;
-    errno = 0;
-    long value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < minimum || value > maximum) {
-        fprintf(stderr, "bench_e2e: %s wants an integer in [%ld, %ld], not '%s'\n%s", name, minimum, maximum,
-                text, usage_text);
-        exit(2);
-    }
-    return value;
-}
-
 static void options_parse(int argc, char **argv, struct options *options)
 {
     *options = (struct options){.bootstrap = "127.0.0.1:19092",
@@ -131,33 +119,17 @@ static void options_parse(int argc, char **argv, struct options *options)
     char *slash = strrchr(self, '/');
     snprintf(options->stockd, sizeof(options->stockd), "%.*s/stockd", slash ? (int)(slash - self) : 1,
              slash ? self : ".");
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage_text, stdout);
-            exit(0);
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "bench_e2e: %s wants a value\n%s", argv[i], usage_text);
-            exit(2);
-        }
-        const char *value = argv[++i];
-        if (strcmp(argv[i - 1], "--bootstrap") == 0)
-            options->bootstrap = value;
-        else if (strcmp(argv[i - 1], "--commands") == 0)
-            options->commands = number_parse("--commands", value, 4, 100000000);
-        else if (strcmp(argv[i - 1], "--skus") == 0)
-            options->skus = number_parse("--skus", value, 1, 10000000);
-        else if (strcmp(argv[i - 1], "--partitions") == 0)
-            options->partitions = (int)number_parse("--partitions", value, 1, STOCKD_PARTITIONS_MAX);
-        else if (strcmp(argv[i - 1], "--stockd") == 0)
-            snprintf(options->stockd, sizeof(options->stockd), "%s", value);
-        else if (strcmp(argv[i - 1], "--timeout-s") == 0)
-            options->timeout_s = (int)number_parse("--timeout-s", value, 1, 86400);
-        else {
-            fprintf(stderr, "bench_e2e: unknown option %s\n%s", argv[i - 1], usage_text);
-            exit(2);
-        }
-    }
+    const char *stockd = NULL;
+    const struct bench_option table[] = {
+        {"--bootstrap", &options->bootstrap, NULL, 0, 0},
+        {"--commands", NULL, &options->commands, 4, 100000000},
+        {"--skus", NULL, &options->skus, 1, 10000000},
+        {"--partitions", NULL, &options->partitions, 1, STOCKD_PARTITIONS_MAX},
+        {"--stockd", &stockd, NULL, 0, 0},
+        {"--timeout-s", NULL, &options->timeout_s, 1, 86400},
+    };
+    bench_options_parse("bench_e2e", usage_text, argc, argv, table, sizeof(table) / sizeof(table[0]));
+    if (stockd != NULL) snprintf(options->stockd, sizeof(options->stockd), "%s", stockd);
     if (options->skus > options->commands / 4) options->skus = options->commands / 4;
 }
 
@@ -225,7 +197,7 @@ static pid_t stockd_start(const struct options *options, const struct stockd_con
     snprintf(arguments[0], sizeof(arguments[0]), "--data_dir=%s", config->data_dir);
     snprintf(arguments[1], sizeof(arguments[1]), "--kafka.bootstrap=%s", options->bootstrap);
     snprintf(arguments[2], sizeof(arguments[2]), "--kafka.topic_prefix=%s", config->topic_prefix);
-    snprintf(arguments[3], sizeof(arguments[3]), "--kafka.partitions=%d", options->partitions);
+    snprintf(arguments[3], sizeof(arguments[3]), "--kafka.partitions=%ld", options->partitions);
     snprintf(arguments[4], sizeof(arguments[4]), "--http.listen=127.0.0.1:%d", port);
     snprintf(arguments[5], sizeof(arguments[5]), "--instance.id=%s", config->topic_prefix);
     snprintf(arguments[6], sizeof(arguments[6]), "--log.level=warn");
@@ -508,7 +480,7 @@ static int run_watch(const struct options *options, pid_t pid, int port, rd_kafk
             return -1;
         }
         if (now - timeline->start_s > options->timeout_s) {
-            fprintf(stderr, "bench_e2e: gave up after %d s: %lld of %ld commands settled, %lld routed\n",
+            fprintf(stderr, "bench_e2e: gave up after %ld s: %lld of %ld commands settled, %lld routed\n",
                     options->timeout_s, scrape->settled, options->commands, scrape->routed);
             return -1;
         }
@@ -523,10 +495,10 @@ static int run_watch(const struct options *options, pid_t pid, int port, rd_kafk
         if (!ends_known) {
             /* Every command is settled, so every event is written (the handler counts at its commit). */
             timeline->decided_s = now;
-            if (events_ends(client, events_topic, options->partitions, ends) != 0) return -1;
+            if (events_ends(client, events_topic, (int)options->partitions, ends) != 0) return -1;
             ends_known = true;
         }
-        if (views_caught_up(scrape, options->partitions, ends)) {
+        if (views_caught_up(scrape, (int)options->partitions, ends)) {
             timeline->done_s = now;
             timeline->cpu_done_s = proc_cpu_s(pid);
             timeline->rss_peak_kib = proc_status_kib(pid, "VmHWM:");
@@ -605,7 +577,7 @@ int main(int argc, char **argv)
     snprintf(config.kafka_bootstrap, sizeof(config.kafka_bootstrap), "%s", options.bootstrap);
     snprintf(config.topic_prefix, sizeof(config.topic_prefix), "e2e-%d-%ld", (int)getpid(), (long)time(NULL));
     snprintf(config.data_dir, sizeof(config.data_dir), "/tmp/stockd-e2e-%d", (int)getpid());
-    config.partitions = options.partitions;
+    config.partitions = (int)options.partitions;
     char error[1024];
     if (topics_ensure(&config, 1, error, sizeof(error)) != 0) {
         fprintf(stderr, "bench_e2e: %s\n", error);
@@ -628,7 +600,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_e2e: preload failed\n");
         goto out_cleanup;
     }
-    printf("preloaded %ld commands (%ld SKUs) to %s (%d partitions, keyed by SKU) in %.1f s\n",
+    printf("preloaded %ld commands (%ld SKUs) to %s (%ld partitions, keyed by SKU) in %.1f s\n",
            options.commands, options.skus, topics.commands, options.partitions, now_s() - preload_start);
 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -5,10 +5,7 @@
  * real broker, in a child process; then runs the handler in this process and times the drain. Prints
  * commands/s, transactions, and peak RSS. Not a test: it asserts nothing about speed.
  *
- * Usage: bench_handler [--bootstrap H:P] [--commands N] [--skus N] [--partitions P] [--batch-max N]
- *                      [--poll-timeout-ms N]  (handler.poll_timeout_ms; default: the config's default)
- *                      [--threads N]          (handler.threads; default: the config's default, the cores)
- *                      [--with-projector 1]   (also fold the stock view meanwhile: prints its lag) */
+ * Usage: bench_handler --help (usage_text below). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,20 +25,34 @@
 #include "kafka/client.h"
 #include "kafka/murmur2.h"
 #include "kafka/topics.h"
+#include "limits.h"
 #include "log.h"
+#include "options.h"
 #include "projector.h"
 #include "views/view.h"
 #include "workload.h"
+
+static const char usage_text[] =
+    "usage: bench_handler [--bootstrap H:P] [--commands N] [--skus N] [--partitions P] [--batch-max N]\n"
+    "                     [--poll-timeout-ms N] [--threads N] [--with-projector 0|1] [--help]\n"
+    "\n"
+    "Pre-loads N commands (default 500000; CreateSku for each of --skus SKUs first, default 100000, at\n"
+    "most N/4) into <prefix>.commands.by-sku (P partitions, default 6) of the broker at --bootstrap\n"
+    "(default 127.0.0.1:19092) in a child process, then runs the handler in this process and times the\n"
+    "drain: commands/s, transactions, peak RSS. --batch-max is handler.batch_max (default 5000),\n"
+    "--poll-timeout-ms handler.poll_timeout_ms and --threads handler.threads (default: the config's);\n"
+    "--with-projector 1 also folds the stock view meanwhile and prints its lag. Exit 0, 1 on failure,\n"
+    "2 on a usage error.\n";
 
 struct options {
     const char *bootstrap;
     long commands;
     long skus;
-    int partitions;
-    int batch_max;
-    int with_projector;  /* also run the stock view's projector and print its lag under the load */
-    int poll_timeout_ms; /* handler.poll_timeout_ms, or -1 for the config's default */
-    int threads;         /* handler.threads, or 0 for the config's default */
+    long partitions;
+    long batch_max;
+    long with_projector;  /* also run the stock view's projector and print its lag under the load */
+    long poll_timeout_ms; /* handler.poll_timeout_ms, or -1 for the config's default */
+    long threads;         /* handler.threads, or 0 for the config's default */
 };
 
 static double now_s(void)
@@ -72,7 +83,7 @@ static int preload(const struct options *options, const char *topic)
     for (long i = 0; i < options->commands; i++) {
         workload_command_make(options->skus, i, &command);
         char *value = codec_command_encode(&command);
-        int32_t partition = murmur2_partition(command.sku, strlen(command.sku), options->partitions);
+        int32_t partition = murmur2_partition(command.sku, strlen(command.sku), (int32_t)options->partitions);
         while (rd_kafka_producev(
                    producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                    RD_KAFKA_V_KEY(command.sku, strlen(command.sku)), RD_KAFKA_V_VALUE(value, strlen(value)),
@@ -121,28 +132,17 @@ static long rss_kib(const char *field)
 static void options_parse(int argc, char **argv, struct options *options)
 {
     *options = (struct options){"127.0.0.1:19092", 500000, 100000, 6, 5000, 0, -1, 0};
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--bootstrap") == 0)
-            options->bootstrap = argv[i + 1];
-        else if (strcmp(argv[i], "--commands") == 0)
-            options->commands = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--skus") == 0)
-            options->skus = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--partitions") == 0)
-            options->partitions = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--batch-max") == 0)
-            options->batch_max = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--with-projector") == 0)
-            options->with_projector = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--poll-timeout-ms") == 0)
-            options->poll_timeout_ms = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--threads") == 0)
-            options->threads = atoi(argv[i + 1]);
-        else {
-            fprintf(stderr, "bench_handler: unknown option %s\n", argv[i]);
-            exit(2);
-        }
-    }
+    const struct bench_option table[] = {
+        {"--bootstrap", &options->bootstrap, NULL, 0, 0},
+        {"--commands", NULL, &options->commands, 4, 100000000},
+        {"--skus", NULL, &options->skus, 1, 10000000},
+        {"--partitions", NULL, &options->partitions, 1, STOCKD_PARTITIONS_MAX},
+        {"--batch-max", NULL, &options->batch_max, 1, 100000},
+        {"--with-projector", NULL, &options->with_projector, 0, 1},
+        {"--poll-timeout-ms", NULL, &options->poll_timeout_ms, 0, 10000},
+        {"--threads", NULL, &options->threads, 1, STOCKD_STAGE_THREADS_MAX},
+    };
+    bench_options_parse("bench_handler", usage_text, argc, argv, table, sizeof(table) / sizeof(table[0]));
     if (options->skus > options->commands / 4) options->skus = options->commands / 4;
 }
 
@@ -159,10 +159,10 @@ int main(int argc, char **argv)
              (long)time(NULL));
     snprintf(config.data_dir, sizeof(config.data_dir), "/tmp/stockd-bench-%d", (int)getpid());
     snprintf(config.instance_id, sizeof(config.instance_id), "bench");
-    config.partitions = options.partitions;
-    config.handler_batch_max = options.batch_max;
-    if (options.poll_timeout_ms >= 0) config.handler_poll_timeout_ms = options.poll_timeout_ms;
-    if (options.threads > 0) config.handler_threads = options.threads;
+    config.partitions = (int)options.partitions;
+    config.handler_batch_max = (int)options.batch_max;
+    if (options.poll_timeout_ms >= 0) config.handler_poll_timeout_ms = (int)options.poll_timeout_ms;
+    if (options.threads > 0) config.handler_threads = (int)options.threads;
     char error[1024];
     if (topics_ensure(&config, 1, error, sizeof(error)) != 0) {
         fprintf(stderr, "bench_handler: %s\n", error);
@@ -179,7 +179,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_handler: preload failed\n");
         return 1;
     }
-    printf("preloaded %ld commands (%ld SKUs, %d partitions) to %s in %.1f s\n", options.commands,
+    printf("preloaded %ld commands (%ld SKUs, %ld partitions) to %s in %.1f s\n", options.commands,
            options.skus, options.partitions, topics.by_sku, now_s() - preload_start);
 
     long rss_before = rss_kib("VmRSS:");

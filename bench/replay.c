@@ -8,8 +8,7 @@
  * (all its threads; the broker's is not counted) and peak RSS. Not a test: it asserts nothing about
  * speed.
  *
- * Usage: bench_replay [--bootstrap H:P] [--events N] [--skus N] [--partitions P]
- *                     [--views stock,reservations,history,outcomes,movements,catalog] */
+ * Usage: bench_replay --help (usage_text below). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -27,18 +26,29 @@
 #include "kafka/client.h"
 #include "kafka/murmur2.h"
 #include "kafka/topics.h"
+#include "limits.h"
 #include "log.h"
+#include "options.h"
 #include "projector.h"
 #include "store/sqlite_util.h"
 #include "views/catalog.h"
 #include "views/movements.h"
 #include "views/view.h"
 
+static const char usage_text[] =
+    "usage: bench_replay [--bootstrap H:P] [--events N] [--skus N] [--partitions P]\n"
+    "                    [--views stock,reservations,history,outcomes,movements,catalog] [--help]\n"
+    "\n"
+    "Pre-loads N events (default 1000000, over --skus SKUs, default 100000) into <prefix>.events (P\n"
+    "partitions, default 6) of the broker at --bootstrap (default 127.0.0.1:19092), then for each view\n"
+    "named (default all six) times a live fold into an empty view and a rebuild beside it: events/s, CPU\n"
+    "per event, peak RSS. Exit 0, 1 on failure, 2 on a usage error.\n";
+
 struct options {
     const char *bootstrap;
     long events;
     long skus;
-    int partitions;
+    long partitions;
     const char *views; /* comma-separated names */
 };
 
@@ -60,6 +70,24 @@ static bool view_listed(const char *list, const char *name)
         cursor += item + (comma != NULL ? 1 : 0);
     }
     return false;
+}
+
+/* Whether every comma-separated name in list is a view's; names the first that is not. */
+static bool views_known(const char *list)
+{
+    for (const char *cursor = list; *cursor != '\0';) {
+        const char *comma = strchr(cursor, ',');
+        size_t item = comma != NULL ? (size_t)(comma - cursor) : strlen(cursor);
+        bool known = false;
+        for (size_t i = 0; i < BENCH_VIEW_COUNT && !known; i++)
+            known = strlen(bench_views[i]->name) == item && strncmp(cursor, bench_views[i]->name, item) == 0;
+        if (!known) {
+            fprintf(stderr, "bench_replay: --views: no view named '%.*s'\n%s", (int)item, cursor, usage_text);
+            return false;
+        }
+        cursor += item + (comma != NULL ? 1 : 0);
+    }
+    return true;
 }
 
 static double now_s(void)
@@ -114,7 +142,7 @@ static int preload(const struct options *options, const char *topic)
     for (long i = 0; i < options->events; i++) {
         event_make(options, i, sequences, &event);
         char *value = codec_event_encode(&event);
-        int32_t partition = murmur2_partition(event.sku, strlen(event.sku), options->partitions);
+        int32_t partition = murmur2_partition(event.sku, strlen(event.sku), (int32_t)options->partitions);
         while (rd_kafka_producev(
                    producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                    RD_KAFKA_V_KEY(event.sku, strlen(event.sku)), RD_KAFKA_V_VALUE(value, strlen(value)),
@@ -230,22 +258,15 @@ int main(int argc, char **argv)
 {
     struct options options = {"127.0.0.1:19092", 1000000, 100000, 6,
                               "stock,reservations,history,outcomes,movements,catalog"};
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--bootstrap") == 0)
-            options.bootstrap = argv[i + 1];
-        else if (strcmp(argv[i], "--events") == 0)
-            options.events = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--skus") == 0)
-            options.skus = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--partitions") == 0)
-            options.partitions = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "--views") == 0)
-            options.views = argv[i + 1];
-        else {
-            fprintf(stderr, "bench_replay: unknown option %s\n", argv[i]);
-            return 2;
-        }
-    }
+    const struct bench_option table[] = {
+        {"--bootstrap", &options.bootstrap, NULL, 0, 0},
+        {"--events", NULL, &options.events, 1, 100000000},
+        {"--skus", NULL, &options.skus, 1, 10000000},
+        {"--partitions", NULL, &options.partitions, 1, STOCKD_PARTITIONS_MAX},
+        {"--views", &options.views, NULL, 0, 0},
+    };
+    bench_options_parse("bench_replay", usage_text, argc, argv, table, sizeof(table) / sizeof(table[0]));
+    if (!views_known(options.views)) return 2;
     if (options.skus < 1 || options.skus > options.events) options.skus = options.events;
     log_init(getenv("BENCH_LOG") ? getenv("BENCH_LOG") : "warn");
     sqlite_util_process_init(); /* as stockd (src/app.c) */
@@ -255,7 +276,7 @@ int main(int argc, char **argv)
     snprintf(config.topic_prefix, sizeof(config.topic_prefix), "replay-%d-%ld", (int)getpid(),
              (long)time(NULL));
     snprintf(config.data_dir, sizeof(config.data_dir), "/tmp/stockd-replay-%d", (int)getpid());
-    config.partitions = options.partitions;
+    config.partitions = (int)options.partitions;
     char error[1024];
     if (topics_ensure(&config, 1, error, sizeof(error)) != 0) {
         fprintf(stderr, "bench_replay: %s\n", error);
@@ -272,7 +293,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_replay: preload failed\n");
         return 1;
     }
-    printf("preloaded %ld events (%ld SKUs, %d partitions) to %s in %.1f s\n", options.events, options.skus,
+    printf("preloaded %ld events (%ld SKUs, %ld partitions) to %s in %.1f s\n", options.events, options.skus,
            options.partitions, topics.events, now_s() - preload_start);
     int status = 0;
     for (size_t i = 0; i < BENCH_VIEW_COUNT && status == 0; i++) {
