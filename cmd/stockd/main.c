@@ -2,6 +2,7 @@
  *
  * Wiring only: --help, --version and --check-config are answered here; a normal start hands the
  * configuration to app.c, which runs the stages of --roles until SIGINT or SIGTERM. */
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -92,10 +93,24 @@ static int run_check_config(const struct stockd_config *config)
 
 static atomic_bool stop_requested;
 
-static void on_signal(int signal_number)
+/* SIGINT and SIGTERM are taken by this one thread, which asks the stages to stop. The signals are blocked
+ * before any other thread starts, so every thread stockd and its libraries make inherits the block and no
+ * blocking call elsewhere is cut short: the embedded mock cluster's thread, for one, stops for good when a
+ * signal ends its poll with EINTR (librdkafka 2.8.0), and a stop would then wait on a broker that is gone. */
+static void on_stop_signal(int signal_number)
 {
     (void)signal_number;
     atomic_store(&stop_requested, true); /* lock-free atomic: async-signal-safe */
+}
+
+static void *stop_signals_wait(void *argument)
+{
+    const sigset_t *signals = argument;
+    for (;;) {
+        int signal_number = 0;
+        if (sigwait(signals, &signal_number) == 0) atomic_store(&stop_requested, true);
+    }
+    return NULL;
 }
 
 /* A normal start: runs the stages of --roles until SIGINT or SIGTERM, then stops them in order (each
@@ -103,12 +118,25 @@ static void on_signal(int signal_number)
 static int run_service(const struct stockd_config *config)
 {
     if (log_init(config->log_level) != 0) return EXIT_CONFIG;
+    /* A handler first: a shell starts background commands with SIGINT ignored, and an ignored signal never
+     * reaches sigwait. Blocked everywhere, the handler itself runs nowhere. */
     struct sigaction action;
     memset(&action, 0, sizeof(action));
-    action.sa_handler = on_signal;
+    action.sa_handler = on_stop_signal;
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
+    static sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_t signal_thread;
+    if (pthread_sigmask(SIG_BLOCK, &stop_signals, NULL) != 0 ||
+        pthread_create(&signal_thread, NULL, stop_signals_wait, &stop_signals) != 0 ||
+        pthread_detach(signal_thread) != 0) {
+        fprintf(stderr, "stockd: cannot start the thread that takes SIGINT and SIGTERM\n");
+        return EXIT_RUNTIME;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     char roles[64];

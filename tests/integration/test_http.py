@@ -589,6 +589,25 @@ def case_healthz(a):
     check(answer.json == {"status": "ok"}, f"{answer}: body")
 
 
+def case_stop_signals_blocked_in_every_thread(a):
+    """SIGINT and SIGTERM are blocked in every thread and taken by one that sigwaits for them (cmd/stockd/main.c):
+    a signal landing on another thread would cut its blocking call short (the embedded mock cluster's thread
+    stops for good on an EINTR)."""
+    stop_signals = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    tasks = os.listdir(f"/proc/{a.process.pid}/task")
+    unblocked = []
+    for task in tasks:
+        try:
+            with open(f"/proc/{a.process.pid}/task/{task}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except FileNotFoundError:
+            continue  # a thread that ended meanwhile
+        if int(fields["SigBlk"].strip(), 16) & stop_signals != stop_signals:
+            unblocked.append(f"{fields['Name'].strip()} ({task})")
+    check(len(tasks) > 10, f"{len(tasks)} threads: fewer than a stockd with every role runs")
+    check(not unblocked, f"threads that do not block SIGINT and SIGTERM: {', '.join(unblocked)}")
+
+
 def case_readyz(a):
     answer = expect(a.get("/readyz"), 200)
     body = answer.json
@@ -2167,6 +2186,8 @@ def main():
         if ok:
             cases.run("healthz answers ok", case_healthz, a)
             cases.run("readyz answers ready with its checks", case_readyz, a)
+            cases.run("SIGINT and SIGTERM are blocked in every thread (one sigwaits)",
+                      case_stop_signals_blocked_in_every_thread, a)
             cases.run("openapi.yaml is served byte for byte", case_openapi_served, a)
             cases.run("metrics are Prometheus text with stockd_http_requests_total", case_metrics, a)
             cases.run("views list has the four views with positions", case_views_list, a)
