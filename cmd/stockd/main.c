@@ -17,6 +17,7 @@
 #include "app.h"
 #include "config.h"
 #include "log.h"
+#include "stage_threads.h"
 
 enum {
     EXIT_RUNTIME = 1, /* a stage could not start or failed while running: the log says why */
@@ -106,6 +107,7 @@ static void on_stop_signal(int signal_number)
 static void *stop_signals_wait(void *argument)
 {
     const sigset_t *signals = argument;
+    thread_name_set("signals", NULL); /* while it waits, /proc shows SIGINT and SIGTERM unblocked here */
     for (;;) {
         int signal_number = 0;
         if (sigwait(signals, &signal_number) == 0) atomic_store(&stop_requested, true);

@@ -595,16 +595,19 @@ def case_stop_signals_blocked_in_every_thread(a):
     stops for good on an EINTR)."""
     stop_signals = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
     tasks = os.listdir(f"/proc/{a.process.pid}/task")
-    unblocked = []
+    unblocked, waiters = [], 0
     for task in tasks:
         try:
             with open(f"/proc/{a.process.pid}/task/{task}/status") as status:
                 fields = dict(line.split(":", 1) for line in status if ":" in line)
         except FileNotFoundError:
             continue  # a thread that ended meanwhile
-        if int(fields["SigBlk"].strip(), 16) & stop_signals != stop_signals:
+        if fields["Name"].strip() == "signals":
+            waiters += 1  # in sigwait the kernel shows the awaited signals unblocked
+        elif int(fields["SigBlk"].strip(), 16) & stop_signals != stop_signals:
             unblocked.append(f"{fields['Name'].strip()} ({task})")
     check(len(tasks) > 10, f"{len(tasks)} threads: fewer than a stockd with every role runs")
+    check(waiters == 1, f"{waiters} threads named signals, not one")
     check(not unblocked, f"threads that do not block SIGINT and SIGTERM: {', '.join(unblocked)}")
 
 
