@@ -60,8 +60,12 @@ DRAIN_TIMEOUT_S = 120  # events of every acknowledged command visible after the 
 HTTP_TIMEOUT_S = 40  # one request: the API's produce times out at 15 s, a sync wait at most 5 s more
 STOP_TIMEOUT_S = 30  # SIGTERM to exit
 REFUSAL_TIMEOUT_S = 90  # from losing min ISR to the first 503 and /readyz naming it
-TRANSACTION_TIMEOUT_S = 10  # stockd's transaction.timeout.ms (src/kafka/eos.c)
-SESSION_TIMEOUT_S = 10  # stockd's session.timeout.ms (src/kafka/eos.c)
+TRANSACTION_TIMEOUT_S = 5  # stockd's transaction.timeout.ms (src/kafka/eos.c)
+SESSION_TIMEOUT_S = 6  # stockd's session.timeout.ms (src/kafka/eos.c)
+# How long the cut instance stays cut beyond the load phase: well past both timeouts above, so that the
+# broker aborts its open transaction and the group moves its partitions while it is away (20 s, as when the
+# two timeouts were 10 s each).
+CUT_BEYOND_PHASE_S = 20
 
 SKUS = 24
 HOT_SKUS = 2  # most traffic goes to these: one partition's handler is busiest
@@ -731,7 +735,8 @@ def scenario_cut_instance(scenario):
     rate = scenario.baseline()
     c = scenario.instances[2]
     owned = assigned_partitions(c)
-    cut_s = TRANSACTION_TIMEOUT_S + SESSION_TIMEOUT_S + PHASE_S
+    cut_s = CUT_BEYOND_PHASE_S + PHASE_S
+    assert CUT_BEYOND_PHASE_S > TRANSACTION_TIMEOUT_S + SESSION_TIMEOUT_S
     say(f"cut: instance c's connections stall for {cut_s:.0f} s (> transaction.timeout.ms "
         f"{TRANSACTION_TIMEOUT_S} s); {scenario.in_flight()}")
     fault_s = time.monotonic()
