@@ -94,16 +94,17 @@ static int run_check_config(const struct stockd_config *config)
 
 static atomic_bool stop_requested;
 
-/* SIGINT and SIGTERM are taken by this one thread, which asks the stages to stop. The signals are blocked
- * before any other thread starts, so every thread stockd and its libraries make inherits the block and no
- * blocking call elsewhere is cut short: the embedded mock cluster's thread, for one, stops for good when a
- * signal ends its poll with EINTR (librdkafka 2.8.0), and a stop would then wait on a broker that is gone. */
+/* Installed but never run (the signals are blocked in every thread): see run_service. */
 static void on_stop_signal(int signal_number)
 {
     (void)signal_number;
     atomic_store(&stop_requested, true); /* lock-free atomic: async-signal-safe */
 }
 
+/* SIGINT and SIGTERM are taken by this one thread, which asks the stages to stop. The signals are blocked
+ * before any other thread starts, so every thread stockd and its libraries make inherits the block and no
+ * blocking call elsewhere is cut short: the embedded mock cluster's thread, for one, stops for good when a
+ * signal ends its poll with EINTR (librdkafka 2.8.0), and a stop would then wait on a broker that is gone. */
 static void *stop_signals_wait(void *argument)
 {
     const sigset_t *signals = argument;
